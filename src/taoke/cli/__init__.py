@@ -1,0 +1,1 @@
+"""Command-line shell over taoke's Python API."""

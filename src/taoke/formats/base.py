@@ -1,0 +1,88 @@
+"""The contract every weight-file reader fulfils (safetensors, GGUF, PyTorch .bin/.pt).
+
+Readers are lazy (header parsed and bounded on open, tensor bytes read on demand) so a 70B release
+can be walked tensor by tensor in bounded memory, the way ``safetensors.safe_open`` works.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One stored tensor, described from the header alone.
+
+    shape is the logical row-major shape as PyTorch/Hugging Face see it (``[out, in]`` for a linear
+    weight); GGUF's reversed ``ne`` order is already undone. dtype is the storage type as GGUF/
+    safetensors spell it (``F32``, ``F16``, ``BF16``, ``Q8_0``, ``Q4_K``, ``I64``...).
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    nbytes: int
+    file: str
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+@dataclass
+class FileSummary:
+    """What a reader reports about a whole file (for ``taoke inspect``)."""
+
+    path: str
+    format: str
+    size: int
+    n_tensors: int
+    dtypes: dict[str, int] = field(default_factory=dict)  # dtype -> number of tensors
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class TensorFile(ABC):
+    """A lazily-read weight file. Use as a context manager or call :meth:`close`."""
+
+    format: str = "?"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @abstractmethod
+    def tensors(self) -> list[TensorInfo]:
+        """All tensors in file order, from the (validated) header only."""
+
+    @abstractmethod
+    def read(self, name: str) -> np.ndarray:
+        """The tensor as float32 (quantized types dequantized; integer tensors keep an integer dtype),
+        with ``shape == info.shape``. Memory: one tensor."""
+
+    def metadata(self) -> dict[str, Any]:
+        """Format-level key/values (GGUF KV pairs without tokenizer arrays, safetensors __metadata__)."""
+        return {}
+
+    def summary(self) -> FileSummary:
+        infos = self.tensors()
+        dtypes: dict[str, int] = {}
+        for t in infos:
+            dtypes[t.dtype] = dtypes.get(t.dtype, 0) + 1
+        return FileSummary(str(self.path), self.format, self.path.stat().st_size, len(infos), dtypes,
+                           self.metadata())
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release file handles and maps."""
+
+    def __enter__(self) -> TensorFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
