@@ -17,6 +17,13 @@ from taoke.errors import TaokeError
 
 # Each module exposes register(app). Add one line per command module.
 COMMANDS = [
+    "audit",
+    "inspect",
+    "llamafy",
+    "compare",
+    "fingerprint",
+    "demo",
+    "eval",
 ]
 
 app = typer.Typer(

@@ -1,0 +1,642 @@
+"""Openness of a release: European Open Source AI Index dimensions and Model Openness Framework classes.
+
+WHY two frameworks: the Index (Liesenfeld & Dingemanse, FAccT '24, doi:10.1145/3630106.3659005) rates
+12 dimensions open / partial / closed and is where "open-washing" was named; the Model Openness
+Framework (White et al., arXiv 2403.13784) turns 17 components and their licences into cumulative
+classes III (open model) ⊂ II (open tooling) ⊂ I (open science). Both are computed from one
+:class:`Inventory` of what the release actually contains or links, so every rating cites the file or
+link that produced it.
+
+The MOF class computation is a port of the Model Openness Tool's ``ModelEvaluator::evaluate`` and
+``getProgress`` (lfai/model_openness_tool, web/modules/mof/src/ModelEvaluator.php), including its
+quirks (PHP ``array_search`` returning index 0 reads as "not found"); it reproduces the tool's
+golden ``Test_Data/expected_results.json`` exactly (tests/test_openness.py). Data and sources:
+``taoke/data/openness/mof.json`` and ``osai.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from taoke.evidence import Evidence
+
+
+@lru_cache(maxsize=1)
+def mof_data() -> dict[str, Any]:
+    return json.loads((resources.files("taoke.data") / "openness" / "mof.json").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def osai_data() -> dict[str, Any]:
+    return json.loads((resources.files("taoke.data") / "openness" / "osai.json").read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- MOF
+
+
+def _components() -> list[dict[str, Any]]:
+    return mof_data()["components"]
+
+
+def _required(cls: int) -> list[int]:
+    return [c["id"] for c in _components() if c["class"] == cls and c["required"]]
+
+
+def _optional(cls: int) -> list[int]:
+    return [c["id"] for c in _components() if c["class"] == cls and not c["required"]]
+
+
+def is_open_licence(lic: str) -> bool:
+    """MOT's isOpenSourceLicense: FSF-libre, OSI-approved or an open-data licence."""
+    d = mof_data()
+    return (
+        lic in d["osi_approved"]
+        or lic in d["fsf_libre"]
+        or any(re.match(p, lic) for p in d["open_data_patterns"])
+    )
+
+
+def is_type_appropriate(lic: str, content_type: str) -> bool:
+    return lic in mof_data()["type_appropriate"].get(content_type, [])
+
+
+def _php_search(value: int, arr: list[int]) -> int | bool:
+    """PHP array_search: the index, or False. Index 0 is falsy in PHP's ``!`` tests; callers keep that."""
+    return arr.index(value) if value in arr else False
+
+
+@dataclass
+class MofResult:
+    klass: int
+    label: str
+    progress: dict[str, float]
+    evaluation: dict[int, dict[str, list[int]]]
+    licences: dict[int, str]
+    not_type_appropriate: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        names = {c["id"]: c["name"] for c in _components()}
+        return {
+            "class": self.klass,
+            "label": self.label,
+            "progress": self.progress,
+            "evaluation": {
+                str(k): {kk: [names[i] for i in vv] for kk, vv in v.items()}
+                for k, v in self.evaluation.items()
+            },
+            "licences": {names[k]: v for k, v in self.licences.items()},
+            "not_type_appropriate": [names[i] for i in self.not_type_appropriate],
+        }
+
+
+def mof_evaluate(model: dict[str, Any]) -> MofResult:
+    """Classify a MOF model document (the ``models/*.yml`` schema) like the Model Openness Tool."""
+    release = model.get("release") or {}
+    by_name = {c["name"]: c for c in _components()}
+    by_id = {c["id"]: c for c in _components()}
+    comps: dict[int, dict[str, Any]] = {}
+    for c in release.get("components") or []:
+        meta = by_name.get(str(c.get("name", "")).strip())
+        if meta is not None:
+            comps[meta["id"]] = c
+    glob = release.get("license") or {}
+    if not isinstance(glob, dict):
+        glob = {}
+
+    def resolve(cid: int) -> str | None:
+        comp = comps[cid]
+        if comp.get("license") is not None:
+            return str(comp["license"]) or None
+        ctype = by_id[cid]["content_type"]
+        for key in (ctype, "distribution"):
+            entry = glob.get(key) or {}
+            if isinstance(entry, dict) and entry.get("name"):
+                return str(entry["name"])
+        return None
+
+    ev: dict[int, dict[str, list[int]]] = {}
+    lic_all: dict[int, str] = {}
+    nta: list[int] = []
+    req: list[int] = []
+    opt: list[int] = []
+    for cls in (3, 2, 1):
+        e: dict[str, list[int]] = {
+            "missing": [],
+            "included": [],
+            "invalid": [],
+            "unlicensed": [],
+            "optional": [],
+        }
+        req = req + _required(cls)
+        opt = opt + _optional(cls)
+        for cid, bucket_if_open in [(c, "included") for c in req] + [(c, "optional") for c in opt]:
+            if cid not in comps:
+                if bucket_if_open == "included":
+                    e["missing"].append(cid)
+                continue
+            lic = resolve(cid) or "unlicensed"
+            if is_open_licence(lic):
+                e[bucket_if_open].append(cid)
+                if not is_type_appropriate(lic, by_id[cid]["content_type"]) and cid not in nta:
+                    nta.append(cid)
+            elif lic == "unlicensed":
+                e["unlicensed"].append(cid)
+            else:
+                e["invalid"].append(cid)
+            lic_all[cid] = lic
+        ev[cls] = e
+    # The technical report (11) may be omitted when the research paper (21) is provided.
+    if not _php_search(11, ev[3]["included"]):
+        status: str | None = None
+        for st in ("included", "invalid", "unlicensed"):
+            if _php_search(21, ev[1][st]) is not False:
+                status = st
+                break
+        if status is not None:
+            for cls in (3, 2, 1):
+                if 11 in ev[cls]["missing"]:
+                    ev[cls]["missing"].remove(11)
+            ev[3][status].append(21)
+            ev[2][status].append(21)
+    progress = {str(c): _progress(ev, c) for c in (1, 2, 3)}
+    klass = 0
+    for c in (3, 2, 1):
+        if progress[str(c)] == 100.0:
+            klass = c
+    return MofResult(klass, mof_data()["labels"][str(klass)], progress, ev, lic_all, nta)
+
+
+def _progress(ev: dict[int, dict[str, list[int]]], cls: int) -> float:
+    total = 0
+    included = 0
+    i = 3
+    while i >= cls:
+        total += len(_required(i))
+        included = len(ev[i]["included"])
+        if included < total:
+            break
+        i -= 1
+    if i > cls:
+        return 0
+    if cls == 1 and not _php_search(11, ev[1]["included"]) and _php_search(21, ev[1]["included"]):
+        total -= 1
+    p = included / total * 100
+    return 100 if p > 100 else p
+
+
+# --------------------------------------------------------------------------- inventory
+
+
+@dataclass
+class Item:
+    """One thing the release has: where it was seen and under which licence (SPDX id or name)."""
+
+    present: bool
+    where: str = ""
+    licence: str | None = None
+    level: str = "none"  # none | partial | full
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+COMPONENT_KEYS = {
+    "architecture": "Model architecture",
+    "weights": "Model parameters (Final)",
+    "tech_report": "Technical report",
+    "eval_results": "Evaluation results",
+    "model_card": "Model card",
+    "data_card": "Data card",
+    "sample_outputs": "Sample model outputs",
+    "training_code": "Training code",
+    "inference_code": "Inference code",
+    "eval_code": "Evaluation code",
+    "eval_data": "Evaluation data",
+    "libraries": "Supporting libraries and tools",
+    "datasets": "Datasets",
+    "preprocessing_code": "Data preprocessing code",
+    "intermediate": "Model parameters (Intermediate)",
+    "paper": "Research paper",
+    "metadata": "Model metadata",
+}
+
+
+@dataclass
+class Inventory:
+    """What the release contains or links, keyed like MOF components (see COMPONENT_KEYS), plus
+    ``preprint`` (an arXiv-style archived preprint), ``hardware`` (training hardware documented) and
+    ``base_weights`` (the base model's weights are available)."""
+
+    items: dict[str, Item] = field(default_factory=dict)
+    release_licence: str | None = None  # SPDX id when open, else the licence name
+    release_licence_open: bool = False
+    source: str = "release"
+
+    def has(self, key: str) -> bool:
+        return key in self.items and self.items[key].present
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "items": {k: v.to_dict() for k, v in self.items.items()},
+            "release_licence": self.release_licence,
+            "release_licence_open": self.release_licence_open,
+            "source": self.source,
+        }
+
+    def to_mof(self, name: str) -> dict[str, Any]:
+        comps = []
+        for key, cname in COMPONENT_KEYS.items():
+            it = self.items.get(key)
+            if it and it.present:
+                c: dict[str, Any] = {"name": cname}
+                if it.licence:
+                    c["license"] = it.licence
+                comps.append(c)
+        lic = {"distribution": {"name": self.release_licence}} if self.release_licence else {}
+        return {"release": {"name": name, "license": lic, "components": comps}}
+
+
+_ARXIV = re.compile(r"arxiv\.org/(abs|pdf)/\d{4}\.\d{4,5}|huggingface\.co/papers/\d{4}\.\d{4,5}", re.I)
+_PEER = re.compile(
+    r"aclanthology\.org|openreview\.net|proceedings\.(mlr|neurips)|papers\.nips\.cc|"
+    r"dl\.acm\.org|doi\.org/10\.",
+    re.I,
+)
+_GITHUB = re.compile(r"https?://github\.com/[\w.-]+/[\w.-]+", re.I)
+_HARDWARE = re.compile(r"\b(A100|H100|H800|H200|V100|TPU ?v\d|GPU hours|GPU-hours|Ascend 910)\b", re.I)
+_BENCH = re.compile(
+    r"\b(MMLU|C-Eval|CMMLU|GSM8K|HumanEval|HellaSwag|ARC|BBH|TruthfulQA|MATH|"
+    r"Winogrande|GPQA|AGIEval|MBPP)\b"
+)
+
+
+def inventory_from_release(
+    files: list[str],
+    card_meta: dict[str, Any],
+    card_text: str,
+    licence_id: str | None,
+    licence_spdx: str | None,
+    code_header_licences: dict[str, str | None],
+) -> Inventory:
+    """Inventory from a release folder: its relative file names, card front matter and text, the
+    identified licence (taoke id and SPDX id when it has one) and the licence of each .py header."""
+    inv = Inventory(
+        release_licence=licence_spdx or licence_id,
+        release_licence_open=bool(licence_spdx and is_open_licence(licence_spdx)),
+    )
+    lic = licence_spdx or licence_id
+    names = [f.lower() for f in files]
+
+    def first(pred: Any) -> str | None:
+        return next((f for f, n in zip(files, names, strict=True) if pred(n)), None)
+
+    weights = first(
+        lambda n: n.endswith((".safetensors", ".gguf", ".bin", ".pt", ".pth")) and "training_args" not in n
+    )
+    if weights:
+        inv.items["weights"] = Item(True, weights, lic, "full")
+    py = [f for f in files if f.endswith(".py")]
+    modeling = [f for f in py if re.search(r"modeling|model\.py|modelling", f.lower())]
+    if modeling:
+        inv.items["architecture"] = Item(
+            True, modeling[0], code_header_licences.get(modeling[0]) or lic, "full"
+        )
+    elif first(lambda n: n.endswith("config.json")):
+        inv.items["architecture"] = Item(
+            False, first(lambda n: n.endswith("config.json")) or "", None, "partial"
+        )
+    train = [f for f in py if re.search(r"train|finetune|sft|pretrain", f.lower())]
+    repos = _GITHUB.findall(card_text)
+    if train:
+        inv.items["training_code"] = Item(True, train[0], code_header_licences.get(train[0]) or lic, "full")
+    elif re.search(r"training code|train(ing)? script|github\.com/\S*train", card_text, re.I) and repos:
+        inv.items["training_code"] = Item(True, repos[0], None, "partial")
+    infer = [f for f in py if re.search(r"infer|generat|chat|demo|predict", f.lower())]
+    if infer:
+        inv.items["inference_code"] = Item(True, infer[0], code_header_licences.get(infer[0]) or lic, "full")
+    elif re.search(r"```(python|py)?[\s\S]*?\.generate\(", card_text):
+        inv.items["inference_code"] = Item(True, "model card usage snippet", lic, "partial")
+    evalc = [f for f in py if re.search(r"eval", f.lower())]
+    if evalc:
+        inv.items["eval_code"] = Item(True, evalc[0], code_header_licences.get(evalc[0]) or lic, "full")
+    datasets = card_meta.get("datasets") if isinstance(card_meta, dict) else None
+    if datasets:
+        ds = datasets if isinstance(datasets, list) else [datasets]
+        inv.items["datasets"] = Item(True, "card datasets: " + ", ".join(map(str, ds[:5])), None, "partial")
+    datasheet = first(lambda n: re.search(r"datasheet|data_card|datacard|data-card", n) is not None)
+    if datasheet:
+        inv.items["data_card"] = Item(True, datasheet, lic, "full")
+    elif re.search(r"^#+\s*(training data|dataset|data)\b", card_text, re.I | re.M):
+        inv.items["data_card"] = Item(True, "model card 'training data' section", lic, "partial")
+    readme = first(lambda n: n.rsplit("/", 1)[-1] in ("readme.md", "model_card.md", "modelcard.md"))
+    if readme or card_text.strip():
+        covered = sum(
+            bool(re.search(p, card_text, re.I))
+            for p in (
+                r"architecture|layers|hidden size",
+                r"training|trained on",
+                r"evaluat|benchmark",
+                r"limitation|bias|intended use",
+            )
+        )
+        inv.items["model_card"] = Item(
+            bool(card_text.strip()), readme or "model card", lic, "full" if covered >= 3 else "partial"
+        )
+    if _BENCH.search(card_text) or (isinstance(card_meta, dict) and card_meta.get("model-index")):
+        inv.items["eval_results"] = Item(True, "model card (benchmark results)", lic, "full")
+    m = _ARXIV.search(card_text)
+    if m:
+        inv.items["preprint"] = Item(True, m.group(0), None, "full")
+        inv.items["tech_report"] = Item(True, m.group(0), None, "full")
+    m = _PEER.search(card_text)
+    if m:
+        inv.items["paper"] = Item(True, m.group(0), None, "full")
+    m = _HARDWARE.search(card_text)
+    if m:
+        inv.items["hardware"] = Item(True, f"model card mentions {m.group(0)}", None, "partial")
+    if re.search(r"intermediate checkpoints?|revision=.?step\d+", card_text, re.I):
+        inv.items["intermediate"] = Item(True, "model card mentions intermediate checkpoints", lic, "full")
+    meta = first(lambda n: n.endswith(("config.json", "generation_config.json")))
+    if meta:
+        inv.items["metadata"] = Item(True, meta, lic, "full")
+    return inv
+
+
+def inventory_from_mof(model: dict[str, Any]) -> Inventory:
+    """Inventory from a MOF model document (used to measure agreement with the Index on real,
+    independently collected inputs)."""
+    res = mof_evaluate(model)
+    by_name = {v: k for k, v in COMPONENT_KEYS.items()}
+    names = {c["id"]: c["name"] for c in _components()}
+    inv = Inventory(source="mof")
+    for cid, lic in res.licences.items():
+        key = by_name[names[cid]]
+        inv.items[key] = Item(True, f"MOF component {names[cid]}", lic, "full")
+    # MOF's "Research paper" is usually an arXiv preprint: it counts as a peer-reviewed paper only when
+    # its link is a venue; otherwise it is the Index's "preprint". A technical report alone is a partial one.
+    inv.items.pop("paper", None)
+    for c in (model.get("release") or {}).get("components") or []:
+        if not isinstance(c, dict):
+            continue
+        path = str(c.get("component_path") or "")
+        if c.get("name") == "Research paper":
+            inv.items["preprint"] = Item(True, path or "MOF component Research paper", None, "full")
+            if _PEER.search(path):
+                inv.items["paper"] = Item(True, path, None, "full")
+        if c.get("name") == "Technical report":
+            inv.items.setdefault(
+                "preprint", Item(True, path or "MOF component Technical report", None, "partial")
+            )
+    w = res.licences.get(10)
+    inv.release_licence = w
+    inv.release_licence_open = bool(w and is_open_licence(w))
+    return inv
+
+
+# --------------------------------------------------------------------------- Index dimensions
+
+
+@dataclass
+class Rating:
+    dimension: str
+    name: str
+    group: str
+    klass: str  # open | partial | closed
+    evidence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dimension": self.dimension,
+            "name": self.name,
+            "group": self.group,
+            "class": self.klass,
+            "evidence": self.evidence,
+        }
+
+
+def _lic_open(inv: Inventory, key: str) -> bool:
+    it = inv.items.get(key)
+    return bool(it and it.present and it.licence and is_open_licence(it.licence))
+
+
+def rate_osai(inv: Inventory) -> list[Rating]:
+    """Rate the 12 Index dimensions from the inventory; each rating says what it rests on."""
+    out: list[Rating] = []
+    meta = {d["id"]: d for d in osai_data()["dimensions"]}
+
+    def add(dim: str, klass: str, why: str) -> None:
+        out.append(Rating(dim, meta[dim]["name"], meta[dim]["group"], klass, why))
+
+    ds = inv.items.get("datasets")
+    if ds and ds.present:
+        add(
+            "datasources_basemodel",
+            "open" if _lic_open(inv, "datasets") and inv.has("data_card") else "partial",
+            ds.where,
+        )
+        add(
+            "datasources_endmodel",
+            "open" if _lic_open(inv, "datasets") and inv.has("data_card") else "partial",
+            ds.where,
+        )
+    else:
+        add("datasources_basemodel", "closed", "no training data sources shipped or listed")
+        add("datasources_endmodel", "closed", "no fine-tuning data sources shipped or listed")
+    w = inv.items.get("weights")
+    if w and w.present:
+        k = "open" if _lic_open(inv, "weights") else "partial"
+        why = f"{w.where} under {w.licence or 'no stated licence'}" + (
+            "" if k == "open" else " (not an open licence: restricted use)"
+        )
+        add("weights_basemodel", k, why)
+        add("weights_endmodel", k, why)
+    else:
+        add("weights_basemodel", "closed", "no weights in the release")
+        add("weights_endmodel", "closed", "no weights in the release")
+    tc = inv.items.get("training_code")
+    if tc and tc.present:
+        full = tc.level == "full" and inv.has("preprocessing_code")
+        add("trainingcode", "open" if full else "partial", tc.where)
+        add("code", "open" if full and inv.has("libraries") else "partial", f"training code at {tc.where}")
+    else:
+        add("trainingcode", "closed", "no training or data-processing code shipped or linked")
+        add("code", "closed", "no training code to document")
+    hw = inv.items.get("hardware")
+    add(
+        "hardware_architecture",
+        "partial" if (hw and hw.present) or inv.has("tech_report") else "closed",
+        hw.where
+        if hw and hw.present
+        else ("technical report" if inv.has("tech_report") else "training hardware not documented"),
+    )
+    pp = inv.items.get("preprint")
+    add(
+        "preprint",
+        "open"
+        if pp and pp.present and pp.level == "full"
+        else ("partial" if pp and pp.present else "closed"),
+        pp.where if pp and pp.present else "no archived preprint linked",
+    )
+    pa = inv.items.get("paper")
+    add(
+        "paper",
+        "partial" if pa and pa.present else "closed",
+        pa.where if pa and pa.present else "no peer-reviewed paper linked",
+    )
+    mc = inv.items.get("model_card")
+    add(
+        "modelcard",
+        ("open" if mc.level == "full" else "partial") if mc and mc.present else "closed",
+        mc.where if mc and mc.present else "no model card",
+    )
+    dc = inv.items.get("data_card")
+    add(
+        "datasheet",
+        ("open" if dc.level == "full" else "partial") if dc and dc.present else "closed",
+        dc.where if dc and dc.present else "no datasheet / data card",
+    )
+    opened = [k for k in ("weights", "training_code", "datasets") if _lic_open(inv, k)]
+    present = [k for k in ("weights", "training_code", "datasets") if inv.has(k)]
+    if present and len(opened) == len(present) and len(present) >= 2:
+        add("licenses", "open", f"{', '.join(present)} under open licences")
+    elif len(opened) >= 1 and inv.release_licence_open:
+        add(
+            "licenses",
+            "partial" if len(present) >= 2 else "open",
+            f"open licence ({inv.release_licence}) for {', '.join(opened)}",
+        )
+    else:
+        add(
+            "licenses", "closed", f"release licence {inv.release_licence or 'unknown'} is not an open licence"
+        )
+    return out
+
+
+def conclusion(ratings: list[Rating], mof: MofResult) -> tuple[str, str]:
+    """(slug, plain words): 'open weights, not open source' and the like."""
+    r = {x.dimension: x.klass for x in ratings}
+    weights_open = r.get("weights_endmodel") == "open"
+    weights_any = r.get("weights_endmodel") in ("open", "partial")
+    data = r.get("datasources_basemodel") == "open"
+    code = r.get("trainingcode") == "open"
+    if weights_open and data and code:
+        return "open-source", "open source: weights, training code and data are available under open licences"
+    if weights_open:
+        return (
+            "open-weights",
+            "open weights, not open source: the weights are openly licensed, but training "
+            "data and/or training code are not available",
+        )
+    if weights_any:
+        return (
+            "restricted-weights",
+            "weights available, but not under an open licence (restricted or "
+            "unidentified terms): not open source, not even open weights",
+        )
+    return "closed", "closed: no weights in the release"
+
+
+@dataclass
+class OpennessResult:
+    inventory: Inventory
+    ratings: list[Rating]
+    mof: MofResult
+    conclusion: str
+    conclusion_text: str
+    evidence: list[Evidence] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "inventory": self.inventory.to_dict(),
+            "osai": [r.to_dict() for r in self.ratings],
+            "mof": self.mof.to_dict(),
+            "conclusion": self.conclusion,
+            "conclusion_text": self.conclusion_text,
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+
+
+def assess(inv: Inventory, name: str = "release") -> OpennessResult:
+    ratings = rate_osai(inv)
+    mof = mof_evaluate(inv.to_mof(name))
+    slug, text = conclusion(ratings, mof)
+    counts = {k: sum(1 for r in ratings if r.klass == k) for k in ("open", "partial", "closed")}
+    ev = [
+        Evidence(
+            "openness",
+            "openness-conclusion",
+            text,
+            "medium" if slug != "open-source" else "info",
+            detail={"osai_counts": counts, "mof_class": mof.label, "mof_progress": mof.progress},
+        )
+    ]
+    return OpennessResult(inv, ratings, mof, slug, text, ev)
+
+
+# --------------------------------------------------------------------------- agreement with the Index
+
+
+def _family_key(name: str) -> str:
+    n = name.lower()
+    n = re.sub(r"[-_ ](\d+(\.\d+)?[bm]|\d+x\d+b|a\d+(\.\d+)?b)\b.*$", "", n)  # drop size suffixes
+    n = re.sub(r"[-_ ]?(instruct|chat|base|hf|it)$", "", n)
+    return re.sub(r"[^a-z0-9.]", "", n)
+
+
+def index_agreement(osai_dir: Path, mof_dir: Path) -> dict[str, Any]:
+    """Agreement of taoke's Index ratings (computed from MOF model files: independent inputs) with the
+    Index's own ratings, for systems present in both. Exact-class agreement per dimension and overall,
+    plus within-one-step agreement (open vs partial, partial vs closed)."""
+    import yaml
+
+    mof_by_key: dict[str, Path] = {}
+    for p in sorted(mof_dir.glob("*.yml")):
+        try:
+            doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            continue
+        name = str(((doc or {}).get("release") or {}).get("name") or p.stem)
+        mof_by_key.setdefault(_family_key(name), p)
+    dims = [d["id"] for d in osai_data()["dimensions"]]
+    order = {"closed": 0, "partial": 1, "open": 2}
+    pairs = []
+    per_dim = {d: [0, 0, 0] for d in dims}  # exact, within-one, n
+    for p in sorted(osai_dir.glob("*.yaml")):
+        try:
+            doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError:
+            continue
+        system = doc.get("system") or {}
+        keys = {_family_key(str(system.get(k) or "")) for k in ("name", "endmodelname")} - {""}
+        hit = next((mof_by_key[k] for k in sorted(keys) if k in mof_by_key), None)
+        if hit is None:
+            continue
+        inv = inventory_from_mof(yaml.safe_load(hit.read_text(encoding="utf-8")))
+        ours = {r.dimension: r.klass for r in rate_osai(inv)}
+        row = {"index": p.name, "mof": hit.name, "dims": {}}
+        for d in dims:
+            theirs = str(
+                ((doc.get(d) or {}) if isinstance(doc.get(d), dict) else {}).get("class") or ""
+            ).strip()
+            if theirs not in order:
+                continue
+            per_dim[d][2] += 1
+            per_dim[d][0] += ours[d] == theirs
+            per_dim[d][1] += abs(order[ours[d]] - order[theirs]) <= 1
+            row["dims"][d] = [ours[d], theirs]
+        pairs.append(row)
+    n = sum(v[2] for v in per_dim.values())
+    return {
+        "systems_matched": len(pairs),
+        "ratings_compared": n,
+        "exact_agreement": sum(v[0] for v in per_dim.values()) / n if n else None,
+        "within_one_step": sum(v[1] for v in per_dim.values()) / n if n else None,
+        "per_dimension": {d: {"exact": v[0] / v[2] if v[2] else None, "n": v[2]} for d, v in per_dim.items()},
+        "pairs": pairs,
+    }

@@ -1,0 +1,383 @@
+"""The Python API: plain functions the CLI is a thin shell over.
+
+>>> from taoke import api
+>>> report = api.inspect("path/to/release")            # doctest: +SKIP
+>>> report.family["label"], report.n_params             # doctest: +SKIP
+('llama family', 134515008)
+>>> api.llamafy("path/to/yi-like", "out/")              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from taoke.errors import TaokeError
+from taoke.evidence import Evidence
+from taoke.limits import Limits
+
+__all__ = ["InspectResult", "inspect", "llamafy"]
+
+_TEXT_HEAD = 4096  # bytes of a licence file read to show its first line
+
+
+@dataclass
+class InspectResult:
+    """Everything ``taoke inspect`` reports about one release (renderers draw it, never compute)."""
+
+    source: str
+    name: str
+    kind: str
+    format: str | None
+    files: list[dict[str, Any]]
+    n_tensors: int
+    n_params: int
+    dtypes: dict[str, int]
+    family: dict[str, Any]
+    hparams: dict[str, Any]
+    tensors: list[dict[str, Any]]  # every stored tensor with its role
+    tensor_groups: list[dict[str, Any]]  # the same, grouped per block pattern
+    tokenizer: dict[str, Any]
+    licence: list[dict[str, Any]]
+    code_files: list[str]
+    tokenizer_files: list[str]
+    license_files: list[str]
+    architecture: dict[str, Any]
+    claims: dict[str, Any]
+    evidence: list[Evidence] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    alternatives: list[str] = field(default_factory=list)
+    verify: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "name": self.name,
+            "kind": self.kind,
+            "format": self.format,
+            "files": self.files,
+            "n_tensors": self.n_tensors,
+            "n_params": self.n_params,
+            "dtypes": self.dtypes,
+            "family": self.family,
+            "hparams": self.hparams,
+            "tokenizer": self.tokenizer,
+            "licence": self.licence,
+            "code_files": self.code_files,
+            "tokenizer_files": self.tokenizer_files,
+            "license_files": self.license_files,
+            "alternatives": self.alternatives,
+            "architecture": self.architecture,
+            "claims": self.claims,
+            "evidence": [e.to_dict() for e in self.evidence],
+            "warnings": self.warnings,
+            "verify": self.verify,
+            "tensor_groups": self.tensor_groups,
+            "tensors": self.tensors,
+        }
+
+
+def inspect(source: Any, limits: Limits | None = None, verify: bool = False) -> InspectResult:
+    """Read a release and say exactly what it is: files, size, family, roles, tokenizer, licence, findings.
+
+    ``verify=True`` also reads every tensor (dequantizing quantized ones) through the canonical view and
+    checks that all values are finite: a full read of the weights, not just their headers.
+    """
+    from taoke.analyzers import architecture, claims
+    from taoke.model import load
+
+    model = load(source, limits)
+    try:
+        arch = architecture.analyze(model)
+        clm = claims.analyze(model)
+        tok, tok_evidence = _tokenizer(model)
+        tensors, groups = _tensor_table(model)
+        files = [
+            {
+                "path": model.release.relative(Path(f.path)),
+                "format": f.format,
+                "size": f.size,
+                "n_tensors": f.n_tensors,
+                "dtypes": f.dtypes,
+            }
+            for f in model.files
+        ]
+        weight_paths = {Path(f.path) for f in model.files}
+        for p in model.release.files:
+            if p not in weight_paths:
+                try:
+                    size = p.stat().st_size
+                except OSError:
+                    size = None
+                files.append(
+                    {"path": model.release.relative(p), "format": _side_format(model, p), "size": size}
+                )
+        result = InspectResult(
+            source=str(source),
+            name=model.name,
+            kind=model.release.kind,
+            format=model.format,
+            files=files,
+            n_tensors=len(model.tensor_infos),
+            n_params=model.n_params,
+            dtypes=model.dtypes(),
+            family=model.family.to_dict(),
+            hparams=model.hparams.to_dict(),
+            tensors=tensors,
+            tensor_groups=groups,
+            tokenizer=tok,
+            licence=_licence(model),
+            code_files=list(model.code_files),
+            tokenizer_files=list(model.tokenizer_files),
+            license_files=list(model.license_files),
+            architecture=arch.to_dict(),
+            claims=clm.to_dict(),
+            evidence=list(arch.evidence) + list(clm.evidence) + tok_evidence,
+            warnings=list(model.warnings),
+            alternatives=list(model.alternatives),
+        )
+        if model.code_files:
+            result.evidence.append(
+                Evidence(
+                    "architecture",
+                    "custom-code",
+                    f"{len(model.code_files)} Python file(s) ship with the release "
+                    f"({', '.join(model.code_files[:5])}); taoke never imports them",
+                    "info",
+                    detail={"files": model.code_files},
+                )
+            )
+        if verify:
+            result.verify = verify_model(model)
+            if result.verify["nonfinite"]:
+                result.evidence.append(
+                    Evidence(
+                        "architecture",
+                        "nonfinite-weights",
+                        f"{len(result.verify['nonfinite'])} tensor(s) hold NaN/inf values",
+                        "high",
+                        detail={"tensors": result.verify["nonfinite"][:20]},
+                    )
+                )
+        return result
+    finally:
+        model.close()
+
+
+def verify_model(model: Any) -> dict[str, Any]:
+    """Read every canonical tensor (and every stored tensor without a role) and check finiteness."""
+    start = time.perf_counter()
+    nonfinite: list[str] = []
+    n_values = 0
+    keys = model.canonical_keys()
+    for key in keys:
+        arr = model.canonical(key)
+        n_values += arr.size
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            nonfinite.append(key)
+        del arr
+    unmapped = [n for n in model.tensor_infos if n not in model.roles]
+    for name in unmapped:
+        arr = model.read(name)
+        n_values += arr.size
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            nonfinite.append(name)
+    return {
+        "canonical_tensors": len(keys),
+        "other_tensors": len(unmapped),
+        "values": int(n_values),
+        "nonfinite": nonfinite,
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+
+
+def _side_format(model: Any, path: Path) -> str:
+    rel = model.release.relative(path)
+    if rel in model.tokenizer_files:
+        return "tokenizer"
+    if rel in model.code_files:
+        return "code (not executed)"
+    if rel in model.license_files:
+        return "licence"
+    if model.card is not None and str(model.card.path) == str(path):
+        return "model card"
+    if path.name == "config.json":
+        return "config"
+    return path.suffix.lstrip(".") or "file"
+
+
+def _tensor_table(model: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    from taoke.analyzers.architecture import block_pattern
+
+    rows: list[dict[str, Any]] = []
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    order: Counter[tuple[Any, ...]] = Counter()
+    for name, info in model.tensor_infos.items():
+        role = model.roles.get(name)
+        row = {
+            "name": name,
+            "dtype": info.dtype,
+            "shape": list(info.shape),
+            "numel": info.numel,
+            "file": model.release.relative(Path(info.file)),
+        }
+        if role is not None:
+            row.update(role.to_dict())
+        rows.append(row)
+        block = role.block if role is not None else None
+        stored_pat = block_pattern(name, block)
+        canon_pat = block_pattern(role.canonical, block) if role is not None else None
+        parts = [block_pattern(p, block) for p in role.parts] if role is not None and role.parts else None
+        hf_pat = block_pattern(role.hf_name, block) if role is not None and role.hf_name else None
+        key = (stored_pat, canon_pat, info.dtype, tuple(info.shape))
+        if key not in groups:
+            groups[key] = {
+                "stored": stored_pat,
+                "canonical": canon_pat,
+                "hf_name": hf_pat,
+                "parts": parts,
+                "dtype": info.dtype,
+                "shape": list(info.shape),
+                "count": 0,
+                "tensor_type": role.tensor_type if role is not None else None,
+            }
+            order[key] = len(groups)
+        groups[key]["count"] += 1
+    return rows, [groups[k] for k in sorted(groups, key=lambda k: order[k])]
+
+
+def _tokenizer(model: Any) -> tuple[dict[str, Any], list[Evidence]]:
+    """Tokenizer kind and size: taoke.tokenizers when it can read it, else config / GGUF metadata."""
+    info: dict[str, Any] = {}
+    evidence: list[Evidence] = []
+    try:
+        from taoke.tokenizers.loaders import load_tokenizer
+    except ImportError:
+        load_tokenizer = None  # type: ignore[assignment]
+    view = None
+    if load_tokenizer is not None and (model.tokenizer_files or model.is_gguf):
+        try:
+            view = load_tokenizer(model.release, model.limits)
+        except (TaokeError, OSError, ValueError) as exc:
+            info["error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if view is not None:
+        info.update(
+            {
+                "kind": view.kind,
+                "size": view.size,
+                "container": view.container,
+                "files": [model.release.relative(Path(p)) for p in view.source_files],
+                "merges": len(view.merges),
+                "source": "taoke.tokenizers",
+            }
+        )
+        for key in ("pre", "tokenizer.ggml.pre"):
+            if key in view.extra:
+                info["pre"] = view.extra[key]
+        try:
+            from taoke.analyzers import tokenizer as tok_analyzer  # issue 5; optional until it lands
+
+            analyze = getattr(tok_analyzer, "analyze", None)
+            if analyze is not None:
+                res = analyze(view)
+                evidence = list(getattr(res, "evidence", res if isinstance(res, list) else []))
+                evidence = [e for e in evidence if isinstance(e, Evidence)]
+        except ImportError:
+            pass
+        except (TaokeError, TypeError, ValueError) as exc:
+            info["analysis_error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    else:
+        md = model.gguf_metadata
+        if "tokenizer.ggml.model" in md:
+            tokens = md.get("tokenizer.ggml.tokens")
+            info.update(
+                {
+                    "kind": md["tokenizer.ggml.model"],
+                    "pre": md.get("tokenizer.ggml.pre"),
+                    "size": tokens if isinstance(tokens, int) else (len(tokens) if tokens else None),
+                    "source": "gguf metadata",
+                }
+            )
+        elif model.hparams.vocab_size:
+            info.update(
+                {
+                    "kind": None,
+                    "size": model.hparams.vocab_size,
+                    "source": model.hparams.source.get("vocab_size"),
+                }
+            )
+    vocab = model.hparams.vocab_size
+    if info.get("size") and vocab and info["size"] > vocab:
+        evidence.append(
+            Evidence(
+                "tokenizer",
+                "vocab-exceeds-embedding",
+                f"the tokenizer has {info['size']} ids but the embedding has {vocab} rows",
+                "high",
+                detail={"tokenizer": info["size"], "embedding": vocab},
+            )
+        )
+    return info, evidence
+
+
+def _licence(model: Any) -> list[dict[str, Any]]:
+    """Licences the release states: licence files (first line), the card's ``license:``, GGUF metadata."""
+    out: list[dict[str, Any]] = []
+    for rel in model.license_files:
+        path = model.release.find(rel)
+        if path is None:
+            continue
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(_TEXT_HEAD).decode("utf-8", "replace")
+        except OSError:
+            continue
+        first = next((ln.strip() for ln in _strip_markup(head).splitlines() if ln.strip()), "")
+        entry: dict[str, Any] = {"source": rel, "value": first[:160]}
+        try:
+            from taoke.analyzers.license import identify_text
+            from taoke.formats.card import read_text
+
+            matches = identify_text(read_text(path, model.limits))
+            if matches and matches[0].f1 >= 0.5:
+                entry["identified"] = matches[0].licence
+                entry["f1"] = round(float(matches[0].f1), 3)
+        except (ImportError, TaokeError, OSError, ValueError, KeyError):
+            pass
+        out.append(entry)
+    if model.card is not None and model.card.metadata.get("license") is not None:
+        out.append({"source": "card license:", "value": str(model.card.metadata.get("license"))})
+    lic = model.gguf_metadata.get("general.license")
+    if lic:
+        out.append({"source": "gguf general.license", "value": str(lic)})
+    return out
+
+
+def _strip_markup(text: str) -> str:
+    import re
+
+    text = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", text, flags=re.S | re.I)
+    text = re.sub(r"<[^>]+>", "\n", text)
+    return re.sub(r"^[#>*\s-]+", "", text, flags=re.M)
+
+
+def llamafy(
+    source: Any,
+    out: str | Path,
+    force: bool = False,
+    limits: Limits | None = None,
+    verify_logits: bool | None = None,
+    shard_bytes: int | None = None,
+) -> Any:
+    """Rewrite a renamed/fused LLaMA-family release as canonical HF Llama (see :mod:`taoke.llamafy`)."""
+    from taoke import llamafy as _llamafy
+
+    kwargs: dict[str, Any] = {"force": force, "limits": limits, "verify_logits": verify_logits}
+    if shard_bytes is not None:
+        kwargs["shard_bytes"] = shard_bytes
+    return _llamafy.llamafy(source, out, **kwargs)

@@ -1,0 +1,388 @@
+"""GGUF reader: a strict, bounded header parser here; dequantization by the ``gguf`` package.
+
+``gguf.GGUFReader`` trusts its input: it sizes numpy views from header counts without checking them
+against the file or any limit, and a wrong offset surfaces as a numpy exception or a silent short
+array. The header is simple enough to parse strictly in one pass (every count, string length, array
+length, dimension, offset and size checked against ``Limits`` and the file size before anything is
+allocated), so this module does that and never calls ``GGUFReader``. The ``gguf`` package is used for
+what it is authoritative on: the type tables (``GGML_QUANT_SIZES``) and ``gguf.quants.dequantize``.
+
+Shapes are reported in PyTorch order (ggml's ``ne`` reversed); ``read()`` returns the stored tensor in
+row-major order. llama.cpp's Q/K rope permutation is *not* undone here: that is the Model view's job.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFValueType
+
+from taoke.errors import CorruptFile, LimitExceeded, UnsupportedFormat
+from taoke.formats.base import TensorFile, TensorInfo
+from taoke.formats.safetensors import pread_into
+from taoke.limits import Limits, current_limits
+
+_SCALAR = {
+    GGUFValueType.UINT8: "<B", GGUFValueType.INT8: "<b", GGUFValueType.UINT16: "<H",
+    GGUFValueType.INT16: "<h", GGUFValueType.UINT32: "<I", GGUFValueType.INT32: "<i",
+    GGUFValueType.FLOAT32: "<f", GGUFValueType.BOOL: "<?", GGUFValueType.UINT64: "<Q",
+    GGUFValueType.INT64: "<q", GGUFValueType.FLOAT64: "<d",
+}
+_NUMPY = {
+    GGUFValueType.UINT8: "<u1", GGUFValueType.INT8: "<i1", GGUFValueType.UINT16: "<u2",
+    GGUFValueType.INT16: "<i2", GGUFValueType.UINT32: "<u4", GGUFValueType.INT32: "<i4",
+    GGUFValueType.FLOAT32: "<f4", GGUFValueType.BOOL: "?", GGUFValueType.UINT64: "<u8",
+    GGUFValueType.INT64: "<i8", GGUFValueType.FLOAT64: "<f8",
+}
+_SMALL_ARRAY = 64  # arrays longer than this appear in metadata() as their length only
+_MAX_ARRAY_NESTING = 3
+_MAX_ALIGNMENT = 1 << 20
+_DEQUANT_CHUNK = 1 << 22  # elements dequantized at a time: bounds the gguf package's temporaries
+_FLOAT_TYPES = {GGMLQuantizationType.F32: "<f4", GGMLQuantizationType.F16: "<f2",
+                GGMLQuantizationType.F64: "<f8"}
+_INT_TYPES = {GGMLQuantizationType.I8: "i1", GGMLQuantizationType.I16: "<i2",
+              GGMLQuantizationType.I32: "<i4", GGMLQuantizationType.I64: "<i8"}
+
+
+@dataclass(frozen=True)
+class _ArrayRef:
+    """Where a metadata array lives in the file; decoded on demand by :meth:`GGUFFile.field`."""
+
+    item_type: GGUFValueType
+    count: int
+    start: int  # first item
+    end: int  # one past the last byte
+
+
+class _Cursor:
+    """Reads little-endian values from the header, refusing to step past the file or the header limit."""
+
+    def __init__(self, buf: Any, size: int, path: Path, limits: Limits) -> None:
+        self.buf, self.size, self.path, self.limits = buf, size, path, limits
+        self.pos = 0
+
+    def take(self, n: int, what: str) -> int:
+        start = self.pos
+        if n > self.size - start:
+            raise CorruptFile(f"truncated GGUF: {what} at byte {start} needs {n} bytes but the file has "
+                              f"{self.size}", self.path)
+        if start + n > self.limits.max_header_bytes:
+            raise LimitExceeded(f"GGUF header runs past {self.limits.max_header_bytes} bytes while reading "
+                                f"{what} (TAOKE_MAX_HEADER_BYTES)", self.path)
+        self.pos = start + n
+        return start
+
+    def scalar(self, fmt: str, what: str) -> Any:
+        return struct.unpack_from(fmt, self.buf, self.take(struct.calcsize(fmt), what))[0]
+
+    def string_span(self, what: str) -> tuple[int, int]:
+        n = self.scalar("<Q", f"length of {what}")
+        if n > self.limits.max_string_bytes:
+            raise LimitExceeded(f"{what} claims a {n}-byte string, more than {self.limits.max_string_bytes} "
+                                "(TAOKE_MAX_STRING_BYTES)", self.path)
+        return self.take(n, what), n
+
+    def string(self, what: str) -> str:
+        start, n = self.string_span(what)
+        return bytes(self.buf[start:start + n]).decode("utf-8", "replace")
+
+
+def _value_type(code: int, cur: _Cursor, what: str) -> GGUFValueType:
+    try:
+        return GGUFValueType(code)
+    except ValueError:
+        raise CorruptFile(f"{what} has unknown value type {code}", cur.path) from None
+
+
+class GGUFFile(TensorFile):
+    """A validated GGUF file (versions 2 and 3, little-endian); tensors dequantized on demand."""
+
+    format = "gguf"
+
+    def __init__(self, path: str | Path, limits: Limits | None = None) -> None:
+        super().__init__(path)
+        self.limits = limits or current_limits()
+        self._fd = -1
+        try:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        except OSError as exc:
+            raise CorruptFile(f"cannot open: {exc.strerror or exc}", self.path) from None
+        try:
+            self._parse()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- header ---------------------------------------------------------------------------------
+    def _parse(self) -> None:
+        path, limits = self.path, self.limits
+        size = os.fstat(self._fd).st_size
+        if size < 24:
+            raise CorruptFile(f"truncated GGUF: {size} bytes, shorter than the 24-byte header", path)
+        with mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ) as mm:
+            cur = _Cursor(mm, size, path, limits)
+            if mm[:4] != b"GGUF":
+                raise UnsupportedFormat("not a GGUF file (wrong magic)", path)
+            cur.take(4, "magic")
+            version = cur.scalar("<I", "version")
+            if version not in (2, 3):
+                if version & 0xFFFF == 0 and (version >> 24) in (2, 3):
+                    raise UnsupportedFormat("big-endian GGUF is not supported", path)
+                raise UnsupportedFormat(f"GGUF version {version} is not supported (only 2 and 3)", path)
+            self.version = version
+            n_tensors = cur.scalar("<Q", "tensor count")
+            n_kv = cur.scalar("<Q", "metadata count")
+            if n_tensors > limits.max_tensors:
+                raise LimitExceeded(f"GGUF claims {n_tensors} tensors, more than {limits.max_tensors} "
+                                    "(TAOKE_MAX_TENSORS)", path)
+            if n_kv > limits.max_metadata_entries:
+                raise LimitExceeded(f"GGUF claims {n_kv} metadata entries, more than "
+                                    f"{limits.max_metadata_entries} (TAOKE_MAX_METADATA_ENTRIES)", path)
+            self._kv: dict[str, Any] = {}
+            self._kv_types: dict[str, GGUFValueType] = {}
+            for i in range(n_kv):
+                key = cur.string(f"metadata key #{i}")
+                if key in self._kv:
+                    raise CorruptFile(f"duplicate metadata key {key!r}", path)
+                vtype = _value_type(cur.scalar("<I", f"type of {key!r}"), cur, f"metadata {key!r}")
+                self._kv[key] = self._value(cur, vtype, key, 0)
+                self._kv_types[key] = vtype
+            alignment = self._alignment()
+            self._infos: list[TensorInfo] = []
+            # name -> (offset in the data section, ggml type, row length ne0)
+            self._tensors: dict[str, tuple[int, GGMLQuantizationType, int]] = {}
+            for i in range(n_tensors):
+                self._tensor_info(cur, i)
+            data_start = -(-cur.pos // alignment) * alignment
+        self._data_start = data_start
+        data_size = size - data_start
+        spans = []
+        for info in self._infos:
+            rel, _, _ = self._tensors[info.name]
+            if rel % alignment:
+                raise CorruptFile(f"tensor {info.name!r} offset {rel} is not a multiple of the alignment "
+                                  f"{alignment}", path)
+            if rel + info.nbytes > data_size:
+                raise CorruptFile(f"tensor {info.name!r} ends at byte {data_start + rel + info.nbytes} but "
+                                  f"the file has {size} (truncated?)", path)
+            if info.nbytes:
+                spans.append((rel, rel + info.nbytes, info.name))
+        last_end, last_name = 0, ""
+        for begin, end, name in sorted(spans):
+            if begin < last_end:
+                raise CorruptFile(f"tensors {last_name!r} and {name!r} overlap", path)
+            if end > last_end:
+                last_end, last_name = end, name
+        self._by_name = {t.name: t for t in self._infos}
+        # tensor -> (absolute offset, size) of the tensor stored right after it, for prefetching
+        ordered = sorted(self._infos, key=lambda t: self._tensors[t.name][0])
+        self._next = {a.name: (data_start + self._tensors[b.name][0], b.nbytes)
+                      for a, b in zip(ordered, ordered[1:], strict=False)}
+
+    def _value(self, cur: _Cursor, vtype: GGUFValueType, key: str, depth: int) -> Any:
+        if vtype in _SCALAR:
+            return cur.scalar(_SCALAR[vtype], f"value of {key!r}")
+        if vtype == GGUFValueType.STRING:
+            return cur.string(f"value of {key!r}")
+        # ARRAY: item type, count, items
+        if depth >= _MAX_ARRAY_NESTING:
+            raise CorruptFile(f"metadata {key!r} nests arrays deeper than {_MAX_ARRAY_NESTING}", cur.path)
+        item_type = _value_type(cur.scalar("<I", f"array type of {key!r}"), cur, f"array {key!r}")
+        count = cur.scalar("<Q", f"array length of {key!r}")
+        if count > self.limits.max_array_items:
+            raise LimitExceeded(f"metadata {key!r} claims {count} items, more than "
+                                f"{self.limits.max_array_items} (TAOKE_MAX_ARRAY_ITEMS)", cur.path)
+        start = cur.pos
+        if item_type in _SCALAR:
+            cur.take(count * struct.calcsize(_SCALAR[item_type]), f"items of {key!r}")
+        elif item_type == GGUFValueType.STRING:
+            for j in range(count):  # variable-length items: walk them to find where the array ends
+                cur.string_span(f"item {j} of {key!r}")
+        else:
+            for _ in range(count):  # each item is itself (item type, count, items)
+                self._value(cur, GGUFValueType.ARRAY, key, depth + 1)
+        ref = _ArrayRef(item_type, count, start, cur.pos)
+        if count <= _SMALL_ARRAY:
+            return self._decode_array(ref, cur.buf, 0, raw=False)
+        return ref
+
+    def _alignment(self) -> int:
+        value = self._kv.get("general.alignment", 32)
+        if "general.alignment" in self._kv and self._kv_types["general.alignment"] != GGUFValueType.UINT32:
+            raise CorruptFile("general.alignment must be a uint32", self.path)
+        if not (isinstance(value, int) and 0 < value <= _MAX_ALIGNMENT and value & (value - 1) == 0):
+            raise CorruptFile(f"general.alignment {value!r} is not a power of two up to {_MAX_ALIGNMENT}",
+                              self.path)
+        return value
+
+    def _tensor_info(self, cur: _Cursor, i: int) -> None:
+        path, limits = self.path, self.limits
+        name = cur.string(f"name of tensor #{i}")
+        n_dims = cur.scalar("<I", f"dimension count of {name!r}")
+        if n_dims > limits.max_tensor_dims:
+            raise LimitExceeded(f"tensor {name!r} has {n_dims} dimensions, more than "
+                                f"{limits.max_tensor_dims} (TAOKE_MAX_TENSOR_DIMS)", path)
+        ne = [cur.scalar("<Q", f"dimensions of {name!r}") for _ in range(n_dims)]
+        code = cur.scalar("<I", f"type of {name!r}")
+        rel = cur.scalar("<Q", f"offset of {name!r}")
+        try:
+            qtype = GGMLQuantizationType(code)
+            block, type_size = GGML_QUANT_SIZES[qtype]
+        except (ValueError, KeyError):
+            raise CorruptFile(f"tensor {name!r} has unknown ggml type {code}", path) from None
+        numel = 1
+        for d in ne:
+            numel *= d
+        ne0 = ne[0] if ne else 1
+        if ne0 % block:
+            raise CorruptFile(f"tensor {name!r}: row of {ne0} elements is not a multiple of the {qtype.name} "
+                              f"block size {block}", path)
+        nbytes = numel // block * type_size
+        if nbytes > limits.max_tensor_bytes:
+            raise LimitExceeded(f"tensor {name!r} is {nbytes} bytes, more than {limits.max_tensor_bytes} "
+                                "(TAOKE_MAX_TENSOR_BYTES)", path)
+        if name in self._tensors:
+            raise CorruptFile(f"duplicate tensor name {name!r}", path)
+        shape = tuple(reversed(ne))
+        self._infos.append(TensorInfo(name, shape, qtype.name, nbytes, str(path)))
+        self._tensors[name] = (rel, qtype, ne0)
+
+    def _decode_array(self, ref: _ArrayRef, buf: Any, base: int, raw: bool) -> Any:
+        """Items of ``ref`` from ``buf`` (which holds the file from byte ``base``), already bounds-checked."""
+        lo = ref.start - base
+        if ref.item_type in _NUMPY:
+            return np.frombuffer(buf, dtype=_NUMPY[ref.item_type], count=ref.count, offset=lo).copy()
+        if ref.item_type == GGUFValueType.STRING:
+            out: list[Any] = []
+            pos = lo
+            unpack = struct.Struct("<Q").unpack_from
+            for _ in range(ref.count):
+                (n,) = unpack(buf, pos)
+                item = bytes(buf[pos + 8:pos + 8 + n])
+                out.append(item if raw else item.decode("utf-8", "replace"))
+                pos += 8 + n
+            return out
+        # nested arrays: re-walk with a cursor over this slice (already validated on open)
+        cur = _Cursor(buf, len(buf), self.path, self.limits)
+        cur.pos = lo
+        items = []
+        for _ in range(ref.count):
+            inner_type = GGUFValueType(cur.scalar("<I", "nested type"))
+            count = cur.scalar("<Q", "nested count")
+            start = cur.pos + base
+            sub_end = self._skip(cur, inner_type, count)
+            sub = _ArrayRef(inner_type, count, start, sub_end + base)
+            items.append(self._decode_array(sub, buf, base, raw))
+        return items
+
+    def _skip(self, cur: _Cursor, item_type: GGUFValueType, count: int) -> int:
+        if item_type in _SCALAR:
+            cur.take(count * struct.calcsize(_SCALAR[item_type]), "nested items")
+        elif item_type == GGUFValueType.STRING:
+            for _ in range(count):
+                cur.string_span("nested item")
+        else:
+            for _ in range(count):
+                t = GGUFValueType(cur.scalar("<I", "nested type"))
+                self._skip(cur, t, cur.scalar("<Q", "nested count"))
+        return cur.pos
+
+    # -- public API -----------------------------------------------------------------------------
+    def tensors(self) -> list[TensorInfo]:
+        return list(self._infos)
+
+    def metadata(self) -> dict[str, Any]:
+        """KV pairs; arrays longer than 64 items (vocabularies, merges, scores) appear as their length."""
+        return {k: (v.count if isinstance(v, _ArrayRef) else (v.tolist() if isinstance(v, np.ndarray) else v))
+                for k, v in self._kv.items()}
+
+    def keys(self) -> list[str]:
+        return list(self._kv)
+
+    def field(self, key: str, raw: bool = False) -> Any:
+        """The full value of metadata ``key`` (``KeyError`` if absent).
+
+        Numeric arrays come back as numpy arrays, string arrays as lists of ``str`` (or ``bytes`` with
+        ``raw=True``: vocabularies may hold byte sequences that are not valid UTF-8). Sizes were bounded
+        by the limits when the file was opened.
+        """
+        value = self._kv[key]
+        if not isinstance(value, _ArrayRef):
+            return value.copy() if isinstance(value, np.ndarray) else value
+        length = value.end - value.start
+        buf = np.empty(length, dtype=np.uint8)
+        if length:
+            pread_into(self._fd, buf, value.start, self.path)
+        return self._decode_array(value, memoryview(buf), value.start, raw)
+
+    def field_type(self, key: str) -> str:
+        """The GGUF value type of ``key`` (``"STRING"``, ``"UINT32"``, ``"ARRAY[STRING]"``...)."""
+        value, vtype = self._kv[key], self._kv_types[key]
+        if vtype == GGUFValueType.ARRAY:
+            item = value.item_type.name if isinstance(value, _ArrayRef) else "?"
+            return f"ARRAY[{item}]"
+        return vtype.name
+
+    def read_raw(self, name: str) -> np.ndarray:
+        """The stored bytes of tensor ``name`` (uint8, one row of blocks per ggml row)."""
+        if self._fd < 0:
+            raise ValueError(f"{self.path}: file is closed")
+        info = self._by_name[name]
+        rel, _, _ = self._tensors[name]
+        buf = np.empty(info.nbytes, dtype=np.uint8)
+        if info.nbytes:
+            pread_into(self._fd, buf, self._data_start + rel, self.path)
+        nxt = self._next.get(name)
+        if nxt is not None and hasattr(os, "posix_fadvise"):
+            # start reading the next tensor from disk while this one is dequantized
+            os.posix_fadvise(self._fd, nxt[0], nxt[1], os.POSIX_FADV_WILLNEED)
+        return buf
+
+    def read(self, name: str) -> np.ndarray:
+        info = self._by_name[name]
+        _, qtype, _ = self._tensors[name]
+        raw = self.read_raw(name)
+        if qtype in _FLOAT_TYPES:
+            values = raw.view(_FLOAT_TYPES[qtype])
+            if qtype != GGMLQuantizationType.F32:
+                values = values.astype(np.float32)
+            return values.reshape(info.shape)
+        if qtype in _INT_TYPES:
+            return raw.view(_INT_TYPES[qtype]).reshape(info.shape)
+        if qtype == GGMLQuantizationType.BF16:
+            from taoke.formats.safetensors import to_float32
+
+            return to_float32(raw.view("<u2"), "BF16").reshape(info.shape)
+        return self._dequantize(raw, qtype, info)
+
+    def _dequantize(self, raw: np.ndarray, qtype: GGMLQuantizationType, info: TensorInfo) -> np.ndarray:
+        from gguf import quants
+
+        block, type_size = GGML_QUANT_SIZES[qtype]
+        n_blocks = info.nbytes // type_size
+        out = np.empty(n_blocks * block, dtype=np.float32)
+        blocks = raw.reshape(n_blocks, type_size)
+        out_blocks = out.reshape(n_blocks, block)
+        step = max(1, _DEQUANT_CHUNK // block)
+        try:
+            for i in range(0, n_blocks, step):
+                out_blocks[i:i + step] = quants.dequantize(blocks[i:i + step], qtype).reshape(-1, block)
+        except NotImplementedError:
+            raise UnsupportedFormat(f"tensor {info.name!r}: the gguf package cannot dequantize {qtype.name}",
+                                    self.path) from None
+        return out.reshape(info.shape)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", -1) >= 0:
+            self.close()

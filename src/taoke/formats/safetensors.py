@@ -1,0 +1,289 @@
+"""safetensors reader with its own header parser.
+
+Why not ``safetensors.safe_open``: it is a fine reader but it gives no control over what a lying header
+costs before it is refused, returns framework tensors (bf16 needs torch), and its errors are Rust
+messages without the file name. The format is small (8-byte length, JSON header, raw bytes), so the
+parser here bounds the header length *before* allocating it, checks every entry (known dtype,
+non-negative dims, ``prod(shape) * itemsize`` equal to the ``data_offsets`` span, span inside the file,
+no two tensors overlapping, header within ``limits.max_header_bytes``) and only then reads.
+
+Reads use ``os.preadv`` straight into the destination array: one copy from the page cache, and only
+that tensor's bytes are touched. (A whole-file ``mmap`` would do the same I/O, but every page it touches
+stays counted in the process's RSS until unmapped, so walking a 70B release would look like a 140 GB
+process.)
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from taoke.errors import CorruptFile, LimitExceeded
+from taoke.formats.base import TensorFile, TensorInfo
+from taoke.formats.config import parse_json_bytes
+from taoke.limits import Limits, current_limits
+
+# dtype -> (bytes per element, numpy dtype of the stored bits)
+DTYPES: dict[str, tuple[int, np.dtype]] = {
+    "F64": (8, np.dtype("<f8")),
+    "F32": (4, np.dtype("<f4")),
+    "F16": (2, np.dtype("<f2")),
+    "BF16": (2, np.dtype("<u2")),
+    "I64": (8, np.dtype("<i8")),
+    "I32": (4, np.dtype("<i4")),
+    "I16": (2, np.dtype("<i2")),
+    "I8": (1, np.dtype("i1")),
+    "U64": (8, np.dtype("<u8")),
+    "U32": (4, np.dtype("<u4")),
+    "U16": (2, np.dtype("<u2")),
+    "U8": (1, np.dtype("u1")),
+    "BOOL": (1, np.dtype("u1")),
+    "F8_E4M3": (1, np.dtype("u1")),
+    "F8_E5M2": (1, np.dtype("u1")),
+}
+_ENTRY_KEYS = {"dtype", "shape", "data_offsets"}
+_MAX_PREAD = 0x7FFFF000  # Linux returns at most this much per read syscall
+# Converting formats are read in chunks this size: the raw chunk is still in the CPU cache when it is
+# widened to float32, so the stored bytes cross memory once and only the float32 result is allocated.
+_CHUNK_BYTES = 1 << 22
+
+
+def _fp8_table(exp_bits: int, man_bits: int, bias: int, ieee_specials: bool) -> np.ndarray:
+    """float32 value of every 8-bit code of an fp8 format (a 256-entry lookup table)."""
+    codes = np.arange(256, dtype=np.int64)
+    sign = np.where(codes >> 7, -1.0, 1.0)
+    exp = (codes >> man_bits) & ((1 << exp_bits) - 1)
+    man = codes & ((1 << man_bits) - 1)
+    normal = (1 + man / (1 << man_bits)) * np.power(2.0, exp - bias)
+    subnormal = (man / (1 << man_bits)) * np.power(2.0, 1 - bias)
+    values = sign * np.where(exp == 0, subnormal, normal)
+    top = (1 << exp_bits) - 1
+    if ieee_specials:  # E5M2: IEEE-style inf and NaN in the top exponent
+        values = np.where((exp == top) & (man == 0), sign * np.inf, values)
+        values = np.where((exp == top) & (man != 0), np.nan, values)
+    else:  # E4M3FN: no infinities, only S.1111.111 is NaN
+        values = np.where((exp == top) & (man == (1 << man_bits) - 1), np.nan, values)
+    return values.astype(np.float32)
+
+
+_FP8 = {"F8_E4M3": _fp8_table(4, 3, 7, False), "F8_E5M2": _fp8_table(5, 2, 15, True)}
+_FLOATS = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
+
+
+def pread_into(fd: int, buf: np.ndarray, offset: int, path: Path) -> None:
+    """Fill ``buf`` from ``fd`` at ``offset``; a short read means the file shrank: CorruptFile."""
+    view = memoryview(buf).cast("B")
+    done = 0
+    total = len(view)
+    while done < total:
+        n = os.preadv(fd, [view[done:done + _MAX_PREAD]], offset + done)
+        if n <= 0:
+            raise CorruptFile(f"unexpected end of file at byte {offset + done}", path)
+        done += n
+
+
+def _convert_into(chunk: np.ndarray, out: np.ndarray, dtype: str) -> None:
+    """Widen stored values ``chunk`` into the float32 slice ``out`` (same length), in one pass."""
+    if dtype == "BF16":  # bf16 is the top half of a float32: shift the bits into place
+        np.left_shift(chunk, 16, out=out.view(np.uint32), dtype=np.uint32)
+    elif dtype in _FP8:
+        np.take(_FP8[dtype], chunk, out=out)
+    else:  # F16, F64
+        np.copyto(out, chunk, casting="same_kind")
+
+
+def read_float32(fd: int, offset: int, numel: int, dtype: str, path: Path) -> np.ndarray:
+    """Read ``numel`` stored values of ``dtype`` at ``offset`` as a flat float32 array.
+
+    F32 is read straight into the result; other float formats go through a small reusable chunk,
+    so peak memory is the float32 result plus a few MiB, whatever the tensor size.
+    """
+    out = np.empty(numel, dtype=np.float32)
+    if dtype == "F32":
+        if numel:
+            pread_into(fd, out, offset, path)
+        return out
+    itemsize, storage = DTYPES[dtype]
+    step = max(1, _CHUNK_BYTES // itemsize)
+    scratch = np.empty(min(step, numel), dtype=storage)
+    for start in range(0, numel, step):
+        chunk = scratch[:min(step, numel - start)]
+        pread_into(fd, chunk, offset + start * itemsize, path)
+        _convert_into(chunk, out[start:start + len(chunk)], dtype)
+    return out
+
+
+def to_float32(raw: np.ndarray, dtype: str) -> np.ndarray:
+    """Stored bits -> the array ``read()`` returns (float32, or integers/bool kept as they are)."""
+    if dtype == "F32":
+        return raw
+    if dtype == "BF16":
+        out = np.empty(raw.shape, dtype=np.float32)
+        halves = out.view(np.uint16).reshape(raw.shape + (2,))
+        halves[..., 0] = 0  # little-endian: bf16 bits are the high half of the float32
+        halves[..., 1] = raw
+        return out
+    if dtype in ("F16", "F64"):
+        return raw.astype(np.float32)
+    if dtype in _FP8:
+        return _FP8[dtype][raw]
+    if dtype == "BOOL":
+        return raw.view(np.bool_)
+    return raw  # integer tensors keep their integer dtype
+
+
+class SafetensorsFile(TensorFile):
+    """A validated safetensors file; tensors are read one at a time on demand."""
+
+    format = "safetensors"
+
+    def __init__(self, path: str | Path, limits: Limits | None = None) -> None:
+        super().__init__(path)
+        self.limits = limits or current_limits()
+        self._fd = -1
+        try:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        except OSError as exc:
+            raise CorruptFile(f"cannot open: {exc.strerror or exc}", self.path) from None
+        try:
+            self._infos, self._offsets, self._meta = self._parse()
+            self._by_name = {t.name: t for t in self._infos}
+            # end of one tensor -> (offset, size) of the tensor stored right after it, for prefetching
+            self._next_offset = {self._offsets[a.name] + a.nbytes: (self._offsets[b.name], b.nbytes)
+                                 for a, b in zip(self._infos, self._infos[1:], strict=False)}
+        except BaseException:
+            os.close(self._fd)
+            self._fd = -1
+            raise
+
+    def _parse(self) -> tuple[list[TensorInfo], dict[str, int], dict[str, str]]:
+        path, limits = self.path, self.limits
+        size = os.fstat(self._fd).st_size
+        head = os.pread(self._fd, 8, 0)
+        if len(head) < 8:
+            raise CorruptFile(f"truncated safetensors: {size} bytes, no header length", path)
+        (n,) = struct.unpack("<Q", head)
+        if n > limits.max_header_bytes:
+            raise LimitExceeded(f"safetensors header claims {n} bytes, more than the "
+                                f"{limits.max_header_bytes} allowed (TAOKE_MAX_HEADER_BYTES)", path)
+        if n > size - 8:
+            raise CorruptFile(f"truncated safetensors: header claims {n} bytes but the file has {size - 8} "
+                              "after the length", path)
+        raw = os.pread(self._fd, n, 8)
+        if len(raw) != n:
+            raise CorruptFile("truncated safetensors header", path)
+        header = parse_json_bytes(raw, path, limits, what="safetensors header")
+        if not isinstance(header, dict):
+            raise CorruptFile("safetensors header is not a JSON object", path)
+        data_start = 8 + n
+        data_size = size - data_start
+        meta = header.pop("__metadata__", None) or {}
+        if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in meta.items()):
+            raise CorruptFile("__metadata__ must map strings to strings", path)
+        if len(header) > limits.max_tensors:
+            raise LimitExceeded(f"{len(header)} tensors, more than {limits.max_tensors} "
+                                "(TAOKE_MAX_TENSORS)", path)
+        infos: list[TensorInfo] = []
+        offsets: dict[str, int] = {}
+        spans: list[tuple[int, int, str]] = []
+        for name, entry in header.items():
+            info, begin, end = self._entry(name, entry, data_size)
+            infos.append(info)
+            offsets[name] = data_start + begin
+            spans.append((begin, end, name))
+        # Sorted by start, a tensor overlaps an earlier one iff it starts before the furthest end so far.
+        # Zero-sized tensors occupy no bytes and overlap nothing.
+        last_end, last_name = 0, ""
+        for begin, end, name in sorted(s for s in spans if s[1] > s[0]):
+            if begin < last_end:
+                raise CorruptFile(f"tensors {last_name!r} and {name!r} overlap (bytes "
+                                  f"{begin}..{min(end, last_end)} of the data)", path)
+            if end > last_end:
+                last_end, last_name = end, name
+        infos.sort(key=lambda t: (offsets[t.name], t.name))  # file order
+        return infos, offsets, meta
+
+    def _entry(self, name: str, entry: Any, data_size: int) -> tuple[TensorInfo, int, int]:
+        path, limits = self.path, self.limits
+        if not isinstance(entry, dict) or set(entry) != _ENTRY_KEYS:
+            raise CorruptFile(f"tensor {name!r}: entry must have exactly dtype, shape, data_offsets", path)
+        dtype, shape, offs = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if dtype not in DTYPES:
+            raise CorruptFile(f"tensor {name!r}: unknown dtype {str(dtype)[:32]!r}", path)
+        if (not isinstance(shape, list) or len(shape) > limits.max_tensor_dims
+                or not all(type(d) is int and d >= 0 for d in shape)):
+            raise CorruptFile(f"tensor {name!r}: shape must be at most {limits.max_tensor_dims} "
+                              "non-negative integers", path)
+        if (not isinstance(offs, list) or len(offs) != 2 or not all(type(o) is int for o in offs)
+                or not 0 <= offs[0] <= offs[1]):
+            raise CorruptFile(f"tensor {name!r}: data_offsets must be [begin, end] with 0 <= begin <= end",
+                              path)
+        begin, end = offs
+        itemsize = DTYPES[dtype][0]
+        numel = 1
+        for d in shape:
+            numel *= d
+        nbytes = numel * itemsize
+        if nbytes > limits.max_tensor_bytes:
+            raise LimitExceeded(f"tensor {name!r} is {nbytes} bytes, more than {limits.max_tensor_bytes} "
+                                "(TAOKE_MAX_TENSOR_BYTES)", path)
+        if end - begin != nbytes:
+            raise CorruptFile(f"tensor {name!r}: {dtype}{shape} needs {nbytes} bytes but data_offsets span "
+                              f"{end - begin}", path)
+        if end > data_size:
+            raise CorruptFile(f"tensor {name!r} ends at byte {end} of the data but the file holds only "
+                              f"{data_size} (truncated?)", path)
+        return TensorInfo(name, tuple(shape), dtype, nbytes, str(path)), begin, end
+
+    def tensors(self) -> list[TensorInfo]:
+        return list(self._infos)
+
+    def info(self, name: str) -> TensorInfo:
+        return self._info_map()[name]
+
+    def read_raw(self, name: str) -> np.ndarray:
+        """The stored bits as a numpy array of the storage dtype (bf16 as uint16, fp8 as uint8)."""
+        if self._fd < 0:
+            raise ValueError(f"{self.path}: file is closed")
+        info = self._info_map()[name]
+        buf = np.empty(info.shape, dtype=DTYPES[info.dtype][1])
+        if buf.nbytes:
+            pread_into(self._fd, buf, self._offsets[name], self.path)
+        return buf
+
+    def _info_map(self) -> dict[str, TensorInfo]:
+        return self._by_name
+
+    def read(self, name: str) -> np.ndarray:
+        info = self._info_map()[name]
+        if self._fd < 0:
+            raise ValueError(f"{self.path}: file is closed")
+        if info.dtype not in _FLOATS:
+            return to_float32(self.read_raw(name), info.dtype)
+        offset = self._offsets[name]
+        self._prefetch_after(offset + info.nbytes)
+        return read_float32(self._fd, offset, info.numel, info.dtype, self.path).reshape(info.shape)
+
+    def _prefetch_after(self, end: int) -> None:
+        """Ask the kernel to start reading the next tensor in file order while this one is converted:
+        walking a cold file tensor by tensor then overlaps disk reads with conversion."""
+        nxt = self._next_offset.get(end)
+        if nxt is not None and hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(self._fd, nxt[0], nxt[1], os.POSIX_FADV_WILLNEED)
+
+    def metadata(self) -> dict[str, Any]:
+        return dict(self._meta)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", -1) >= 0:
+            self.close()

@@ -1,0 +1,189 @@
+"""Renderers for ``taoke compare`` (text via rich, JSON, self-contained HTML with a per-layer heatmap)
+and for the side-by-side tables of ``taoke demo`` and ``taoke eval``. They never compute."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from taoke.render.common import dumps, esc, fmt_p
+
+_SEV = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+def _console(file: Any = None) -> Console:
+    probe = Console(highlight=False, file=file)
+    return probe if probe.is_terminal else Console(highlight=False, width=120, file=file)
+
+
+def _verdict_style(derived: bool) -> str:
+    return "bold red" if derived else "bold green"
+
+
+def compare_renderables(result: Any) -> list[Any]:
+    """The rich renderables of a CompareResult, top to bottom."""
+    d = result.to_dict()
+    head = Text.assemble(
+        (d["suspect"], "bold"), " vs reference ", (d["reference"], "bold"), "\n",
+        ("relationship: ", ""), (d["relationship"], _verdict_style(d["derived"])),
+        f"   derived: {'yes' if d['derived'] else 'no'}   p-value: {fmt_p(d['p_value'])}"
+        f" (log10 {d['log10_p_value']:.1f})   confidence: {d['confidence']:.2f}",
+    )
+    out: list[Any] = [Panel(head, expand=False)]
+    if d["reasons"]:
+        out.append(Text("why: " + "; ".join(d["reasons"])))
+    layers = Table(title="suspect layers", show_edge=False)
+    for col in ("suspect", "from reference", "similarity", "p-value", "raw-basis sim."):
+        layers.add_column(col, justify="right")
+    for m in d["layers"]:
+        ref = "-" if m["reference_layer"] is None else str(m["reference_layer"])
+        rb = m.get("raw_basis_similarity")
+        layers.add_row(str(m["suspect_layer"]), ref, f"{m['similarity']:.3f}", fmt_p(m["p_value"]),
+                       "-" if rb is None else f"{rb:.3f}")
+    out.append(layers)
+    ev = Table(title="evidence", show_edge=False)
+    ev.add_column("kind")
+    ev.add_column("finding")
+    ev.add_column("p-value", justify="right")
+    for e in d["evidence"]:
+        ev.add_row(Text(e["kind"], style=_SEV.get(e.get("severity", "info"), "")), e["message"],
+                   fmt_p(e.get("p_value")))
+    out.append(ev)
+    nulls = [e for e in d["evidence"] if e.get("null")]
+    for e in nulls:
+        out.append(Text(f"null ({e['kind']}): {e['null']}", style="dim"))
+    tr = d["transformations"]
+    bits = []
+    rs = tr.get("residual_stream")
+    if rs:
+        bits.append(f"residual stream: {rs['kind']}")
+    if tr.get("ffn_neurons"):
+        bits.append(f"ffn neurons: {tr['ffn_neurons'].get('moved', 0)} moved")
+    v = tr.get("vocabulary", {})
+    if v:
+        bits.append(f"vocabulary: {v.get('relation')} ({v.get('shared_tokens')} shared, aligned by "
+                    f"{v.get('aligned_by')})")
+    for key in ("renames", "dequantization", "obfuscation", "pruning", "merge", "copied_layers", "drift"):
+        if key in tr:
+            bits.append(f"{key}: {tr[key]}")
+    if bits:
+        out.append(Text("transformations: " + " | ".join(bits)))
+    return out
+
+
+def _heatmap_svg(sim: list[list[float]], layer_map: dict[str, Any], cell: int = 18) -> str:
+    arr = np.asarray(sim, dtype=float)
+    if arr.size == 0:
+        return "<p>no layer similarities</p>"
+    n_ref, n_sus = arr.shape
+    pad = 40
+    w, h = pad + n_sus * cell + 10, pad + n_ref * cell + 10
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
+             f'aria-label="layer similarity heatmap">']
+    parts.append(f'<text x="{pad}" y="12" font-size="11">suspect layer &#8594;</text>')
+    parts.append(f'<text x="2" y="{pad + 10}" font-size="11" transform="rotate(90 8,{pad})">reference layer</text>')
+    for i in range(n_ref):
+        for j in range(n_sus):
+            v = float(np.clip(arr[i, j], 0.0, 1.0))
+            r, g, b = int(255 - 200 * v), int(255 - 120 * v), int(255 - 40 * v)
+            mapped = layer_map.get(str(j)) == i
+            stroke = ' stroke="#d00" stroke-width="2"' if mapped else ""
+            parts.append(f'<rect x="{pad + j * cell}" y="{pad + i * cell}" width="{cell - 1}" height="{cell - 1}" '
+                         f'fill="rgb({r},{g},{b})"{stroke}><title>ref {i} / suspect {j}: {arr[i, j]:.3f}</title></rect>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render_compare_html(result: Any) -> str:
+    """A self-contained HTML page: verdict, per-layer heatmap (matched cells outlined), layers, evidence."""
+    d = result.to_dict()
+    colour = "#b00" if d["derived"] else "#070"
+    rows = "".join(
+        f"<tr><td>{m['suspect_layer']}</td><td>{'-' if m['reference_layer'] is None else m['reference_layer']}</td>"
+        f"<td>{m['similarity']:.3f}</td><td>{esc(fmt_p(m['p_value']))}</td></tr>" for m in d["layers"])
+    ev = "".join(
+        f"<tr><td>{esc(e['kind'])}</td><td>{esc(e['message'])}</td><td>{esc(fmt_p(e.get('p_value')))}</td>"
+        f"<td>{esc(e.get('null', ''))}</td></tr>" for e in d["evidence"])
+    heat = _heatmap_svg(d["similarity_matrix"], d["transformations"].get("layer_map", {}))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>taoke compare: {esc(d['suspect'])}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;vertical-align:top}}h1{{font-size:20px}}
+.v{{color:{colour};font-weight:bold}}pre{{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}}</style>
+</head><body>
+<h1>{esc(d['suspect'])} vs reference {esc(d['reference'])}</h1>
+<p>relationship: <span class="v">{esc(d['relationship'])}</span> &middot; derived: {'yes' if d['derived'] else 'no'}
+&middot; p-value: {esc(fmt_p(d['p_value']))} &middot; confidence {d['confidence']:.2f}</p>
+<p>{esc('; '.join(d['reasons']))}</p>
+<h2>Layer similarity (basis-free; outlined: layer map)</h2>{heat}
+<h2>Suspect layers</h2><table><tr><th>suspect</th><th>from reference</th><th>similarity</th><th>p-value</th></tr>{rows}</table>
+<h2>Evidence</h2><table><tr><th>kind</th><th>finding</th><th>p-value</th><th>null</th></tr>{ev}</table>
+<h2>Transformations</h2><pre>{esc(dumps(d['transformations']))}</pre>
+</body></html>
+"""
+
+
+def render_compare(result: Any, fmt: str) -> str:
+    """Render a CompareResult as ``text``, ``json`` or ``html``."""
+    if fmt == "json":
+        return dumps(result)
+    if fmt == "html":
+        return render_compare_html(result)
+    buf = io.StringIO()
+    con = Console(file=buf, highlight=False, width=120, force_terminal=False)
+    con.print(Group(*compare_renderables(result)))
+    return buf.getvalue().rstrip("\n")
+
+
+def print_compare(result: Any) -> None:
+    """Print the text rendering to the terminal (colours when it is one)."""
+    _console().print(Group(*compare_renderables(result)))
+
+
+def demo_table(rows: list[dict[str, Any]]) -> Table:
+    """Side-by-side verdicts of ``taoke demo``."""
+    t = Table(title="taoke compare on the zoo's own trained models (reference: base-a)", show_lines=False)
+    for col in ("suspect", "what it really is", "taoke says", "derived", "p-value", "layer sim.", "time"):
+        t.add_column(col, justify="left" if col in ("suspect", "what it really is", "taoke says") else "right")
+    for r in rows:
+        ok = r["relationship"] == r["truth"]
+        t.add_row(r["suspect"], r["truth"], Text(r["relationship"], style="bold green" if ok else "bold red"),
+                  "yes" if r["derived"] else "no", fmt_p(r["p_value"]), f"{r['similarity']:.3f}",
+                  f"{r['seconds']:.1f}s")
+    return t
+
+
+def eval_renderables(report: dict[str, Any]) -> list[Any]:
+    """Confusion table and summary of ``taoke eval``."""
+    labels = report["labels"]
+    conf = report["confusion"]
+    t = Table(title="relationship confusion (rows: truth, columns: taoke)", show_lines=False)
+    t.add_column("truth \\ taoke")
+    short = {lab: lab.replace("independent-same-architecture", "indep-same-arch") for lab in labels}
+    for lab in labels:
+        t.add_column(short[lab][:12], justify="right")
+    for truth in labels:
+        row = conf.get(truth, {})
+        if not any(row.values()):
+            continue
+        t.add_row(short[truth], *[str(row.get(p, 0) or "") for p in labels])
+    s = report["summary"]
+    lines = [
+        f"pairs: {s['pairs']}   derived-vs-not accuracy: {s['derived_accuracy']:.3f}   "
+        f"relationship accuracy: {s['relationship_accuracy']:.3f}",
+        f"calibration pairs: {s['calibration_pairs']}   FPR at alpha 0.01: {s['fpr_at_0.01']:.3f}   "
+        f"FPR at alpha 1e-3: {s['fpr_at_0.001']:.3f}",
+        f"margin: weakest derived vs strongest independent = {s['margin_null_sd']:.1f} null SDs",
+    ]
+    pt = Table(title="p-values per class", show_lines=False)
+    for col in ("class", "n", "correct", "min p", "max p"):
+        pt.add_column(col, justify="right" if col != "class" else "left")
+    for cls, v in sorted(report["per_class"].items()):
+        pt.add_row(cls, str(v["n"]), str(v["correct"]), fmt_p(v["min_p"]), fmt_p(v["max_p"]))
+    return [t, pt, Text("\n".join(lines))]

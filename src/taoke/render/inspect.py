@@ -1,0 +1,216 @@
+"""Renderers for ``taoke inspect`` and ``taoke llamafy`` results: rich text and JSON. They never compute."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from taoke.render.common import dumps, fmt_count
+
+_SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
+_SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
+
+
+def _console() -> Console:
+    """A console that does not truncate tensor names when stdout is a pipe or a file (80 columns)."""
+    probe = Console(highlight=False)
+    return probe if probe.is_terminal else Console(highlight=False, width=200)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def _shape(shape: list[int]) -> str:
+    return "x".join(str(d) for d in shape) if shape else "scalar"
+
+
+def inspect_renderables(result: Any) -> list[Any]:
+    """The rich renderables of an InspectResult, top to bottom."""
+    d = result.to_dict()
+    out: list[Any] = []
+    fam = d["family"]
+    title = Text.assemble(
+        (f"{d['name']}", "bold"),
+        "  ",
+        (fam.get("label") or "unknown family", "bold green"),
+        f"  (confidence {fam.get('confidence', 0):.2f})",
+    )
+    out.append(title)
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column()
+    summary.add_row("source", f"{d['source']} ({d['kind']})")
+    summary.add_row(
+        "parameters", f"{d['n_params']:,} ({fmt_count(d['n_params'])}) in {d['n_tensors']} tensors"
+    )
+    summary.add_row(
+        "dtypes", ", ".join(f"{k} x{v}" for k, v in sorted(d["dtypes"].items(), key=lambda kv: -kv[1]))
+    )
+    hp = d["hparams"]
+    hp_text = ", ".join(
+        f"{k}={hp[k]}"
+        for k in (
+            "n_layers",
+            "d_model",
+            "n_heads",
+            "n_kv_heads",
+            "head_dim",
+            "ffn_dim",
+            "vocab_size",
+            "context_length",
+            "rope_theta",
+            "tied_embeddings",
+        )
+        if hp.get(k) is not None
+    )
+    if hp.get("rope_scaling"):
+        hp_text += f", rope_scaling={hp['rope_scaling']}"
+    summary.add_row("hyper-params", hp_text)
+    if fam.get("hf_class") or fam.get("model_type"):
+        summary.add_row("config class", f"{fam.get('hf_class')} / model_type {fam.get('model_type')}")
+    if fam.get("gguf_arch"):
+        summary.add_row("gguf arch", str(fam["gguf_arch"]))
+    tok = d["tokenizer"]
+    if tok:
+        tok_text = f"{tok.get('kind') or '?'}, {tok.get('size') or '?'} ids"
+        if tok.get("pre"):
+            tok_text += f", pre={tok['pre']}"
+        if tok.get("merges"):
+            tok_text += f", {tok['merges']} merges"
+        tok_text += f" ({tok.get('container') or tok.get('source')})"
+        if tok.get("error"):
+            tok_text += f" [unreadable: {tok['error']}]"
+        summary.add_row("tokenizer", tok_text)
+    else:
+        summary.add_row("tokenizer", "none found")
+    lic = d["licence"]
+    summary.add_row(
+        "licence",
+        "; ".join(
+            f"{x['source']}: {x['value']}" + (f" (= {x['identified']})" if x.get("identified") else "")
+            for x in lic
+        )
+        if lic
+        else "none found",
+    )
+    summary.add_row(
+        "custom code", ", ".join(d["code_files"]) + " (never imported)" if d["code_files"] else "none"
+    )
+    if d.get("alternatives"):
+        summary.add_row("also in folder", ", ".join(d["alternatives"]) + " (not read)")
+    if d.get("verify"):
+        v = d["verify"]
+        summary.add_row(
+            "verified",
+            f"read all {v['canonical_tensors'] + v['other_tensors']} tensors "
+            f"({v['values']:,} values) in {v['seconds']} s; non-finite: {len(v['nonfinite'])}",
+        )
+    out.append(summary)
+
+    files = Table(title="files", title_justify="left", show_edge=False)
+    files.add_column("path")
+    files.add_column("format")
+    files.add_column("size", justify="right")
+    files.add_column("tensors", justify="right")
+    for f in d["files"]:
+        files.add_row(f["path"], str(f.get("format")), _size(f.get("size")), str(f.get("n_tensors", "")))
+    out.append(files)
+
+    roles = Table(
+        title="tensor roles (canonical <- stored / family HF name)", title_justify="left", show_edge=False
+    )
+    roles.add_column("canonical", no_wrap=True)
+    roles.add_column("<-", no_wrap=True)
+    roles.add_column("n", justify="right")
+    roles.add_column("dtype")
+    roles.add_column("shape")
+    for g in d["tensor_groups"]:
+        canon = g["canonical"] or "(no role)"
+        if g.get("parts"):
+            canon += " = " + " + ".join(p.split(".")[-2] for p in g["parts"])
+        if g["canonical"] is None:
+            source = g["stored"]
+        elif g["stored"] != g["canonical"]:
+            source = g["stored"]
+        else:
+            source = f"(HF) {g['hf_name']}" if g.get("hf_name") else ""
+        roles.add_row(canon, source, f"{g['count']}x", g["dtype"], _shape(g["shape"]))
+    out.append(roles)
+
+    findings = sorted(d["evidence"], key=lambda e: _SEVERITY_ORDER.get(e.get("severity", "info"), 9))
+    ftable = Table(title="findings", title_justify="left", show_edge=False)
+    ftable.add_column("severity")
+    ftable.add_column("analyzer")
+    ftable.add_column("finding")
+    for e in findings:
+        sev = e.get("severity", "info")
+        ftable.add_row(Text(sev, style=_SEVERITY_STYLE.get(sev, "")), e["analyzer"], e["message"])
+    out.append(ftable)
+    for w in d.get("warnings") or []:
+        out.append(Text(f"warning: {w}", style="yellow"))
+    return out
+
+
+def render_inspect(result: Any, fmt: str = "text", console: Console | None = None) -> str | None:
+    """Print an InspectResult (text) or return its JSON (json)."""
+    if fmt == "json":
+        return dumps(result)
+    console = console or _console()
+    console.print(Group(*inspect_renderables(result)))
+    return None
+
+
+def render_llamafy(result: Any, fmt: str = "text", console: Console | None = None) -> str | None:
+    """Print a LlamafyResult (text) or return its JSON (json)."""
+    if fmt == "json":
+        return dumps(result)
+    d = result.to_dict()
+    console = console or Console(highlight=False)
+    console.print(
+        Text.assemble(
+            ("llamafy ", "bold"),
+            f"{d['source']} -> {d['out']}  ",
+            (f"({d['family']} -> LlamaForCausalLM)", "green"),
+        )
+    )
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_row(
+        "tensors", f"{d['n_tensors']} written in {len(d['shards'])} shard(s), {d['n_params']:,} parameters"
+    )
+    grid.add_row("renamed", f"{d['renamed']}; split from fused: {d['split']}")
+    bits = d["verify"]["bitwise"]
+    grid.add_row(
+        "bit-for-bit",
+        f"{bits['equal']}/{bits['checked']} output tensors equal their source slice"
+        + (f"; MISMATCH: {', '.join(bits['mismatched'][:5])}" if bits["mismatched"] else ""),
+    )
+    logits = d["verify"].get("logits")
+    if logits is None:
+        grid.add_row("logits", "not checked (install the torch extra: pip install 'taoke[torch]')")
+    elif logits.get("skipped"):
+        grid.add_row("logits", f"not checked: {logits['skipped']}")
+    else:
+        grid.add_row(
+            "logits",
+            f"transformers LlamaForCausalLM vs reference forward on {logits['batch']}x"
+            f"{logits['seq_len']} probe tokens: max |diff| {logits['max_abs_diff']:.3g} "
+            f"(max |logit| {logits['max_abs_logit']:.3g}), argmax agreement "
+            f"{logits['argmax_agreement']:.1%} -> {'PASS' if logits['passed'] else 'FAIL'}",
+        )
+    for note in d.get("notes") or []:
+        grid.add_row("note", note)
+    console.print(grid)
+    return None

@@ -1,0 +1,244 @@
+"""Behavioural check: encode fixed texts with a tokenizer, without running any code from the release.
+
+Two vocabularies can hold the same tokens yet split text differently (another pre-tokenizer regex,
+normalizer or merge order), and that is what a model actually sees. llama.cpp recognises pre-tokenizers
+by hashing the ids of one fixed text (``chkhsh`` in ``convert_hf_to_gguf.py``); taoke does the same with
+a multilingual text (English, Chinese, code, numbers, emoji) and also hashes the *pieces* (canonical
+bytes), which stays equal when a vocabulary is only shifted or reordered.
+
+Encoders are built only from data: ``tokenizers`` for tokenizer.json, ``sentencepiece`` for .model
+files, ``tiktoken`` for rank files (pattern from the known-tokenizer table), and for GGUF-embedded
+vocabularies a SentencePiece model or an HF BPE model assembled from the GGUF metadata when the
+pre-tokenizer (``tokenizer.ggml.pre``) is one whose splitting rule is in :data:`GGUF_PRE_PATTERNS`.
+When no faithful encoder can be built the check says "not available" and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from taoke.limits import current_limits
+from taoke.tokenizers.view import TokenizerView, is_padding
+
+SAMPLE_TEXTS: tuple[str, ...] = (
+    "Hello world! The quick brown fox jumps over the lazy dog.",
+    "  Leading spaces,\ttabs\nand newlines\n\n\nmatter.",
+    "我们在北京大学学习自然语言处理。大语言模型的词表扩展。",
+    "def add(a, b):\n    return a + b  # sum\n",
+    "Numbers: 3.14159, 1234567, 2024-11-30, $99.99, 1e-5",
+    "Emoji 🦙🚀😀 and accents: café, naïve, Führer, Москва, 東京, 서울",
+    "ied 4 ½ months ' s 've 'll 'RE",
+)
+
+# Pre-tokenizer splitting rules of llama.cpp's BPE pre-types (``llama-vocab.cpp``), applied in sequence.
+# Only rules checked against llama.cpp's own test vectors (tests/test_tokenizer_behaviour.py) are listed.
+_GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"
+LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                  r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+GGUF_PRE_PATTERNS: dict[str, tuple[str, ...]] = {
+    "gpt-2": (_GPT2,),
+    "mpt": (_GPT2,),
+    "starcoder": (r"\p{N}", _GPT2),
+    "refact": (r"\p{N}", _GPT2),
+    "llama-bpe": (LLAMA3_PATTERN,),
+    "llama3": (LLAMA3_PATTERN,),
+    "qwen2": (r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
+              r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",),
+    "falcon": (r"[\p{P}\$\+<=>\^~\|`]+", _GPT2, r"[0-9][0-9][0-9]"),
+}
+
+
+@dataclass
+class Encoder:
+    """A data-only encoder: ``encode(text) -> ids`` plus how it was built (for honest reporting)."""
+
+    encode: Callable[[str], list[int]]
+    how: str
+
+
+class EncoderUnavailable(Exception):
+    """No faithful encoder can be built from data alone; the message says why (reported, not raised)."""
+
+
+def _from_tokenizer_json(path: Path) -> Encoder:
+    from tokenizers import Tokenizer
+
+    data = path.read_bytes()  # size already bounded when the view was loaded
+    tok = Tokenizer.from_str(data.decode("utf-8"))
+    return Encoder(lambda t: tok.encode(t, add_special_tokens=False).ids, "tokenizers (tokenizer.json)")
+
+
+def _spm_encoder(model_bytes: bytes, how: str) -> Encoder:
+    import sentencepiece as spm
+
+    proc = spm.SentencePieceProcessor(model_proto=model_bytes)
+    return Encoder(lambda t: list(proc.encode(t)), how)
+
+
+def _from_tiktoken(view: TokenizerView, pattern: str) -> Encoder:
+    import tiktoken
+
+    ranks = {tok: i for i, tok in enumerate(view.tokens) if view.token_class[i] == 0}
+    enc = tiktoken.Encoding(name=f"taoke-{view.name}", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
+    return Encoder(lambda t: enc.encode(t, disallowed_special=()), "tiktoken (rank file, pattern assumed: LLaMA-3)")
+
+
+def _gguf_spm(path: Path) -> Encoder:
+    """A SentencePiece model assembled from GGUF pieces, scores and types (llama.cpp's 'llama' vocab)."""
+    from sentencepiece import sentencepiece_model_pb2 as spm_pb2
+
+    from taoke.tokenizers.gguf_vocab import read_tokenizer_kv
+
+    kv = read_tokenizer_kv(path, current_limits())
+    tokens, scores, types = (kv.get(f"tokenizer.ggml.{k}") for k in ("tokens", "scores", "token_type"))
+    if scores is None or types is None:
+        raise EncoderUnavailable("GGUF SentencePiece vocabulary without scores or token types")
+    proto = spm_pb2.ModelProto()
+    unk_id = int(kv.get("tokenizer.ggml.unknown_token_id", 0))
+    has_bytes = False
+    for tok, score, typ in zip(tokens, scores, types):
+        piece = proto.pieces.add()
+        piece.piece = tok.decode("utf-8", "replace")
+        piece.score = float(score)
+        piece.type = int(typ) if int(typ) in (1, 2, 3, 4, 5, 6) else 1
+        if piece.type == 2 and len(proto.pieces) - 1 != unk_id:
+            piece.type = 5  # converter padding rows typed UNKNOWN ([PAD32011] in Phi-3): SentencePiece allows one unk
+        has_bytes |= piece.type == 6
+    ts = proto.trainer_spec
+    ts.model_type = spm_pb2.TrainerSpec.BPE
+    ts.vocab_size = len(tokens)
+    ts.byte_fallback = has_bytes
+    ts.unk_id = unk_id
+    ts.bos_id = int(kv.get("tokenizer.ggml.bos_token_id", -1))
+    ts.eos_id = int(kv.get("tokenizer.ggml.eos_token_id", -1))
+    ts.pad_id = -1
+    ns = proto.normalizer_spec
+    ns.name = "identity"
+    ns.add_dummy_prefix = bool(kv.get("tokenizer.ggml.add_space_prefix", True))
+    ns.remove_extra_whitespaces = False
+    ns.escape_whitespaces = True
+    try:
+        return _spm_encoder(proto.SerializeToString(), "sentencepiece (assembled from GGUF metadata)")
+    except (RuntimeError, ValueError) as exc:
+        raise EncoderUnavailable(f"GGUF pieces do not form a valid SentencePiece model: {exc}") from None
+
+
+def _gguf_bpe(path: Path, pre: str) -> Encoder:
+    """An HF byte-level BPE model assembled from GGUF tokens and merges, split by llama.cpp's pre rules."""
+    from tokenizers import AddedToken, Regex, Tokenizer, models, pre_tokenizers
+
+    from taoke.tokenizers.gguf_vocab import read_tokenizer_kv
+
+    patterns = GGUF_PRE_PATTERNS.get(pre)
+    if patterns is None:
+        raise EncoderUnavailable(f"GGUF pre-tokenizer {pre!r} has no splitting rule in taoke's table")
+    kv = read_tokenizer_kv(path, current_limits())
+    tokens = [t.decode("utf-8", "surrogateescape") for t in kv["tokenizer.ggml.tokens"]]
+    types = kv.get("tokenizer.ggml.token_type")
+    merges_raw = kv.get("tokenizer.ggml.merges") or []
+    merges = []
+    for m in merges_raw:
+        a, _, b = m.decode("utf-8", "surrogateescape").partition(" ")
+        merges.append((a, b))
+    vocab: dict[str, int] = {}
+    for i, t in enumerate(tokens):
+        vocab.setdefault(t, i)
+    # LLaMA-3's tokenizer.json sets ignore_merges: a pre-token that is itself in the vocabulary is one token.
+    model = models.BPE(vocab=vocab, merges=merges, fuse_unk=False, ignore_merges=pre in ("llama-bpe", "llama3"))
+    tok = Tokenizer(model)
+    steps = [pre_tokenizers.Split(Regex(p), behavior="isolated") for p in patterns]
+    steps.append(pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False))
+    tok.pre_tokenizer = pre_tokenizers.Sequence(steps)
+    if types is not None:
+        # Control tokens are matched whole; user-defined ones (NeoX's runs of spaces) too, before splitting.
+        tok.add_special_tokens([AddedToken(tokens[i], special=True, normalized=False)
+                                for i in range(len(tokens)) if int(types[i]) == 3])
+        tok.add_tokens([AddedToken(tokens[i], special=False, normalized=False)
+                        for i in range(len(tokens)) if int(types[i]) == 4 and not is_padding(tokens[i])])
+    return Encoder(lambda t: tok.encode(t, add_special_tokens=False).ids,
+                   f"tokenizers BPE assembled from GGUF metadata (pre {pre!r})")
+
+
+def _gguf_wordpiece(path: Path) -> Encoder:
+    """An HF WordPiece model (BERT normalizer, lower-cased) from a GGUF 'bert' vocabulary."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+    from taoke.tokenizers.gguf_vocab import read_tokenizer_kv
+
+    kv = read_tokenizer_kv(path, current_limits())
+    from taoke.tokenizers.loaders import _gguf_wordpiece_token
+
+    tokens = [_gguf_wordpiece_token(t.decode("utf-8", "replace")) for t in kv["tokenizer.ggml.tokens"]]
+    unk_id = int(kv.get("tokenizer.ggml.unknown_token_id", 100))
+    vocab: dict[str, int] = {}
+    for i, t in enumerate(tokens):
+        vocab.setdefault(t, i)
+    tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token=tokens[unk_id], max_input_chars_per_word=100))
+    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None,
+                                                lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    return Encoder(lambda t: tok.encode(t, add_special_tokens=False).ids,
+                   "tokenizers WordPiece assembled from GGUF metadata (lower-cased BERT normalizer)")
+
+
+def make_encoder(view: TokenizerView, tiktoken_pattern: str | None = None) -> Encoder:
+    """Build a data-only encoder for ``view``; raises :class:`EncoderUnavailable` with the reason."""
+    if not view.source_files:
+        raise EncoderUnavailable("no source file to build an encoder from")
+    path = view.source_files[0]
+    try:
+        if view.container == "tokenizer.json":
+            return _from_tokenizer_json(path)
+        if view.container == "sentencepiece":
+            return _spm_encoder(path.read_bytes(), "sentencepiece (.model)")
+        if view.container == "tiktoken":
+            return _from_tiktoken(view, tiktoken_pattern or LLAMA3_PATTERN)
+        if view.container == "gguf":
+            model = view.extra.get("ggml_model")
+            if model == "llama":
+                return _gguf_spm(path)
+            if model == "gpt2":
+                return _gguf_bpe(path, str(view.extra.get("ggml_pre", "default")))
+            if model == "bert":
+                return _gguf_wordpiece(path)
+            raise EncoderUnavailable(f"GGUF tokenizer model {model!r}: no data-only encoder")
+    except EncoderUnavailable:
+        raise
+    except Exception as exc:  # a library refusing the data is a finding, not a crash
+        raise EncoderUnavailable(f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}") \
+            from None
+    raise EncoderUnavailable(f"no data-only encoder for container {view.container!r}")
+
+
+@dataclass
+class Segmentation:
+    """How one tokenizer split :data:`SAMPLE_TEXTS`: ids, pieces and the two hashes."""
+
+    ids: list[list[int]]
+    pieces: list[list[bytes]]
+    id_hash: str  # llama.cpp chkhsh idea: sha256 of the id sequences
+    piece_hash: str  # container/shift independent: sha256 of the piece byte strings
+    how: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"how": self.how, "id_hash": self.id_hash[:16], "piece_hash": self.piece_hash[:16],
+                "n_tokens": sum(len(x) for x in self.ids)}
+
+
+def segment(view: TokenizerView, texts: tuple[str, ...] = SAMPLE_TEXTS, encoder: Encoder | None = None) -> Segmentation:
+    """Encode ``texts`` with ``view``'s data-only encoder; raises :class:`EncoderUnavailable`."""
+    enc = encoder or make_encoder(view)
+    ids = [enc.encode(t) for t in texts]
+    keys = view.keys
+    pieces = [[(keys[i] or b"") if 0 <= i < len(keys) else b"?" for i in seq] for seq in ids]
+    h_ids = hashlib.sha256(repr(ids).encode()).hexdigest()
+    hp = hashlib.sha256()
+    for seq in pieces:
+        for p in seq:
+            hp.update(len(p).to_bytes(4, "little") + p)
+        hp.update(b"\xff\xff\xff\xff")
+    return Segmentation(ids, pieces, h_ids, hp.hexdigest(), enc.how)

