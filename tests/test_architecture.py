@@ -22,7 +22,10 @@ def _kinds(result):
 
 def test_block_pattern():
     assert block_pattern("model.layers.12.ln1.weight", 12) == "model.layers.*.ln1.weight"
-    assert block_pattern("encoder.block.1.layer.1.layer_norm.weight", 1) == "encoder.block.*.layer.1.layer_norm.weight"
+    assert (
+        block_pattern("encoder.block.1.layer.1.layer_norm.weight", 1)
+        == "encoder.block.*.layer.1.layer_norm.weight"
+    )
     assert block_pattern("blk.0.attn_q.weight", 0) == "blk.*.attn_q.weight"
     assert block_pattern("lm_head.weight", None) == "lm_head.weight"
 
@@ -42,9 +45,16 @@ def test_yi_renames_reported_once_per_pattern_with_counts(tmp_path):
         r = analyze(m)
     assert r.family["label"] == "llama family, renamed"
     assert r.renames == [
-        {"stored": "model.layers.*.ln1.weight", "canonical": "model.layers.*.input_layernorm.weight", "count": 2},
-        {"stored": "model.layers.*.ln2.weight", "canonical": "model.layers.*.post_attention_layernorm.weight",
-         "count": 2},
+        {
+            "stored": "model.layers.*.ln1.weight",
+            "canonical": "model.layers.*.input_layernorm.weight",
+            "count": 2,
+        },
+        {
+            "stored": "model.layers.*.ln2.weight",
+            "canonical": "model.layers.*.post_attention_layernorm.weight",
+            "count": 2,
+        },
     ]
     kinds = _kinds(r)
     assert kinds.count("renamed-tensor") == 2
@@ -60,9 +70,14 @@ def test_baichuan_fused_w_pack(tmp_path):
     with load(folder) as m:
         r = analyze(m)
     assert r.family["family"] == "baichuan"
-    assert r.fused == [{"stored": "model.layers.*.self_attn.W_pack.weight",
-                        "parts": ["blk.*.attn_q.weight", "blk.*.attn_k.weight", "blk.*.attn_v.weight"],
-                        "layout": "rows", "count": 2}]
+    assert r.fused == [
+        {
+            "stored": "model.layers.*.self_attn.W_pack.weight",
+            "parts": ["blk.*.attn_q.weight", "blk.*.attn_k.weight", "blk.*.attn_v.weight"],
+            "layout": "rows",
+            "count": 2,
+        }
+    ]
     assert "llama-compatible" in _kinds(r)
     assert r.renames == [] and r.missing == []
 
@@ -118,3 +133,117 @@ def test_gemma3_gguf_layout(gemma3_gguf):
         r = analyze(m)
     assert r.family["family"] == "gemma3" and r.missing == [] and r.extra == []
     assert r.tied_embeddings is True
+
+
+def _transformers_cases():
+    import transformers as T
+
+    small = dict(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+    )
+    return {
+        "llama": (T.LlamaConfig(**small), T.LlamaForCausalLM),
+        "mistral": (T.MistralConfig(**small), T.MistralForCausalLM),
+        "qwen2": (T.Qwen2Config(**small), T.Qwen2ForCausalLM),
+        "qwen3": (T.Qwen3Config(**small, head_dim=8), T.Qwen3ForCausalLM),
+        "gemma": (T.GemmaConfig(**small, head_dim=8), T.GemmaForCausalLM),
+        "gemma2": (T.Gemma2Config(**small, head_dim=8), T.Gemma2ForCausalLM),
+        "gemma3": (T.Gemma3TextConfig(**small, head_dim=8), T.Gemma3ForCausalLM),
+        "phi": (T.PhiConfig(**small), T.PhiForCausalLM),
+        "phi3": (T.Phi3Config(**small, pad_token_id=0), T.Phi3ForCausalLM),
+        "gpt2": (
+            T.GPT2Config(n_embd=32, n_layer=2, n_head=4, vocab_size=64, n_positions=64),
+            T.GPT2LMHeadModel,
+        ),
+        "gptneox": (
+            T.GPTNeoXConfig(
+                hidden_size=32,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                intermediate_size=64,
+                vocab_size=64,
+            ),
+            T.GPTNeoXForCausalLM,
+        ),
+        "falcon": (
+            T.FalconConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, vocab_size=64),
+            T.FalconForCausalLM,
+        ),
+        "bert": (
+            T.BertConfig(
+                hidden_size=32,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                intermediate_size=64,
+                vocab_size=64,
+            ),
+            T.BertModel,
+        ),
+        "t5": (
+            T.T5Config(d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4, vocab_size=64),
+            T.T5ForConditionalGeneration,
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "llama",
+        "mistral",
+        "qwen2",
+        "qwen3",
+        "gemma",
+        "gemma2",
+        "gemma3",
+        "phi",
+        "phi3",
+        "gpt2",
+        "gptneox",
+        "falcon",
+        "bert",
+        "t5",
+    ],
+)
+def test_transformers_layout_of_each_family_is_clean(tmp_path, name):
+    """What transformers itself saves for each family: identified, config and layout agree, no diff."""
+    import torch
+
+    config, cls = _transformers_cases()[name]
+    torch.manual_seed(0)
+    model = cls(config)
+    state, seen = {}, set()
+    for k, v in model.state_dict().items():  # drop tied duplicates, as save_pretrained does
+        if v.data_ptr() not in seen:
+            seen.add(v.data_ptr())
+            state[k] = v.detach().numpy().copy()
+    folder = write_release(tmp_path / name, state, config.to_dict() | {"architectures": [cls.__name__]})
+    with load(folder) as m:
+        r = analyze(m)
+        assert m.family.family == name and m.family.agree, m.family.why
+        assert [e.message for e in r.evidence if e.severity != "info"] == []
+        for key in m.canonical_keys():
+            assert m.canonical(key).shape == m.canonical_shape(key), key
+        if name == "phi3":  # gate_up_proj = [gate; up] rows, qkv_proj = [q; k; v] rows
+            gate_up = state["model.layers.0.mlp.gate_up_proj.weight"]
+            np.testing.assert_array_equal(m.canonical("blk.0.ffn_gate.weight"), gate_up[:64])
+            np.testing.assert_array_equal(m.canonical("blk.0.ffn_up.weight"), gate_up[64:])
+            qkv = state["model.layers.1.self_attn.qkv_proj.weight"]
+            np.testing.assert_array_equal(m.canonical("blk.1.attn_k.weight"), qkv[32:48])
+
+
+def test_absurd_layer_count_in_config_is_bounded(tmp_path):
+    state, config = tiny_llama_state()
+    config["num_hidden_layers"] = 10**12
+    with load(write_release(tmp_path / "liar", state, config)) as m:
+        r = analyze(m)
+    mism = next(d for d in r.hparam_diffs if d["param"] == "n_layers")
+    assert mism["declared"] == 10**12 and mism["actual"] == 2
+    missing = {d["name"]: d["count"] for d in r.missing}
+    assert missing["model.layers.*.self_attn.q_proj.weight"] == 4096 - 2

@@ -244,3 +244,18 @@ def test_real_gguf_single_file_release(smollm2_gguf: Path):
     assert any(e.analyzer in ("architecture", "claims") for e in r.claims)
     assert r.openness.conclusion == "open-weights"
     assert r.code.files == []
+
+
+def test_tokenizer_lineage_without_against(tmp_path: Path, fixtures_dir: Path):
+    """A release shipping Llama 2's real tokenizer files but declaring nothing: the tokenizer library
+    finds an identical known vocabulary and the reconciliation says the release does not say so."""
+    pytest.importorskip("taoke.tokenizers.library")
+    rel = tmp_path / "MyModel-7B"
+    rel.mkdir()
+    for f in (fixtures_dir / "tokenizers" / "llama" / "llama2").iterdir():
+        shutil.copy(f, rel / f.name)
+    (rel / "README.md").write_text("# MyModel-7B\n\nTrained from scratch.\n", encoding="utf-8")
+    r = audit(rel)
+    ident = [e for e in r.evidence if e.kind == "tokenizer-identified"]
+    assert ident and ident[0].detail["relation"] == "identical"
+    assert any(e.kind == "undeclared-tokenizer" for e in r.reconciliation.findings)

@@ -21,27 +21,38 @@ Yi-34B-200K supports a context window of 200K tokens.
 """
 
 
-@pytest.mark.parametrize("text,value", [
-    ("supports a 200K context window", 200_000),
-    ("trained with 32K context", 32_000),
-    ("a context window of 4096 tokens", 4096),
-    ("context length: 32,768", 32_768),
-    ("up to 128k tokens context", 128_000),
-])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("supports a 200K context window", 200_000),
+        ("trained with 32K context", 32_000),
+        ("a context window of 4096 tokens", 4096),
+        ("context length: 32,768", 32_768),
+        ("up to 128k tokens context", 128_000),
+    ],
+)
 def test_context_claims_are_extracted(text, value):
     claims = context_claims(text, "card")
     assert [c.value for c in claims] == [value]
 
 
-@pytest.mark.parametrize("text", ["trained on 3T tokens", "released in 2023", "a context of 3 documents",
-                                  "Llama 2 7B"])
+@pytest.mark.parametrize(
+    "text", ["trained on 3T tokens", "released in 2023", "a context of 3 documents", "Llama 2 7B"]
+)
 def test_non_claims_are_not_context_claims(text):
     assert context_claims(text, "card") == []
 
 
-@pytest.mark.parametrize("name,value", [("Yi-34B", 34e9), ("SmolLM2-135M-Instruct", 135e6),
-                                        ("TinyLlama-1.1B-Chat", 1.1e9), ("Mixtral-8x7B", 56e9),
-                                        ("gemma-3-270m", 270e6)])
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("Yi-34B", 34e9),
+        ("SmolLM2-135M-Instruct", 135e6),
+        ("TinyLlama-1.1B-Chat", 1.1e9),
+        ("Mixtral-8x7B", 56e9),
+        ("gemma-3-270m", 270e6),
+    ],
+)
 def test_size_claims(name, value):
     assert [c.value for c in size_claims(name, "name")] == [pytest.approx(value)]
 
@@ -57,7 +68,9 @@ def test_200k_claim_against_4096_config_without_rope_scaling_is_high(tmp_path):
     assert ctx.detail["configured"] == 4096 and ctx.detail["claimed"] == 200_000
     assert "no rope scaling" in ctx.message
     size = next(e for e in r.evidence if e.kind == "param-claim")
-    assert size.severity == "high" and size.detail["computed"] == m.n_params and size.detail["claimed"] == 34e9
+    assert (
+        size.severity == "high" and size.detail["computed"] == m.n_params and size.detail["claimed"] == 34e9
+    )
     arch = next(e for e in r.evidence if e.kind == "architecture-claim")
     assert "YiForCausalLM" in arch.message and arch.severity == "medium"
 
@@ -111,3 +124,12 @@ def test_real_gemma3_size_claim(gemma3_gguf):
         assert "GEMMA_TERMS.html" in m.license_files and "NOTICE.md" in m.license_files
     size = next(e for e in r.evidence if e.kind == "param-claim")
     assert size.severity == "info" and size.detail["computed"] == 268_098_176
+
+
+def test_hostile_card_text_is_scanned_in_linear_time():
+    import time
+
+    start = time.perf_counter()
+    assert context_claims("context" + " " * 1_000_000 + "x", "card") == []
+    assert context_claims(("1k" + " " * 60) * 20_000, "card") == []
+    assert time.perf_counter() - start < 10  # quadratic backtracking would take hours here

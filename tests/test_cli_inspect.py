@@ -1,4 +1,4 @@
-"""CLI end to end on real files: ``taoke inspect`` and ``taoke llamafy`` (exit codes, JSON, one-line errors)."""
+"""CLI end to end on real files: `taoke inspect` and `taoke llamafy` (exit codes, JSON, one-line errors)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,9 @@ def test_inspect_minilm_text(capsys, minilm_dir):
 
 
 def test_inspect_yi_findings_and_code_never_run(capsys, tmp_path):
-    folder, _ = yi_release(tmp_path / "Yi-34B", card="---\nlicense: apache-2.0\n---\nSupports 200K context.\n")
+    folder, _ = yi_release(
+        tmp_path / "Yi-34B", card="---\nlicense: apache-2.0\n---\nSupports 200K context.\n"
+    )
     code, out, err = _run(capsys, "inspect", str(folder), "--format", "json")
     assert code == 0, err  # modeling_yi.py raises SystemExit if imported: it was not
     d = json.loads(out)
@@ -118,7 +120,11 @@ def test_bad_input_is_one_line_exit_2(capsys, tmp_path, make):
 
 def test_console_script_subprocess(minilm_dir):
     """The installed entry point, as a user runs it: JSON on stdout, exit 0."""
-    proc = subprocess.run([sys.executable, "-m", "taoke.cli.main", "inspect", str(minilm_dir), "-f", "json"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "taoke.cli.main", "inspect", str(minilm_dir), "-f", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["family"]["family"] == "bert"

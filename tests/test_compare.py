@@ -102,3 +102,15 @@ def test_fingerprint_files_compare_like_models(tmp_path):
     assert from_files.relationship == direct.relationship
     assert np.isclose(from_files.log10_p_value, direct.log10_p_value, rtol=0.05)
     assert from_files.timings["compare"] < 1.0
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_real_smollm2_disguise_and_strangers(smollm2_gguf):
+    """Trained signals at real scale: SmolLM2-135M rotated + permuted + rescaled is still found, and an
+    unrelated model of the same architecture is not."""
+    obf = compare(zoo_fp("smollm2"), zoo_fp("smollm2-obf"))
+    assert obf.relationship == "obfuscated-copy" and obf.p_value < 1e-6
+    assert obf.transformations["residual_stream"]["kind"] == "rotation"
+    stranger = compare(zoo_fp("smollm2"), zoo_fp("base-a"))
+    assert not stranger.derived and stranger.relationship == "independent-same-architecture"

@@ -25,8 +25,9 @@ def test_compare_json_derived_and_exit_codes(capsys):
 
 
 def test_compare_independent_passes_fail_if_derived(capsys):
-    code, d = _json(capsys, ["compare", zoo_path("base-a"), zoo_path("base-a2"), "--format", "json",
-                             "--fail-if-derived"])
+    code, d = _json(
+        capsys, ["compare", zoo_path("base-a"), zoo_path("base-a2"), "--format", "json", "--fail-if-derived"]
+    )
     assert code == 0
     assert d["derived"] is False and d["relationship"] == "independent-same-architecture"
 

@@ -28,8 +28,8 @@ def test_solar_upscaling_repeats():
     s = _score(4, truth)
     # a monotone map cannot go back from 2 to 1: the best monotone map keeps as many as it can
     got = monotone_layer_map(s, 3.0)
-    assert sum(1 for g, t in zip(got, truth) if g == t) >= 4
-    assert all(a is None or b is None or a <= b for a, b in zip(got, got[1:]))
+    assert sum(1 for g, t in zip(got, truth, strict=True) if g == t) >= 4
+    assert all(a is None or b is None or a <= b for a, b in zip(got[:-1], got[1:], strict=True))
 
 
 def test_repeats_allowed_in_order():

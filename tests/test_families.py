@@ -19,8 +19,17 @@ from taoke.families import (
 
 # fixture folder -> family taoke must name (deepseek-llm and Yi-1.5 are LlamaForCausalLM releases)
 EXPECTED = {
-    "bert": "bert", "deepseek": "llama", "gemma": "gemma2", "gpt2": "gpt2", "llama": "llama", "llama3": "llama",
-    "phi": "phi", "phi3": "phi3", "qwen2": "qwen2", "t5": "t5", "yi": "llama",
+    "bert": "bert",
+    "deepseek": "llama",
+    "gemma": "gemma2",
+    "gpt2": "gpt2",
+    "llama": "llama",
+    "llama3": "llama",
+    "phi": "phi",
+    "phi3": "phi3",
+    "qwen2": "qwen2",
+    "t5": "t5",
+    "yi": "llama",
 }
 
 
@@ -57,8 +66,16 @@ def test_canonical_layout_identifies_its_own_family(name):
     names = list(fam.expected_names(3))
     match = identify({}, names)
     # Mistral and Gemma store exactly LLaMA's names: the layout alone says llama, the config tells them apart
-    twins = sorted((f for f in FAMILIES.values() if dict(f.tensors) == dict(fam.tensors)
-                    and f.biases == fam.biases and dict(f.fused) == dict(fam.fused)), key=lambda f: f.priority)
+    twins = sorted(
+        (
+            f
+            for f in FAMILIES.values()
+            if dict(f.tensors) == dict(fam.tensors)
+            and f.biases == fam.biases
+            and dict(f.fused) == dict(fam.fused)
+        ),
+        key=lambda f: f.priority,
+    )
     assert match.family == twins[0].name, match.fits
     with_config = identify({"architectures": [fam.hf_classes[0]]}, names)
     assert with_config.family == name and with_config.agree
@@ -69,8 +86,10 @@ def test_canonical_layout_identifies_its_own_family(name):
 
 
 def test_yi_renamed_layout_is_llama_renamed():
-    names = [n.replace("input_layernorm", "ln1").replace("post_attention_layernorm", "ln2")
-             for n in family("llama").expected_names(60)]
+    names = [
+        n.replace("input_layernorm", "ln1").replace("post_attention_layernorm", "ln2")
+        for n in family("llama").expected_names(60)
+    ]
     match = identify({"architectures": ["YiForCausalLM"], "model_type": "Yi"}, names)
     assert match.family == "llama"
     assert match.renamed
@@ -123,6 +142,35 @@ def test_unknown_class_known_model_type_and_unknown_everything():
 
 
 def test_generic_gguf_architecture_falls_back_to_gguf_tables():
-    match = identify({}, ["token_embd.weight", "blk.0.attn_qkv.weight", "blk.0.ffn_up.weight"], gguf_arch="mpt")
+    match = identify(
+        {}, ["token_embd.weight", "blk.0.attn_qkv.weight", "blk.0.ffn_up.weight"], gguf_arch="mpt"
+    )
     assert match.family == "mpt" and match.arch == "mpt"
     assert match.confidence <= 0.6
+
+
+def test_real_vocab_only_gguf_files_identified_by_general_architecture(fixtures_dir):
+    """llama.cpp's vocab-only GGUFs (real converter output): the family follows general.architecture."""
+    from taoke.analyzers.architecture import analyze
+    from taoke.model import load
+
+    expected = {
+        "ggml-vocab-baichuan.gguf": "baichuan",
+        "ggml-vocab-bert-bge.gguf": "bert",
+        "ggml-vocab-deepseek-llm.gguf": "llama",
+        "ggml-vocab-falcon.gguf": "falcon",
+        "ggml-vocab-gpt-neox.gguf": "gptneox",
+        "ggml-vocab-gpt-2.gguf": "gpt2",
+        "ggml-vocab-llama-spm.gguf": "llama",
+        "ggml-vocab-phi-3.gguf": "phi3",
+        "ggml-vocab-qwen2.gguf": "qwen2",
+        "ggml-vocab-mpt.gguf": "mpt",
+    }
+    found = {p.name: p for p in (fixtures_dir / "tokenizers").glob("*/*.gguf")}
+    assert set(expected) <= set(found)
+    for name, fam in expected.items():
+        with load(found[name]) as m:
+            assert m.family.family == fam and m.family.gguf_arch == m.gguf_metadata["general.architecture"]
+            assert m.n_params == 0
+            kinds = [e.kind for e in analyze(m).evidence]
+            assert "no-tensors" in kinds and "missing-tensor" not in kinds

@@ -8,7 +8,7 @@ import pytest
 from compare_helpers import zoo_fp, zoo_path
 from taoke.analyzers.weights.invariants import BlockInvariants, expand_kv, whiten_rows
 from taoke.errors import CorruptFile, SourceNotFound
-from taoke.fingerprint import fingerprint, is_fingerprint_file, load_fingerprint
+from taoke.fingerprint import M_INV, fingerprint, is_fingerprint_file, load_fingerprint
 
 
 def test_whitening_is_rotation_invariant_and_removes_geometry():
@@ -33,10 +33,15 @@ def test_block_invariants_survive_every_function_preserving_transform():
     """Residual rotation, norm-gain folding, head/neuron permutation and the allowed rescalings."""
     rng = np.random.default_rng(1)
     d, h, kv, hd, f = 16, 4, 2, 4, 24
-    w = {"attn_q": rng.standard_normal((h * hd, d)), "attn_k": rng.standard_normal((kv * hd, d)),
-         "attn_v": rng.standard_normal((kv * hd, d)), "attn_output": rng.standard_normal((d, h * hd)),
-         "ffn_gate": rng.standard_normal((f, d)), "ffn_up": rng.standard_normal((f, d)),
-         "ffn_down": rng.standard_normal((d, f))}
+    w = {
+        "attn_q": rng.standard_normal((h * hd, d)),
+        "attn_k": rng.standard_normal((kv * hd, d)),
+        "attn_v": rng.standard_normal((kv * hd, d)),
+        "attn_output": rng.standard_normal((d, h * hd)),
+        "ffn_gate": rng.standard_normal((f, d)),
+        "ffn_up": rng.standard_normal((f, d)),
+        "ffn_down": rng.standard_normal((d, f)),
+    }
     ga, gf = rng.uniform(0.5, 2, d), rng.uniform(0.5, 2, d)
     x = whiten_rows(rng.standard_normal((12, d)))
     q, _ = np.linalg.qr(rng.standard_normal((d, d)))
@@ -115,10 +120,12 @@ def test_fingerprint_size_budget_at_7b_width(tmp_path):
 
         def __init__(self):
             rng = np.random.default_rng(0)
-            self.t = {"token_embd.weight": rng.standard_normal((2000, 4096)).astype(np.float32),
-                      "blk.0.attn_norm.weight": np.ones(4096, np.float32),
-                      "blk.0.attn_q.weight": rng.standard_normal((4096, 4096)).astype(np.float32) * 0.02,
-                      "blk.0.attn_k.weight": rng.standard_normal((1024, 4096)).astype(np.float32) * 0.02}
+            self.t = {
+                "token_embd.weight": rng.standard_normal((2000, 4096)).astype(np.float32),
+                "blk.0.attn_norm.weight": np.ones(4096, np.float32),
+                "blk.0.attn_q.weight": rng.standard_normal((4096, 4096)).astype(np.float32) * 0.02,
+                "blk.0.attn_k.weight": rng.standard_normal((1024, 4096)).astype(np.float32) * 0.02,
+            }
 
         def canonical_keys(self):
             return list(self.t)
@@ -128,7 +135,7 @@ def test_fingerprint_size_budget_at_7b_width(tmp_path):
 
     fp = fingerprint(Wide())
     assert fp.embed.shape == (256, 4096)
-    assert fp.inv["qk"].shape == (1, 64, 64)
+    assert fp.inv["qk"].shape == (1, M_INV, M_INV)
     assert fp.neurons is None or fp.neurons.shape[2] >= 8
     assert fp.nbytes() < 2_500_000
     assert fp.save(tmp_path / "wide.npz").stat().st_size < 2_500_000

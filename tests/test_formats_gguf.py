@@ -55,6 +55,8 @@ def test_written_quantized_matches_source_within_quantization_error(tmp_path: Pa
             assert infos[name].shape == array.shape and infos[name].dtype == qtype.name
             got = f.read(name)
             assert got.dtype == np.float32 and got.shape == array.shape
+            if qtype in (Q.Q8_0, Q.Q4_0):  # identical to the gguf package's own dequantization
+                np.testing.assert_array_equal(got, quants.dequantize(quants.quantize(array, qtype), qtype))
             block = array.reshape(-1, 32) if array.size % 32 == 0 else array.reshape(1, -1)
             amax = np.abs(block).max(axis=1, keepdims=True)
             err = np.abs(got.reshape(block.shape) - block)
@@ -101,6 +103,9 @@ def test_smollm2_every_tensor(smollm2_gguf: Path) -> None:
             assert x.shape == info.shape and x.dtype == np.float32 and np.isfinite(x).all(), info.name
             n_params += x.size
         assert 130e6 < n_params < 140e6
+        [q8] = [t for t in infos if t.dtype == "Q8_0"]  # taoke's fast path equals gguf.quants exactly
+        expected = quants.dequantize(f.read_raw(q8.name).reshape(q8.shape[0], -1), Q.Q8_0)
+        np.testing.assert_array_equal(f.read(q8.name), expected)
         norm = f.read("blk.0.attn_norm.weight")
         assert norm.std() > 0  # trained weights, not a constant init
 

@@ -18,7 +18,7 @@ def licdir(fixtures_dir: Path) -> Path:
 
 def test_shipped_fingerprints_are_reproducible_from_fixtures(licdir: Path):
     shipped = json.loads(
-        (resources.files("taoke.data") / "licenses" / "fingerprints.json").read_text("utf-8")
+        (resources.files("taoke") / "data" / "licenses" / "fingerprints.json").read_text("utf-8")
     )
     assert lic.build_fingerprints(licdir)["fingerprints"] == shipped["fingerprints"]
 

@@ -123,3 +123,11 @@ def test_real_smollm2_gguf_llamafy(smollm2_gguf, tmp_path):
     assert logits["passed"] and logits["argmax_agreement"] == 1.0
     cfg = json.loads((tmp_path / "smollm2-hf" / "config.json").read_text())
     assert cfg["tie_word_embeddings"] is True and cfg["num_key_value_heads"] == 3
+
+
+def test_incomplete_llama_is_refused(tmp_path):
+    state, config = tiny_llama_state()
+    del state["model.layers.1.mlp.up_proj.weight"]
+    with pytest.raises(AnalysisError, match="1 missing"):
+        llamafy(write_release(tmp_path / "x", state, config), tmp_path / "out")
+    assert not (tmp_path / "out").exists()

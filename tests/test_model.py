@@ -37,7 +37,14 @@ def test_llama_safetensors_canonical_equals_source(tmp_path):
             assert m.roles[hf].canonical == canon and m.roles[hf].hf_name == hf
         assert m.n_params == sum(v.size for v in state.values())
         hp = m.hparams
-        assert (hp.n_layers, hp.d_model, hp.n_heads, hp.n_kv_heads, hp.head_dim, hp.ffn_dim) == (2, 64, 4, 2, 16, 128)
+        assert (hp.n_layers, hp.d_model, hp.n_heads, hp.n_kv_heads, hp.head_dim, hp.ffn_dim) == (
+            2,
+            64,
+            4,
+            2,
+            16,
+            128,
+        )
         assert hp.tied_embeddings is False and hp.rope_theta == 10000.0
 
 
@@ -46,10 +53,12 @@ def test_yi_renamed_norms_map_to_llama_roles(tmp_path):
     with load(folder) as m:
         assert m.family.label == "llama family, renamed"
         assert m.roles["model.layers.1.ln1.weight"].hf_name == "model.layers.1.input_layernorm.weight"
-        np.testing.assert_array_equal(m.canonical("blk.1.attn_norm.weight"),
-                                      state["model.layers.1.input_layernorm.weight"])
-        np.testing.assert_array_equal(m.canonical("blk.0.ffn_norm.weight"),
-                                      state["model.layers.0.post_attention_layernorm.weight"])
+        np.testing.assert_array_equal(
+            m.canonical("blk.1.attn_norm.weight"), state["model.layers.1.input_layernorm.weight"]
+        )
+        np.testing.assert_array_equal(
+            m.canonical("blk.0.ffn_norm.weight"), state["model.layers.0.post_attention_layernorm.weight"]
+        )
         assert m.code_files == ["modeling_yi.py"]  # listed, never imported
         assert "tokenizer.model" in m.tokenizer_files
 
@@ -77,8 +86,12 @@ def test_gpt2_conv1d_is_transposed_and_c_attn_split(tmp_path):
         w = state["transformer.h.1.attn.c_attn.weight"]  # Conv1D: [in, 3*out]
         np.testing.assert_array_equal(m.canonical("blk.1.attn_q.weight"), w[:, :32].T)
         np.testing.assert_array_equal(m.canonical("blk.1.attn_v.weight"), w[:, 64:].T)
-        np.testing.assert_array_equal(m.canonical("blk.1.attn_k.bias"), state["transformer.h.1.attn.c_attn.bias"][32:64])
-        np.testing.assert_array_equal(m.canonical("blk.0.ffn_up.weight"), state["transformer.h.0.mlp.c_fc.weight"].T)
+        np.testing.assert_array_equal(
+            m.canonical("blk.1.attn_k.bias"), state["transformer.h.1.attn.c_attn.bias"][32:64]
+        )
+        np.testing.assert_array_equal(
+            m.canonical("blk.0.ffn_up.weight"), state["transformer.h.0.mlp.c_fc.weight"].T
+        )
         # the q projection computed from the canonical tensor matches GPT-2's own attention input
         x = np.random.default_rng(0).standard_normal((3, 32)).astype(np.float32)
         ref = x @ w[:, :32] + state["transformer.h.1.attn.c_attn.bias"][:32]
@@ -87,8 +100,14 @@ def test_gpt2_conv1d_is_transposed_and_c_attn_split(tmp_path):
 
 
 def test_gpt_neox_query_key_value_is_deinterleaved_per_head(tmp_path):
-    cfg = transformers.GPTNeoXConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
-                                     intermediate_size=64, vocab_size=50, max_position_embeddings=64)
+    cfg = transformers.GPTNeoXConfig(
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        intermediate_size=64,
+        vocab_size=50,
+        max_position_embeddings=64,
+    )
     torch.manual_seed(0)
     hf = transformers.GPTNeoXForCausalLM(cfg)
     state = {k: v.detach().numpy().copy() for k, v in hf.state_dict().items()}
@@ -104,8 +123,15 @@ def test_gpt_neox_query_key_value_is_deinterleaved_per_head(tmp_path):
 
 
 def test_falcon_gqa_groups_layout(tmp_path):
-    cfg = transformers.FalconConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=4, num_kv_heads=2,
-                                    new_decoder_architecture=True, vocab_size=50, bias=False)
+    cfg = transformers.FalconConfig(
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_kv_heads=2,
+        new_decoder_architecture=True,
+        vocab_size=50,
+        bias=False,
+    )
     torch.manual_seed(0)
     hf = transformers.FalconForCausalLM(cfg)
     state = {k: v.detach().numpy().copy() for k, v in hf.state_dict().items() if k != "lm_head.weight"}
@@ -123,7 +149,9 @@ def test_falcon_gqa_groups_layout(tmp_path):
         fused = hf.transformer.h[0].self_attention.query_key_value(x)
         q, k, v = hf.transformer.h[0].self_attention._split_heads(fused)
         ref_q = q.reshape(1, 3, 32).detach().numpy()
-        np.testing.assert_allclose(x.numpy() @ m.canonical("blk.0.attn_q.weight").T, ref_q, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            x.numpy() @ m.canonical("blk.0.attn_q.weight").T, ref_q, rtol=1e-5, atol=1e-5
+        )
 
 
 def test_rope_permutation_round_trip():
@@ -156,7 +184,13 @@ def test_smollm2_every_tensor_dequantized_through_the_view(smollm2_gguf):
         assert m.family.family == "llama" and m.family.gguf_arch == "llama"
         hp = m.hparams
         assert (hp.n_layers, hp.d_model, hp.n_heads, hp.n_kv_heads, hp.ffn_dim, hp.vocab_size) == (
-            30, 576, 9, 3, 1536, 49152)
+            30,
+            576,
+            9,
+            3,
+            1536,
+            49152,
+        )
         assert hp.tied_embeddings is True and hp.context_length == 8192
         expected = set(family("llama").expected_names(30, tied=True).values())
         assert set(m.canonical_keys()) == expected
@@ -182,7 +216,9 @@ def test_gemma3_every_tensor_dequantized_and_norm_shift_undone(gemma3_gguf):
             arr = m.canonical(key)
             assert np.isfinite(arr).all(), key
         # llama.cpp stored Gemma's RMSNorm weights as 1 + w; the view gives HF's w back
-        np.testing.assert_allclose(m.canonical("blk.0.attn_norm.weight"), m.read("blk.0.attn_norm.weight") - 1.0)
+        np.testing.assert_allclose(
+            m.canonical("blk.0.attn_norm.weight"), m.read("blk.0.attn_norm.weight") - 1.0
+        )
         np.testing.assert_array_equal(m.canonical("blk.0.attn_q.weight"), m.read("blk.0.attn_q.weight"))
 
 
@@ -194,7 +230,9 @@ def test_minilm_roles_and_orientation(minilm_dir):
         assert unmapped == ["embeddings.position_ids", "pooler.dense.bias", "pooler.dense.weight"]
         assert m.canonical("blk.0.attn_q.weight").shape == (384, 384)
         assert m.canonical("blk.5.ffn_up.weight").shape == (1536, 384)
-        np.testing.assert_array_equal(m.canonical("token_embd.weight"), m.read("embeddings.word_embeddings.weight"))
+        np.testing.assert_array_equal(
+            m.canonical("token_embd.weight"), m.read("embeddings.word_embeddings.weight")
+        )
         assert m.n_params == 22_713_216
         assert "tokenizer.json" in m.tokenizer_files
 
@@ -207,11 +245,15 @@ def test_sharded_release_merges_files(tmp_path):
     folder.mkdir()
     names = sorted(state)
     half = len(names) // 2
-    shards = {"model-00001-of-00002.safetensors": names[:half], "model-00002-of-00002.safetensors": names[half:]}
+    shards = {
+        "model-00001-of-00002.safetensors": names[:half],
+        "model-00002-of-00002.safetensors": names[half:],
+    }
     for fname, keys in shards.items():
         save_file({k: state[k] for k in keys}, str(folder / fname))
-    (folder / "model.safetensors.index.json").write_text(json.dumps(
-        {"weight_map": {k: f for f, ks in shards.items() for k in ks}}))
+    (folder / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {k: f for f, ks in shards.items() for k in ks}})
+    )
     (folder / "config.json").write_text(json.dumps(config))
     with load(folder) as m:
         assert len(m.files) == 2 and len(m.tensor_infos) == len(state)
@@ -234,3 +276,55 @@ def test_folder_without_weights_is_one_line_error(tmp_path):
     with pytest.raises(SourceNotFound) as info:
         load(tmp_path)
     assert "\n" not in str(info.value) and str(tmp_path) in str(info.value)
+
+
+def test_pytorch_bin_release_through_the_restricted_loader(tmp_path):
+    state, config = tiny_llama_state()
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    torch.save({k: torch.from_numpy(v) for k, v in state.items()}, folder / "pytorch_model.bin")
+    (folder / "config.json").write_text(json.dumps(config))
+    with load(folder) as m:
+        assert m.format != "safetensors" and m.family.family == "llama"
+        np.testing.assert_array_equal(
+            m.canonical("blk.1.attn_k.weight"), state["model.layers.1.self_attn.k_proj.weight"]
+        )
+
+
+def test_llama_disguised_under_gpt_neox_names_is_undone(tmp_path):
+    """LLaMA weights renamed to GPT-NeoX: q/k/v fused per kv group, [gate; up] fused in dense_h_to_4h."""
+    state, config = tiny_llama_state()
+    h, kv, hd = 4, 2, 16
+    neox = {
+        "gpt_neox.embed_in.weight": state["model.embed_tokens.weight"],
+        "gpt_neox.final_layer_norm.weight": state["model.norm.weight"],
+        "embed_out.weight": state["lm_head.weight"],
+    }
+    for i in range(2):
+        p, q = f"model.layers.{i}.", f"gpt_neox.layers.{i}."
+        wq = state[p + "self_attn.q_proj.weight"].reshape(kv, h // kv, hd, 64)
+        wk = state[p + "self_attn.k_proj.weight"].reshape(kv, 1, hd, 64)
+        wv = state[p + "self_attn.v_proj.weight"].reshape(kv, 1, hd, 64)
+        neox[q + "attention.query_key_value.weight"] = np.concatenate([wq, wk, wv], axis=1).reshape(-1, 64)
+        neox[q + "attention.dense.weight"] = state[p + "self_attn.o_proj.weight"]
+        neox[q + "input_layernorm.weight"] = state[p + "input_layernorm.weight"]
+        neox[q + "post_attention_layernorm.weight"] = state[p + "post_attention_layernorm.weight"]
+        neox[q + "mlp.dense_h_to_4h.weight"] = np.concatenate(
+            [state[p + "mlp.gate_proj.weight"], state[p + "mlp.up_proj.weight"]]
+        )
+        neox[q + "mlp.dense_4h_to_h.weight"] = state[p + "mlp.down_proj.weight"]
+    cfg = {
+        "architectures": ["GPTNeoXForCausalLM"],
+        "model_type": "gpt_neox",
+        "vocab_size": 96,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": h,
+        "num_key_value_heads": kv,
+        "hidden_act": "silu",
+    }
+    with load(write_release(tmp_path / "neox", neox, cfg)) as m:
+        assert m.family.family == "gptneox"
+        for hf, canon in HF_TO_CANON.items():
+            np.testing.assert_array_equal(m.canonical(canon), state[hf])

@@ -97,3 +97,16 @@ def test_corpora_recorded():
 def test_unknown_model_is_a_clear_error(tmp_path):
     with pytest.raises(KeyError, match="unknown zoo model"):
         zoo.materialize("no-such-model", tmp_path)
+
+
+def test_build_cli_writes_models_and_manifest(tmp_path, capsys):
+    from taoke.zoo.__main__ import main
+
+    assert main(["build", str(tmp_path), "--only", "a-yi", "a-gguf-q8_0", "smollm2-ft"]) == 0
+    doc = json.loads((tmp_path / "manifest.json").read_text())
+    assert set(doc["paths"]) == {"a-yi", "a-gguf-q8_0"}
+    assert "requires training" in doc["skipped"]["smollm2-ft"]
+    assert doc["paths"]["a-gguf-q8_0"].endswith(".gguf")
+    assert len(doc["pairs"]) == len(zoo.manifest()) and len(doc["calibration_pairs"]) == 45
+    assert main(["manifest", "--markdown"]) == 0
+    assert "| base-a | a-yi | renamed-copy | yes |" in capsys.readouterr().out

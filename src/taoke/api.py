@@ -251,20 +251,30 @@ def _tensor_table(model: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     return rows, [groups[k] for k in sorted(groups, key=lambda k: order[k])]
 
 
+def _embedding_rows(model: Any) -> int | None:
+    """Rows of the token embedding (what every token id must index), from the headers."""
+    key = "token_embd.weight"
+    if key in model.canonical_keys():
+        return int(model.canonical_shape(key)[0])
+    return None
+
+
 def _tokenizer(model: Any) -> tuple[dict[str, Any], list[Evidence]]:
-    """Tokenizer kind and size: taoke.tokenizers when it can read it, else config / GGUF metadata."""
+    """Tokenizer kind and size via taoke.tokenizers and its analyzer (identification, vocab vs embedding);
+    GGUF metadata or the config's vocab_size when no tokenizer file can be read."""
+    from taoke.analyzers import tokenizer as tok_analyzer
+    from taoke.tokenizers import load_tokenizer
+
     info: dict[str, Any] = {}
     evidence: list[Evidence] = []
-    try:
-        from taoke.tokenizers.loaders import load_tokenizer
-    except ImportError:
-        load_tokenizer = None  # type: ignore[assignment]
     view = None
-    if load_tokenizer is not None and (model.tokenizer_files or model.is_gguf):
+    if model.tokenizer_files or model.is_gguf:
         try:
             view = load_tokenizer(model.release, model.limits)
-        except (TaokeError, OSError, ValueError) as exc:
-            info["error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        except TaokeError as exc:  # an unreadable tokenizer is a finding, not the end of the inspection
+            info["error"] = str(exc)
+            evidence.append(Evidence("tokenizer", "tokenizer-unreadable", str(exc), "medium"))
+    rows = _embedding_rows(model)
     if view is not None:
         info.update(
             {
@@ -280,17 +290,15 @@ def _tokenizer(model: Any) -> tuple[dict[str, Any], list[Evidence]]:
             if key in view.extra:
                 info["pre"] = view.extra[key]
         try:
-            from taoke.analyzers import tokenizer as tok_analyzer  # issue 5; optional until it lands
-
-            analyze = getattr(tok_analyzer, "analyze", None)
-            if analyze is not None:
-                res = analyze(view)
-                evidence = list(getattr(res, "evidence", res if isinstance(res, list) else []))
-                evidence = [e for e in evidence if isinstance(e, Evidence)]
-        except ImportError:
-            pass
-        except (TaokeError, TypeError, ValueError) as exc:
-            info["analysis_error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            analysis = tok_analyzer.analyze(view)
+            evidence += list(analysis.evidence)
+            best = analysis.identify.best if analysis.identify is not None else None
+            if best is not None:
+                info["nearest"] = {"name": best.name, "relation": best.relation}
+            if rows is not None:
+                evidence += tok_analyzer.check_vocab_vs_embeddings(view, rows)
+        except TaokeError as exc:
+            info["analysis_error"] = str(exc)
     else:
         md = model.gguf_metadata
         if "tokenizer.ggml.model" in md:
@@ -311,17 +319,6 @@ def _tokenizer(model: Any) -> tuple[dict[str, Any], list[Evidence]]:
                     "source": model.hparams.source.get("vocab_size"),
                 }
             )
-    vocab = model.hparams.vocab_size
-    if info.get("size") and vocab and info["size"] > vocab:
-        evidence.append(
-            Evidence(
-                "tokenizer",
-                "vocab-exceeds-embedding",
-                f"the tokenizer has {info['size']} ids but the embedding has {vocab} rows",
-                "high",
-                detail={"tokenizer": info["size"], "embedding": vocab},
-            )
-        )
     return info, evidence
 
 

@@ -212,7 +212,7 @@ def benchmark_claims(card_text: str, limit: int = 40) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- adapters
 
 
-def _architecture_claims(inp: _Inputs, limits: Limits) -> tuple[list[Evidence], Any]:
+def _architecture_claims(inp: _Inputs, limits: Limits, card_text: str) -> tuple[list[Evidence], Any]:
     """The architecture/claims analyzers' checks, when a model can be loaded from the release."""
     has_weights = any(
         r.lower().endswith((".safetensors", ".gguf", ".bin", ".pt", ".pth")) for r, _ in inp.files
@@ -228,7 +228,7 @@ def _architecture_claims(inp: _Inputs, limits: Limits) -> tuple[list[Evidence], 
             )
         ], None
     if not has_weights:
-        return _config_only_claims(inp, limits), None
+        return _config_only_claims(inp, limits, card_text), None
     try:
         from taoke import model as model_mod
         from taoke.analyzers import architecture
@@ -242,9 +242,7 @@ def _architecture_claims(inp: _Inputs, limits: Limits) -> tuple[list[Evidence], 
         return [Evidence("claims", "model-unreadable", str(exc), "medium")], None
     ev: list[Evidence] = []
     try:
-        arch = architecture.analyze(m).evidence
-        # config-only releases: the layout diff has nothing to diff, keep the config claims
-        ev.extend(e for e in arch if has_weights or e.kind not in ("missing-tensor", "extra-tensor"))
+        ev.extend(architecture.analyze(m).evidence)
         try:
             from taoke.analyzers import claims as claims_mod  # type: ignore[attr-defined]
 
@@ -257,7 +255,7 @@ def _architecture_claims(inp: _Inputs, limits: Limits) -> tuple[list[Evidence], 
     return ev, m
 
 
-def _config_only_claims(inp: _Inputs, limits: Limits) -> list[Evidence]:
+def _config_only_claims(inp: _Inputs, limits: Limits, card: str) -> list[Evidence]:
     """Without weights the model view cannot be built; the context claim can still be checked against
     config.json (the Yi-34B case: card 200K, config 4096 positions, no RoPE scaling)."""
     import json
@@ -279,6 +277,7 @@ def _config_only_claims(inp: _Inputs, limits: Limits) -> list[Evidence]:
     ]
     n_pos = cfg.get("max_position_embeddings") or cfg.get("n_positions") or cfg.get("seq_length")
     scaling = cfg.get("rope_scaling") if isinstance(cfg.get("rope_scaling"), dict) else {}
+    factor = 1.0
     try:
         factor = float(scaling.get("factor") or 1.0)
         eff = int(float(n_pos) * max(factor, 1.0)) if n_pos else None
@@ -288,7 +287,6 @@ def _config_only_claims(inp: _Inputs, limits: Limits) -> list[Evidence]:
         from taoke.analyzers.claims import context_claims
     except ImportError:
         return ev
-    card = next((t for r, p in inp.files if r.lower() == "readme.md" for t in [_read_text(p, limits)]), "")
     claims = context_claims(card, "card") if card else []
     if eff is None:
         return ev
@@ -328,6 +326,9 @@ def _compare(reference: str, suspect: str, limits: Limits) -> tuple[str, str, di
         res = compare(reference, suspect)
     except TaokeError as exc:
         return "error", str(exc), None
+    except (ValueError, ArithmeticError, MemoryError, OSError) as exc:
+        # one layer failing must not lose the rest of the report; the failure is stated, not hidden
+        return "error", f"compare failed: {type(exc).__name__}: {exc}", None
     return "ok", "", res.to_dict() if hasattr(res, "to_dict") else dict(res)
 
 
@@ -348,12 +349,64 @@ def _tokenizer_compare(reference: Any, suspect: Any) -> tuple[str, dict[str, Any
 
     try:
         a, b = view(reference), view(suspect)
+        if a is None or b is None:
+            return "no tokenizer.json in one of the releases", None
+        res = tcmp.compare_tokenizers(a, b, behaviour=False)
     except TaokeError as exc:
         return str(exc), None
-    if a is None or b is None:
-        return "no tokenizer.json in one of the releases", None
-    res = tcmp.compare_tokenizers(a, b, behaviour=False)
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        return f"tokenizer comparison failed: {type(exc).__name__}: {exc}", None
     return "", res.to_dict() if hasattr(res, "to_dict") else {"relation": getattr(res, "relation", None)}
+
+
+def _tokenizer_identity(inp: _Inputs, limits: Limits, ev: list[Evidence]) -> declared_mod.Measured | None:
+    """Without --against: the nearest tokenizer of taoke's shipped library (tokenizer lineage), when the
+    release has a tokenizer. Only identical / extended / subset / reordered vocabularies count as lineage."""
+    try:
+        from taoke.tokenizers import library, loaders
+    except ImportError:
+        return None
+    if inp.release is None or not loaders.find_tokenizer_files(inp.release):
+        return None
+    try:
+        res = library.identify(loaders.load_tokenizer(inp.release, limits), top=3)
+    except TaokeError as exc:
+        ev.append(Evidence("tokenizer", "tokenizer-unreadable", str(exc), "low"))
+        return None
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        ev.append(
+            Evidence(
+                "tokenizer",
+                "tokenizer-error",
+                f"tokenizer identification failed: {type(exc).__name__}: {exc}",
+                "low",
+            )
+        )
+        return None
+    best = res.best
+    if best is None:
+        return None
+    # A small vocabulary inside a huge one is not lineage: a subset must be most of the known vocabulary.
+    derived = (
+        best.relation in ("identical", "reordered")
+        or (best.relation == "extends" and best.containment >= 0.9)
+        or (best.relation == "subset" and best.jaccard >= 0.5)
+    )
+    ev.append(
+        Evidence(
+            "tokenizer",
+            "tokenizer-identified" if derived else "tokenizer-nearest",
+            f"nearest known tokenizer: {best.name} ({best.family}): {best.relation}, Jaccard "
+            f"{best.jaccard:.2f} (library of {res.library_size})",
+            "info",
+            statistic="Jaccard (bottom-k estimate)",
+            value=round(best.jaccard, 4),
+            detail=best.to_dict(),
+        )
+    )
+    if not derived:
+        return None
+    return declared_mod.Measured(best.name, "tokenizer", True, best.relation, detail={"family": best.family})
 
 
 _DERIVED_TOKENIZER = {"identical", "extends", "subset", "reordered", "permuted"}
@@ -418,7 +471,7 @@ def audit(
     report.declared = declared_mod.declared_lineage(meta, card_text, gguf)
 
     # claims
-    report.claims, _model = _architecture_claims(inp, limits)
+    report.claims, _model = _architecture_claims(inp, limits, card_text)
     if _model is not None:
         _model.close()
     report.benchmarks = benchmark_claims(card_text)
@@ -448,6 +501,10 @@ def audit(
         measured.extend(_measured(comp))
         if comp.status != "ok":
             ev.append(Evidence("compare", "compare-" + comp.status, f"{ref}: {comp.message}", "info"))
+    if not report.comparisons:
+        known = _tokenizer_identity(inp, limits, ev)
+        if known is not None:
+            measured.append(known)
     for f in report.code.files if report.code else []:
         if f.best is not None:
             measured.append(

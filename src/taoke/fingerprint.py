@@ -13,8 +13,8 @@ What is stored, and why (sizes for Llama-2-7B: d=4096, 32 layers, ffn 11008, 320
   2 MB at d=4096). Used to *find* the residual transformation (orthogonal Procrustes), i.e. to report
   which permutation/rotation/scaling a suspect applied; the verdict itself does not need it.
 - ``inv``: per layer and component (qk, ov, ffn, gate) the ``m_inv x m_inv`` token-space invariants of
-  :mod:`taoke.analyzers.weights.invariants` (64x64, unit RMS, float16: 1 MB for 32 layers).
-- ``rinv``: the same invariants with 64 fixed, seeded Gaussian probe vectors in place of the anchors
+  :mod:`taoke.analyzers.weights.invariants` (48x48, unit RMS, float16: 0.6 MB for 32 layers).
+- ``rinv``: the same invariants with 32 fixed, seeded orthonormal probe vectors in place of the anchors
   (``Omega^T M Omega``): tied to the raw residual basis, so blind to a rotation, but independent of the
   embeddings. It is what catches a *partial* copy (blocks transplanted into a model that keeps its own
   embeddings) and gives an exact-in-spirit null: an independent model's residual basis is exchangeable.
@@ -43,13 +43,23 @@ from taoke.errors import AnalysisError, CorruptFile, SourceNotFound
 
 FORMAT_VERSION = 1
 M_ALIGN_MAX = 1024
-M_INV = 64
+M_INV = 48  # anchor tokens the invariants are evaluated on
+M_PROBES = 32  # fixed probe vectors of the raw-basis invariants
 RAW_SAMPLES = 256
 EMBED_BUDGET = 1 << 20  # values of anchor embedding rows kept (fp16 -> 2 MB)
 NEURON_BUDGET = 1 << 20  # values of neuron profiles kept (fp16 -> 2 MB); skipped when < 8 per neuron
 _BLOCK = re.compile(r"^blk\.(\d+)\.(\w+)\.weight$")
-BLOCK_ROLES = ("attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up",
-               "ffn_down")
+BLOCK_ROLES = (
+    "attn_norm",
+    "attn_q",
+    "attn_k",
+    "attn_v",
+    "attn_output",
+    "ffn_norm",
+    "ffn_gate",
+    "ffn_up",
+    "ffn_down",
+)
 
 
 class ModelLike(Protocol):
@@ -120,8 +130,14 @@ class Fingerprint:
         return path
 
     def _meta_json(self) -> dict[str, Any]:
-        return {"format": "taoke-fingerprint", "version": FORMAT_VERSION, "name": self.name, "meta": self.meta,
-                "raw_keys": sorted(self.raw), "rms": self.rms}
+        return {
+            "format": "taoke-fingerprint",
+            "version": FORMAT_VERSION,
+            "name": self.name,
+            "meta": self.meta,
+            "raw_keys": sorted(self.raw),
+            "rms": self.rms,
+        }
 
 
 def _pack_bytes(items: list[bytes]) -> np.ndarray:
@@ -134,8 +150,8 @@ def _pack_bytes(items: list[bytes]) -> np.ndarray:
 def _unpack_bytes(arr: np.ndarray) -> list[bytes]:
     data, out, i = arr.tobytes(), [], 0
     while i < len(data):
-        n = int.from_bytes(data[i:i + 4], "little")
-        out.append(data[i + 4:i + 4 + n])
+        n = int.from_bytes(data[i : i + 4], "little")
+        out.append(data[i + 4 : i + 4 + n])
         i += 4 + n
     return out
 
@@ -169,17 +185,32 @@ def load_fingerprint(path: str | Path) -> Fingerprint:
             raw_keys = head["raw_keys"]
             raw_arr = z["raw"] if "raw" in z.files else np.zeros((0, RAW_SAMPLES), np.float32)
             return Fingerprint(
-                name=head["name"], meta=head["meta"], anchors=_unpack_bytes(z["anchors"]),
-                anchor_ids=z["anchor_ids"], embed=z["embed"].astype(np.float32), inv=inv, rinv=rinv,
+                name=head["name"],
+                meta=head["meta"],
+                anchors=_unpack_bytes(z["anchors"]),
+                anchor_ids=z["anchor_ids"],
+                embed=z["embed"].astype(np.float32),
+                inv=inv,
+                rinv=rinv,
                 neurons=z["neurons"].astype(np.float32) if "neurons" in z.files else None,
-                raw={k: raw_arr[i] for i, k in enumerate(raw_keys)}, rms={k: float(v) for k, v in head["rms"].items()},
-                vocab_hashes=z["vocab_hashes"], layers=[int(x) for x in z["layers"]],
+                raw={k: raw_arr[i] for i, k in enumerate(raw_keys)},
+                rms={k: float(v) for k, v in head["rms"].items()},
+                vocab_hashes=z["vocab_hashes"],
+                layers=[int(x) for x in z["layers"]],
             )
-    except (KeyError, ValueError, OSError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (
+        KeyError,
+        ValueError,
+        OSError,
+        zipfile.BadZipFile,
+        json.JSONDecodeError,
+        UnicodeDecodeError,
+    ) as exc:
         raise CorruptFile(f"unreadable fingerprint ({type(exc).__name__}: {exc})", p) from None
 
 
 # --------------------------------------------------------------------------------------- token keys
+
 
 def _hash32(key: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(key, digest_size=4).digest(), "little")
@@ -208,7 +239,8 @@ def _keys_from_tokenizer_json(path: Path) -> list[bytes | None] | None:
     for t in data.get("added_tokens", []):
         pieces.setdefault(str(t.get("content")), int(t.get("id", -1)))
     bytelevel = "ByteLevel" in json.dumps(data.get("pre_tokenizer")) or "ByteLevel" in json.dumps(
-        data.get("decoder"))
+        data.get("decoder")
+    )
     n = max(pieces.values(), default=-1) + 1
     out: list[bytes | None] = [None] * n
     for piece, i in pieces.items():
@@ -235,7 +267,10 @@ def token_keys(model: Any) -> tuple[list[bytes | None], str]:
     view = None
     for attr in ("tokenizer_view", "tokenizer"):
         obj = getattr(model, attr, None)
-        obj = obj() if callable(obj) else obj
+        try:
+            obj = obj() if callable(obj) else obj
+        except Exception:  # an attribute of that name that is not a tokenizer view: ignore it
+            obj = None
         if obj is not None and hasattr(obj, "keys") and hasattr(obj, "token_class"):
             view = obj
             break
@@ -263,7 +298,9 @@ def token_keys(model: Any) -> tuple[list[bytes | None], str]:
 
 # --------------------------------------------------------------------------------------- fingerprinting
 
-def _hparams(model: Any, keys: list[str], read) -> dict[str, Any]:
+
+def _hparams(model: Any, keys: list[str]) -> dict[str, Any]:
+    """Hyper-parameters from the model view (dict or HParams); gaps are filled from shapes later."""
     hp = getattr(model, "hparams", None)
 
     def get(name: str, default: Any = None) -> Any:
@@ -272,7 +309,7 @@ def _hparams(model: Any, keys: list[str], read) -> dict[str, Any]:
         v = hp.get(name) if isinstance(hp, dict) else getattr(hp, name, None)
         return default if v is None else v
 
-    layers = sorted({int(m.group(1)) for k in keys if (m := _BLOCK.match(k))})
+    layers = {int(m.group(1)) for k in keys if (m := _BLOCK.match(k))}
     emb_shape = None
     info = getattr(model, "canonical_shape", None)
     if callable(info):
@@ -291,7 +328,7 @@ def _hparams(model: Any, keys: list[str], read) -> dict[str, Any]:
     return out
 
 
-def probes(d: int, k: int = M_INV) -> np.ndarray:
+def probes(d: int, k: int = M_PROBES) -> np.ndarray:
     """The fixed probe vectors (``[k, d]``, orthogonal rows of unit RMS) used for the raw-basis invariants."""
     rng = np.random.default_rng(20231114 + d)
     # Orthonormal rows (scaled to unit RMS): an isotropic part c*I of an invariant then maps to c*I and
@@ -335,8 +372,10 @@ def fingerprint(model: ModelLike | str | Path, *, limits: Any = None) -> Fingerp
 def _fingerprint(model: Any) -> Fingerprint:
     keys = list(model.canonical_keys())
     if "token_embd.weight" not in keys:
-        raise AnalysisError("no token embedding among the model's tensors: not a decoder LLM taoke can compare",
-                            getattr(model, "name", None))
+        raise AnalysisError(
+            "no token embedding among the model's tensors: not a decoder LLM taoke can compare",
+            getattr(model, "name", None),
+        )
     raw: dict[str, np.ndarray] = {}
     rms: dict[str, float] = {}
     shapes: dict[str, list[int]] = {}
@@ -344,8 +383,8 @@ def _fingerprint(model: Any) -> Fingerprint:
     def read(key: str) -> np.ndarray:
         w = np.asarray(model.canonical(key), dtype=np.float32)
         shapes[key] = list(w.shape)
-        rms[key] = float(np.sqrt(np.mean(np.square(w, dtype=np.float64)))) if w.size else 0.0
         flat = w.reshape(-1)
+        rms[key] = float(np.sqrt(np.dot(flat, flat) / flat.size)) if flat.size else 0.0
         if flat.size:
             rng = np.random.default_rng(12345)  # same positions in every model: comparable samples
             idx = rng.integers(0, flat.size, RAW_SAMPLES)
@@ -354,7 +393,7 @@ def _fingerprint(model: Any) -> Fingerprint:
 
     emb = read("token_embd.weight")
     vocab, d = emb.shape
-    hp = _hparams(model, keys, read)
+    hp = _hparams(model, keys)
     hp["d_model"] = int(hp.get("d_model") or d)
     hp["vocab_size"] = int(hp.get("vocab_size") or vocab)
     n_heads = int(hp["n_heads"] or 1)
@@ -389,11 +428,17 @@ def _fingerprint(model: Any) -> Fingerprint:
     profiles: list[np.ndarray | None] = []
     ffn_guess = _ffn_width(model, keys)
     k_neur = int(min(NEURON_BUDGET // max(1, ffn_guess * max(1, len(layers))), M_INV)) if ffn_guess else 0
-    if k_neur < 8:  # too few anchors per neuron to match neurons reliably: keep the file small instead
+    if k_neur < 8 or d >= 1024:
+        # Too few anchors per neuron to match neurons reliably, or a wide model where the extra rows
+        # would cost more compute than the whole lineage test: keep the file small and fast instead.
         k_neur = 0
     for li in layers:
-        blk = BlockInvariants({"anchors": xw, "probes": omega, "neurons": xn[:k_neur] if k_neur else xn[:0]},
-                              n_heads, n_kv, head_dim)
+        blk = BlockInvariants(
+            {"anchors": xw, "probes": omega, "neurons": xn[:k_neur] if k_neur else xn[:0]},
+            n_heads,
+            n_kv,
+            head_dim,
+        )
         for role in BLOCK_ROLES:
             key = f"blk.{li}.{role}.weight"
             if key not in keys:
@@ -443,7 +488,8 @@ def _fingerprint(model: Any) -> Fingerprint:
         "canonical_keys": keys,
         "stored_names": sorted(stored) if stored else [],
         "fused": sorted({str(k) for k, v in (roles or {}).items() if getattr(v, "fused", None)})
-        if isinstance(roles, dict) else [],
+        if isinstance(roles, dict)
+        else [],
         "token_keys_from": tk_source,
         "n_vocab_keys": len(valid),
         "dtypes": _dtypes(model),
@@ -451,9 +497,18 @@ def _fingerprint(model: Any) -> Fingerprint:
         "files": [str(getattr(f, "path", f)) for f in (getattr(model, "files", None) or [])][:16],
     }
     return Fingerprint(
-        name=str(getattr(model, "name", "model")), meta=meta, anchors=anchors, anchor_ids=anchor_ids,
-        embed=embed.astype(np.float32), inv=inv_arr, rinv=rinv_arr, neurons=neurons, raw=raw, rms=rms,
-        vocab_hashes=vocab_hashes, layers=layers,
+        name=str(getattr(model, "name", "model")),
+        meta=meta,
+        anchors=anchors,
+        anchor_ids=anchor_ids,
+        embed=embed.astype(np.float32),
+        inv=inv_arr,
+        rinv=rinv_arr,
+        neurons=neurons,
+        raw=raw,
+        rms=rms,
+        vocab_hashes=vocab_hashes,
+        layers=layers,
     )
 
 

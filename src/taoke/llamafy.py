@@ -34,7 +34,7 @@ from taoke.model import Model, load
 __all__ = ["LlamafyResult", "llamafy", "reference_logits"]
 
 DEFAULT_SHARD_BYTES = 2 * 1024**3
-PROBE_MAX_PARAMS = 3_000_000_000  # above this the logits probe is skipped (it needs the model in memory)
+PROBE_MAX_PARAMS = 1_500_000_000  # above this the logits probe is skipped: transformers holds the whole model
 _COPY = (
     "tokenizer.json",
     "tokenizer.model",
@@ -122,6 +122,17 @@ def _plan(model: Model) -> list[dict[str, Any]]:
                 "dtype": _out_dtype(model.tensor_infos[stored].dtype),
                 "shape": list(model.canonical_shape(key)),
             }
+        )
+    # the output must be a complete Llama of the declared depth, or transformers would fill the gaps
+    # with random weights and the config would lie about the model
+    want = set(llama.expected_names(model.hparams.n_layers or 0, tied=bool(model.hparams.tied_embeddings)))
+    have = {item["name"] for item in out}
+    if want != have:
+        gap = sorted(want - have) or sorted(have - want)
+        raise AnalysisError(
+            f"the tensors do not make a complete {model.hparams.n_layers}-layer Llama "
+            f"({len(want - have)} missing, {len(have - want)} unexpected, e.g. {gap[0]!r})",
+            model.release.root,
         )
     return out
 
@@ -339,7 +350,7 @@ def reference_logits(model: Model, tokens: np.ndarray) -> np.ndarray:
         return model.canonical(key).astype(np.float64)
 
     b, t = tokens.shape
-    x = w("token_embd.weight")[tokens]
+    x = model.canonical("token_embd.weight")[tokens].astype(np.float64)  # gather in float32: vocab x d is big
     mask = np.triu(np.full((t, t), -np.inf), k=1)
     for i in range(hp.n_layers):
         h = _rms(x, w(f"blk.{i}.attn_norm.weight"), eps)
@@ -359,7 +370,7 @@ def reference_logits(model: Model, tokens: np.ndarray) -> np.ndarray:
         x = x + (gate / (1.0 + np.exp(-gate)) * up) @ w(f"blk.{i}.ffn_down.weight").T
     x = _rms(x, w("output_norm.weight"), eps)
     head = "output.weight" if "output.weight" in model.canonical_keys() else "token_embd.weight"
-    return x @ w(head).T
+    return x @ model.canonical(head).T  # float32 head, float64 result: no float64 copy of vocab x d
 
 
 def _verify_logits(model: Model, folder: Path) -> dict[str, Any]:
@@ -478,7 +489,14 @@ def llamafy(
             verify=verify,
             notes=notes,
         )
+        if model.is_gguf and not any(c in copied for c in ("tokenizer.json", "tokenizer.model")):
+            result.notes.append(
+                "the GGUF's embedded tokenizer is not converted: OUT has weights and config only"
+            )
         model.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it private; OUT is an ordinary folder
         if out.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.taoke-old-", dir=parent))
             os.replace(out, trash / "old")

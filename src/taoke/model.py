@@ -120,6 +120,11 @@ class Role:
     hf_name: str | None = None
     fused_layout: str | None = None
 
+    @property
+    def fused(self) -> bool:
+        """Whether this stored tensor holds several canonical tensors (split by :meth:`Model.canonical`)."""
+        return bool(self.parts)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "tensor_type": self.tensor_type,

@@ -259,8 +259,9 @@ def _resolve_hub(spec: str, repo_id: str, revision: str | None, limits: Limits) 
         except SourceNotFound:
             pass  # this revision is not cached: try the hub below
     if _offline():
-        raise HubUnreachable(f"{repo_id} is not in the HF cache ({cache}) and HF_HUB_OFFLINE is set; "
-                             "download it first or pass a local folder", spec)
+        raise HubUnreachable(f"no local folder or file of that name, {repo_id} is not in the HF cache "
+                             f"({cache}) and HF_HUB_OFFLINE is set; download it first or pass a local folder",
+                             spec)
     try:
         import huggingface_hub
         from huggingface_hub import errors as hf_errors
@@ -277,8 +278,9 @@ def _resolve_hub(spec: str, repo_id: str, revision: str | None, limits: Limits) 
         raise SourceNotFound(f"{repo_id} not found on the hub: {type(exc).__name__}", spec) from None
     except Exception as exc:  # noqa: BLE001 - any transport failure is "unreachable", reported as one line
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        raise HubUnreachable(f"{repo_id} is not in the HF cache ({cache}) and the hub is unreachable "
-                             f"({type(exc).__name__}: {reason})", spec) from None
+        raise HubUnreachable(f"no local folder or file of that name, {repo_id} is not in the HF cache "
+                             f"({cache}) and the hub is unreachable ({type(exc).__name__}: {reason})",
+                             spec) from None
     return _from_snapshot(spec, Path(str(path)), "hub", limits)
 
 

@@ -11,9 +11,10 @@ zoo (issue 3) and are reported with the accuracy table in ``docs/compare.md``:
 - ``FUNCTION_EQUAL``: every mapped layer's basis-free similarity >= 0.985. Function-preserving
   obfuscations give 1.0 up to float error; Q4_0 quantization alone gives >= 0.99 on the zoo; the
   closest fine-tune stays below 0.97.
-- ``FINE_TUNE_MIN``: the median mapped-layer similarity of a fine-tune. Short fine-tunes (150 steps, LoRA,
-  task vectors) keep >= 0.8 on the zoo; 800 steps of continued pretraining at a high learning rate
-  fall to ~0.5-0.7. Below it, the suspect kept the lineage but drifted far: continued pretraining.
+- ``FINE_TUNE_MIN`` = 0.65: the median mapped-layer similarity below which drift counts as continued
+  pretraining. On the zoo, fine-tunes keep 0.95-0.98 (150 steps full fine-tune, also after Q4_0 or
+  permutation) and 0.79 (a rank-8 LoRA merged back after 200 steps); 800 steps of continued
+  pretraining at lr 2e-3 fall to 0.40-0.46. 0.65 is the midpoint of 0.79 and 0.46 in Fisher z.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 
 DEFAULT_ALPHA = 1e-3
 FUNCTION_EQUAL = 0.985
-FINE_TUNE_MIN = 0.80
+FINE_TUNE_MIN = 0.65
 RAW_SAME_FRACTION = 0.9
 MERGE_FLAG_MAX = 0.6
 
@@ -39,15 +40,32 @@ class Verdict:
     transformations: dict[str, Any] = field(default_factory=dict)
 
 
+def _fmt(log10p: float) -> str:
+    """A p-value from its log10, readable even far below float range (1e-4882)."""
+    if log10p > -300:
+        return f"{10 ** log10p:.2g}"
+    return f"1e{log10p:.0f}"
+
+
 def _confidence_from_p(log10p: float, alpha: float, derived: bool) -> float:
     """How far the p-value is from the decision boundary, squashed to (0.5, 1)."""
     margin = abs(log10p - np.log10(alpha))
     return float(0.5 + 0.5 * (1 - np.exp(-margin / 2.0))) if derived or log10p > np.log10(alpha) else 0.5
 
 
-def decide(*, ref: Any, sus: Any, stats: Any, raw: dict[str, Any], resid: Any, vocab: dict[str, Any],
-           neurons: dict[str, Any] | None, parents: list[dict[str, Any]], alpha: float,
-           same_arch: bool) -> Verdict:
+def decide(
+    *,
+    ref: Any,
+    sus: Any,
+    stats: Any,
+    raw: dict[str, Any],
+    resid: Any,
+    vocab: dict[str, Any],
+    neurons: dict[str, Any] | None,
+    parents: list[dict[str, Any]],
+    alpha: float,
+    same_arch: bool,
+) -> Verdict:
     """Pick the relationship; see the module docstring for the order and thresholds."""
     log10p = stats.log10p_model
     derived = log10p < np.log10(alpha)
@@ -55,9 +73,11 @@ def decide(*, ref: Any, sus: Any, stats: Any, raw: dict[str, Any], resid: Any, v
     reasons: list[str] = []
     tr: dict[str, Any] = {}
     if not derived:
-        reasons.append(f"lineage p-value {10 ** log10p:.2g} is not below alpha={alpha:g}")
+        reasons.append(f"lineage p-value {10**log10p:.2g} is not below alpha={alpha:g}")
         if same_arch:
-            reasons.append("same block design (gated FFN, attention layout) and family: borrowed design, own weights")
+            reasons.append(
+                "same block design (gated FFN, attention layout) and family: borrowed design, own weights"
+            )
             return Verdict("independent-same-architecture", False, conf_p, reasons, tr)
         reasons.append("different family or block design")
         return Verdict("independent", False, conf_p, reasons, tr)
@@ -65,8 +85,11 @@ def decide(*, ref: Any, sus: Any, stats: Any, raw: dict[str, Any], resid: Any, v
     mapped = [(j, i) for j, i in enumerate(stats.layer_map) if i is not None]
     sim = np.tanh(stats.s1) if stats.s1.size and stats.basis_free else None
     sims = np.array([sim[i, j] for j, i in mapped]) if sim is not None and mapped else np.zeros(0)
-    raw_sims = (np.array([np.tanh(stats.s2[i, j]) for j, i in mapped]) if stats.s2 is not None and mapped
-                else np.zeros(0))
+    raw_sims = (
+        np.array([np.tanh(stats.s2[i, j]) for j, i in mapped])
+        if stats.s2 is not None and mapped
+        else np.zeros(0)
+    )
     n_ref, n_sus = ref.n_layers, sus.n_layers
     identity_map = n_ref == n_sus and all(i == j for j, i in enumerate(stats.layer_map))
     unmatched = [j for j, i in enumerate(stats.layer_map) if i is None]
@@ -78,50 +101,75 @@ def decide(*, ref: Any, sus: Any, stats: Any, raw: dict[str, Any], resid: Any, v
     low = float(np.min(sims)) if sims.size else 0.0
     ffn_ref, ffn_sus = ref.meta.get("ffn_dim") or 0, sus.meta.get("ffn_dim") or 0
     narrower = (ffn_sus and ffn_ref and ffn_sus < ffn_ref) or sus.d_model < ref.d_model
-    reasons.append(f"lineage p-value {10 ** log10p:.2g} < alpha={alpha:g}: weights derive from the reference")
-    tr["layer_map_summary"] = {"mapped": len(mapped), "suspect_layers": n_sus, "reference_layers": n_ref,
-                               "unmatched_suspect_layers": unmatched, "skipped_reference_layers": skipped,
-                               "repeated": repeated}
+    reasons.append(f"lineage p-value {10**log10p:.2g} < alpha={alpha:g}: weights derive from the reference")
+    tr["layer_map_summary"] = {
+        "mapped": len(mapped),
+        "suspect_layers": n_sus,
+        "reference_layers": n_ref,
+        "unmatched_suspect_layers": unmatched,
+        "skipped_reference_layers": skipped,
+        "repeated": repeated,
+    }
 
-    # 1. same raw values
-    if raw_same and identity_map:
-        names_differ = bool(sus.meta.get("renamed")) or bool(sus.meta.get("fused")) or (
-            ref.meta.get("hf_class") and sus.meta.get("hf_class") and ref.meta.get("hf_class") != sus.meta.get(
-                "hf_class"))
-        dtypes = sorted(set(ref.meta.get("dtypes") or []) ^ set(sus.meta.get("dtypes") or []))
-        if dtypes:
-            tr["dequantization"] = {"reference_dtypes": ref.meta.get("dtypes"), "suspect_dtypes": sus.meta.get("dtypes")}
-        if names_differ:
-            tr["renames"] = {"suspect_class": sus.meta.get("hf_class"), "reference_class": ref.meta.get("hf_class"),
-                             "renamed_tensors": bool(sus.meta.get("renamed")), "fused_tensors": sus.meta.get("fused")}
-            reasons.append("same values in the same layout, under other tensor names or fused tensors")
-            return Verdict("renamed-copy", True, min(conf_p, 0.97), reasons, tr)
-        reasons.append("same values in the same layout (up to dtype/quantisation error)")
-        return Verdict("identical", True, min(conf_p, 0.97), reasons, tr)
-
-    # 2. merges with named parents
-    sig_parents = [p for p in parents if p.get("p_value", 1.0) < alpha]
-    if len(sig_parents) >= 2:
-        tr["merge"] = {p["name"]: p.get("share") for p in parents}
-        shares = ", ".join(f"{p['name']} {p['share']:.2f}" for p in sig_parents if "share" in p)
-        reasons.append("suspect descends from " + " and ".join(p["name"] for p in sig_parents)
-                       + (f": estimated shares {shares}" if shares else ""))
-        return Verdict("merged", True, min(conf_p, 0.9), reasons, tr)
-
-    # 3. vocabulary extension
+    # 1. vocabulary extension (before raw identity: grown embeddings are excluded from the raw check)
     if vocab["relation"] == "extended":
         tr["vocab_extension"] = {"added_tokens": vocab["added_tokens"]}
         reasons.append(f"suspect vocabulary holds the reference's plus {vocab['added_tokens']} tokens")
         return Verdict("vocab-extended", True, min(conf_p, 0.9), reasons, tr)
 
+    # 2. same raw values
+    if raw_same and identity_map:
+        names_differ = (
+            bool(sus.meta.get("renamed"))
+            or bool(sus.meta.get("fused"))
+            or (
+                ref.meta.get("hf_class")
+                and sus.meta.get("hf_class")
+                and ref.meta.get("hf_class") != sus.meta.get("hf_class")
+            )
+        )
+        dtypes = sorted(set(ref.meta.get("dtypes") or []) ^ set(sus.meta.get("dtypes") or []))
+        if dtypes:
+            tr["dequantization"] = {
+                "reference_dtypes": ref.meta.get("dtypes"),
+                "suspect_dtypes": sus.meta.get("dtypes"),
+            }
+        if names_differ:
+            tr["renames"] = {
+                "suspect_class": sus.meta.get("hf_class"),
+                "reference_class": ref.meta.get("hf_class"),
+                "renamed_tensors": bool(sus.meta.get("renamed")),
+                "fused_tensors": sus.meta.get("fused"),
+            }
+            reasons.append("same values in the same layout, under other tensor names or fused tensors")
+            return Verdict("renamed-copy", True, min(conf_p, 0.97), reasons, tr)
+        reasons.append("same values in the same layout (up to dtype/quantisation error)")
+        return Verdict("identical", True, min(conf_p, 0.97), reasons, tr)
+
+    # 3. merges with named parents
+    sig_parents = [p for p in parents if p.get("p_value", 1.0) < alpha]
+    if len(sig_parents) >= 2:
+        tr["merge"] = {p["name"]: p.get("share") for p in parents}
+        shares = ", ".join(f"{p['name']} {p['share']:.2f}" for p in sig_parents if "share" in p)
+        reasons.append(
+            "suspect descends from "
+            + " and ".join(p["name"] for p in sig_parents)
+            + (f": estimated shares {shares}" if shares else "")
+        )
+        return Verdict("merged", True, min(conf_p, 0.9), reasons, tr)
+
     # 4. structure: depth and width
     if n_sus > n_ref or repeated:
-        reasons.append(f"{n_sus} suspect layers map onto {len(set(used))} reference layers with repeats: "
-                       "layers were duplicated")
+        reasons.append(
+            f"{n_sus} suspect layers map onto {len(set(used))} reference layers with repeats: "
+            "layers were duplicated"
+        )
         return Verdict("depth-upscaled", True, min(conf_p, 0.9), reasons, tr)
     if unmatched and mapped:
-        reasons.append(f"suspect layers {unmatched} match no reference layer while "
-                       f"{[j for j, _ in mapped]} do: only some layers were copied")
+        reasons.append(
+            f"suspect layers {unmatched} match no reference layer while "
+            f"{[j for j, _ in mapped]} do: only some layers were copied"
+        )
         tr["copied_layers"] = {str(j): i for j, i in mapped}
         return Verdict("partial", True, min(conf_p, 0.85), reasons, tr)
     if skipped or narrower or n_sus < n_ref:
@@ -131,8 +179,11 @@ def decide(*, ref: Any, sus: Any, stats: Any, raw: dict[str, Any], resid: Any, v
         if narrower:
             what.append(f"width cut (ffn {ffn_ref}->{ffn_sus}, d {ref.d_model}->{sus.d_model})")
         reasons.append("pruned: " + "; ".join(what))
-        tr["pruning"] = {"dropped_reference_layers": skipped, "ffn_dim": [ffn_ref, ffn_sus],
-                         "d_model": [ref.d_model, sus.d_model]}
+        tr["pruning"] = {
+            "dropped_reference_layers": skipped,
+            "ffn_dim": [ffn_ref, ffn_sus],
+            "d_model": [ref.d_model, sus.d_model],
+        }
         return Verdict("pruned", True, min(conf_p, 0.9), reasons, tr)
 
     # 5. same function, transformed
@@ -145,8 +196,10 @@ def decide(*, ref: Any, sus: Any, stats: Any, raw: dict[str, Any], resid: Any, v
         if not raw_same:
             found.append("raw values differ at the same positions")
         tr["obfuscation"] = found
-        reasons.append("every layer computes the same function (basis-free similarity >= "
-                       f"{FUNCTION_EQUAL}) but the stored values differ: " + ", ".join(found))
+        reasons.append(
+            "every layer computes the same function (basis-free similarity >= "
+            f"{FUNCTION_EQUAL}) but the stored values differ: " + ", ".join(found)
+        )
         return Verdict("obfuscated-copy", True, min(conf_p, 0.95), reasons, tr)
 
     # 6. drift
@@ -158,8 +211,10 @@ def decide(*, ref: Any, sus: Any, stats: Any, raw: dict[str, Any], resid: Any, v
     spread = float(np.max(sims) - np.min(sims)) if sims.size else 0.0
     if sims.size and med < MERGE_FLAG_MAX and spread < 0.1:
         tr["possible_merge"] = {"median_layer_similarity": med, "layer_spread": spread}
-        reasons.append("every layer sits at the same intermediate similarity: this is also what a merge with "
-                       "an unrelated model looks like; name candidate parents (--parent) to test it")
+        reasons.append(
+            "every layer sits at the same intermediate similarity: this is also what a merge with "
+            "an unrelated model looks like; name candidate parents (--parent) to test it"
+        )
     if parents:
         reasons.append("the named parents do not both explain it: not a merge of them")
     return Verdict("continued-pretraining", True, min(conf_p, 0.7), reasons, tr)

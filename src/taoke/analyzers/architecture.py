@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taoke.evidence import Evidence
-from taoke.families import FAMILIES, canonical_name, is_ignored
+from taoke.families import FAMILIES, KNOWN_CLASSES, canonical_name, is_ignored
 from taoke.model import Model
 
 ANALYZER = "architecture"
+MAX_REPORTED_BLOCKS = 4096  # real decoders have < 200 blocks
 
 __all__ = ["ArchitectureResult", "analyze", "block_pattern"]
 
@@ -111,7 +112,11 @@ def analyze(model: Model) -> ArchitectureResult:
                 "unknown-class",
                 f"class {match.hf_class} is not a known {fam.name} class "
                 f"({', '.join(fam.hf_classes)}), yet the layout is {fam.name}'s"
-                + (f"; {match.note}" if match.note else ""),
+                + (
+                    f"; known case: {KNOWN_CLASSES[match.hf_class]['note']}"
+                    if match.hf_class in KNOWN_CLASSES
+                    else ""
+                ),
                 "medium",
                 hf_class=match.hf_class,
                 known_classes=list(fam.hf_classes),
@@ -142,6 +147,15 @@ def analyze(model: Model) -> ArchitectureResult:
                 "info",
             )
         )
+    if not model.tensor_infos:  # a vocabulary-only GGUF, say: nothing to diff, say so once
+        ev.append(
+            _ev(
+                "no-tensors",
+                "the release holds no tensors: family from metadata only, no layout to compare",
+                "medium",
+            )
+        )
+        return result
     if not model.is_gguf:
         _renames(model, result)
     _fused(model, result)
@@ -159,6 +173,9 @@ def _renames(model: Model, result: ArchitectureResult) -> None:
     assert fam is not None
     for name, role in model.roles.items():
         if role.hf_name is None or role.hf_name == name:
+            continue
+        suffix = ".bias" if name.endswith(".bias") else (".weight" if name.endswith(".weight") else "")
+        if fam.is_canonical(name, role.tensor_type, role.block, suffix):
             continue
         if name.endswith(role.hf_name) and name[: len(name) - len(role.hf_name)] in (
             "bert.",
@@ -240,7 +257,10 @@ def _missing(model: Model, result: ArchitectureResult) -> None:
     assert fam is not None
     if fam.generic:
         return
-    n_blocks = model.hparams.n_layers or 0
+    stored_blocks = 1 + max((r.block for r in model.roles.values() if r.block is not None), default=-1)
+    # a config may claim any number of layers: list missing blocks only up to a bound (the mismatch
+    # itself is reported by the hyper-parameter check), so a lying header cannot make this loop huge
+    n_blocks = min(model.hparams.n_layers or 0, max(stored_blocks, MAX_REPORTED_BLOCKS))
     tied = model.hparams.tied_embeddings
     have = set()
     for role in model.roles.values():
@@ -405,7 +425,11 @@ def _hparams(model: Model, result: ArchitectureResult) -> None:
     k = shapes.get("ATTN_K")
     if k is not None and hp.n_kv_heads and hp.head_dim and len(k) == 2 and hp.source.get("n_kv_heads"):
         diff("n_kv_heads*head_dim", hp.n_kv_heads * hp.head_dim, k[0], "rows of attn_k")
-    gate = shapes.get("FFN_GATE") or (shapes.get("FFN_UP") if "FFN_UP" not in fam.fused else None)
+    # the feed-forward width from the canonical (already split) tensors, so a fused gate/up counts once
+    ffn_key = next(
+        (k for k in ("blk.0.ffn_gate.weight", "blk.0.ffn_up.weight") if k in model.canonical_keys()), None
+    )
+    gate = model.canonical_shape(ffn_key) if ffn_key is not None else None
     if gate is not None and len(gate) == 2 and hp.source.get("ffn_dim", "").startswith(("config", "gguf")):
         diff("ffn_dim", hp.ffn_dim, gate[0], "rows of the feed-forward up/gate projection")
     for key, allowed in fam.config_expect.items():

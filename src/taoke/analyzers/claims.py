@@ -20,17 +20,22 @@ PARAM_TOLERANCE = 0.15  # relative difference between the size in the name and t
 
 __all__ = ["ClaimsResult", "analyze", "context_claims", "effective_context", "size_claims"]
 
-_NUM = r"(\d+(?:[.,]\d+)?)"
+# Every quantifier is bounded: the card is untrusted text, and "context" followed by a megabyte of
+# spaces must not make two adjacent \s* backtrack quadratically.
+_NUM = r"(\d{1,9}(?:[.,]\d{1,6})?)"
+_WS = r"[\s-]{0,3}"
 # "200K", "32k context", "128K-token context", "context window of 4096 tokens", "context length: 32,768"
 _CTX_PATTERNS = [
     re.compile(
-        _NUM + r"\s*([kKmM])\b[\s-]*(?:tokens?[\s-]*)?(?:context|ctx|context[\s-]window|context[\s-]length"
-        r"|long[\s-]context|sequence[\s-]length)",
+        _NUM + r"\s{0,2}([kKmM])\b" + _WS + r"(?:tokens?" + _WS + r")?(?:context|ctx|long[\s-]context"
+        r"|sequence[\s-]length)",
         re.IGNORECASE,
     ),
     re.compile(
-        r"(?:context(?:\s+window|\s+length|\s+size)?|sequence\s+length|max(?:imum)?\s+length)"
-        r"\s*(?:of|:|=|is|up\s+to|supports?)?\s*(?:up\s+to\s+)?" + _NUM + r"\s*([kKmM])?\b(?!\s*[bB]\b)",
+        r"(?:context(?:\s{1,3}window|\s{1,3}length|\s{1,3}size)?|sequence\s{1,3}length|max(?:imum)?\s{1,3}length)"
+        r"\s{0,3}(?:of|:|=|is|up\s{1,3}to|supports?)?\s{0,3}(?:up\s{1,3}to\s{1,3})?"
+        + _NUM
+        + r"\s{0,2}([kKmM])?\b(?!\s{0,2}[bB]\b)",
         re.IGNORECASE,
     ),
 ]

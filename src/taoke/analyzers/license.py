@@ -61,7 +61,7 @@ def text_fingerprint(text: str) -> np.ndarray:
 
 
 def _data_path(name: str) -> Any:
-    return resources.files("taoke.data") / "licenses" / name
+    return resources.files("taoke") / "data" / "licenses" / name
 
 
 @lru_cache(maxsize=1)

@@ -29,12 +29,16 @@ from taoke.evidence import Evidence
 
 @lru_cache(maxsize=1)
 def mof_data() -> dict[str, Any]:
-    return json.loads((resources.files("taoke.data") / "openness" / "mof.json").read_text(encoding="utf-8"))
+    return json.loads(
+        (resources.files("taoke") / "data" / "openness" / "mof.json").read_text(encoding="utf-8")
+    )
 
 
 @lru_cache(maxsize=1)
 def osai_data() -> dict[str, Any]:
-    return json.loads((resources.files("taoke.data") / "openness" / "osai.json").read_text(encoding="utf-8"))
+    return json.loads(
+        (resources.files("taoke") / "data" / "openness" / "osai.json").read_text(encoding="utf-8")
+    )
 
 
 # --------------------------------------------------------------------------- MOF

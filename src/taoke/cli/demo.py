@@ -45,13 +45,28 @@ def register(app: typer.Typer) -> None:
             res = compare(ref, str(zoo.materialize(suspect)))
             mapped = [m.similarity for m in res.layers if m.reference_layer is not None]
             sim = max(m.similarity for m in res.layers) if not mapped else sum(mapped) / len(mapped)
-            rows.append({"suspect": suspect, "what": what, "truth": truth, "relationship": res.relationship,
-                         "derived": res.derived, "p_value": res.p_value, "log10_p_value": res.log10_p_value,
-                         "similarity": sim, "seconds": time.perf_counter() - t, "reasons": res.reasons})
+            rows.append(
+                {
+                    "suspect": suspect,
+                    "what": what,
+                    "truth": truth,
+                    "relationship": res.relationship,
+                    "derived": res.derived,
+                    "p_value": res.p_value,
+                    "log10_p_value": res.log10_p_value,
+                    "similarity": sim,
+                    "seconds": time.perf_counter() - t,
+                    "reasons": res.reasons,
+                }
+            )
         if fmt == "json":
             typer.echo(dumps({"reference": "base-a", "rows": rows, "seconds": time.perf_counter() - t0}))
             return
         out = Console(highlight=False)
+        if not out.is_terminal:
+            out = Console(highlight=False, width=130)
         out.print(demo_table(rows))
-        out.print(f"[dim]{time.perf_counter() - t0:.1f}s in total. Run `taoke compare A B` on your own models; "
-                  "`taoke eval` for the full zoo accuracy table.[/]")
+        out.print(
+            f"[dim]{time.perf_counter() - t0:.1f}s in total. Run `taoke compare A B` on your own models; "
+            "`taoke eval` for the full zoo accuracy table.[/]"
+        )

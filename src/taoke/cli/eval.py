@@ -10,12 +10,19 @@ def register(app: typer.Typer) -> None:
 
     @app.command("eval")
     def eval_cmd(
-        manifest: str = typer.Argument(None, help="A manifest JSON (list of pairs); default: the built-in zoo."),
-        output: str = typer.Option("bench/results/accuracy.json", "--output", "-o", help="Where to write JSON."),
+        manifest: str = typer.Argument(
+            None, help="A manifest JSON (list of pairs); default: the built-in zoo."
+        ),
+        output: str = typer.Option(
+            "bench/results/accuracy.json", "--output", "-o", help="Where to write JSON."
+        ),
         fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
-        real: bool = typer.Option(True, "--real/--no-real", help="Include pairs that need the real PyPI models."),
-        calibrate: bool = typer.Option(False, "--calibrate",
-                                       help="Refit the basis-free null on the calibration pairs and save it."),
+        real: bool = typer.Option(
+            True, "--real/--no-real", help="Include pairs that need the real PyPI models."
+        ),
+        calibrate: bool = typer.Option(
+            False, "--calibrate", help="Refit the basis-free null on the calibration pairs and save it."
+        ),
     ) -> None:
         """Compare every zoo pair and report how often taoke is right, with the FPR on the calibration set."""
         from pathlib import Path
@@ -31,8 +38,12 @@ def register(app: typer.Typer) -> None:
             raise TaokeError(f"unknown --format {fmt!r} (use text or json)")
         con = Console(highlight=False, stderr=True)
         pairs = load_manifest(manifest) if manifest else None
-        report = evaluate(pairs, include_real=real, calibrate=calibrate,
-                          progress=(lambda msg: con.print(f"[dim]{msg}[/]")) if fmt == "text" else None)
+        report = evaluate(
+            pairs,
+            include_real=real,
+            calibrate=calibrate,
+            progress=(lambda msg: con.print(f"[dim]{msg}[/]")) if fmt == "text" else None,
+        )
         if output:
             Path(output).parent.mkdir(parents=True, exist_ok=True)
             Path(output).write_text(dumps(report) + "\n", encoding="utf-8")
@@ -40,6 +51,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(dumps(report))
             return
         out = Console(highlight=False)
+        if not out.is_terminal:
+            out = Console(highlight=False, width=130)
         for r in eval_renderables(report):
             out.print(r)
         if output:

@@ -23,5 +23,7 @@ def register(app: typer.Typer) -> None:
         fp = fingerprint(model)
         path = fp.save(output)
         size = Path(path).stat().st_size
-        typer.echo(f"{fp.name}: {fp.n_layers} layers, d={fp.d_model}, {len(fp.anchors)} anchor tokens -> "
-                   f"{path} ({size / 1e6:.2f} MB) in {time.perf_counter() - t0:.1f}s")
+        typer.echo(
+            f"{fp.name}: {fp.n_layers} layers, d={fp.d_model}, {len(fp.anchors)} anchor tokens -> "
+            f"{path} ({size / 1e6:.2f} MB) in {time.perf_counter() - t0:.1f}s"
+        )

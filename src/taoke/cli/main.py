@@ -24,6 +24,7 @@ COMMANDS = [
     "fingerprint",
     "demo",
     "eval",
+    "tokenizer",
 ]
 
 app = typer.Typer(

@@ -83,6 +83,7 @@ class Family:
     model_types: tuple[str, ...]
     tensors: Mapping[str, str]  # MODEL_TENSOR name -> HF name template without suffix
     optional: Mapping[str, str]
+    aliases: Mapping[str, tuple[str, ...]]
     biases: frozenset[str]
     tied_embeddings: bool
     fused: Mapping[str, Fused]
@@ -106,6 +107,16 @@ class Family:
                 return None
             return template.format(bid=block) + suffix
         return template + suffix
+
+    def is_canonical(self, name: str, ttype: str, block: int | None, suffix: str) -> bool:
+        """Whether ``name`` is this family's own name for the role (its canonical name or an alias)."""
+        if self.hf_name(ttype, block, suffix) == name:
+            return True
+        for template in self.aliases.get(ttype, ()):
+            alias = template.format(bid=block) if "{bid}" in template else template
+            if alias + suffix == name:
+                return True
+        return False
 
     def layout_types(self, tied: bool | None = None) -> list[str]:
         """Tensor types every release of this family stores (OUTPUT only when embeddings are untied)."""
@@ -152,6 +163,7 @@ def _family(name: str, raw: Mapping[str, Any]) -> Family:
         model_types=tuple(raw.get("model_types", ())),
         tensors=dict(raw.get("tensors", {})),
         optional=dict(raw.get("optional", {})),
+        aliases={k: tuple(v) for k, v in raw.get("aliases", {}).items()},
         biases=frozenset(raw.get("biases", ())),
         tied_embeddings=bool(raw.get("tied_embeddings", False)),
         fused={k: Fused(v["layout"], tuple(v["parts"])) for k, v in raw.get("fused", {}).items()},
@@ -188,6 +200,7 @@ def _generic_family(arch: str) -> Family:
         model_types=(),
         tensors={},
         optional={},
+        aliases={},
         biases=frozenset(),
         tied_embeddings=False,
         fused={},
@@ -268,6 +281,9 @@ class RoleMapper:
         if fam is not None:  # the family's own canonical names win over anything else
             for tname, template in list(fam.tensors.items()) + list(fam.optional.items()):
                 put(template, MODEL_TENSOR[tname])
+            for tname, templates in fam.aliases.items():
+                for template in templates:
+                    put(template, MODEL_TENSOR[tname])
         self._plain = plain
         self._block = block
 
@@ -357,7 +373,9 @@ def fit_layout(fam: Family, names: Iterable[str], gguf_file: bool = False) -> La
         else:
             expected = fam.hf_name(role.ttype, role.block, role.suffix)
         bias_ok = role.suffix != ".bias" or role.ttype in fam.biases or fam.generic
-        if bias_ok and (expected == n or (expected is not None and expected == n[len(role.prefix) :])):
+        bare = n[len(role.prefix) :]
+        own = not (gguf_file or fam.generic) and fam.is_canonical(bare, role.ttype, role.block, role.suffix)
+        if bias_ok and (expected in (n, bare) or own):
             exact += 1
     if fam.generic:
         missing: list[str] = []

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -87,33 +88,57 @@ def pread_into(fd: int, buf: np.ndarray, offset: int, path: Path) -> None:
 
 
 def _convert_into(chunk: np.ndarray, out: np.ndarray, dtype: str) -> None:
-    """Widen stored values ``chunk`` into the float32 slice ``out`` (same length), in one pass."""
-    if dtype == "BF16":  # bf16 is the top half of a float32: shift the bits into place
-        np.left_shift(chunk, 16, out=out.view(np.uint32), dtype=np.uint32)
+    """Widen stored values ``chunk`` into the float32 slice ``out`` (same length)."""
+    if dtype == "BF16":  # bf16 is the top half of a float32: widen the bits, shift them into place
+        bits = out.view(np.uint32)
+        np.copyto(bits, chunk)  # measured faster than a casting left_shift (no buffered cast loop)
+        bits <<= 16
     elif dtype in _FP8:
         np.take(_FP8[dtype], chunk, out=out)
     else:  # F16, F64
         np.copyto(out, chunk, casting="same_kind")
 
 
+def _read_part(fd: int, offset: int, out: np.ndarray, dtype: str, path: Path) -> None:
+    itemsize, storage = DTYPES[dtype]
+    step = max(1, _CHUNK_BYTES // itemsize)
+    scratch = np.empty(min(step, len(out)), dtype=storage)
+    for start in range(0, len(out), step):
+        chunk = scratch[:min(step, len(out) - start)]
+        pread_into(fd, chunk, offset + start * itemsize, path)
+        _convert_into(chunk, out[start:start + len(chunk)], dtype)
+
+
+_POOL: ThreadPoolExecutor | None = None
+_PARALLEL_MIN = 1 << 23  # elements: below this, threads cost more than they save
+_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
 def read_float32(fd: int, offset: int, numel: int, dtype: str, path: Path) -> np.ndarray:
     """Read ``numel`` stored values of ``dtype`` at ``offset`` as a flat float32 array.
 
-    F32 is read straight into the result; other float formats go through a small reusable chunk,
-    so peak memory is the float32 result plus a few MiB, whatever the tensor size.
+    F32 is read straight into the result. Other float formats go through small reusable chunks, so
+    peak memory is the float32 result plus a few MiB whatever the tensor size; widening is bound by
+    writing fresh memory, so a large tensor is split over a few threads (``pread`` and numpy's
+    copy/shift loops release the GIL).
     """
+    global _POOL
     out = np.empty(numel, dtype=np.float32)
     if dtype == "F32":
         if numel:
             pread_into(fd, out, offset, path)
         return out
-    itemsize, storage = DTYPES[dtype]
-    step = max(1, _CHUNK_BYTES // itemsize)
-    scratch = np.empty(min(step, numel), dtype=storage)
-    for start in range(0, numel, step):
-        chunk = scratch[:min(step, numel - start)]
-        pread_into(fd, chunk, offset + start * itemsize, path)
-        _convert_into(chunk, out[start:start + len(chunk)], dtype)
+    itemsize = DTYPES[dtype][0]
+    if numel < _PARALLEL_MIN or _THREADS == 1:
+        _read_part(fd, offset, out, dtype, path)
+        return out
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(_THREADS, thread_name_prefix="taoke-read")
+    bounds = [numel * i // _THREADS for i in range(_THREADS + 1)]
+    jobs = [_POOL.submit(_read_part, fd, offset + a * itemsize, out[a:b], dtype, path)
+            for a, b in zip(bounds, bounds[1:], strict=False)]
+    for job in jobs:
+        job.result()  # re-raises a CorruptFile from any part
     return out
 
 
@@ -147,6 +172,8 @@ class SafetensorsFile(TensorFile):
         self._fd = -1
         try:
             self._fd = os.open(self.path, os.O_RDONLY)
+            if hasattr(os, "posix_fadvise"):  # tensors are mostly read in file order: larger readahead
+                os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
         except OSError as exc:
             raise CorruptFile(f"cannot open: {exc.strerror or exc}", self.path) from None
         try:
@@ -254,6 +281,7 @@ class SafetensorsFile(TensorFile):
         buf = np.empty(info.shape, dtype=DTYPES[info.dtype][1])
         if buf.nbytes:
             pread_into(self._fd, buf, self._offsets[name], self.path)
+        self._prefetch_after(self._offsets[name] + info.nbytes)
         return buf
 
     def _info_map(self) -> dict[str, TensorInfo]:
@@ -266,7 +294,7 @@ class SafetensorsFile(TensorFile):
         if info.dtype not in _FLOATS:
             return to_float32(self.read_raw(name), info.dtype)
         offset = self._offsets[name]
-        self._prefetch_after(offset + info.nbytes)
+        self._prefetch_after(offset + info.nbytes)  # before converting: the disk works meanwhile
         return read_float32(self._fd, offset, info.numel, info.dtype, self.path).reshape(info.shape)
 
     def _prefetch_after(self, end: int) -> None:

@@ -182,7 +182,8 @@ ul.head li{margin:4px 0}
 .diff{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:8px;margin:8px 0 16px}
 .diff>div{min-width:0}
 pre{background:#f7f8fa;border:1px solid #e3e7ef;padding:8px;overflow:auto;font-size:12px;margin:0;
-max-height:420px}.cap{font-size:12px;color:#555;margin:2px 0}.hm td{width:14px;height:14px;padding:0;
+max-height:420px}.cap{font-size:12px;color:#555;margin:2px 0}
+table.hm{width:auto}.hm td{width:18px;min-width:18px;height:18px;padding:0;
 border:1px solid #fff}.hm th{font-weight:normal;font-size:11px;padding:0 4px;background:none;border:none}
 .conclusion{font-size:16px;font-weight:600;padding:8px 12px;background:#eef3fd;border-left:4px solid #3a6fd8}
 """
@@ -226,6 +227,41 @@ def _layer_grid(layers: Any) -> tuple[list[str], list[str], dict[tuple[str, str]
                 cols.append(c)
             vals[(key, c)] = float(v)
     return (rows, cols, vals) if vals else None
+
+
+def _matrix_grid(matrix: Any) -> tuple[list[str], list[str], dict[tuple[str, str], float]] | None:
+    """compare's [L_ref, L_sus] layer-similarity matrix as (rows, columns, values)."""
+    if not isinstance(matrix, list) or not matrix or not all(isinstance(r, list) for r in matrix):
+        return None
+    rows = [f"R{i}" for i in range(len(matrix))]
+    cols = [f"S{j}" for j in range(max(len(r) for r in matrix))]
+    vals = {
+        (rows[i], cols[j]): float(v)
+        for i, r in enumerate(matrix)
+        for j, v in enumerate(r)
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
+    return (rows, cols, vals) if vals else None
+
+
+def _heatmap(caption: str, rows: list[str], cols: list[str], vals: dict[tuple[str, str], float]) -> str:
+    out = [
+        f"<div class=cap>{esc(caption)}</div><table class=hm><tr><th></th>"
+        + "".join(f"<th>{esc(c)}</th>" for c in cols)
+        + "</tr>"
+    ]
+    for r in rows:
+        out.append(
+            f"<tr><th>{esc(r)}</th>"
+            + "".join(
+                f'<td style="background:{_heat_colour(vals.get((r, c)))}" '
+                f'title="{esc(r)} {esc(c)}: {vals.get((r, c), float("nan")):.3f}"></td>'
+                for c in cols
+            )
+            + "</tr>"
+        )
+    out.append("</table>")
+    return "".join(out)
 
 
 def render_html(report: Any, lang: str = "en") -> str:
@@ -277,23 +313,10 @@ def render_html(report: Any, lang: str = "en") -> str:
                 )
                 grid = _layer_grid(c.compare.get("layers"))
                 if grid:
-                    rows, cols, vals = grid
-                    h.append(
-                        f"<div class=cap>{T('heatmap')}</div><table class=hm><tr><th></th>"
-                        + "".join(f"<th>{esc(c_)}</th>" for c_ in cols)
-                        + "</tr>"
-                    )
-                    for r in rows:
-                        h.append(
-                            f"<tr><th>{esc(r)}</th>"
-                            + "".join(
-                                f'<td style="background:{_heat_colour(vals.get((r, c_)))}" '
-                                f'title="{esc(r)} {esc(c_)}: {vals.get((r, c_), float("nan")):.3f}"></td>'
-                                for c_ in cols
-                            )
-                            + "</tr>"
-                        )
-                    h.append("</table>")
+                    h.append(_heatmap(T("heatmap") + " (suspect layer × component)", *grid))
+                matrix = _matrix_grid(c.compare.get("similarity_matrix"))
+                if matrix:
+                    h.append(_heatmap(T("heatmap") + " (reference layer × suspect layer)", *matrix))
             else:
                 h.append(
                     f"<p><b>{esc(c.reference_name)}</b>: {T('compare_unavailable')} — {esc(c.message)}</p>"

@@ -30,8 +30,12 @@ def compare_renderables(result: Any) -> list[Any]:
     """The rich renderables of a CompareResult, top to bottom."""
     d = result.to_dict()
     head = Text.assemble(
-        (d["suspect"], "bold"), " vs reference ", (d["reference"], "bold"), "\n",
-        ("relationship: ", ""), (d["relationship"], _verdict_style(d["derived"])),
+        (d["suspect"], "bold"),
+        " vs reference ",
+        (d["reference"], "bold"),
+        "\n",
+        ("relationship: ", ""),
+        (d["relationship"], _verdict_style(d["derived"])),
         f"   derived: {'yes' if d['derived'] else 'no'}   p-value: {fmt_p(d['p_value'])}"
         f" (log10 {d['log10_p_value']:.1f})   confidence: {d['confidence']:.2f}",
     )
@@ -44,16 +48,24 @@ def compare_renderables(result: Any) -> list[Any]:
     for m in d["layers"]:
         ref = "-" if m["reference_layer"] is None else str(m["reference_layer"])
         rb = m.get("raw_basis_similarity")
-        layers.add_row(str(m["suspect_layer"]), ref, f"{m['similarity']:.3f}", fmt_p(m["p_value"]),
-                       "-" if rb is None else f"{rb:.3f}")
+        layers.add_row(
+            str(m["suspect_layer"]),
+            ref,
+            f"{m['similarity']:.3f}",
+            fmt_p(m["p_value"]),
+            "-" if rb is None else f"{rb:.3f}",
+        )
     out.append(layers)
     ev = Table(title="evidence", show_edge=False)
     ev.add_column("kind")
     ev.add_column("finding")
     ev.add_column("p-value", justify="right")
     for e in d["evidence"]:
-        ev.add_row(Text(e["kind"], style=_SEV.get(e.get("severity", "info"), "")), e["message"],
-                   fmt_p(e.get("p_value")))
+        ev.add_row(
+            Text(e["kind"], style=_SEV.get(e.get("severity", "info"), "")),
+            e["message"],
+            fmt_p(e.get("p_value")),
+        )
     out.append(ev)
     nulls = [e for e in d["evidence"] if e.get("null")]
     for e in nulls:
@@ -67,8 +79,10 @@ def compare_renderables(result: Any) -> list[Any]:
         bits.append(f"ffn neurons: {tr['ffn_neurons'].get('moved', 0)} moved")
     v = tr.get("vocabulary", {})
     if v:
-        bits.append(f"vocabulary: {v.get('relation')} ({v.get('shared_tokens')} shared, aligned by "
-                    f"{v.get('aligned_by')})")
+        bits.append(
+            f"vocabulary: {v.get('relation')} ({v.get('shared_tokens')} shared, aligned by "
+            f"{v.get('aligned_by')})"
+        )
     for key in ("renames", "dequantization", "obfuscation", "pruning", "merge", "copied_layers", "drift"):
         if key in tr:
             bits.append(f"{key}: {tr[key]}")
@@ -84,18 +98,25 @@ def _heatmap_svg(sim: list[list[float]], layer_map: dict[str, Any], cell: int = 
     n_ref, n_sus = arr.shape
     pad = 40
     w, h = pad + n_sus * cell + 10, pad + n_ref * cell + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
-             f'aria-label="layer similarity heatmap">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
+        f'aria-label="layer similarity heatmap">'
+    ]
     parts.append(f'<text x="{pad}" y="12" font-size="11">suspect layer &#8594;</text>')
-    parts.append(f'<text x="2" y="{pad + 10}" font-size="11" transform="rotate(90 8,{pad})">reference layer</text>')
+    parts.append(
+        f'<text x="2" y="{pad + 10}" font-size="11" transform="rotate(90 8,{pad})">reference layer</text>'
+    )
     for i in range(n_ref):
         for j in range(n_sus):
             v = float(np.clip(arr[i, j], 0.0, 1.0))
             r, g, b = int(255 - 200 * v), int(255 - 120 * v), int(255 - 40 * v)
             mapped = layer_map.get(str(j)) == i
             stroke = ' stroke="#d00" stroke-width="2"' if mapped else ""
-            parts.append(f'<rect x="{pad + j * cell}" y="{pad + i * cell}" width="{cell - 1}" height="{cell - 1}" '
-                         f'fill="rgb({r},{g},{b})"{stroke}><title>ref {i} / suspect {j}: {arr[i, j]:.3f}</title></rect>')
+            title = f"<title>ref {i} / suspect {j}: {arr[i, j]:.3f}</title>"
+            parts.append(
+                f'<rect x="{pad + j * cell}" y="{pad + i * cell}" width="{cell - 1}" height="{cell - 1}" '
+                f'fill="rgb({r},{g},{b})"{stroke}>{title}</rect>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -105,26 +126,34 @@ def render_compare_html(result: Any) -> str:
     d = result.to_dict()
     colour = "#b00" if d["derived"] else "#070"
     rows = "".join(
-        f"<tr><td>{m['suspect_layer']}</td><td>{'-' if m['reference_layer'] is None else m['reference_layer']}</td>"
-        f"<td>{m['similarity']:.3f}</td><td>{esc(fmt_p(m['p_value']))}</td></tr>" for m in d["layers"])
+        f"<tr><td>{m['suspect_layer']}</td>"
+        f"<td>{'-' if m['reference_layer'] is None else m['reference_layer']}</td>"
+        f"<td>{m['similarity']:.3f}</td><td>{esc(fmt_p(m['p_value']))}</td></tr>"
+        for m in d["layers"]
+    )
     ev = "".join(
         f"<tr><td>{esc(e['kind'])}</td><td>{esc(e['message'])}</td><td>{esc(fmt_p(e.get('p_value')))}</td>"
-        f"<td>{esc(e.get('null', ''))}</td></tr>" for e in d["evidence"])
+        f"<td>{esc(e.get('null', ''))}</td></tr>"
+        for e in d["evidence"]
+    )
     heat = _heatmap_svg(d["similarity_matrix"], d["transformations"].get("layer_map", {}))
+    derived = "yes" if d["derived"] else "no"
+    layer_head = "<tr><th>suspect</th><th>from reference</th><th>similarity</th><th>p-value</th></tr>"
+    ev_head = "<tr><th>kind</th><th>finding</th><th>p-value</th><th>null</th></tr>"
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>taoke compare: {esc(d['suspect'])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>taoke compare: {esc(d["suspect"])}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;vertical-align:top}}h1{{font-size:20px}}
 .v{{color:{colour};font-weight:bold}}pre{{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}}</style>
 </head><body>
-<h1>{esc(d['suspect'])} vs reference {esc(d['reference'])}</h1>
-<p>relationship: <span class="v">{esc(d['relationship'])}</span> &middot; derived: {'yes' if d['derived'] else 'no'}
-&middot; p-value: {esc(fmt_p(d['p_value']))} &middot; confidence {d['confidence']:.2f}</p>
-<p>{esc('; '.join(d['reasons']))}</p>
+<h1>{esc(d["suspect"])} vs reference {esc(d["reference"])}</h1>
+<p>relationship: <span class="v">{esc(d["relationship"])}</span> &middot; derived: {derived}
+&middot; p-value: {esc(fmt_p(d["p_value"]))} &middot; confidence {d["confidence"]:.2f}</p>
+<p>{esc("; ".join(d["reasons"]))}</p>
 <h2>Layer similarity (basis-free; outlined: layer map)</h2>{heat}
-<h2>Suspect layers</h2><table><tr><th>suspect</th><th>from reference</th><th>similarity</th><th>p-value</th></tr>{rows}</table>
-<h2>Evidence</h2><table><tr><th>kind</th><th>finding</th><th>p-value</th><th>null</th></tr>{ev}</table>
-<h2>Transformations</h2><pre>{esc(dumps(d['transformations']))}</pre>
+<h2>Suspect layers</h2><table>{layer_head}{rows}</table>
+<h2>Evidence</h2><table>{ev_head}{ev}</table>
+<h2>Transformations</h2><pre>{esc(dumps(d["transformations"]))}</pre>
 </body></html>
 """
 
@@ -150,13 +179,38 @@ def demo_table(rows: list[dict[str, Any]]) -> Table:
     """Side-by-side verdicts of ``taoke demo``."""
     t = Table(title="taoke compare on the zoo's own trained models (reference: base-a)", show_lines=False)
     for col in ("suspect", "what it really is", "taoke says", "derived", "p-value", "layer sim.", "time"):
-        t.add_column(col, justify="left" if col in ("suspect", "what it really is", "taoke says") else "right")
+        t.add_column(
+            col, justify="left" if col in ("suspect", "what it really is", "taoke says") else "right"
+        )
     for r in rows:
         ok = r["relationship"] == r["truth"]
-        t.add_row(r["suspect"], r["truth"], Text(r["relationship"], style="bold green" if ok else "bold red"),
-                  "yes" if r["derived"] else "no", fmt_p(r["p_value"]), f"{r['similarity']:.3f}",
-                  f"{r['seconds']:.1f}s")
+        t.add_row(
+            r["suspect"],
+            r["truth"],
+            Text(r["relationship"], style="bold green" if ok else "bold red"),
+            "yes" if r["derived"] else "no",
+            fmt_p(r["p_value"]),
+            f"{r['similarity']:.3f}",
+            f"{r['seconds']:.1f}s",
+        )
     return t
+
+
+SHORT = {
+    "identical": "ident",
+    "renamed-copy": "renam",
+    "obfuscated-copy": "obfus",
+    "fine-tuned": "fine",
+    "continued-pretraining": "cpt",
+    "pruned": "prune",
+    "depth-upscaled": "upsc",
+    "vocab-extended": "vocab",
+    "merged": "merge",
+    "partial": "part",
+    "independent-same-architecture": "ind-sa",
+    "independent": "indep",
+    "error": "error",
+}
 
 
 def eval_renderables(report: dict[str, Any]) -> list[Any]:
@@ -165,21 +219,23 @@ def eval_renderables(report: dict[str, Any]) -> list[Any]:
     conf = report["confusion"]
     t = Table(title="relationship confusion (rows: truth, columns: taoke)", show_lines=False)
     t.add_column("truth \\ taoke")
-    short = {lab: lab.replace("independent-same-architecture", "indep-same-arch") for lab in labels}
-    for lab in labels:
-        t.add_column(short[lab][:12], justify="right")
+    cols = labels + (["error"] if any(row.get("error") for row in conf.values()) else [])
+    for lab in cols:
+        t.add_column(SHORT.get(lab, lab[:6]), justify="right")
     for truth in labels:
         row = conf.get(truth, {})
         if not any(row.values()):
             continue
-        t.add_row(short[truth], *[str(row.get(p, 0) or "") for p in labels])
+        t.add_row(truth, *[str(row.get(p, 0) or "") for p in cols])
     s = report["summary"]
     lines = [
-        f"pairs: {s['pairs']}   derived-vs-not accuracy: {s['derived_accuracy']:.3f}   "
-        f"relationship accuracy: {s['relationship_accuracy']:.3f}",
-        f"calibration pairs: {s['calibration_pairs']}   FPR at alpha 0.01: {s['fpr_at_0.01']:.3f}   "
-        f"FPR at alpha 1e-3: {s['fpr_at_0.001']:.3f}",
-        f"margin: weakest derived vs strongest independent = {s['margin_null_sd']:.1f} null SDs",
+        f"pairs: {s['pairs']} ({s['labelled_pairs']} labelled + {s['calibration_pairs']} calibration)   "
+        f"derived-vs-not accuracy: {s['derived_accuracy']:.3f}   relationship accuracy: "
+        f"{s['relationship_accuracy']:.3f}",
+        f"FPR on the calibration pairs (leave-one-out null): alpha 0.01 -> {s['fpr_at_0.01']:.3f}, "
+        f"alpha 1e-3 -> {s['fpr_at_0.001']:.3f}",
+        f"margin: weakest derived ({(s.get('weakest_derived') or {}).get('id')}) vs strongest independent "
+        f"({(s.get('strongest_independent') or {}).get('id')}) = {s['margin_null_sd']:.1f} null SDs",
     ]
     pt = Table(title="p-values per class", show_lines=False)
     for col in ("class", "n", "correct", "min p", "max p"):
@@ -187,3 +243,34 @@ def eval_renderables(report: dict[str, Any]) -> list[Any]:
     for cls, v in sorted(report["per_class"].items()):
         pt.add_row(cls, str(v["n"]), str(v["correct"]), fmt_p(v["min_p"]), fmt_p(v["max_p"]))
     return [t, pt, Text("\n".join(lines))]
+
+
+def eval_markdown(report: dict[str, Any]) -> str:
+    """The accuracy report as Markdown (the table in docs/compare.md is generated with this)."""
+    labels = [lab for lab in report["labels"] if any(report["confusion"].get(lab, {}).values())]
+    cols = [lab for lab in report["labels"] if any(report["confusion"].get(t, {}).get(lab) for t in labels)]
+    head = "| truth \\ taoke | " + " | ".join(SHORT.get(c, c) for c in cols) + " | n | min p | max p |"
+    sep = "|---" * (len(cols) + 4) + "|"
+    rows = [head, sep]
+    for truth in labels:
+        row = report["confusion"][truth]
+        pc = report["per_class"].get(truth, {})
+        cells = [str(row.get(c, 0) or "") for c in cols]
+        rows.append(
+            f"| {truth} | " + " | ".join(cells) + f" | {pc.get('n', 0)} | {fmt_p(pc.get('min_p'))} | "
+            f"{fmt_p(pc.get('max_p'))} |"
+        )
+    s = report["summary"]
+    weak, strong = s.get("weakest_derived") or {}, s.get("strongest_independent") or {}
+    rows += [
+        "",
+        f"- pairs: {s['pairs']} ({s['labelled_pairs']} labelled zoo pairs + {s['calibration_pairs']} "
+        f"calibration pairs); derived-vs-not accuracy **{s['derived_accuracy']:.3f}**, relationship accuracy "
+        f"**{s['relationship_accuracy']:.3f}**",
+        f"- false-positive rate on the {s['calibration_pairs']} independent calibration pairs, leave-one-out "
+        f"null: **{s['fpr_at_0.01']:.3f}** at alpha 0.01, {s['fpr_at_0.001']:.3f} at alpha 1e-3",
+        f"- margin: weakest derived pair ({weak.get('id')}, {weak.get('z', float('nan')):.1f} null SDs) vs "
+        f"strongest independent pair ({strong.get('id')}, {strong.get('z', float('nan')):.1f} null SDs): "
+        f"**{s['margin_null_sd']:.1f} null SDs**",
+    ]
+    return "\n".join(rows)

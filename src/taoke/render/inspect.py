@@ -89,6 +89,8 @@ def inspect_renderables(result: Any) -> list[Any]:
         if tok.get("merges"):
             tok_text += f", {tok['merges']} merges"
         tok_text += f" ({tok.get('container') or tok.get('source')})"
+        if tok.get("nearest"):
+            tok_text += f"; nearest known: {tok['nearest']['name']} ({tok['nearest']['relation']})"
         if tok.get("error"):
             tok_text += f" [unreadable: {tok['error']}]"
         summary.add_row("tokenizer", tok_text)
@@ -176,7 +178,7 @@ def render_llamafy(result: Any, fmt: str = "text", console: Console | None = Non
     if fmt == "json":
         return dumps(result)
     d = result.to_dict()
-    console = console or Console(highlight=False)
+    console = console or _console()
     console.print(
         Text.assemble(
             ("llamafy ", "bold"),

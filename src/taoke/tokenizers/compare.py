@@ -8,9 +8,9 @@ padding rows excluded, see :mod:`taoke.tokenizers.view`):
 - ``extends``: B holds (almost) all of A plus new tokens — how many, in which scripts, and whether A's ids
   are kept in place or shifted (Mistral v1 -> v3: +768);
 - ``subset``: B holds only part of A and nothing else (a pruned vocabulary);
-- ``partial-overlap``: a substantial share in common (Jaccard, merge-order agreement, normalizer and
-  pre-tokenizer identity say how much of the design is shared);
-- ``unrelated``: little more overlap than independent vocabularies of similar languages share.
+- ``partial-overlap``: overlap with a trace of derivation (near-equal sets, a block of ids at one offset,
+  or the shared merges in the same order); normalizer/pre-tokenizer identity is reported beside it;
+- ``unrelated``: only the overlap independently trained vocabularies of similar languages share.
 
 :func:`align_vocab` is the stable entry point for weight lineage: it maps A ids to B ids by token so the
 embedding and output rows of a vocabulary-extended or reordered model can be compared row by row.
@@ -30,9 +30,13 @@ from taoke.tokenizers.view import BYTE, TokenizerView
 # Containment of A in B at or above which a missing token or two do not stop "extends"/"subset":
 # converters drop or rename a handful of control tokens (<pad>, <mask>) while keeping the vocabulary.
 CONTAINMENT_NEAR = 0.995
-# Below this Jaccard, overlap is what independent BPE vocabularies on similar text share (measured on
-# the fixtures: unrelated families share 0.02-0.27 of their tokens, see docs/tokenizer.md).
-JACCARD_RELATED = 0.5
+# Independent vocabularies of similar languages share a lot: on the fixtures, unrelated families share
+# Jaccard 0.36-0.61 of their tokens (Llama-2 vs Mistral 0.61, GPT-2 vs GPT-NeoX 0.58). Overlap alone is
+# therefore not lineage. Derived vocabularies leave other traces, and "partial-overlap" needs one of them:
+JACCARD_DERIVED = 0.9  # almost the same token set (StarCoder vs Refact: 0.996)
+OFFSET_DERIVED = 0.5  # half the shared tokens at one constant id offset (unrelated pairs: <= 0.02)
+MERGE_RHO_DERIVED = 0.98  # shared merges in the same order (unrelated pairs: Spearman 0.47-0.87)
+MERGE_SHARED_MIN = 0.5  # ... over at least half of the shorter merge list
 
 
 @dataclass
@@ -61,9 +65,16 @@ class VocabAlignment:
         return self.n_shared > 0 and self.in_place_fraction == 1.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n_shared": self.n_shared, "n_ref": self.n_ref, "n_sus": self.n_sus, "n_ref_only": self.n_ref_only,
-                "n_sus_only": self.n_sus_only, "offset": self.offset, "offset_fraction": self.offset_fraction,
-                "in_place_fraction": self.in_place_fraction}
+        return {
+            "n_shared": self.n_shared,
+            "n_ref": self.n_ref,
+            "n_sus": self.n_sus,
+            "n_ref_only": self.n_ref_only,
+            "n_sus_only": self.n_sus_only,
+            "offset": self.offset,
+            "offset_fraction": self.offset_fraction,
+            "in_place_fraction": self.in_place_fraction,
+        }
 
 
 def align_vocab(ref: TokenizerView, sus: TokenizerView) -> VocabAlignment:
@@ -89,8 +100,18 @@ def align_vocab(ref: TokenizerView, sus: TokenizerView) -> VocabAlignment:
         in_place = float(np.count_nonzero(diffs == 0) / n)
     else:
         offset, offset_fraction, in_place = 0, 0.0, 0.0
-    return VocabAlignment(ref_ids, sus_ids, n, len(ref_map), len(sus_map), len(ref_map) - n, len(sus_map) - n,
-                          offset, offset_fraction, in_place)
+    return VocabAlignment(
+        ref_ids,
+        sus_ids,
+        n,
+        len(ref_map),
+        len(sus_map),
+        len(ref_map) - n,
+        len(sus_map) - n,
+        offset,
+        offset_fraction,
+        in_place,
+    )
 
 
 def script_of(token: bytes) -> str:
@@ -144,7 +165,7 @@ def merge_agreement(a: TokenizerView, b: TokenizerView) -> dict[str, Any] | None
             shared_a.append(i)
             shared_b.append(j)
     prefix = 0
-    for x, y in zip(a.merges, b.merges):
+    for x, y in zip(a.merges, b.merges, strict=False):
         if x != y:
             break
         prefix += 1
@@ -153,9 +174,14 @@ def merge_agreement(a: TokenizerView, b: TokenizerView) -> dict[str, Any] | None
         from scipy.stats import spearmanr
 
         rho = float(spearmanr(shared_a, shared_b).statistic)
-    return {"n_a": len(a.merges), "n_b": len(b.merges), "n_shared": len(shared_a),
-            "shared_fraction": len(shared_a) / min(len(a.merges), len(b.merges)),
-            "common_prefix": prefix, "rank_spearman": rho}
+    return {
+        "n_a": len(a.merges),
+        "n_b": len(b.merges),
+        "n_shared": len(shared_a),
+        "shared_fraction": len(shared_a) / min(len(a.merges), len(b.merges)),
+        "common_prefix": prefix,
+        "rank_spearman": rho,
+    }
 
 
 @dataclass
@@ -193,8 +219,8 @@ def behaviour_check(a: TokenizerView, b: TokenizerView) -> BehaviourCheck:
     if reasons:
         return BehaviourCheck(False, "not available (" + "; ".join(reasons) + ")")
     sa, sb = segs
-    same_pieces = sum(x == y for x, y in zip(sa.pieces, sb.pieces))
-    same_ids = sum(x == y for x, y in zip(sa.ids, sb.ids))
+    same_pieces = sum(x == y for x, y in zip(sa.pieces, sb.pieces, strict=False))
+    same_ids = sum(x == y for x, y in zip(sa.ids, sb.ids, strict=False))
     return BehaviourCheck(True, "", len(SAMPLE_TEXTS), same_pieces, same_ids, sa.to_dict(), sb.to_dict())
 
 
@@ -216,14 +242,26 @@ class TokenizerComparison:
     same_pre_tokenizer: bool | None = None
     behaviour: BehaviourCheck | None = None
     notes: list[str] = field(default_factory=list)
+    derived: list[str] = field(default_factory=list)  # traces of derivation found (see derived_signals)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"relation": self.relation, "a": self.a, "b": self.b, "jaccard": self.jaccard,
-                "containment_a_in_b": self.containment_a_in_b, "containment_b_in_a": self.containment_b_in_a,
-                "alignment": self.alignment.to_dict(), "added": self.added, "removed": self.removed,
-                "merges": self.merges, "same_normalizer": self.same_normalizer,
-                "same_pre_tokenizer": self.same_pre_tokenizer,
-                "behaviour": self.behaviour.to_dict() if self.behaviour else None, "notes": self.notes}
+        return {
+            "relation": self.relation,
+            "a": self.a,
+            "b": self.b,
+            "jaccard": self.jaccard,
+            "containment_a_in_b": self.containment_a_in_b,
+            "containment_b_in_a": self.containment_b_in_a,
+            "alignment": self.alignment.to_dict(),
+            "added": self.added,
+            "removed": self.removed,
+            "merges": self.merges,
+            "same_normalizer": self.same_normalizer,
+            "same_pre_tokenizer": self.same_pre_tokenizer,
+            "behaviour": self.behaviour.to_dict() if self.behaviour else None,
+            "notes": self.notes,
+            "derived": self.derived,
+        }
 
 
 def _descr_equal(x: Any, y: Any) -> bool | None:
@@ -241,18 +279,44 @@ def _sample(view: TokenizerView, ids: np.ndarray | list[int], k: int = 8) -> lis
     return [view.display(int(i)) for i in list(ids)[:k]]
 
 
-def relation_of(alignment: VocabAlignment, jaccard: float, c_ab: float, c_ba: float, same_order: bool) -> str:
-    """The relation word from overlap figures (kept separate so identify uses the same rule)."""
-    n_a, n_b = alignment.n_ref, alignment.n_sus
-    if alignment.n_ref_only == 0 and alignment.n_sus_only == 0:
+def derived_signals(jaccard: float, offset_fraction: float, merges: dict[str, Any] | None) -> list[str]:
+    """The traces of derivation present in a partial overlap (empty: looks independently trained)."""
+    out = []
+    if jaccard >= JACCARD_DERIVED:
+        out.append(f"Jaccard {jaccard:.3f} >= {JACCARD_DERIVED}")
+    if offset_fraction >= OFFSET_DERIVED:
+        out.append(f"{offset_fraction:.1%} of shared tokens at one id offset")
+    if (
+        merges
+        and merges.get("rank_spearman") is not None
+        and merges["shared_fraction"] >= MERGE_SHARED_MIN
+        and merges["rank_spearman"] >= MERGE_RHO_DERIVED
+    ):
+        out.append(
+            f"shared merges in the same order (Spearman {merges['rank_spearman']:.3f} over "
+            f"{merges['shared_fraction']:.0%})"
+        )
+    return out
+
+
+def relation_of(
+    n_ref_only: int,
+    n_sus_only: int,
+    n_ref: int,
+    n_sus: int,
+    c_ab: float,
+    c_ba: float,
+    same_order: bool,
+    derived: list[str],
+) -> str:
+    """The relation word from overlap figures (shared by compare and identify, which estimates them)."""
+    if n_ref_only == 0 and n_sus_only == 0:
         return "identical" if same_order else "reordered"
-    if c_ab >= CONTAINMENT_NEAR and n_b > n_a:
+    if c_ab >= CONTAINMENT_NEAR and n_sus > n_ref:
         return "extends"
-    if c_ba >= CONTAINMENT_NEAR and n_a > n_b:
+    if c_ba >= CONTAINMENT_NEAR and n_ref > n_sus:
         return "subset"
-    if jaccard >= JACCARD_RELATED:
-        return "partial-overlap"
-    return "unrelated"
+    return "partial-overlap" if derived else "unrelated"
 
 
 def compare_tokenizers(a: TokenizerView, b: TokenizerView, behaviour: bool = True) -> TokenizerComparison:
@@ -266,7 +330,9 @@ def compare_tokenizers(a: TokenizerView, b: TokenizerView, behaviour: bool = Tru
     c_ab = al.n_shared / al.n_ref if al.n_ref else 0.0
     c_ba = al.n_shared / al.n_sus if al.n_sus else 0.0
     same_order = al.in_place_fraction == 1.0
-    relation = relation_of(al, jaccard, c_ab, c_ba, same_order)
+    merges = merge_agreement(a, b)
+    derived = derived_signals(jaccard, al.offset_fraction, merges)
+    relation = relation_of(al.n_ref_only, al.n_sus_only, al.n_ref, al.n_sus, c_ab, c_ba, same_order, derived)
     notes: list[str] = []
     added: dict[str, Any] = {}
     removed: dict[str, Any] = {}
@@ -277,32 +343,62 @@ def compare_tokenizers(a: TokenizerView, b: TokenizerView, behaviour: bool = Tru
         classes = Counter(int(b.token_class[i]) for i in new_ids)
         from taoke.tokenizers.view import CLASS_NAMES
 
-        added = {"count": len(new_ids), "scripts": _scripts(b, new_ids),
-                 "classes": {CLASS_NAMES[c]: n for c, n in classes.items()},
-                 "id_range": [new_ids[0], new_ids[-1]], "sample": _sample(b, new_ids)}
+        added = {
+            "count": len(new_ids),
+            "scripts": _scripts(b, new_ids),
+            "classes": {CLASS_NAMES[c]: n for c, n in classes.items()},
+            "id_range": [new_ids[0], new_ids[-1]],
+            "sample": _sample(b, new_ids),
+        }
     if al.n_ref_only:
         gone = sorted(i for k, i in a_map.items() if k not in b_map)
         removed = {"count": len(gone), "scripts": _scripts(a, gone), "sample": _sample(a, gone)}
+    if relation == "partial-overlap":
+        notes.append("derived: " + "; ".join(derived))
+    elif relation == "unrelated":
+        notes.append(
+            f"shared tokens (Jaccard {jaccard:.2f}) are what independently trained vocabularies share; "
+            "no trace of derivation (id offsets, merge order)"
+        )
     if b.n_padding or a.n_padding:
         notes.append(f"padding rows (converter placeholders, not tokens): A {a.n_padding}, B {b.n_padding}")
     if relation in ("extends", "subset") and al.n_shared:
         if al.in_place_fraction == 1.0:
             notes.append("all shared tokens keep their ids")
         else:
-            notes.append(f"{al.in_place_fraction:.1%} of shared tokens keep their ids; "
-                         f"{al.offset_fraction:.1%} are shifted by {al.offset:+d}")
+            notes.append(
+                f"{al.in_place_fraction:.1%} of shared tokens keep their ids; "
+                f"{al.offset_fraction:.1%} are shifted by {al.offset:+d}"
+            )
     if a.size != b.size and relation == "identical":
         notes.append(f"same tokens but {a.size} vs {b.size} rows (padding)")
     comp = TokenizerComparison(
-        relation=relation, a=_brief(a), b=_brief(b), alignment=al, jaccard=jaccard,
-        containment_a_in_b=c_ab, containment_b_in_a=c_ba, added=added, removed=removed,
-        merges=merge_agreement(a, b), same_normalizer=_descr_equal(a.normalizer, b.normalizer),
-        same_pre_tokenizer=_descr_equal(a.pre_tokenizer, b.pre_tokenizer), notes=notes)
+        relation=relation,
+        a=_brief(a),
+        b=_brief(b),
+        alignment=al,
+        jaccard=jaccard,
+        containment_a_in_b=c_ab,
+        containment_b_in_a=c_ba,
+        added=added,
+        removed=removed,
+        merges=merges,
+        same_normalizer=_descr_equal(a.normalizer, b.normalizer),
+        same_pre_tokenizer=_descr_equal(a.pre_tokenizer, b.pre_tokenizer),
+        notes=notes,
+        derived=derived,
+    )
     if behaviour:
         comp.behaviour = behaviour_check(a, b)
     return comp
 
 
 def _brief(view: TokenizerView) -> dict[str, Any]:
-    return {"name": view.name, "kind": view.kind, "container": view.container, "size": view.size,
-            "n_tokens": len(view.key_to_id), "files": [str(p) for p in view.source_files]}
+    return {
+        "name": view.name,
+        "kind": view.kind,
+        "container": view.container,
+        "size": view.size,
+        "n_tokens": len(view.key_to_id),
+        "files": [str(p) for p in view.source_files],
+    }

@@ -37,8 +37,10 @@ SAMPLE_TEXTS: tuple[str, ...] = (
 # Pre-tokenizer splitting rules of llama.cpp's BPE pre-types (``llama-vocab.cpp``), applied in sequence.
 # Only rules checked against llama.cpp's own test vectors (tests/test_tokenizer_behaviour.py) are listed.
 _GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)"
-LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
-                  r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+LLAMA3_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 GGUF_PRE_PATTERNS: dict[str, tuple[str, ...]] = {
     "gpt-2": (_GPT2,),
     "mpt": (_GPT2,),
@@ -46,9 +48,25 @@ GGUF_PRE_PATTERNS: dict[str, tuple[str, ...]] = {
     "refact": (r"\p{N}", _GPT2),
     "llama-bpe": (LLAMA3_PATTERN,),
     "llama3": (LLAMA3_PATTERN,),
-    "qwen2": (r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
-              r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",),
+    "qwen2": (
+        r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"
+        r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+    ),
     "falcon": (r"[\p{P}\$\+<=>\^~\|`]+", _GPT2, r"[0-9][0-9][0-9]"),
+    "deepseek-coder": ("[\r\n]", r"\s?\p{L}+", r"\s?\p{P}+", "[一-龥ࠀ-一가-퟿]+", r"\p{N}"),
+    # Greek/letterlike ranges spelled as escapes: their end points (U+1F7D, U+1FD3, U+1FDB, U+2126,
+    # U+212A) are NFC singletons that editors silently replace, which would turn the range empty.
+    "deepseek-llm": (
+        "[\\r\\n]",
+        "\\s?[A-Za-zµÀ-ÖØ-öø-ƺƼ-ƿǄ-ʓʕ-ʯͰ-ͳͶͷͻ-ͽͿΆΈ-ΊΌΎ-ΡΣ-ϵϷ-ҁҊ-ԯԱ-ՖႠ-ჅᎠ-Ᏽᏸ-ᏽᲐ-ᲺᲽ-Ჿᴀ-ᴫᵫ-ᵷᵹ-ᶚḀ-ἕἘ-Ἕἠ-ὅὈ-Ὅὐ-ὗὙὛὝ"
+        "\u1f5f-\u1f7dᾀ-ᾴᾶ-ᾼ\u1fbeῂ-ῄῆ-ῌ\u1fd0-\u1fd3\u1fd6-\u1fdbῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝ\u2124\u2126\u2128"
+        "\u212a-\u212dℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻"
+        "𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+",
+        "\\s?[!-/:-~！-／：-～‘-‟　-。]+",
+        "\\s+$",
+        "[一-龥ࠀ-一가-퟿]+",
+        "\\p{N}+",
+    ),
 }
 
 
@@ -83,30 +101,39 @@ def _from_tiktoken(view: TokenizerView, pattern: str) -> Encoder:
     import tiktoken
 
     ranks = {tok: i for i, tok in enumerate(view.tokens) if view.token_class[i] == 0}
-    enc = tiktoken.Encoding(name=f"taoke-{view.name}", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
-    return Encoder(lambda t: enc.encode(t, disallowed_special=()), "tiktoken (rank file, pattern assumed: LLaMA-3)")
+    enc = tiktoken.Encoding(
+        name=f"taoke-{view.name}", pat_str=pattern, mergeable_ranks=ranks, special_tokens={}
+    )
+    return Encoder(
+        lambda t: enc.encode(t, disallowed_special=()), "tiktoken (rank file, pattern assumed: LLaMA-3)"
+    )
 
 
-def _gguf_spm(path: Path) -> Encoder:
-    """A SentencePiece model assembled from GGUF pieces, scores and types (llama.cpp's 'llama' vocab)."""
+def gguf_spm_proto(path: Path) -> Any:
+    """A SentencePiece ModelProto assembled from GGUF pieces, scores and types (llama.cpp's 'llama' vocab).
+
+    llama.cpp's SPM tokenizer is SentencePiece BPE over these pieces with scores as merge priorities,
+    a dummy-prefix space and byte fallback; the same data in a ModelProto make ``sentencepiece`` split
+    text exactly as llama.cpp's test vectors expect (tests/test_tokenizer_behaviour.py).
+    """
     from sentencepiece import sentencepiece_model_pb2 as spm_pb2
 
     from taoke.tokenizers.gguf_vocab import read_tokenizer_kv
 
     kv = read_tokenizer_kv(path, current_limits())
     tokens, scores, types = (kv.get(f"tokenizer.ggml.{k}") for k in ("tokens", "scores", "token_type"))
-    if scores is None or types is None:
-        raise EncoderUnavailable("GGUF SentencePiece vocabulary without scores or token types")
+    if tokens is None or scores is None or types is None:
+        raise EncoderUnavailable("GGUF SentencePiece vocabulary without tokens, scores or token types")
     proto = spm_pb2.ModelProto()
     unk_id = int(kv.get("tokenizer.ggml.unknown_token_id", 0))
     has_bytes = False
-    for tok, score, typ in zip(tokens, scores, types):
+    for i, (tok, score, typ) in enumerate(zip(tokens, scores, types, strict=True)):
         piece = proto.pieces.add()
         piece.piece = tok.decode("utf-8", "replace")
         piece.score = float(score)
         piece.type = int(typ) if int(typ) in (1, 2, 3, 4, 5, 6) else 1
-        if piece.type == 2 and len(proto.pieces) - 1 != unk_id:
-            piece.type = 5  # converter padding rows typed UNKNOWN ([PAD32011] in Phi-3): SentencePiece allows one unk
+        if piece.type == 2 and i != unk_id:
+            piece.type = 5  # converter padding typed UNKNOWN ([PAD32011] in Phi-3): SentencePiece allows one
         has_bytes |= piece.type == 6
     ts = proto.trainer_spec
     ts.model_type = spm_pb2.TrainerSpec.BPE
@@ -121,6 +148,11 @@ def _gguf_spm(path: Path) -> Encoder:
     ns.add_dummy_prefix = bool(kv.get("tokenizer.ggml.add_space_prefix", True))
     ns.remove_extra_whitespaces = False
     ns.escape_whitespaces = True
+    return proto
+
+
+def _gguf_spm(path: Path) -> Encoder:
+    proto = gguf_spm_proto(path)
     try:
         return _spm_encoder(proto.SerializeToString(), "sentencepiece (assembled from GGUF metadata)")
     except (RuntimeError, ValueError) as exc:
@@ -148,19 +180,33 @@ def _gguf_bpe(path: Path, pre: str) -> Encoder:
     for i, t in enumerate(tokens):
         vocab.setdefault(t, i)
     # LLaMA-3's tokenizer.json sets ignore_merges: a pre-token that is itself in the vocabulary is one token.
-    model = models.BPE(vocab=vocab, merges=merges, fuse_unk=False, ignore_merges=pre in ("llama-bpe", "llama3"))
+    model = models.BPE(
+        vocab=vocab, merges=merges, fuse_unk=False, ignore_merges=pre in ("llama-bpe", "llama3")
+    )
     tok = Tokenizer(model)
     steps = [pre_tokenizers.Split(Regex(p), behavior="isolated") for p in patterns]
     steps.append(pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False))
     tok.pre_tokenizer = pre_tokenizers.Sequence(steps)
     if types is not None:
         # Control tokens are matched whole; user-defined ones (NeoX's runs of spaces) too, before splitting.
-        tok.add_special_tokens([AddedToken(tokens[i], special=True, normalized=False)
-                                for i in range(len(tokens)) if int(types[i]) == 3])
-        tok.add_tokens([AddedToken(tokens[i], special=False, normalized=False)
-                        for i in range(len(tokens)) if int(types[i]) == 4 and not is_padding(tokens[i])])
-    return Encoder(lambda t: tok.encode(t, add_special_tokens=False).ids,
-                   f"tokenizers BPE assembled from GGUF metadata (pre {pre!r})")
+        tok.add_special_tokens(
+            [
+                AddedToken(tokens[i], special=True, normalized=False)
+                for i in range(len(tokens))
+                if int(types[i]) == 3
+            ]
+        )
+        tok.add_tokens(
+            [
+                AddedToken(tokens[i], special=False, normalized=False)
+                for i in range(len(tokens))
+                if int(types[i]) == 4 and not is_padding(tokens[i])
+            ]
+        )
+    return Encoder(
+        lambda t: tok.encode(t, add_special_tokens=False).ids,
+        f"tokenizers BPE assembled from GGUF metadata (pre {pre!r})",
+    )
 
 
 def _gguf_wordpiece(path: Path) -> Encoder:
@@ -178,11 +224,14 @@ def _gguf_wordpiece(path: Path) -> Encoder:
     for i, t in enumerate(tokens):
         vocab.setdefault(t, i)
     tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token=tokens[unk_id], max_input_chars_per_word=100))
-    tok.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None,
-                                                lowercase=True)
+    tok.normalizer = normalizers.BertNormalizer(
+        clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True
+    )
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    return Encoder(lambda t: tok.encode(t, add_special_tokens=False).ids,
-                   "tokenizers WordPiece assembled from GGUF metadata (lower-cased BERT normalizer)")
+    return Encoder(
+        lambda t: tok.encode(t, add_special_tokens=False).ids,
+        "tokenizers WordPiece assembled from GGUF metadata (lower-cased BERT normalizer)",
+    )
 
 
 def make_encoder(view: TokenizerView, tiktoken_pattern: str | None = None) -> Encoder:
@@ -209,8 +258,9 @@ def make_encoder(view: TokenizerView, tiktoken_pattern: str | None = None) -> En
     except EncoderUnavailable:
         raise
     except Exception as exc:  # a library refusing the data is a finding, not a crash
-        raise EncoderUnavailable(f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}") \
-            from None
+        raise EncoderUnavailable(
+            f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+        ) from None
     raise EncoderUnavailable(f"no data-only encoder for container {view.container!r}")
 
 
@@ -225,11 +275,17 @@ class Segmentation:
     how: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"how": self.how, "id_hash": self.id_hash[:16], "piece_hash": self.piece_hash[:16],
-                "n_tokens": sum(len(x) for x in self.ids)}
+        return {
+            "how": self.how,
+            "id_hash": self.id_hash[:16],
+            "piece_hash": self.piece_hash[:16],
+            "n_tokens": sum(len(x) for x in self.ids),
+        }
 
 
-def segment(view: TokenizerView, texts: tuple[str, ...] = SAMPLE_TEXTS, encoder: Encoder | None = None) -> Segmentation:
+def segment(
+    view: TokenizerView, texts: tuple[str, ...] = SAMPLE_TEXTS, encoder: Encoder | None = None
+) -> Segmentation:
     """Encode ``texts`` with ``view``'s data-only encoder; raises :class:`EncoderUnavailable`."""
     enc = encoder or make_encoder(view)
     ids = [enc.encode(t) for t in texts]

@@ -50,8 +50,11 @@ def _read_bytes(path: Path, limits: Limits, what: str) -> bytes:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > limits.max_string_bytes:
-                raise LimitExceeded(f"{what} is {size} bytes, more than the {limits.max_string_bytes} allowed "
-                                    "(TAOKE_MAX_STRING_BYTES)", path)
+                raise LimitExceeded(
+                    f"{what} is {size} bytes, more than the {limits.max_string_bytes} allowed "
+                    "(TAOKE_MAX_STRING_BYTES)",
+                    path,
+                )
             return fh.read(limits.max_string_bytes + 1)
     except FileNotFoundError:
         raise SourceNotFound("file not found", path) from None
@@ -63,20 +66,41 @@ def _read_bytes(path: Path, limits: Limits, what: str) -> bytes:
 
 def _check_size(n: int, path: Path, limits: Limits, what: str = "vocabulary") -> None:
     if n > limits.max_vocab:
-        raise LimitExceeded(f"{what} claims {n} entries, more than the limit {limits.max_vocab} "
-                            "(TAOKE_MAX_VOCAB)", path)
+        raise LimitExceeded(
+            f"{what} claims {n} entries, more than the limit {limits.max_vocab} (TAOKE_MAX_VOCAB)", path
+        )
 
 
-def _view(kind: str, container: str, tokens: list[bytes], classes: list[int] | np.ndarray, files: list[Path],
-          **kw: Any) -> TokenizerView:
-    return TokenizerView(kind=kind, container=container, tokens=tokens,
-                         token_class=np.asarray(classes, dtype=np.int8), source_files=files,
-                         name=kw.pop("name", files[0].parent.name if files else ""), **kw)
+_GENERIC_NAMES = {"tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "merges.txt"}
+
+
+def _display_name(path: Path) -> str:
+    """``folder/tokenizer.json`` for generic file names, else the file name (``ggml-vocab-mpt.gguf``)."""
+    return f"{path.parent.name}/{path.name}" if path.name in _GENERIC_NAMES else path.name
+
+
+def _view(
+    kind: str,
+    container: str,
+    tokens: list[bytes],
+    classes: list[int] | np.ndarray,
+    files: list[Path],
+    **kw: Any,
+) -> TokenizerView:
+    return TokenizerView(
+        kind=kind,
+        container=container,
+        tokens=tokens,
+        token_class=np.asarray(classes, dtype=np.int8),
+        source_files=files,
+        name=kw.pop("name", _display_name(files[0]) if files else ""),
+        **kw,
+    )
 
 
 # --------------------------------------------------------------------------------------------- tokenizer.json
 def _has_type(node: Any, name: str) -> bool:
-    """Whether a normalizer/pre-tokenizer/decoder descriptor (possibly a Sequence) contains ``type == name``."""
+    """Whether a normalizer/pre-tokenizer/decoder descriptor (maybe a Sequence) has ``type == name``."""
     stack = [node]
     while stack:
         item = stack.pop()
@@ -108,7 +132,7 @@ def load_tokenizer_json(path: str | Path, limits: Limits | None = None) -> Token
     path = Path(path)
     doc = read_json(path, limits)
     if not isinstance(doc, dict) or not isinstance(doc.get("model"), dict):
-        raise CorruptFile("tokenizer.json has no \"model\" object", path)
+        raise CorruptFile('tokenizer.json has no "model" object', path)
     model = doc["model"]
     mtype = model.get("type") or ("BPE" if "merges" in model else None)
     vocab = model.get("vocab")
@@ -135,16 +159,23 @@ def load_tokenizer_json(path: str | Path, limits: Limits | None = None) -> Token
             raise CorruptFile(f"vocab entry {tok!r}: id {idx!r} is not a non-negative integer", path)
         max_id = max(max_id, idx)
     for a in added:
-        if not isinstance(a, dict) or not isinstance(a.get("id"), int) or not isinstance(a.get("content"), str):
+        if (
+            not isinstance(a, dict)
+            or not isinstance(a.get("id"), int)
+            or not isinstance(a.get("content"), str)
+        ):
             raise CorruptFile("added_tokens entry without integer id and string content", path)
         max_id = max(max_id, a["id"])
     _check_size(max_id + 1, path, limits, "vocabulary (highest id + 1)")
 
     bytelevel = _has_type(doc.get("pre_tokenizer"), "ByteLevel") or _has_type(doc.get("decoder"), "ByteLevel")
     spm = not bytelevel and _spm_convention(doc)
-    kind = {"BPE": "bpe-bytelevel" if bytelevel else ("spm-bpe" if spm else "bpe"),
-            "Unigram": "spm-unigram" if spm or not bytelevel else "unigram",
-            "WordPiece": "wordpiece", "WordLevel": "wordlevel"}.get(str(mtype))
+    kind = {
+        "BPE": "bpe-bytelevel" if bytelevel else ("spm-bpe" if spm else "bpe"),
+        "Unigram": "spm-unigram" if spm or not bytelevel else "unigram",
+        "WordPiece": "wordpiece",
+        "WordLevel": "wordlevel",
+    }.get(str(mtype))
     if kind is None:
         raise UnsupportedFormat(f"tokenizer.json model type {mtype!r} is not supported", path)
 
@@ -195,11 +226,20 @@ def load_tokenizer_json(path: str | Path, limits: Limits | None = None) -> Token
                 cfg = None
             if isinstance(cfg, dict) and isinstance(cfg.get("tokenizer_class"), str):
                 extra["tokenizer_class"] = cfg["tokenizer_class"]
-    return _view(kind, "tokenizer.json", tokens, classes, [path], merges=merges,
-                 normalizer=doc.get("normalizer"), pre_tokenizer=doc.get("pre_tokenizer"), extra=extra)
+    return _view(
+        kind,
+        "tokenizer.json",
+        tokens,
+        classes,
+        [path],
+        merges=merges,
+        normalizer=doc.get("normalizer"),
+        pre_tokenizer=doc.get("pre_tokenizer"),
+        extra=extra,
+    )
 
 
-# ------------------------------------------------------------------------------------------------ SentencePiece
+# ---------------------------------------------------------------------------------------------- SentencePiece
 def parse_sentencepiece(data: bytes, path: Path, limits: Limits) -> Any:
     """Parse a SentencePiece ModelProto from untrusted bytes (size already bounded by the caller)."""
     from google.protobuf.message import DecodeError
@@ -209,8 +249,9 @@ def parse_sentencepiece(data: bytes, path: Path, limits: Limits) -> Any:
     try:
         proto.ParseFromString(data)
     except (DecodeError, ValueError, RuntimeError) as exc:
-        raise CorruptFile(f"not a valid SentencePiece model (protobuf: {str(exc).splitlines()[0][:80]})",
-                          path) from None
+        raise CorruptFile(
+            f"not a valid SentencePiece model (protobuf: {str(exc).splitlines()[0][:80]})", path
+        ) from None
     if len(proto.pieces) == 0:
         raise CorruptFile("SentencePiece model has no pieces", path)
     _check_size(len(proto.pieces), path, limits)
@@ -232,18 +273,31 @@ def load_sentencepiece(path: str | Path, limits: Limits | None = None) -> Tokeni
         cls = BYTE if (p.type == 6 and is_byte) else _SPM_CLASS.get(p.type, NORMAL)
         tokens.append(b)
         classes.append(cls)
-    model_type = {1: "spm-unigram", 2: "spm-bpe", 3: "spm-word", 4: "spm-char"}.get(proto.trainer_spec.model_type,
-                                                                                   "spm-unigram")
+    model_type = {1: "spm-unigram", 2: "spm-bpe", 3: "spm-word", 4: "spm-char"}.get(
+        proto.trainer_spec.model_type, "spm-unigram"
+    )
     ns = proto.normalizer_spec
-    normalizer = {"type": "SentencePiece", "name": ns.name, "add_dummy_prefix": ns.add_dummy_prefix,
-                  "remove_extra_whitespaces": ns.remove_extra_whitespaces}
+    normalizer = {
+        "type": "SentencePiece",
+        "name": ns.name,
+        "add_dummy_prefix": ns.add_dummy_prefix,
+        "remove_extra_whitespaces": ns.remove_extra_whitespaces,
+    }
     ts = proto.trainer_spec
     pre = {"type": "SentencePiece", "split_digits": ts.split_digits, "byte_fallback": ts.byte_fallback}
-    return _view(model_type, "sentencepiece", tokens, classes, [path], normalizer=normalizer, pre_tokenizer=pre,
-                 extra={"bos_id": ts.bos_id, "eos_id": ts.eos_id, "unk_id": ts.unk_id})
+    return _view(
+        model_type,
+        "sentencepiece",
+        tokens,
+        classes,
+        [path],
+        normalizer=normalizer,
+        pre_tokenizer=pre,
+        extra={"bos_id": ts.bos_id, "eos_id": ts.eos_id, "unk_id": ts.unk_id},
+    )
 
 
-# ----------------------------------------------------------------------------------------------------- tiktoken
+# --------------------------------------------------------------------------------------------------- tiktoken
 def looks_like_tiktoken(head: bytes) -> bool:
     """Whether the first lines of a file are tiktoken ``base64 rank`` lines."""
     lines = [ln for ln in head.split(b"\n")[:4] if ln.strip()]
@@ -267,8 +321,11 @@ def load_tiktoken(path: str | Path, limits: Limits | None = None) -> TokenizerVi
             raise CorruptFile(f"line {lineno} is not 'base64-token rank'", path)
         rank = int(parts[1])
         if rank >= limits.max_vocab:
-            raise LimitExceeded(f"line {lineno} claims rank {rank}, more than the vocabulary limit "
-                                f"{limits.max_vocab} (TAOKE_MAX_VOCAB)", path)
+            raise LimitExceeded(
+                f"line {lineno} claims rank {rank}, more than the vocabulary limit "
+                f"{limits.max_vocab} (TAOKE_MAX_VOCAB)",
+                path,
+            )
         try:
             tok = base64.b64decode(parts[0], validate=True)
         except (binascii.Error, ValueError):
@@ -282,13 +339,20 @@ def load_tiktoken(path: str | Path, limits: Limits | None = None) -> TokenizerVi
     n = max_rank + 1
     tokens = [ranks.get(i, b"") for i in range(n)]
     classes = np.array([NORMAL if i in ranks else PADDING for i in range(n)], dtype=np.int8)
-    return _view("tiktoken", "tiktoken", tokens, classes, [path],
-                 pre_tokenizer={"type": "tiktoken", "pattern": "not stored in the rank file"})
+    return _view(
+        "tiktoken",
+        "tiktoken",
+        tokens,
+        classes,
+        [path],
+        pre_tokenizer={"type": "tiktoken", "pattern": "not stored in the rank file"},
+    )
 
 
-# ----------------------------------------------------------------------------------- vocab.json + merges / vocab.txt
-def load_vocab_merges(vocab_path: str | Path, merges_path: str | Path | None = None,
-                      limits: Limits | None = None) -> TokenizerView:
+# ---------------------------------------------------------------------------- vocab.json + merges / vocab.txt
+def load_vocab_merges(
+    vocab_path: str | Path, merges_path: str | Path | None = None, limits: Limits | None = None
+) -> TokenizerView:
     """GPT-2 style ``vocab.json`` (byte-level token -> id) with its optional ``merges.txt``."""
     from taoke.formats.config import read_json
 
@@ -325,8 +389,15 @@ def load_vocab_merges(vocab_path: str | Path, merges_path: str | Path | None = N
                 raise CorruptFile(f"merge {lineno} is not two tokens separated by a space", merges_path)
             a, b = (bytelevel_to_bytes(p) or p.encode("utf-8") for p in parts)
             merges.append((a, b))
-    return _view("bpe-bytelevel", "vocab.json+merges.txt", tokens, classes, files, merges=merges,
-                 pre_tokenizer={"type": "ByteLevel"})
+    return _view(
+        "bpe-bytelevel",
+        "vocab.json+merges.txt",
+        tokens,
+        classes,
+        files,
+        merges=merges,
+        pre_tokenizer={"type": "ByteLevel"},
+    )
 
 
 def load_wordpiece(path: str | Path, limits: Limits | None = None) -> TokenizerView:
@@ -343,12 +414,14 @@ def load_wordpiece(path: str | Path, limits: Limits | None = None) -> TokenizerV
         lines.pop()
     _check_size(len(lines), path, limits)
     tokens = [ln.rstrip("\r").encode("utf-8") for ln in lines]
-    classes = [UNUSED if _WORDPIECE_UNUSED.match(t) else SPECIAL if _WORDPIECE_SPECIAL.match(t) else NORMAL
-               for t in (ln.rstrip("\r") for ln in lines)]
+    classes = [
+        UNUSED if _WORDPIECE_UNUSED.match(t) else SPECIAL if _WORDPIECE_SPECIAL.match(t) else NORMAL
+        for t in (ln.rstrip("\r") for ln in lines)
+    ]
     return _view("wordpiece", "vocab.txt", tokens, classes, [path])
 
 
-# ---------------------------------------------------------------------------------------------------------- GGUF
+# ------------------------------------------------------------------------------------------------------- GGUF
 _GGUF_CLASS = {1: NORMAL, 2: SPECIAL, 3: SPECIAL, 4: USER, 5: UNUSED, 6: BYTE}
 _GGUF_KIND = {"llama": "spm-bpe", "gpt2": "bpe-bytelevel", "bert": "wordpiece", "t5": "spm-unigram"}
 
@@ -376,7 +449,9 @@ def load_gguf(path: str | Path, limits: Limits | None = None) -> TokenizerView:
     kind = _GGUF_KIND.get(model, model or "unknown")
     types = kv.get("tokenizer.ggml.token_type")
     if types is not None and len(types) != len(raw_tokens):
-        raise CorruptFile(f"tokenizer.ggml.token_type has {len(types)} entries for {len(raw_tokens)} tokens", path)
+        raise CorruptFile(
+            f"tokenizer.ggml.token_type has {len(types)} entries for {len(raw_tokens)} tokens", path
+        )
     tokens: list[bytes] = []
     classes = np.empty(len(raw_tokens), dtype=np.int8)
     undecodable = 0
@@ -427,12 +502,20 @@ def load_gguf(path: str | Path, limits: Limits | None = None) -> TokenizerView:
     arch = kv.get("general.architecture")
     if isinstance(arch, bytes):
         extra["architecture"] = arch.decode("utf-8", "replace")
-    return _view(kind, "gguf", tokens, classes, [path], merges=merges,
-                 pre_tokenizer={"type": "gguf", "pre": extra.get("ggml_pre", "default")},
-                 normalizer={"type": "gguf", "model": model}, extra=extra, name=path.name)
+    return _view(
+        kind,
+        "gguf",
+        tokens,
+        classes,
+        [path],
+        merges=merges,
+        pre_tokenizer={"type": "gguf", "pre": extra.get("ggml_pre", "default")},
+        normalizer={"type": "gguf", "model": model},
+        extra=extra,
+    )
 
 
-# ------------------------------------------------------------------------------------------------------ dispatch
+# --------------------------------------------------------------------------------------------------- dispatch
 def load_file(path: str | Path, limits: Limits | None = None) -> TokenizerView:
     """Load one tokenizer file, choosing the reader by content (magic bytes, JSON shape), not by name."""
     limits = limits or current_limits()
@@ -451,7 +534,9 @@ def load_file(path: str | Path, limits: Limits | None = None) -> TokenizerView:
     name = path.name.lower()
     stripped = head.lstrip()
     if name.endswith(".json") or stripped[:1] in (b"{", b"["):
-        if name == "vocab.json" or (stripped[:1] == b"{" and b'"model"' not in head and name != "tokenizer.json"):
+        if name == "vocab.json" or (
+            stripped[:1] == b"{" and b'"model"' not in head and name != "tokenizer.json"
+        ):
             merges = path.parent / "merges.txt"
             return load_vocab_merges(path, merges if merges.is_file() else None, limits)
         return load_tokenizer_json(path, limits)
@@ -461,8 +546,11 @@ def load_file(path: str | Path, limits: Limits | None = None) -> TokenizerView:
         return load_wordpiece(path, limits)
     if name.endswith(".model") or ".model." in name or head[:1] == b"\x0a":
         return load_sentencepiece(path, limits)
-    raise UnsupportedFormat("not a tokenizer file taoke reads (tokenizer.json, SentencePiece .model, tiktoken, "
-                            "vocab.json, vocab.txt, GGUF)", path)
+    raise UnsupportedFormat(
+        "not a tokenizer file taoke reads (tokenizer.json, SentencePiece .model, tiktoken, "
+        "vocab.json, vocab.txt, GGUF)",
+        path,
+    )
 
 
 def _pick(files: dict[str, Path]) -> list[Path]:
@@ -515,8 +603,11 @@ def load_tokenizer(source: Release | str | Path, limits: Limits | None = None) -
         name = source.name
     candidates = find_tokenizer_files(source)
     if not candidates:
-        raise SourceNotFound("no tokenizer file found (tokenizer.json, tokenizer.model, *.tiktoken, vocab.json, "
-                             "vocab.txt or a GGUF with an embedded vocabulary)", str(source))
+        raise SourceNotFound(
+            "no tokenizer file found (tokenizer.json, tokenizer.model, *.tiktoken, vocab.json, "
+            "vocab.txt or a GGUF with an embedded vocabulary)",
+            str(source),
+        )
     last: Exception | None = None
     for path in candidates:
         try:

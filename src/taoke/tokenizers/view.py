@@ -30,8 +30,14 @@ BYTE = 2  # SentencePiece byte-fallback piece <0xNN>
 PADDING = 3  # placeholder rows a converter adds to reach the model's vocab size ([PAD123])
 USER = 4  # user-defined / added non-special tokens
 UNUSED = 5  # SentencePiece "unused" pieces
-CLASS_NAMES = {NORMAL: "normal", SPECIAL: "special", BYTE: "byte", PADDING: "padding", USER: "added",
-               UNUSED: "unused"}
+CLASS_NAMES = {
+    NORMAL: "normal",
+    SPECIAL: "special",
+    BYTE: "byte",
+    PADDING: "padding",
+    USER: "added",
+    UNUSED: "unused",
+}
 
 KINDS = ("bpe-bytelevel", "spm-bpe", "spm-unigram", "wordpiece", "tiktoken", "bpe", "unigram", "wordlevel")
 
@@ -47,8 +53,11 @@ def byte_decoder() -> dict[str, int]:
     GPT-2 maps each byte to a printable code point so that a vocabulary is valid JSON text: printable
     ASCII and Latin-1 stay themselves, the other 68 bytes move to U+0100 upwards (space -> ``Ġ``).
     """
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(
-        range(ord("®"), ord("ÿ") + 1))
+    bs = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
     cs = bs[:]
     n = 0
     for b in range(256):
@@ -56,7 +65,7 @@ def byte_decoder() -> dict[str, int]:
             bs.append(b)
             cs.append(256 + n)
             n += 1
-    return {chr(c): b for b, c in zip(bs, cs)}
+    return {chr(c): b for b, c in zip(bs, cs, strict=False)}
 
 
 @lru_cache(maxsize=1)
@@ -198,7 +207,10 @@ class TokenizerView:
 
     def summary(self) -> dict[str, Any]:
         """Facts for reports and JSON output (no per-token data)."""
-        counts = {CLASS_NAMES[c]: int(n) for c, n in zip(*np.unique(self.token_class, return_counts=True))}
+        counts = {
+            CLASS_NAMES[c]: int(n)
+            for c, n in zip(*np.unique(self.token_class, return_counts=True), strict=False)
+        }
         return {
             "name": self.name,
             "kind": self.kind,

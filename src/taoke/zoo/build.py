@@ -303,7 +303,7 @@ def _build(model_id: str, target: Path, root: Path) -> Path:
         out = write_gguf(
             target / f"{model_id}.{r.params['qtype'].lower()}.gguf",
             parent.cfg,
-            T.untie(parent.w) if not parent.cfg.get("tie_word_embeddings") else parent.w,
+            parent.w,  # a tied model has no lm_head here, so the GGUF has no output.weight (as llama.cpp)
             parent.tok,
             r.params["qtype"],
             f"taoke-zoo/{model_id}",

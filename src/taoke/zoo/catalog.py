@@ -62,23 +62,25 @@ MODELS: dict[str, Recipe] = {
         for i in range(10)
     },
     # Trained derivatives of A (committed).
-    "a-ft-man": _ck("Base A fine-tuned 150 steps on man pages.", declares_base=True),
-    "a-ft-doc": _ck("Base A fine-tuned 150 steps on Debian package docs.", declares_base=False),
+    "a-ft-man": _ck("Base A fine-tuned on man pages.", declares_base=True),
+    "a-ft-doc": _ck("Base A fine-tuned on Debian package docs.", declares_base=False),
     "a-lora-man": _ck("Base A with a rank-8 LoRA trained on man pages, merged back.", declares_base=True),
     "a-cpt-man": _ck(
-        "Base A continued-pretrained 800 steps at lr 2e-3 on man pages.", declares_base=False, license="mit"
+        "Base A continued-pretrained on man pages at a high learning rate (2e-3).",
+        declares_base=False,
+        license="mit",
     ),
     "a-pruned": _ck(
-        "Base A with layer 2 dropped and SwiGLU width cut 192->128, healed 200 steps.", declares_base=False
+        "Base A with layer 2 dropped and SwiGLU width cut 192->128, healed by training.", declares_base=False
     ),
     "a-upscaled": _ck(
-        "Base A depth-upscaled SOLAR-style to 6 layers [0,1,2,1,2,3], healed 200 steps.", declares_base=True
+        "Base A depth-upscaled SOLAR-style to 6 layers [0,1,2,1,2,3], healed by training.", declares_base=True
     ),
     "a-vocabext": _ck(
         "Base A with 256 tokens appended to its tokenizer, embeddings grown, healed.", declares_base=False
     ),
     "a2-partial-a": _ck(
-        "Base A2 with blocks 0 and 1 transplanted from base A, healed 150 steps.", declares_base=False
+        "Base A2 with blocks 0 and 1 transplanted from base A, healed by training.", declares_base=False
     ),
     # Identical copies of A in other dtypes / formats.
     "a-copy": Recipe(
@@ -265,9 +267,9 @@ MODELS: dict[str, Recipe] = {
     "smollm2-ft": Recipe(
         "train",
         ("smollm2-hf",),
-        {"corpus": "man", "steps": 30, "lr": 5e-5, "batch": 4, "seq_len": 128, "seed": 42},
+        {"corpus": "man", "steps": 20, "lr": 5e-5, "batch": 4, "seq_len": 128, "seed": 42},
         declares_base=True,
-        summary="SmolLM2 fine-tuned 30 steps on man pages on a CPU.",
+        summary="SmolLM2 fine-tuned 20 steps on man pages on a CPU.",
     ),
 }
 
@@ -333,19 +335,19 @@ def _pairs() -> list[dict]:
         ],
         P("base-c", "c-obf-all", "obfuscated-copy", transformation=OBF_ALL, function_preserving=True),
         # fine-tuned
-        P("base-a", "a-ft-man", "fine-tuned", corpus="man", steps=150, lr=3e-4),
-        P("base-a", "a-ft-doc", "fine-tuned", corpus="doc", steps=150, lr=3e-4),
-        P("base-a", "a-lora-man", "fine-tuned", corpus="man", steps=200, lora_rank=8, merged=True),
+        P("base-a", "a-ft-man", "fine-tuned", corpus="man", lr=3e-4),
+        P("base-a", "a-ft-doc", "fine-tuned", corpus="doc", lr=3e-4),
+        P("base-a", "a-lora-man", "fine-tuned", corpus="man", lora_rank=8, merged=True),
         P(
             "base-a",
             "a-ft-man-permuted",
             "fine-tuned",
             corpus="man",
-            transformation=["fine-tune 150 steps", "perm_resid", "perm_ffn"],
+            transformation=["fine-tune (a-ft-man)", "perm_resid", "perm_ffn"],
         ),
         P("base-a", "a-ft-doc-q4_0", "fine-tuned", corpus="doc", transformation=["fine-tune", "GGUF Q4_0"]),
         # continued pretraining
-        P("base-a", "a-cpt-man", "continued-pretraining", corpus="man", steps=800, lr=2e-3),
+        P("base-a", "a-cpt-man", "continued-pretraining", corpus="man", lr=2e-3),
         # structural
         P(
             "base-a",
@@ -353,7 +355,7 @@ def _pairs() -> list[dict]:
             "pruned",
             kept_layers=[0, 1, 3],
             ffn_width=[192, 128],
-            healed_steps=200,
+            healed=True,
             layer_map={"0": 0, "1": 1, "2": 3},
         ),
         P(
@@ -361,7 +363,7 @@ def _pairs() -> list[dict]:
             "a-upscaled",
             "depth-upscaled",
             layer_map={str(j): i for j, i in enumerate([0, 1, 2, 1, 2, 3])},
-            healed_steps=200,
+            healed=True,
         ),
         P(
             "base-a",
@@ -370,7 +372,7 @@ def _pairs() -> list[dict]:
             added_tokens=256,
             old_vocab=2048,
             new_vocab=2304,
-            healed_steps=200,
+            healed=True,
         ),
         # merges
         P(
@@ -429,7 +431,7 @@ def _pairs() -> list[dict]:
             "partial",
             copied_layers=[0, 1],
             layer_origin={"0": "base-a", "1": "base-a", "2": "base-a2", "3": "base-a2"},
-            healed_steps=150,
+            healed=True,
             embeddings_from="base-a2",
         ),
         P(
@@ -438,7 +440,7 @@ def _pairs() -> list[dict]:
             "partial",
             copied_layers=[2, 3],
             layer_origin={"0": "base-a", "1": "base-a", "2": "base-a2", "3": "base-a2"},
-            healed_steps=150,
+            healed=True,
             note="A2 is the model the layers were transplanted into; its embeddings and blocks 2-3 remain",
         ),
         # real model derivatives
@@ -459,11 +461,11 @@ def _pairs() -> list[dict]:
             "pruned",
             dropped_layers=[20, 21, 22, 23, 24, 25],
             ffn_width=[1536, 1024],
-            healed_steps=0,
+            healed=False,
         ),
-        P("smollm2", "smollm2-upscaled", "depth-upscaled", overlap=8, n_layers=[30, 44], healed_steps=0),
-        P("smollm2", "smollm2-vocabext", "vocab-extended", added_tokens=256, healed_steps=0),
-        P("smollm2", "smollm2-ft", "fine-tuned", corpus="man", steps=30, requires_training=True),
+        P("smollm2", "smollm2-upscaled", "depth-upscaled", overlap=8, n_layers=[30, 44], healed=False),
+        P("smollm2", "smollm2-vocabext", "vocab-extended", added_tokens=256, healed=False),
+        P("smollm2", "smollm2-ft", "fine-tuned", corpus="man", steps=20, requires_training=True),
         # negatives: same architecture, independent training
         P("base-a", "base-a2", "independent-same-architecture", why="same data and tokenizer, other seed"),
         P("base-a", "base-b", "independent-same-architecture", why="other seed, other data, other tokenizer"),

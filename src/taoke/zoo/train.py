@@ -46,9 +46,9 @@ BASES: list[tuple[str, str, str, str, int, int, float]] = (
         ("base-a2", "small", "code", "tok-code", 1, 600, 3e-3),
         ("base-b", "small", "man", "tok-man", 2, 600, 3e-3),
     ]
-    + [(f"calib-{i:02d}", "small", "code", "tok-code", 100 + i, 200, 3e-3) for i in range(10)]
+    + [(f"calib-{i:02d}", "small", "code", "tok-code", 100 + i, 150, 3e-3) for i in range(10)]
     + [
-        ("base-c", "large", "code", "tok-code", 3, 400, 2e-3),
+        ("base-c", "large", "code", "tok-code", 3, 300, 2e-3),
     ]
 )
 

@@ -23,6 +23,7 @@ def finetune_real(cfg: dict, w: Weights, tokenizer_json: str, params: dict) -> t
 
     from taoke.zoo.corpus import load_corpus
 
+    torch.set_num_threads(1)  # the build machines are shared; one thread keeps results repeatable too
     seq, batch, steps = params["seq_len"], params["batch"], params["steps"]
     text = load_corpus(params["corpus"]).train_text[:400_000]
     ids = np.asarray(Tokenizer.from_str(tokenizer_json).encode(text).ids, dtype=np.int64)

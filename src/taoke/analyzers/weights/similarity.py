@@ -25,7 +25,9 @@ class SharedAnchors:
     n_sus: int
 
 
-def shared_anchors(ref_keys: list[bytes], sus_keys: list[bytes], limit_ref: int, limit_sus: int) -> SharedAnchors:
+def shared_anchors(
+    ref_keys: list[bytes], sus_keys: list[bytes], limit_ref: int, limit_sus: int
+) -> SharedAnchors:
     """Match the first ``limit_*`` anchors of each side by token key (hash order preserved)."""
     pos = {k: i for i, k in enumerate(sus_keys[:limit_sus])}
     ref_idx, sus_idx = [], []
@@ -34,8 +36,12 @@ def shared_anchors(ref_keys: list[bytes], sus_keys: list[bytes], limit_ref: int,
         if j is not None:
             ref_idx.append(i)
             sus_idx.append(j)
-    return SharedAnchors(np.asarray(ref_idx, dtype=np.int64), np.asarray(sus_idx, dtype=np.int64),
-                         min(limit_ref, len(ref_keys)), min(limit_sus, len(sus_keys)))
+    return SharedAnchors(
+        np.asarray(ref_idx, dtype=np.int64),
+        np.asarray(sus_idx, dtype=np.int64),
+        min(limit_ref, len(ref_keys)),
+        min(limit_sus, len(sus_keys)),
+    )
 
 
 def _offdiag_standardised(stack: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -49,8 +55,9 @@ def _offdiag_standardised(stack: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.where(norm > 0, flat / np.maximum(norm, 1e-300), 0.0)
 
 
-def component_similarity(inv_ref: dict[str, np.ndarray], inv_sus: dict[str, np.ndarray],
-                         anchors: SharedAnchors) -> dict[str, np.ndarray]:
+def component_similarity(
+    inv_ref: dict[str, np.ndarray], inv_sus: dict[str, np.ndarray], anchors: SharedAnchors
+) -> dict[str, np.ndarray]:
     """Per component, the ``[L_ref, L_sus]`` matrix of correlations between layer invariants."""
     out: dict[str, np.ndarray] = {}
     if len(anchors.ref) < 8:
@@ -64,8 +71,13 @@ def component_similarity(inv_ref: dict[str, np.ndarray], inv_sus: dict[str, np.n
     return out
 
 
-def permutation_noise(inv_ref: dict[str, np.ndarray], inv_sus: dict[str, np.ndarray], anchors: SharedAnchors,
-                      n_perm: int = 24, seed: int = 0) -> tuple[float, float]:
+def permutation_noise(
+    inv_ref: dict[str, np.ndarray],
+    inv_sus: dict[str, np.ndarray],
+    anchors: SharedAnchors,
+    n_perm: int = 24,
+    seed: int = 0,
+) -> tuple[float, float]:
     """Mean and SD of layer-pair scores when the suspect's anchors are shuffled (a no-correspondence null).
 
     The same random permutation is applied to rows and columns of every component and layer of the
@@ -82,8 +94,17 @@ def permutation_noise(inv_ref: dict[str, np.ndarray], inv_sus: dict[str, np.ndar
     vals = []
     for _ in range(n_perm):
         idx = anchors.sus[rng.permutation(len(anchors.sus))]
-        z = np.mean([np.arctanh(np.clip(a[c] @ _offdiag_standardised(np.nan_to_num(inv_sus[c]), idx).T,
-                                        -0.999999, 0.999999)) for c in comps], axis=0)
+        z = np.mean(
+            [
+                np.arctanh(
+                    np.clip(
+                        a[c] @ _offdiag_standardised(np.nan_to_num(inv_sus[c]), idx).T, -0.999999, 0.999999
+                    )
+                )
+                for c in comps
+            ],
+            axis=0,
+        )
         vals.append(z.ravel())
     v = np.concatenate(vals)
     return float(v.mean()), float(max(v.std(ddof=1), 1e-6))
