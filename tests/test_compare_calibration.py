@@ -11,8 +11,8 @@ from __future__ import annotations
 from itertools import combinations
 
 import pytest
-from compare_helpers import zoo_fp
 
+from compare_helpers import zoo_fp
 from taoke.analyzers.weights.evaluation import _with_null, fit_nulls, pair_scores
 from taoke.compare import compare
 

@@ -16,36 +16,69 @@ def _fp(n_layers=4, d=64, ffn=192, **meta):
 
 def _stats(sim: np.ndarray, layer_map, log10p=-50.0):
     s1 = np.arctanh(np.clip(sim, -0.999999, 0.999999))
-    return SimpleNamespace(log10p_model=log10p, layer_map=list(layer_map), s1=s1, s2=None,
-                           basis_free={"qk": sim})
+    return SimpleNamespace(
+        log10p_model=log10p, layer_map=list(layer_map), s1=s1, s2=None, basis_free={"qk": sim}
+    )
 
 
-def _decide(ref=None, sus=None, sim=None, layer_map=(0, 1, 2, 3), raw_same=0, vocab="same", log10p=-50.0,
-            parents=(), resid=None, neurons=None):
+def _decide(
+    ref=None,
+    sus=None,
+    sim=None,
+    layer_map=(0, 1, 2, 3),
+    raw_same=0,
+    vocab="same",
+    log10p=-50.0,
+    parents=(),
+    resid=None,
+    neurons=None,
+):
     ref = ref or _fp()
     sus = sus or _fp()
     if sim is None:
         sim = np.eye(ref.n_layers, sus.n_layers) * 0.97
     raw = {"compared": 39, "same": raw_same, "mean_corr": 0.9}
-    return decide(ref=ref, sus=sus, stats=_stats(sim, layer_map, log10p), raw=raw, resid=resid,
-                  vocab={"relation": vocab, "added_tokens": 256 if vocab == "extended" else 0},
-                  neurons=neurons, parents=list(parents), alpha=1e-3, same_arch=True)
+    return decide(
+        ref=ref,
+        sus=sus,
+        stats=_stats(sim, layer_map, log10p),
+        raw=raw,
+        resid=resid,
+        vocab={"relation": vocab, "added_tokens": 256 if vocab == "extended" else 0},
+        neurons=neurons,
+        parents=list(parents),
+        alpha=1e-3,
+        same_arch=True,
+    )
 
 
 def test_not_derived_same_and_other_architecture():
     v = _decide(log10p=-1.0)
     assert (v.relationship, v.derived) == ("independent-same-architecture", False)
-    v = decide(ref=_fp(), sus=_fp(), stats=_stats(np.zeros((4, 4)), [None] * 4, -0.5),
-               raw={"compared": 0, "same": 0}, resid=None, vocab={"relation": "different", "added_tokens": 0},
-               neurons=None, parents=[], alpha=1e-3, same_arch=False)
+    v = decide(
+        ref=_fp(),
+        sus=_fp(),
+        stats=_stats(np.zeros((4, 4)), [None] * 4, -0.5),
+        raw={"compared": 0, "same": 0},
+        resid=None,
+        vocab={"relation": "different", "added_tokens": 0},
+        neurons=None,
+        parents=[],
+        alpha=1e-3,
+        same_arch=False,
+    )
     assert v.relationship == "independent"
 
 
 def test_identical_vs_renamed():
     assert _decide(raw_same=39).relationship == "identical"
     assert _decide(raw_same=39, sus=_fp(renamed=True)).relationship == "renamed-copy"
-    assert _decide(raw_same=39, sus=_fp(hf_class="YiForCausalLM"), ref=_fp(hf_class="LlamaForCausalLM")
-                   ).relationship == "renamed-copy"
+    assert (
+        _decide(
+            raw_same=39, sus=_fp(hf_class="YiForCausalLM"), ref=_fp(hf_class="LlamaForCausalLM")
+        ).relationship
+        == "renamed-copy"
+    )
 
 
 def test_vocab_extension_wins_over_raw_identity():
@@ -56,7 +89,9 @@ def test_structure_rules():
     up = _decide(sus=_fp(n_layers=6), sim=np.ones((4, 6)) * 0.97, layer_map=[0, 1, 2, 1, 2, 3])
     assert up.relationship == "depth-upscaled"
     pruned = _decide(sus=_fp(n_layers=3, ffn=128), sim=np.ones((4, 3)) * 0.95, layer_map=[0, 1, 3])
-    assert pruned.relationship == "pruned" and pruned.transformations["pruning"]["dropped_reference_layers"] == [2]
+    assert pruned.relationship == "pruned" and pruned.transformations["pruning"][
+        "dropped_reference_layers"
+    ] == [2]
     partial = _decide(layer_map=[0, 1, None, None])
     assert partial.relationship == "partial" and partial.transformations["copied_layers"] == {"0": 0, "1": 1}
 
@@ -73,7 +108,10 @@ def test_function_equal_is_obfuscation_and_drift_splits_finetune_from_cpt():
 
 @pytest.mark.parametrize("p_second, expected", [(1e-9, "merged"), (0.5, "fine-tuned")])
 def test_merge_needs_two_significant_parents(p_second, expected):
-    parents = [{"name": "p1", "p_value": 1e-30, "share": 0.6}, {"name": "p2", "p_value": p_second, "share": 0.4}]
+    parents = [
+        {"name": "p1", "p_value": 1e-30, "share": 0.6},
+        {"name": "p2", "p_value": p_second, "share": 0.4},
+    ]
     v = _decide(parents=parents)
     assert v.relationship == expected
     if expected == "merged":

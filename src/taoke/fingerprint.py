@@ -3,7 +3,8 @@
 Fingerprint once, compare many (issue 4): a model is read tensor by tensor exactly once, reduced to a few
 MB of invariants, and every comparison afterwards works on fingerprints only (well under a second).
 
-What is stored, and why (sizes for Llama-2-7B: d=4096, 32 layers, ffn 11008, 32000 tokens):
+What is stored, and why (sizes for Llama-2-7B: d=4096, 32 layers, ffn 11008, 32000 tokens; the whole
+file measures 3.1 MB there, see ``bench/speed.py``):
 
 - ``anchors``: match keys (canonical token bytes, :mod:`taoke.tokenizers.view`) of up to 1024 tokens
   chosen by a hash of their bytes. Hash selection is *consistent sampling*: two vocabularies pick the
@@ -391,7 +392,13 @@ def _fingerprint(model: Any) -> Fingerprint:
             raw[key] = flat[idx].astype(np.float32)
         return w
 
+    layers = sorted({int(m.group(1)) for k in keys if (m := _BLOCK.match(k))})
+    order = [f"blk.{li}.{role}.weight" for li in layers for role in BLOCK_ROLES]
+    order += ["output_norm.weight", "output.weight"]
+    order = [k for k in order if k in keys]
+    stream = _Prefetch(read, order)
     emb = read("token_embd.weight")
+    stream.start()
     vocab, d = emb.shape
     hp = _hparams(model, keys)
     hp["d_model"] = int(hp.get("d_model") or d)
@@ -420,7 +427,6 @@ def _fingerprint(model: Any) -> Fingerprint:
     omega = probes(d)
     # Remember: xw/omega are whitened (orthonormal rows); xn is the real, RMS-normalised input.
 
-    layers = sorted({int(m.group(1)) for k in keys if (m := _BLOCK.match(k))})
     inv_lists: dict[str, list[np.ndarray]] = {c: [] for c in COMPONENTS}
     rinv_lists: dict[str, list[np.ndarray]] = {c: [] for c in COMPONENTS}
     present: dict[str, list[bool]] = {c: [] for c in COMPONENTS}
@@ -443,7 +449,7 @@ def _fingerprint(model: Any) -> Fingerprint:
             key = f"blk.{li}.{role}.weight"
             if key not in keys:
                 continue
-            w = read(key)
+            w = stream.get(key)
             if role == "attn_norm":
                 blk.set_gain("attn", w)
             elif role == "ffn_norm":
@@ -463,7 +469,8 @@ def _fingerprint(model: Any) -> Fingerprint:
             rinv_lists[c].append(rinv.get(c, np.full((len(omega), len(omega)), np.nan, np.float32)))
     for key in ("output_norm.weight", "output.weight"):
         if key in keys:
-            read(key)
+            stream.get(key)
+    stream.close()
     inv_arr = {c: _unit_rms(np.stack(v)) for c, v in inv_lists.items() if v and any(present[c])}
     rinv_arr = {c: _unit_rms(np.stack(v)) for c, v in rinv_lists.items() if v and any(present[c])}
     neurons = None
@@ -510,6 +517,46 @@ def _fingerprint(model: Any) -> Fingerprint:
         vocab_hashes=vocab_hashes,
         layers=layers,
     )
+
+
+class _Prefetch:
+    """Read the next tensor in a worker thread while the caller reduces the current one.
+
+    Decoding a tensor (pread + dtype widening) and reducing it (one matrix product) both release the
+    GIL, so overlapping them hides the shorter of the two; at most two tensors are in memory at once.
+    """
+
+    def __init__(self, read: Any, order: list[str]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.read, self.order = read, order
+        self.pos = 0
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="taoke-fingerprint")
+        self.future: Any = None
+
+    def start(self) -> None:
+        if self.order:
+            self.future = self.pool.submit(self.read, self.order[0])
+
+    def get(self, key: str) -> np.ndarray:
+        if self.future is None or self.pos >= len(self.order) or self.order[self.pos] != key:
+            return self.read(key)  # out of the planned order: read it directly
+        try:
+            arr = self.future.result()
+        except BaseException:
+            self.future = None
+            self.close()
+            raise
+        self.pos += 1
+        self.future = (
+            self.pool.submit(self.read, self.order[self.pos]) if self.pos < len(self.order) else None
+        )
+        return arr
+
+    def close(self) -> None:
+        if self.future is not None:
+            self.future.cancel()
+        self.pool.shutdown(wait=True)
 
 
 def _unit_rms(stack: np.ndarray) -> np.ndarray:

@@ -43,7 +43,7 @@ class Verdict:
 def _fmt(log10p: float) -> str:
     """A p-value from its log10, readable even far below float range (1e-4882)."""
     if log10p > -300:
-        return f"{10 ** log10p:.2g}"
+        return f"{10**log10p:.2g}"
     return f"1e{log10p:.0f}"
 
 

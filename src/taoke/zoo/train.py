@@ -13,9 +13,11 @@ their lineage to the committed parent is exact.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -111,6 +113,14 @@ class Workspace:
         return self._streams[key]
 
     def save(self, model_id: str, tensors: dict[str, np.ndarray], info: dict) -> None:
+        # man/doc text depends on the installed Debian packages: record the digest of what this model saw.
+        names = str(info.get("corpus", "")).split("+")
+        info = {
+            **info,
+            "corpus_sha256_16": {
+                n: self._corpora[n].describe()["sha256_16"] for n in names if n in self._corpora
+            },
+        }
         save_file(
             {k: np.ascontiguousarray(v.astype(np.float16)) for k, v in tensors.items()},
             str(self.out / "checkpoints" / f"{model_id}.safetensors"),
@@ -118,7 +128,11 @@ class Workspace:
         import fcntl
 
         # Bases and derivatives may train in two processes: merge into the log on disk under a lock.
-        with (self.out / ".train_log.lock").open("w") as lock:
+        lock_path = (
+            Path(tempfile.gettempdir())
+            / f"taoke-zoo-{hashlib.sha1(str(self.out.resolve()).encode()).hexdigest()[:12]}.lock"
+        )
+        with lock_path.open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             disk = json.loads(self.log_path.read_text()) if self.log_path.exists() else {}
             corpora = {n: c.describe() for n, c in self._corpora.items()}

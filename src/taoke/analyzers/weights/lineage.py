@@ -6,26 +6,32 @@ components of the Fisher-z transformed correlation of their invariants):
 ``basis-free`` (S1): invariants on whitened anchor-token embeddings. Survives renaming, dtype and
     quantization, permutations of residual dimensions/heads/neurons, the allowed rescalings and any
     orthogonal rotation of the residual stream; tokens are matched by string, so a reordered or
-    extended vocabulary lines up too. Its null cannot be built from the pair alone: two models trained
-    independently on similar text converge a little at the same depth (the "cautionary tale" of
-    issue 4; on the zoo, layer 0's attention of same-data twins correlates at ~0.1 where everything
-    else is ~0.01). So S1's null is *calibrated*: N(mu, sd) of scores over every layer pair of the
-    zoo's independent calibration pairs (``taoke/data/weights_null.json``, written by
-    ``taoke eval --calibrate`` / ``bench/accuracy.py --calibrate`` and shipped with its provenance).
+    extended vocabulary lines up too. Scores are first expressed in units of *this pair's*
+    anchor-permutation noise (B's anchors shuffled), which makes them comparable whatever the number of
+    shared tokens or the width. The null cannot be built from the pair alone: two models trained
+    independently on similar text converge a little at the same depth (the "cautionary tale" of issue
+    4; on the zoo, layer 0 of same-data twins reaches 12 noise SDs where other layer pairs stay near 1).
+    So S1's null is *calibrated* on the zoo's independent calibration pairs
+    (``taoke/data/weights_null.json``, written by ``taoke eval --calibrate``), and the model-level
+    statistic is the median over suspect layers of each one's best match (a copy makes every layer
+    match; convergence sits in one layer pair), tested against the predictive Student-t of that
+    statistic (:func:`effective_pairs`).
 
-``raw-basis`` (S2): the same invariants on fixed Gaussian probe vectors instead of anchors. Needs equal
-    widths and breaks under a residual rotation/permutation, but does not depend on the embeddings (it
-    sees blocks transplanted into a model that kept its own embeddings: partial copies). Its null is
-    built *per pair*: an independent model's residual coordinates are exchangeable (i.i.d. init and
-    permutation-equivariant training), so B's layer j is no closer to A's layer i than to A's layer
-    i' -- the off-map layer pairs of the same comparison give the null's centre and spread (median and
-    1.4826 * MAD; model tracing, Zhu et al. ICML 2025, makes the same exchangeability argument for
-    its exact permutation null over MLP neurons, github.com/ahmeda14960/model-tracing).
+``raw-basis`` (S2): the same invariants on fixed orthonormal probe vectors instead of anchors. Needs
+    equal widths and breaks under a residual rotation/permutation, but does not depend on the
+    embeddings (it sees blocks transplanted into a model that kept its own embeddings: partial copies).
+    An independent model's residual coordinates are exchangeable (i.i.d. init and permutation-
+    equivariant training), so there is no convergence to allow for, only noise: the null is the
+    calibrated spread of raw-basis scores between independent models, never tighter than this pair's
+    own probe-permutation noise (model tracing, Zhu et al. ICML 2025, makes the same exchangeability
+    argument for its exact permutation null over MLP neurons, github.com/ahmeda14960/model-tracing).
+    Without a calibration file, the pair's own off-map layer pairs give the centre and spread.
 
-Layer-pair p-values are one-sided normal tails of the standardised scores. The model-level p-value is a
-Bonferroni minimum over every layer pair and both statistics, which is valid whatever the dependence
-between layers (Fisher's method, used by model tracing, assumes independent layers; it would be
-anti-conservative here because layers of one model share a residual basis).
+The model-level p-value is a Bonferroni minimum over the two statistics (and over every layer pair for
+S2), which is valid whatever the dependence between layers (Fisher's method, used by model tracing,
+assumes independent layers; it would be anti-conservative here because layers of one model share a
+residual basis). Layer-pair p-values (for the layer map and the ``layers`` output) are the tails of
+the per-layer-pair nulls, Bonferroni over reference layers.
 """
 
 from __future__ import annotations

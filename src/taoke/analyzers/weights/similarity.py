@@ -83,7 +83,7 @@ def permutation_noise(
     The same random permutation is applied to rows and columns of every component and layer of the
     suspect, so the dependence between components and layers is kept and only the token (or probe)
     correspondence is destroyed. This measures how large a score pure noise produces *for this pair*:
-    it shrinks as more anchors are shared, so it makes scores comparable between a pair sharing 64
+    it shrinks as more anchors are shared, so it makes scores comparable between a pair sharing 48
     anchor tokens and one sharing 20 (different tokenizers).
     """
     comps = [c for c in inv_ref if c in inv_sus]

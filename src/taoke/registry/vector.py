@@ -1,0 +1,86 @@
+"""The compact vector of a fingerprint: what the approximate-nearest-neighbour shortlist searches.
+
+WHY this construction. ``compare`` is invariant to renames, permutations of residual dimensions /
+heads / neurons, the function-preserving rescalings, rotation of the residual stream, dtype and
+quantization, because it works on *token-space* invariants: per layer and component (qk, ov, ffn,
+gate) an ``m x m`` matrix over anchor tokens chosen by a hash of their bytes
+(:mod:`taoke.analyzers.weights.invariants`). Those matrices are already free of every basis the
+copier controls, and their size does not depend on the model's width. What remains model-specific is
+*which* tokens the rows and columns are, and how many layers there are. So the vector is a feature
+hash (Weinberger et al., ICML 2009) of the off-diagonal entries keyed by the *token keys* of the pair,
+not by their positions:
+
+- entry ``(a, b)`` of component ``c`` goes to bucket ``h(c, key_a, key_b) mod DIM`` with sign
+  ``s(c, key_a, key_b)``; two models that share a token pair put it in the same bucket whatever the
+  token ids, so a reordered or extended vocabulary still lines up (pairs of new tokens are noise);
+- each layer's entries are z-scored first (correlation, as compare uses: scale-free, so quantization
+  and global rescaling change nothing), and layers are *summed*: a pruned or depth-upscaled model
+  keeps most of the sum (3 of 4 layers -> cosine ~ sqrt(3/4)), a partial copy keeps its share;
+- the result is L2-normalised, so inner product = cosine ~ the correlation compare would see.
+
+Independent models land at cosine ~ N(0, 1/DIM) plus the small convergence of same-data twins;
+derived ones at 0.3-1.0 (measured on the zoo, docs/registry.md). The vector only *shortlists*: every
+verdict comes from a full ``compare`` against the stored fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from taoke.analyzers.weights.invariants import COMPONENTS
+
+VECTOR_VERSION = 1
+DIM = 256
+
+
+def _key_hash(key: bytes) -> np.uint64:
+    return np.uint64(int.from_bytes(hashlib.blake2b(key, digest_size=8, person=b"taoke-ann").digest(), "little"))
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: a well-mixed 64-bit hash of a 64-bit integer (vectorised)."""
+    x = x.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return x
+
+
+def compact_vector(fp: Any, dim: int = DIM) -> np.ndarray:
+    """The ``dim``-dimensional unit vector of a :class:`~taoke.fingerprint.Fingerprint` (float32).
+
+    A fingerprint without invariants (no decoder blocks) gives the zero vector: it is stored but can
+    only be found by an exact content hash, never shortlisted.
+    """
+    out = np.zeros(dim, dtype=np.float64)
+    comps = [c for c in COMPONENTS if c in fp.inv]
+    if not comps:
+        return out.astype(np.float32)
+    m = int(fp.inv[comps[0]].shape[1])
+    keys = list(fp.anchors[:m])
+    if len(keys) < m:
+        m = len(keys)
+    h = np.array([_key_hash(k) for k in keys[:m]], dtype=np.uint64)
+    mask = ~np.eye(m, dtype=bool)
+    with np.errstate(over="ignore"):
+        pair = (h[:, None] * np.uint64(0x9E3779B97F4A7C15)) ^ _mix(h[None, :] + np.uint64(0x632BE59BD9B4E019))
+    for ci, comp in enumerate(comps):
+        salt = np.uint64(((ci + 1) * 0xD6E8FEB86659FD93) & 0xFFFFFFFFFFFFFFFF)
+        with np.errstate(over="ignore"):
+            ph = _mix(pair[mask] + salt)
+        bucket = (ph % np.uint64(dim)).astype(np.int64)
+        sign = np.where((ph >> np.uint64(63)) == 0, 1.0, -1.0)
+        stack = np.nan_to_num(np.asarray(fp.inv[comp], dtype=np.float64)[:, :m, :m])
+        for layer in stack:
+            v = layer[mask]
+            v = v - v.mean()
+            n = np.linalg.norm(v)
+            if n <= 0:
+                continue
+            out += np.bincount(bucket, weights=sign * v / n, minlength=dim)
+    norm = np.linalg.norm(out)
+    return (out / norm if norm > 0 else out).astype(np.float32)
