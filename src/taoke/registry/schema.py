@@ -17,7 +17,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -92,14 +91,16 @@ def _v1(conn: Connection) -> None:
     """Models and their weight files."""
     models.create(conn)
     files.create(conn)
-    Index("ix_files_sha256", files.c.sha256).create(conn)
-    Index("ix_files_model", files.c.model_id).create(conn)
+    # Indexes as plain DDL (valid on SQLite and PostgreSQL), not Index objects: those would attach to
+    # the shared Table metadata and be created again by the next database's ``create``.
+    conn.exec_driver_sql("CREATE INDEX ix_files_sha256 ON files (sha256)")
+    conn.exec_driver_sql("CREATE INDEX ix_files_model ON files (model_id)")
 
 
 def _v2(conn: Connection) -> None:
     """Failures of ``taoke scan`` (one line each), and lookup by name."""
     failures.create(conn)
-    Index("ix_models_name", models.c.name).create(conn)
+    conn.exec_driver_sql("CREATE INDEX ix_models_name ON models (name)")
 
 
 # Ordered; never edit a released step, append a new one.

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import create_engine, delete, event, func, insert, select
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from taoke import __version__
 from taoke.errors import TaokeError
@@ -269,7 +269,9 @@ class Registry:
                 raise RegistryError(f"{self.display_url}: could not store {identity.name}") from None
             return rec.id, False
         except SQLAlchemyError as exc:
-            raise RegistryError(f"{self.display_url}: cannot store {identity.name}: {_one_line(exc)}") from None
+            raise RegistryError(
+                f"{self.display_url}: cannot store {identity.name}: {_one_line(exc)}"
+            ) from None
         if self._ann is not None:
             self._ann.add(np.asarray([model_id]), vec[None, :])
             self._ann_dirty = True
@@ -280,7 +282,9 @@ class Registry:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(schema.failures).values(
-                    source=str(source), error=" ".join(str(error).split()), failed_at=datetime.now(timezone.utc)
+                    source=str(source),
+                    error=" ".join(str(error).split()),
+                    failed_at=datetime.now(timezone.utc),
                 )
             )
 
@@ -399,7 +403,9 @@ class Registry:
 
     def _stamp(self) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            n, top = conn.execute(select(func.count(), func.max(schema.models.c.id)).select_from(schema.models)).one()
+            n, top = conn.execute(
+                select(func.count(), func.max(schema.models.c.id)).select_from(schema.models)
+            ).one()
         return make_stamp(int(n or 0), int(top or 0))
 
     def ann(self) -> AnnIndex:
@@ -429,7 +435,6 @@ def _one_line(exc: BaseException) -> str:
 
 __all__ = [
     "ModelRecord",
-    "OperationalError",
     "Registry",
     "RegistryError",
     "default_url",

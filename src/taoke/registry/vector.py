@@ -37,7 +37,8 @@ DIM = 256
 
 
 def _key_hash(key: bytes) -> np.uint64:
-    return np.uint64(int.from_bytes(hashlib.blake2b(key, digest_size=8, person=b"taoke-ann").digest(), "little"))
+    digest = hashlib.blake2b(key, digest_size=8, person=b"taoke-ann").digest()
+    return np.uint64(int.from_bytes(digest, "little"))
 
 
 def _mix(x: np.ndarray) -> np.ndarray:

@@ -185,6 +185,13 @@ MODELS: dict[str, Recipe] = {
     "a-ft-doc-q4_0": Recipe(
         "gguf", ("a-ft-doc",), {"qtype": "Q4_0"}, summary="Fine-tune of A exported to GGUF Q4_0."
     ),
+    "a-cpt-man-q8_0": Recipe(
+        "gguf",
+        ("a-cpt-man",),
+        {"qtype": "Q8_0"},
+        license="mit",
+        summary="Continued pretraining of A exported to GGUF Q8_0.",
+    ),
     # Merges.
     "merge-ft-linear": Recipe(
         "merge",
@@ -348,6 +355,13 @@ def _pairs() -> list[dict]:
         P("base-a", "a-ft-doc-q4_0", "fine-tuned", corpus="doc", transformation=["fine-tune", "GGUF Q4_0"]),
         # continued pretraining
         P("base-a", "a-cpt-man", "continued-pretraining", corpus="man", lr=2e-3),
+        P(
+            "base-a",
+            "a-cpt-man-q8_0",
+            "continued-pretraining",
+            corpus="man",
+            transformation=["continued pretraining", "GGUF Q8_0"],
+        ),
         # structural
         P(
             "base-a",

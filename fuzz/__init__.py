@@ -1,0 +1,1 @@
+"""taoke's fuzzing harnesses, hostile-input builders and campaign script (not shipped in the wheel)."""

@@ -1,0 +1,247 @@
+"""Index a model and search the registry for its nearest relatives.
+
+Search is two stages. (1) The ANN index over compact vectors (:mod:`taoke.registry.vector`) gives a
+shortlist of K candidates in sub-linear time. (2) Each candidate's stored fingerprint is compared with
+the query by the full :func:`taoke.compare.compare` (well under a second each), which gives the
+relationship, a p-value under a stated null and the evidence. Because K hypotheses are tested, the
+p-values are adjusted by Holm's step-down procedure (valid under any dependence, uniformly more
+powerful than Bonferroni); a candidate is reported as a relative only when its adjusted p-value is at
+most ``alpha`` and compare calls it derived. When none is, the answer is "no significant relative".
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from taoke.fingerprint import Fingerprint, fingerprint, is_fingerprint_file, load_fingerprint
+from taoke.registry.identity import Identity, describe, weight_hashes
+from taoke.registry.store import ModelRecord, Registry
+from taoke.registry.vector import compact_vector
+from taoke.verdict import DEFAULT_ALPHA
+
+DEFAULT_TOP = 5
+
+
+@dataclass
+class Prepared:
+    """A model read once: its identity (None for a bare fingerprint file) and fingerprint."""
+
+    identity: Identity | None
+    fingerprint: Fingerprint
+    seconds: float
+
+
+def prepare(spec: str | Path, known: set[str] | None = None) -> Prepared | str:
+    """Hash, load and fingerprint a source; returns the content id instead when it is in ``known``.
+
+    Hashing comes first because it is cheap next to fingerprinting: a resumed scan skips known models
+    after reading their bytes once, without building the model view.
+    """
+    from taoke.model import load
+    from taoke.sources import resolve
+
+    if is_fingerprint_file(spec):
+        t = time.perf_counter()
+        fp = load_fingerprint(spec)
+        return Prepared(None, fp, time.perf_counter() - t)
+    release = resolve(str(spec))
+    files, cid = weight_hashes(release)
+    if known is not None and cid in known:
+        return cid
+    t = time.perf_counter()
+    model = load(release)
+    try:
+        fp = fingerprint(model)
+        ident = describe(model, files, cid)
+    finally:
+        model.close()
+    return Prepared(ident, fp, time.perf_counter() - t)
+
+
+def index_source(registry: Registry, spec: str | Path) -> tuple[ModelRecord, bool]:
+    """Index one source (a no-op for known content); returns its record and whether it was new."""
+    prepared = prepare(spec, registry.content_ids())
+    if isinstance(prepared, str):
+        rec = registry.find_content(prepared)
+        assert rec is not None
+        return rec, False
+    if prepared.identity is None:
+        from taoke.errors import AnalysisError
+
+        raise AnalysisError("a fingerprint file has no weight files to hash: index the model itself", spec)
+    mid, created = registry.add(prepared.identity, prepared.fingerprint, prepared.seconds)
+    return registry.get(mid), created
+
+
+@dataclass
+class Hit:
+    """One shortlisted candidate with its full compare result."""
+
+    record: ModelRecord
+    ann_similarity: float
+    relationship: str
+    derived: bool
+    p_value: float
+    log10_p_value: float
+    log10_p_adjusted: float
+    significant: bool
+    confidence: float
+    evidence: list[dict[str, Any]]
+    layers: list[dict[str, Any]]
+
+    @property
+    def p_adjusted(self) -> float:
+        return float(10.0**self.log10_p_adjusted) if self.log10_p_adjusted > -300 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.record.to_dict(),
+            "ann_similarity": round(self.ann_similarity, 4),
+            "relationship": self.relationship,
+            "derived": self.derived,
+            "p_value": self.p_value,
+            "log10_p_value": round(self.log10_p_value, 3),
+            "p_value_holm": self.p_adjusted,
+            "log10_p_value_holm": round(self.log10_p_adjusted, 3),
+            "significant": self.significant,
+            "confidence": round(self.confidence, 3),
+            "evidence": self.evidence,
+            "layers": self.layers,
+        }
+
+
+@dataclass
+class SearchResult:
+    """The answer of ``taoke search``: hits best first, and what was tested."""
+
+    query: str
+    query_identity: dict[str, Any] | None
+    already_indexed: ModelRecord | None
+    hits: list[Hit]
+    alpha: float
+    shortlist: int
+    registry_size: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def relatives(self) -> list[Hit]:
+        return [h for h in self.hits if h.significant]
+
+    @property
+    def best(self) -> Hit | None:
+        rel = self.relatives
+        return rel[0] if rel else None
+
+    def to_dict(self) -> dict[str, Any]:
+        best = self.best
+        return {
+            "query": self.query,
+            "identity": self.query_identity,
+            "already_indexed": self.already_indexed.to_dict() if self.already_indexed else None,
+            "registry_size": self.registry_size,
+            "shortlist": self.shortlist,
+            "alpha": self.alpha,
+            "correction": f"Holm step-down over the {self.shortlist} shortlisted candidates",
+            "verdict": (f"{best.relationship} of {best.record.name}" if best else "no significant relative"),
+            "hits": [h.to_dict() for h in self.hits],
+            "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+def holm(log10_p: list[float]) -> list[float]:
+    """Holm step-down adjusted p-values, in log10 (order of the input kept).
+
+    p_(i) sorted ascending is adjusted to max_{j<=i} min(1, (m - j) p_(j)) with j counted from 0.
+    """
+    m = len(log10_p)
+    order = np.argsort(log10_p, kind="stable")
+    out = [0.0] * m
+    running = -np.inf
+    for rank, idx in enumerate(order):
+        adj = min(0.0, float(log10_p[idx]) + float(np.log10(m - rank)))
+        running = max(running, adj)
+        out[int(idx)] = running
+    return out
+
+
+def search(
+    registry: Registry,
+    query: Any,
+    *,
+    top: int = DEFAULT_TOP,
+    alpha: float = DEFAULT_ALPHA,
+    exclude_ids: set[int] | None = None,
+) -> SearchResult:
+    """Nearest relatives of ``query`` (a source spec, fingerprint file, Prepared or Fingerprint).
+
+    A query whose content is already in the registry is not matched against its own row (it is
+    reported as ``already_indexed``); ``exclude_ids`` leaves out other rows too.
+    """
+    from taoke.compare import compare
+
+    t0 = time.perf_counter()
+    if isinstance(query, Fingerprint):
+        prepared = Prepared(None, query, 0.0)
+    elif isinstance(query, Prepared):
+        prepared = query
+    else:
+        got = prepare(query)
+        assert not isinstance(got, str)
+        prepared = got
+    fp = prepared.fingerprint
+    ident = prepared.identity
+    exclude = set(exclude_ids or ())
+    self_rec = registry.find_content(ident.content_id) if ident is not None else None
+    if self_rec is not None:
+        exclude.add(self_rec.id)
+    t1 = time.perf_counter()
+    vec = compact_vector(fp)
+    index = registry.ann()
+    t2 = time.perf_counter()
+    cands = [(i, s) for i, s in index.search(vec, top + len(exclude)) if i not in exclude][:top]
+    t3 = time.perf_counter()
+    results = []
+    for mid, sim in cands:
+        ref = registry.fingerprint(mid)
+        res = compare(ref, fp)
+        results.append((registry.get(mid), sim, res))
+    t4 = time.perf_counter()
+    adjusted = holm([r.log10_p_value for _, _, r in results])
+    hits = [
+        Hit(
+            record=rec,
+            ann_similarity=sim,
+            relationship=res.relationship,
+            derived=res.derived,
+            p_value=res.p_value,
+            log10_p_value=res.log10_p_value,
+            log10_p_adjusted=adj,
+            significant=bool(res.derived and adj <= np.log10(alpha)),
+            confidence=res.confidence,
+            evidence=[e.to_dict() for e in res.evidence],
+            layers=[m.to_dict() for m in res.layers],
+        )
+        for (rec, sim, res), adj in zip(results, adjusted, strict=True)
+    ]
+    hits.sort(key=lambda h: (not h.significant, h.log10_p_adjusted, -h.ann_similarity))
+    return SearchResult(
+        query=ident.name if ident is not None else fp.name,
+        query_identity=ident.to_dict() if ident is not None else None,
+        already_indexed=self_rec,
+        hits=hits,
+        alpha=alpha,
+        shortlist=len(cands),
+        registry_size=len(index),
+        timings={
+            "fingerprint": prepared.seconds,
+            "ann_load": t2 - t1,
+            "shortlist": t3 - t2,
+            "compare": t4 - t3,
+            "total": time.perf_counter() - t0,
+        },
+    )
