@@ -361,6 +361,16 @@ def scan(
                             f.finding, f.error = "failed", res["error"]
                             continue
                         me = {"name": f.name, "source": src, "declared_base": f.declared_base}
+                        if f.same_content_as:  # byte-identical to an indexed model: that is its relative
+                            same = {
+                                "name": f.same_content_as,
+                                "source": f.same_content_as,
+                                "declared_base": [],
+                            }
+                            confirmed = _names(same) & {_norm(d) for d in f.declared_base}
+                            f.finding = "declared-parent-confirmed" if confirmed else "undeclared-parent"
+                            f.relative, f.relationship, f.p_value_holm = f.same_content_as, "identical", 0.0
+                            continue
                         finding, hit = classify(me, res["result"])
                         f.finding = finding
                         if hit is not None:

@@ -25,6 +25,10 @@ COMMANDS = [
     "demo",
     "eval",
     "tokenizer",
+    "index",
+    "search",
+    "scan",
+    "registry",
 ]
 
 app = typer.Typer(
@@ -47,7 +51,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     _state["debug"] = debug or os.environ.get("TAOKE_DEBUG") == "1"
 
@@ -59,7 +65,7 @@ for _name in COMMANDS:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turning TaokeError into one line and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False)  # click returns typer.Exit codes here
     except TaokeError as exc:
         if _state["debug"]:
             raise
@@ -80,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug)")
         return 3
-    return 0
+    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":

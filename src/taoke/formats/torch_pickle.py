@@ -279,7 +279,7 @@ class TorchFile(TensorFile):
         # storage key -> (absolute offset of its raw bytes, or -1 when compressed, member name)
         self._where: dict[str, tuple[int, str]] = {}
         try:
-            if zipfile.is_zipfile(self.path):
+            if self._is_zip():
                 obj = self._open_zip()
             elif os.pread(self._fd, 2, 0) == b"PK":
                 raise CorruptFile("truncated or corrupt zip archive (no central directory)", self.path)
@@ -307,11 +307,23 @@ class TorchFile(TensorFile):
             raise
 
     # -- zip format ------------------------------------------------------------------------------
+    def _is_zip(self) -> bool:
+        """``zipfile.is_zipfile`` catches only ``OSError``; a forged end-of-central-directory record
+        makes it raise ``BadZipFile`` (multi-disk archives) or ``struct.error``: a corrupt file."""
+        try:
+            return zipfile.is_zipfile(self.path)
+        except (zipfile.BadZipFile, ValueError, EOFError, struct.error) as exc:
+            raise CorruptFile(f"bad zip archive: {exc}", self.path) from None
+
     def _open_zip(self) -> Any:
         path, limits = self.path, self.limits
         try:
             zf = zipfile.ZipFile(self.path)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
+            raise CorruptFile(f"bad zip archive: {exc}", path) from None
+        except NotImplementedError as exc:  # zipfile: "zip file version 25.5" and other features
+            raise UnsupportedFormat(f"zip archive uses an unsupported feature: {exc}", path) from None
+        except RuntimeError as exc:  # noqa: B014 - zipfile signals encryption/compression misuse this way
             raise CorruptFile(f"bad zip archive: {exc}", path) from None
         self._zip = zf
         members = zf.infolist()
@@ -370,7 +382,9 @@ class TorchFile(TensorFile):
         try:
             with self._zip.open(m) as fh:
                 data = fh.read(m.file_size + 1)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        except RuntimeError as exc:  # zipfile: "File ... is encrypted, password required for extraction"
+            raise UnsupportedFormat(f"archive member {m.filename!r} cannot be read: {exc}", self.path) from None
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, struct.error) as exc:
             raise CorruptFile(f"cannot read archive member {m.filename!r}: {exc}", self.path) from None
         if len(data) != m.file_size:
             raise CorruptFile(f"archive member {m.filename!r} holds {len(data)} bytes, not the declared "

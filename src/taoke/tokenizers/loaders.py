@@ -64,6 +64,12 @@ def _read_bytes(path: Path, limits: Limits, what: str) -> bytes:
         raise CorruptFile(f"cannot read: {exc.strerror or exc}", path) from None
 
 
+def _utf8(text: str) -> bytes:
+    """UTF-8 bytes of an untrusted token string; a lone surrogate (JSON ``"\\ud800"``) keeps its bytes
+    (``surrogatepass``) rather than raising ``UnicodeEncodeError``."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _check_size(n: int, path: Path, limits: Limits, what: str = "vocabulary") -> None:
     if n > limits.max_vocab:
         raise LimitExceeded(
@@ -190,18 +196,18 @@ def load_tokenizer_json(path: str | Path, limits: Limits | None = None) -> Token
             b = bytelevel_to_bytes(tok)
             if b is None:
                 undecodable += 1
-                return tok.encode("utf-8"), NORMAL
+                return _utf8(tok), NORMAL
             return b, NORMAL
         if spm:
             b, is_byte = spm_piece_to_bytes(tok)
             return b, BYTE if is_byte else NORMAL
-        return tok.encode("utf-8"), NORMAL
+        return _utf8(tok), NORMAL
 
     for tok, idx in pairs:
         tokens[idx], classes[idx] = convert(tok)
     for a in added:
         idx = a["id"]
-        tokens[idx] = a["content"].encode("utf-8")
+        tokens[idx] = _utf8(a["content"])
         classes[idx] = SPECIAL if a.get("special") else USER
     merges_raw = model.get("merges") or []
     merges: list[tuple[bytes, bytes]] = []
@@ -279,7 +285,8 @@ def load_sentencepiece(path: str | Path, limits: Limits | None = None) -> Tokeni
     ns = proto.normalizer_spec
     normalizer = {
         "type": "SentencePiece",
-        "name": ns.name,
+        # protobuf returns a string field that is not valid UTF-8 as bytes: keep reports JSON-able
+        "name": ns.name if isinstance(ns.name, str) else bytes(ns.name).decode("utf-8", "replace"),
         "add_dummy_prefix": ns.add_dummy_prefix,
         "remove_extra_whitespaces": ns.remove_extra_whitespaces,
     }
@@ -373,7 +380,7 @@ def load_vocab_merges(
     classes = np.full(n, PADDING, dtype=np.int8)
     for tok, idx in vocab.items():
         b = bytelevel_to_bytes(tok)
-        tokens[idx] = b if b is not None else tok.encode("utf-8")
+        tokens[idx] = b if b is not None else _utf8(tok)
         classes[idx] = NORMAL if b is not None else SPECIAL
     merges: list[tuple[bytes, bytes]] = []
     files = [vocab_path]
@@ -387,7 +394,7 @@ def load_vocab_merges(
             parts = ln.split(" ")
             if len(parts) != 2:
                 raise CorruptFile(f"merge {lineno} is not two tokens separated by a space", merges_path)
-            a, b = (bytelevel_to_bytes(p) or p.encode("utf-8") for p in parts)
+            a, b = (bytelevel_to_bytes(p) or _utf8(p) for p in parts)
             merges.append((a, b))
     return _view(
         "bpe-bytelevel",

@@ -85,12 +85,19 @@ def bytelevel_to_bytes(token: str) -> bytes | None:
         return None
 
 
-def spm_piece_to_bytes(piece: str) -> tuple[bytes, bool]:
-    """Canonical bytes of a SentencePiece piece and whether it is a byte-fallback piece."""
+def spm_piece_to_bytes(piece: str | bytes) -> tuple[bytes, bool]:
+    """Canonical bytes of a SentencePiece piece and whether it is a byte-fallback piece.
+
+    Untrusted pieces need not be valid text: protobuf hands back a ``string`` field holding invalid
+    UTF-8 as ``bytes``, and a JSON ``"\\ud800"`` decodes to a lone surrogate. Both keep their exact bytes
+    (``surrogatepass``) instead of raising: a broken piece is a token to compare, not a crash.
+    """
+    if isinstance(piece, bytes):
+        return piece.replace(SPM_SPACE.encode("utf-8"), b" "), False
     m = _BYTE_PIECE.match(piece)
     if m:
         return bytes([int(m.group(1), 16)]), True
-    return piece.replace(SPM_SPACE, " ").encode("utf-8"), False
+    return piece.replace(SPM_SPACE, " ").encode("utf-8", "surrogatepass"), False
 
 
 def is_padding(text: str) -> bool:

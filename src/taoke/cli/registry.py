@@ -1,0 +1,63 @@
+"""``taoke registry export|import|info``: share a registry as one file."""
+
+from __future__ import annotations
+
+import typer
+
+from taoke.cli.index import DB_HELP
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``registry`` command group to the taoke app."""
+    group = typer.Typer(help="Export, import and describe a registry.", no_args_is_help=True)
+
+    @group.command("export")
+    def export_cmd(
+        file: str = typer.Argument(..., help="The single file to write (a SQLite database)."),
+        db: str = typer.Option(None, "--db", help=DB_HELP),
+        force: bool = typer.Option(False, "--force", help="Overwrite FILE if it exists."),
+    ) -> None:
+        """Write every model of the registry (fingerprints, identities, file hashes) to FILE."""
+        from taoke.registry import Registry, export_registry
+
+        with Registry(db) as reg:
+            n = export_registry(reg, file, overwrite=force)
+            typer.echo(f"exported {n} models from {reg.display_url} to {file}")
+
+    @group.command("import")
+    def import_cmd(
+        file: str = typer.Argument(..., help="A file written by `taoke registry export`."),
+        db: str = typer.Option(None, "--db", help=DB_HELP),
+    ) -> None:
+        """Add the models of FILE that the registry lacks (by content hash); safe to repeat."""
+        from taoke.registry import Registry, import_registry
+
+        with Registry(db) as reg:
+            n = import_registry(reg, file)
+            typer.echo(f"imported {n} new models into {reg.display_url} ({reg.count()} in all)")
+
+    @group.command("info")
+    def info_cmd(
+        db: str = typer.Option(None, "--db", help=DB_HELP),
+        fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+    ) -> None:
+        """Where the registry is, its schema version, size, models and recorded failures."""
+        from taoke.registry import Registry
+        from taoke.render.common import dumps
+
+        with Registry(db) as reg:
+            info = {
+                "registry": reg.display_url,
+                "schema_version": reg.schema_version,
+                "models": reg.count(),
+                "size_bytes": reg.size_bytes(),
+                "ann_index": str(reg.ann_path()),
+                "failures": reg.failures(),
+            }
+        if fmt == "json":
+            typer.echo(dumps(info))
+        else:
+            for k, v in info.items():
+                typer.echo(f"{k}: {len(v) if k == 'failures' else v}")
+
+    app.add_typer(group, name="registry")

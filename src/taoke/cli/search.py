@@ -1,0 +1,45 @@
+"""``taoke search SOURCE``: nearest relatives in the registry (ANN shortlist + full compare, Holm)."""
+
+from __future__ import annotations
+
+import typer
+
+from taoke.cli.index import DB_HELP
+from taoke.errors import TaokeError
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``search`` command to the taoke app."""
+
+    @app.command("search")
+    def search_cmd(
+        source: str = typer.Argument(
+            ..., help="Model to look up: folder, weight file, hub id or fingerprint."
+        ),
+        top: int = typer.Option(5, "--top", "-k", help="Candidates shortlisted and compared in full."),
+        db: str = typer.Option(None, "--db", help=DB_HELP),
+        fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+        alpha: float = typer.Option(1e-3, "--alpha", help="Family-wise significance level (Holm)."),
+    ) -> None:
+        """Which registered model is SOURCE derived from, if any? Shortlists TOP candidates by an
+        approximate-nearest-neighbour index, compares each in full, and reports the relationship,
+        p-value (Holm-adjusted over the shortlist) and evidence; 'no significant relative' when none
+        passes ALPHA."""
+        from taoke.registry import Registry, search
+        from taoke.render.registry import print_renderables, render_search
+
+        if fmt not in ("text", "json"):
+            raise TaokeError(f"unknown --format {fmt!r} (use text or json)")
+        if top < 1:
+            raise TaokeError(f"--top must be at least 1, got {top}")
+        if not 0 < alpha < 1:
+            raise TaokeError(f"--alpha must be in (0, 1), got {alpha}")
+        with Registry(db) as reg:
+            if reg.count() == 0:
+                raise TaokeError(f"the registry {reg.display_url} is empty: run `taoke index` first")
+            result = search(reg, source, top=top, alpha=alpha)
+        out = render_search(result, fmt)
+        if fmt == "json":
+            typer.echo(out)
+        else:
+            print_renderables(out)

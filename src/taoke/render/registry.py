@@ -1,0 +1,101 @@
+"""Renderers for the registry commands (index, search, scan): rich text and JSON; they never compute."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from taoke.render.common import dumps
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "-"
+    return "<1e-300" if p == 0 else f"{p:.2g}"
+
+
+def render_index(rows: list[dict[str, Any]], fmt: str, registry: str) -> str | Table:
+    """``rows``: {source, name, status (indexed|already indexed|failed), id, error}."""
+    if fmt == "json":
+        return dumps({"registry": registry, "models": rows})
+    table = Table(title=f"taoke index -> {registry}", title_justify="left")
+    for col in ("model", "status", "id", "family", "params", "declared base", "licence"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r.get("name") or r["source"],
+            r["status"] if r["status"] != "failed" else f"[red]failed[/]: {r.get('error')}",
+            str(r.get("id") or "-"),
+            str(r.get("family") or "-"),
+            f"{r['n_params']:,}" if r.get("n_params") else "-",
+            ", ".join(r.get("declared_base") or []) or "-",
+            str(r.get("license") or "-"),
+        )
+    return table
+
+
+def render_search(result: Any, fmt: str) -> str | list[Any]:
+    """A :class:`taoke.registry.SearchResult` as JSON text or a list of rich renderables."""
+    if fmt == "json":
+        return dumps(result)
+    d = result.to_dict()
+    head = [
+        f"[bold]{d['query']}[/]: "
+        + (f"[bold red]{d['verdict']}[/]" if result.best else "[green]no significant relative[/]")
+        + f"  (registry of {d['registry_size']} models; {d['correction']}; alpha={d['alpha']:g})"
+    ]
+    if result.already_indexed is not None:
+        head.append(
+            f"[dim]its bytes are already in the registry as {result.already_indexed.name} (excluded)[/]"
+        )
+    table = Table(title_justify="left")
+    for col in ("rank", "candidate", "ANN cos", "relationship", "p (Holm)", "significant", "evidence"):
+        table.add_column(col)
+    for i, h in enumerate(result.hits, 1):
+        ev = next((e for e in h.evidence if e.get("kind", "").startswith("lineage")), None)
+        z = (ev.get("detail") or {}).get("z") if ev else None
+        brief = f"{ev['kind'].removeprefix('lineage-')} z={z:.1f}" if ev and z is not None else "-"
+        table.add_row(
+            str(i),
+            h.record.name,
+            f"{h.ann_similarity:.3f}",
+            h.relationship,
+            _p(h.p_adjusted),
+            "[bold red]yes[/]" if h.significant else "no",
+            brief,
+        )
+    return [*head, table]
+
+
+def render_scan(result: Any, fmt: str) -> str | list[Any]:
+    """A :class:`taoke.scan.ScanResult`: undeclared parents first, failures with their one line."""
+    if fmt == "json":
+        return dumps(result)
+    table = Table(
+        title=f"taoke scan ({result.executor}, {result.seconds['total']:.1f} s) -> {result.registry}",
+        title_justify="left",
+    )
+    for col in ("finding", "model", "declared base", "relative found", "relationship", "p (Holm)"):
+        table.add_column(col)
+    style = {"undeclared-parent": "bold red", "declared-parent-mismatch": "red", "failed": "yellow"}
+    for f in result.findings:
+        s = style.get(f.finding)
+        finding = f"[{s}]{f.finding}[/]" if s else f.finding
+        table.add_row(
+            finding,
+            f.name or f.source,
+            ", ".join(f.declared_base) or "-",
+            f.relative or (f.error or "-"),
+            f.relationship or "-",
+            _p(f.p_value_holm),
+        )
+    counts = ", ".join(f"{v} {k}" for k, v in result.counts["finding"].items())
+    return [table, f"[dim]{counts}[/]"]
+
+
+def print_renderables(items: str | Table | list[Any]) -> None:
+    console = Console()
+    for item in items if isinstance(items, list) else [items]:
+        console.print(item, highlight=False) if not isinstance(item, str) else console.print(item)

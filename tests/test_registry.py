@@ -1,0 +1,222 @@
+"""Registry on SQLite: schema migrations, identity, idempotent indexing, the ANN cache, export/import, CLI.
+
+All on real zoo models (tiny trained LLaMAs and their derivatives), nothing mocked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import create_engine, insert, select
+
+from taoke import zoo
+from taoke.cli.main import main
+from taoke.errors import TaokeError
+from taoke.registry import (
+    Registry,
+    RegistryError,
+    compact_vector,
+    export_registry,
+    holm,
+    import_registry,
+    index_source,
+    prepare,
+    schema,
+    search,
+)
+
+
+@pytest.fixture(scope="module")
+def zoo_paths() -> dict[str, Path]:
+    return {
+        m: zoo.materialize(m) for m in ("base-a", "base-b", "calib-00", "a-ft-man", "a-obf-all", "a-copy")
+    }
+
+
+def test_holm_matches_the_textbook_procedure() -> None:
+    p = np.array([0.01, 0.04, 0.03, 0.005])
+    # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> running max 0.06
+    expected = [0.03, 0.06, 0.06, 0.02]
+    got = [10**x for x in holm(list(np.log10(p)))]
+    assert got == pytest.approx(expected)
+    assert holm([0.0]) == [0.0]  # p = 1 stays 1
+
+
+def test_compact_vector_keeps_derivatives_near_their_parent(zoo_paths: dict[str, Path]) -> None:
+    vec = {m: compact_vector(prepare(p).fingerprint) for m, p in zoo_paths.items()}
+    assert np.linalg.norm(vec["base-a"]) == pytest.approx(1.0, abs=1e-5)
+    # invariant to every function-preserving obfuscation (rotation, permutations, rescaling)
+    assert float(vec["base-a"] @ vec["a-obf-all"]) > 0.99
+    assert float(vec["base-a"] @ vec["a-ft-man"]) > 0.8  # fine-tune stays near
+    for other in ("base-b", "calib-00"):  # independent models do not
+        assert abs(float(vec["base-a"] @ vec[other])) < 0.3
+
+
+def test_fresh_database_is_migrated_and_newer_schema_refused(tmp_path: Path) -> None:
+    reg = Registry(str(tmp_path / "r.sqlite"))
+    assert reg.schema_version == schema.SCHEMA_VERSION == 2
+    reg.close()
+    eng = create_engine(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    with eng.begin() as conn:
+        conn.execute(
+            insert(schema.schema_version).values(
+                version=99, applied_at=schema.datetime.now(), description="x"
+            )
+        )
+    eng.dispose()
+    with pytest.raises(RegistryError, match="newer than this taoke"):
+        Registry(str(tmp_path / "r.sqlite"))
+
+
+def test_v1_database_upgrades_in_place_keeping_rows(tmp_path: Path, zoo_paths: dict[str, Path]) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    eng = create_engine(url)
+    schema.schema_version.create(eng)
+    number, description, step = schema.MIGRATIONS[0]
+    with eng.begin() as conn:  # a registry written by a taoke that only knew version 1
+        step(conn)
+        conn.execute(
+            insert(schema.schema_version).values(
+                version=number, applied_at=schema.datetime.now(), description=description
+            )
+        )
+    eng.dispose()
+    assert schema.current_version(create_engine(url)) == 1
+    reg = Registry(url)
+    assert reg.schema_version == 2
+    rec, created = index_source(reg, zoo_paths["base-a"])
+    reg.record_failure("x", "boom")  # the table version 2 added
+    assert created and reg.failures()[0]["error"] == "boom"
+
+
+def test_identity_and_idempotent_reindex(tmp_path: Path, zoo_paths: dict[str, Path]) -> None:
+    with Registry(str(tmp_path / "r.sqlite")) as reg:
+        rec, created = index_source(reg, zoo_paths["a-ft-man"])
+        assert created
+        weights = zoo_paths["a-ft-man"] / "model.safetensors"
+        files = reg.files(rec.id)
+        assert files == [
+            {
+                "path": "model.safetensors",
+                "size": weights.stat().st_size,
+                "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+            }
+        ]
+        assert rec.family == "llama" and rec.n_params and rec.n_params > 100_000
+        assert rec.declared_base == ["taoke-zoo/base-a"] and rec.license == "apache-2.0"
+        again, created = index_source(reg, zoo_paths["a-ft-man"])
+        assert not created and again.id == rec.id and reg.count() == 1
+        # the same bytes in another folder under another name are the same model
+        copy = tmp_path / "renamed-release"
+        shutil.copytree(zoo_paths["a-ft-man"], copy)
+        third, created = index_source(reg, copy)
+        assert not created and third.id == rec.id
+        # the stored fingerprint round-trips
+        fp = reg.fingerprint(rec.id)
+        assert fp.n_layers == 4 and set(fp.inv) == {"qk", "ov", "ffn", "gate"}
+
+
+def test_each_model_is_committed_on_its_own(tmp_path: Path, zoo_paths: dict[str, Path]) -> None:
+    db = tmp_path / "r.sqlite"
+    reg = Registry(str(db))
+    index_source(reg, zoo_paths["base-a"])
+    # visible to another connection before anything else happens (no open transaction holds it)
+    eng = create_engine(f"sqlite:///{db}")
+    with eng.connect() as conn:
+        assert [r[0] for r in conn.execute(select(schema.models.c.name))] == ["base-a"]
+    eng.dispose()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "model.safetensors").write_bytes(b"\x00" * 8)
+    with pytest.raises(TaokeError, match="too short"):
+        index_source(reg, bad)
+    assert reg.count() == 1
+
+
+def test_ann_index_is_persisted_and_rebuilt_when_stale(tmp_path: Path, zoo_paths: dict[str, Path]) -> None:
+    db = tmp_path / "r.sqlite"
+    with Registry(str(db)) as reg:
+        index_source(reg, zoo_paths["base-a"])
+        index_source(reg, zoo_paths["base-b"])
+        assert len(reg.ann()) == 2
+    assert (tmp_path / "r.sqlite.usearch").exists()
+    stamp = json.loads((tmp_path / "r.sqlite.usearch.json").read_text())
+    assert stamp["count"] == 2
+    # another writer adds a row without touching the index: the stale stamp forces a rebuild
+    with Registry(str(db)) as other:
+        other._ann = None
+        rec, _ = index_source(other, zoo_paths["calib-00"])
+        other._ann_dirty = False
+    with Registry(str(db)) as reg:
+        assert len(reg.ann()) == 3
+        assert reg.ann().search(compact_vector(reg.fingerprint(rec.id)), 1)[0][0] == rec.id
+
+
+def test_search_finds_parent_and_reports_no_relative(tmp_path: Path, zoo_paths: dict[str, Path]) -> None:
+    with Registry(str(tmp_path / "r.sqlite")) as reg:
+        for m in ("base-a", "base-b", "calib-00"):
+            index_source(reg, zoo_paths[m])
+        res = search(reg, zoo_paths["a-obf-all"], top=3)
+        assert res.best is not None and res.best.record.name == "base-a"
+        assert res.best.relationship == "obfuscated-copy"
+        assert len(res.hits) == 3 and sum(h.significant for h in res.hits) == 1
+        d = res.to_dict()
+        assert d["verdict"] == "obfuscated-copy of base-a" and "Holm" in d["correction"]
+        # an indexed model is not its own relative: the other two are independent
+        res = search(reg, zoo_paths["base-b"], top=5)
+        assert res.already_indexed is not None and res.already_indexed.name == "base-b"
+        assert res.best is None and res.to_dict()["verdict"] == "no significant relative"
+        assert all(h.record.name != "base-b" for h in res.hits)
+
+
+def test_export_import_round_trip(tmp_path: Path, zoo_paths: dict[str, Path]) -> None:
+    with Registry(str(tmp_path / "a.sqlite")) as reg:
+        for m in ("base-a", "calib-00"):
+            index_source(reg, zoo_paths[m])
+        assert export_registry(reg, tmp_path / "team.sqlite") == 2
+        with pytest.raises(RegistryError, match="already exists"):
+            export_registry(reg, tmp_path / "team.sqlite")
+    assert not Path(f"{tmp_path / 'team.sqlite'}-wal").exists()
+    with Registry(str(tmp_path / "b.sqlite")) as other:
+        index_source(other, zoo_paths["base-a"])
+        assert import_registry(other, tmp_path / "team.sqlite") == 1  # base-a already there
+        assert import_registry(other, tmp_path / "team.sqlite") == 0
+        assert sorted(r.name for r in other.records()) == ["base-a", "calib-00"]
+        assert search(other, zoo_paths["a-ft-man"]).best.record.name == "base-a"
+    (tmp_path / "junk.sqlite").write_text("not sqlite")
+    with pytest.raises(RegistryError, match="not a taoke registry export"):
+        import_registry(Registry(str(tmp_path / "c.sqlite")), tmp_path / "junk.sqlite")
+
+
+def test_cli_index_search_registry(tmp_path: Path, zoo_paths: dict[str, Path], capsys, monkeypatch) -> None:
+    db = str(tmp_path / "cli.sqlite")
+    assert (
+        main(["index", str(zoo_paths["base-a"]), str(zoo_paths["calib-00"]), "--db", db, "-f", "json"]) == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert [m["status"] for m in out["models"]] == ["indexed", "indexed"]
+    assert main(["index", str(zoo_paths["base-a"]), "--db", db, "-f", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["models"][0]["status"] == "already indexed"
+    assert main(["search", str(zoo_paths["a-ft-man"]), "--db", db, "--top", "2", "--format", "json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["verdict"] == "fine-tuned of base-a" and res["hits"][0]["p_value_holm"] < 1e-6
+    assert res["shortlist"] == 2 and res["hits"][0]["evidence"]
+    assert main(["search", str(zoo_paths["base-b"]), "--db", db]) == 0
+    assert "no significant relative" in capsys.readouterr().out
+    monkeypatch.setenv("TAOKE_REGISTRY", db)  # the default registry comes from the environment
+    assert main(["registry", "export", str(tmp_path / "x.sqlite")]) == 0
+    assert main(["registry", "import", str(tmp_path / "x.sqlite"), "--db", str(tmp_path / "y.sqlite")]) == 0
+    assert "imported 2 new models" in capsys.readouterr().out
+    assert main(["registry", "info", "-f", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["schema_version"] == 2
+    # errors are one line and exit code 2
+    assert main(["search", str(tmp_path / "nope"), "--db", db]) == 2
+    assert main(["search", str(zoo_paths["base-b"]), "--db", str(tmp_path / "empty.sqlite")]) == 2
+    assert main(["index", str(zoo_paths["base-a"]), "--db", "postgresql://u@127.0.0.1:1/x"]) == 2
+    err = capsys.readouterr().err
+    assert "is empty: run `taoke index` first" in err and "cannot open registry" in err
