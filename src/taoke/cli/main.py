@@ -29,6 +29,7 @@ COMMANDS = [
     "search",
     "scan",
     "registry",
+    "contamination",
 ]
 
 app = typer.Typer(

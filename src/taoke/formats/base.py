@@ -14,6 +14,22 @@ from typing import Any
 import numpy as np
 
 
+def check_dims(shape: tuple[int, ...] | list[int], max_elements: int) -> str | None:
+    """Why ``shape`` cannot be a real tensor, or ``None`` when it can.
+
+    A header's element count is checked against the size limits, but a zero dimension makes the
+    count 0 whatever the other dimensions claim: ``[0, 2**70]`` passes a ``numel`` check and then
+    breaks numpy (``Maximum allowed dimension exceeded``) when the empty array is shaped. So the
+    product of the *non-zero* dimensions is bounded too.
+    """
+    span = 1
+    for d in shape:
+        span *= max(d, 1)
+        if span > max_elements:
+            return f"dimensions {list(shape)[:8]} span more than {max_elements} elements"
+    return None
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     """One stored tensor, described from the header alone.

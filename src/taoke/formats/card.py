@@ -76,7 +76,12 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
 def safe_yaml(text: str, path: str | Path, limits: Limits | None = None) -> Any:
     """Load one untrusted YAML document: safe types only, bounded aliases and depth; one-line errors."""
     limits = limits or current_limits()
-    loader = _BoundedSafeLoader(text, limits.max_json_depth)
+    try:
+        # the reader checks the characters as it is built: a control character raises here already
+        loader = _BoundedSafeLoader(text, limits.max_json_depth)
+    except yaml.YAMLError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CorruptFile(f"invalid YAML front matter: {first}", path) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -89,6 +94,10 @@ def safe_yaml(text: str, path: str | Path, limits: Limits | None = None) -> Any:
     except yaml.YAMLError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CorruptFile(f"invalid YAML front matter: {first}", path) from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        # SafeConstructor builds dates with datetime(): "2020-99-99" matches its timestamp pattern and
+        # then fails as a ValueError, not a YAMLError
+        raise CorruptFile(f"invalid YAML front matter value: {str(exc).splitlines()[0][:120]}", path) from None
     finally:
         loader.dispose()
 

@@ -24,7 +24,7 @@ import numpy as np
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFValueType
 
 from taoke.errors import CorruptFile, LimitExceeded, UnsupportedFormat
-from taoke.formats.base import TensorFile, TensorInfo
+from taoke.formats.base import TensorFile, TensorInfo, check_dims
 from taoke.formats.safetensors import pread_into
 from taoke.limits import Limits, current_limits
 
@@ -156,6 +156,7 @@ class GGUFFile(TensorFile):
                                     f"{limits.max_metadata_entries} (TAOKE_MAX_METADATA_ENTRIES)", path)
             self._kv: dict[str, Any] = {}
             self._kv_types: dict[str, GGUFValueType] = {}
+            self._small: dict[str, Any] = {}  # arrays of <= _SMALL_ARRAY items, decoded as text
             for i in range(n_kv):
                 key = cur.string(f"metadata key #{i}")
                 if key in self._kv:
@@ -218,8 +219,9 @@ class GGUFFile(TensorFile):
             for _ in range(count):  # each item is itself (item type, count, items)
                 self._value(cur, GGUFValueType.ARRAY, key, depth + 1)
         ref = _ArrayRef(item_type, count, start, cur.pos)
-        if count <= _SMALL_ARRAY:
-            return self._decode_array(ref, cur.buf, 0, raw=False)
+        if count <= _SMALL_ARRAY and depth == 0:
+            # decoded once for metadata(); field() still re-reads the ref, so raw=True keeps its bytes
+            self._small[key] = self._decode_array(ref, cur.buf, 0, raw=False)
         return ref
 
     def _alignment(self) -> int:
@@ -246,6 +248,9 @@ class GGUFFile(TensorFile):
             block, type_size = GGML_QUANT_SIZES[qtype]
         except (ValueError, KeyError):
             raise CorruptFile(f"tensor {name!r} has unknown ggml type {code}", path) from None
+        bad = check_dims(ne, limits.max_tensor_bytes * block // type_size if type_size else 0)
+        if bad:
+            raise LimitExceeded(f"tensor {name!r}: {bad} (TAOKE_MAX_TENSOR_BYTES)", path)
         numel = 1
         for d in ne:
             numel *= d
@@ -309,8 +314,13 @@ class GGUFFile(TensorFile):
 
     def metadata(self) -> dict[str, Any]:
         """KV pairs; arrays longer than 64 items (vocabularies, merges, scores) appear as their length."""
-        return {k: (v.count if isinstance(v, _ArrayRef) else (v.tolist() if isinstance(v, np.ndarray) else v))
-                for k, v in self._kv.items()}
+        out: dict[str, Any] = {}
+        for k, v in self._kv.items():
+            if isinstance(v, _ArrayRef):
+                small = self._small.get(k)
+                v = v.count if small is None else small
+            out[k] = v.tolist() if isinstance(v, np.ndarray) else v
+        return out
 
     def keys(self) -> list[str]:
         return list(self._kv)
@@ -372,14 +382,21 @@ class GGUFFile(TensorFile):
         return self._dequantize(raw, qtype, info)
 
     def _dequantize(self, raw: np.ndarray, qtype: GGMLQuantizationType, info: TensorInfo) -> np.ndarray:
-        from gguf import quants
-
         block, type_size = GGML_QUANT_SIZES[qtype]
         n_blocks = info.nbytes // type_size
         out = np.empty(n_blocks * block, dtype=np.float32)
         blocks = raw.reshape(n_blocks, type_size)
         out_blocks = out.reshape(n_blocks, block)
         step = max(1, _DEQUANT_CHUNK // block)
+        # NaN/inf scales are values a file may hold, not errors: no RuntimeWarning noise on stderr
+        with np.errstate(all="ignore"):
+            self._dequantize_blocks(blocks, out_blocks, qtype, info, step, n_blocks, block)
+        return out.reshape(info.shape)
+
+    def _dequantize_blocks(self, blocks: np.ndarray, out_blocks: np.ndarray, qtype: GGMLQuantizationType,
+                           info: TensorInfo, step: int, n_blocks: int, block: int) -> None:
+        from gguf import quants
+
         try:
             for i in range(0, n_blocks, step):
                 # One row per call: gguf.quants splits its input into groups of 16 rows with a Python
@@ -392,7 +409,6 @@ class GGUFFile(TensorFile):
         except NotImplementedError:
             raise UnsupportedFormat(f"tensor {info.name!r}: the gguf package cannot dequantize {qtype.name}",
                                     self.path) from None
-        return out.reshape(info.shape)
 
     def close(self) -> None:
         if self._fd >= 0:

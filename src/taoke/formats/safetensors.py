@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from taoke.errors import CorruptFile, LimitExceeded
-from taoke.formats.base import TensorFile, TensorInfo
+from taoke.formats.base import TensorFile, TensorInfo, check_dims
 from taoke.formats.config import parse_json_bytes
 from taoke.limits import Limits, current_limits
 
@@ -252,6 +252,9 @@ class SafetensorsFile(TensorFile):
                               path)
         begin, end = offs
         itemsize = DTYPES[dtype][0]
+        bad = check_dims(shape, limits.max_tensor_bytes // itemsize)
+        if bad:
+            raise LimitExceeded(f"tensor {name!r}: {bad} (TAOKE_MAX_TENSOR_BYTES)", path)
         numel = 1
         for d in shape:
             numel *= d

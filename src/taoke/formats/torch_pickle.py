@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from taoke.errors import CorruptFile, LimitExceeded, UnsafeContent, UnsupportedFormat
-from taoke.formats.base import TensorFile, TensorInfo
+from taoke.formats.base import TensorFile, TensorInfo, check_dims
 from taoke.formats.safetensors import pread_into, to_float32
 from taoke.limits import Limits, current_limits
 
@@ -295,6 +295,9 @@ class TorchFile(TensorFile):
             for name, t in tensors.items():
                 if len(t.shape) > self.limits.max_tensor_dims:
                     raise LimitExceeded(f"tensor {name!r} has {len(t.shape)} dimensions", self.path)
+                bad = check_dims(t.shape, self.limits.max_tensor_bytes // t.storage.stype.np_dtype.itemsize)
+                if bad:
+                    raise LimitExceeded(f"tensor {name!r}: {bad} (TAOKE_MAX_TENSOR_BYTES)", self.path)
                 numel = int(np.prod(t.shape, dtype=object))
                 nbytes = numel * t.storage.stype.np_dtype.itemsize
                 if nbytes > self.limits.max_tensor_bytes:
@@ -323,8 +326,6 @@ class TorchFile(TensorFile):
             raise CorruptFile(f"bad zip archive: {exc}", path) from None
         except NotImplementedError as exc:  # zipfile: "zip file version 25.5" and other features
             raise UnsupportedFormat(f"zip archive uses an unsupported feature: {exc}", path) from None
-        except RuntimeError as exc:  # noqa: B014 - zipfile signals encryption/compression misuse this way
-            raise CorruptFile(f"bad zip archive: {exc}", path) from None
         self._zip = zf
         members = zf.infolist()
         if len(members) > limits.max_zip_members:
@@ -382,9 +383,10 @@ class TorchFile(TensorFile):
         try:
             with self._zip.open(m) as fh:
                 data = fh.read(m.file_size + 1)
-        except RuntimeError as exc:  # zipfile: "File ... is encrypted, password required for extraction"
+        except RuntimeError as exc:  # zipfile: "... is encrypted, password required"; NotImplementedError
+            # (a RuntimeError subclass): a compression method it does not implement
             raise UnsupportedFormat(f"archive member {m.filename!r} cannot be read: {exc}", self.path) from None
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, struct.error) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
             raise CorruptFile(f"cannot read archive member {m.filename!r}: {exc}", self.path) from None
         if len(data) != m.file_size:
             raise CorruptFile(f"archive member {m.filename!r} holds {len(data)} bytes, not the declared "

@@ -179,7 +179,7 @@ def search(
 ) -> SearchResult:
     """Nearest relatives of ``query`` (a source spec, fingerprint file, Prepared or Fingerprint).
 
-    A query whose content is already in the registry is not matched against its own row (it is
+    A query already in the registry under the same name is not matched against its own row (it is
     reported as ``already_indexed``); ``exclude_ids`` leaves out other rows too.
     """
     from taoke.compare import compare
@@ -197,7 +197,9 @@ def search(
     ident = prepared.identity
     exclude = set(exclude_ids or ())
     self_rec = registry.find_content(ident.content_id) if ident is not None else None
-    if self_rec is not None:
+    if self_rec is not None and self_rec.name == ident.name:
+        # the same release searched again: not its own relative. The same bytes under another name
+        # (a re-upload) stay in: that row *is* the answer, and compare will call it identical.
         exclude.add(self_rec.id)
     t1 = time.perf_counter()
     vec = compact_vector(fp)

@@ -452,9 +452,17 @@ def load_gguf(path: str | Path, limits: Limits | None = None) -> TokenizerView:
     if not isinstance(raw_tokens, list) or not raw_tokens:
         raise UnsupportedFormat("GGUF file has no embedded vocabulary (tokenizer.ggml.tokens)", path)
     _check_size(len(raw_tokens), path, limits)
-    model = kv.get("tokenizer.ggml.model", b"").decode("utf-8", "replace")
+    # Every value's GGUF type is the file's claim: check it is the one the format defines.
+    if not all(isinstance(t, bytes) for t in raw_tokens):
+        raise CorruptFile("tokenizer.ggml.tokens is not an array of strings", path)
+    model_raw = kv.get("tokenizer.ggml.model", b"")
+    if not isinstance(model_raw, bytes):
+        raise CorruptFile("tokenizer.ggml.model is not a string", path)
+    model = model_raw.decode("utf-8", "replace")
     kind = _GGUF_KIND.get(model, model or "unknown")
     types = kv.get("tokenizer.ggml.token_type")
+    if types is not None and not (isinstance(types, np.ndarray) and types.dtype.kind in "iu"):
+        raise CorruptFile("tokenizer.ggml.token_type is not an array of integers", path)
     if types is not None and len(types) != len(raw_tokens):
         raise CorruptFile(
             f"tokenizer.ggml.token_type has {len(types)} entries for {len(raw_tokens)} tokens", path
@@ -489,6 +497,9 @@ def load_gguf(path: str | Path, limits: Limits | None = None) -> TokenizerView:
         classes[i] = cls
     merges: list[tuple[bytes, bytes]] = []
     raw_merges = kv.get("tokenizer.ggml.merges")
+    if raw_merges is not None and not (isinstance(raw_merges, list)
+                                       and all(isinstance(m, bytes) for m in raw_merges)):
+        raise CorruptFile("tokenizer.ggml.merges is not an array of strings", path)
     if isinstance(raw_merges, list):
         for j, m in enumerate(raw_merges):
             parts = m.split(b" ", 1)
@@ -573,13 +584,13 @@ def _pick(files: dict[str, Path]) -> list[Path]:
 
 
 def find_tokenizer_files(source: Release | str | Path) -> list[Path]:
-    """The tokenizer files of a release folder, best first (tokenizer.json > .model > ... > GGUF)."""
-    if isinstance(source, (str, Path)) and Path(source).is_dir():
-        root = Path(source)
-        files = {p.name: p for p in root.iterdir() if p.is_file()}
-    else:
-        release = source if not isinstance(source, (str, Path)) else _resolve(source)
-        files = {release.relative(p): p for p in release.files}
+    """The tokenizer files of a release folder, best first (tokenizer.json > .model > ... > GGUF).
+
+    A folder goes through :func:`taoke.sources.resolve` like any release: a ``tokenizer.json`` that is
+    a symlink to ``/etc/passwd`` (or anything outside the folder) is refused there, never opened.
+    """
+    release = source if not isinstance(source, (str, Path)) else _resolve(source)
+    files = {release.relative(p): p for p in release.files}
     return _pick(files)
 
 

@@ -1,0 +1,202 @@
+"""Run a release's weights as a LLaMA language model -- without ever importing the release's code.
+
+WHY: every contamination test here needs token log-probabilities from the model (Oren et al. 2023,
+arXiv:2310.17623, need the log-likelihood of orderings; Min-K% Prob, Shi et al. 2023, arXiv:2310.16789,
+needs per-token log-probabilities; Min-K%++, Zhang et al. 2024, arXiv:2404.02936, also needs the mean and
+spread of the log-probabilities over the whole vocabulary at each position). A release is untrusted
+input, so the network is transformers' own ``LlamaForCausalLM`` built from taoke's Model view (canonical
+tensors in Hugging Face orientation: GGUF dequantized, llama.cpp's q/k permutation undone, fused tensors
+split, renamed layouts mapped), never ``trust_remote_code``. Anything that is not LLaMA-layout is refused
+with one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from taoke.errors import AnalysisError, MissingDependency, UnsupportedFormat
+
+
+@dataclass
+class TokenScores:
+    """Per predicted token of one sequence: log p(token), and mean / std of log p over the vocabulary."""
+
+    logp: np.ndarray
+    mu: np.ndarray
+    sigma: np.ndarray
+
+    @property
+    def total(self) -> float:
+        """Sum of log-probabilities (the log-likelihood of the sequence after its first token)."""
+        return float(self.logp.sum())
+
+
+def min_k(scores: TokenScores, k: float = 0.2) -> float:
+    """Min-K% Prob (Shi et al. 2023): mean log-probability of the k% least likely tokens."""
+    x = np.sort(scores.logp)
+    n = max(1, int(round(len(x) * k)))
+    return float(x[:n].mean()) if len(x) else 0.0
+
+
+def min_k_plus_plus(scores: TokenScores, k: float = 0.2) -> float:
+    """Min-K%++ (Zhang et al. 2024): mean of the k% lowest (log p - mu) / sigma, mu/sigma over the vocab.
+
+    WHY: a raw log-probability is low both for rare-but-trained tokens and for unseen ones; normalising
+    by the distribution at that position measures whether the token is a local mode, which training on
+    the text makes it.
+    """
+    z = (scores.logp - scores.mu) / np.maximum(scores.sigma, 1e-6)
+    x = np.sort(z)
+    n = max(1, int(round(len(x) * k)))
+    return float(x[:n].mean()) if len(x) else 0.0
+
+
+class Scorer:
+    """A LLaMA-layout model in torch plus a data-only encoder; scores token sequences in batches."""
+
+    def __init__(self, model: Any, encode: Any, name: str, vocab_size: int, context: int, how: str):
+        self.model = model
+        self.encode = encode
+        self.name = name
+        self.vocab_size = vocab_size
+        self.context = context
+        self.how = how
+
+    def score(self, seqs: list[list[int]], token_budget: int = 4096, vocab_stats: bool = True) -> list[TokenScores]:
+        """Token scores for each sequence (each scored on its own, from its first token).
+
+        ``vocab_stats=False`` skips the per-position mean/std over the vocabulary (only Min-K%++ needs
+        them), which makes log-likelihood-only scoring of many orderings cheaper.
+        """
+        import torch
+
+        out: list[TokenScores | None] = [None] * len(seqs)
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+        i = 0
+        with torch.no_grad():
+            while i < len(order):
+                longest = len(seqs[order[i]])
+                j = i
+                while j < len(order) and (j - i + 1) * max(longest, len(seqs[order[j]])) <= token_budget:
+                    longest = max(longest, len(seqs[order[j]]))
+                    j += 1
+                j = max(j, i + 1)
+                group = order[i:j]
+                width = max(len(seqs[g]) for g in group)
+                ids = torch.zeros((len(group), width), dtype=torch.long)
+                mask = torch.zeros((len(group), width), dtype=torch.long)
+                for r, g in enumerate(group):
+                    ids[r, : len(seqs[g])] = torch.tensor(seqs[g], dtype=torch.long)
+                    mask[r, : len(seqs[g])] = 1
+                logits = self.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+                logp_all = torch.log_softmax(logits, dim=-1)
+                lp = logp_all.gather(-1, ids[:, 1:, None]).squeeze(-1)
+                if vocab_stats:
+                    p_all = logp_all.exp()
+                    mu = (p_all * logp_all).sum(-1)
+                    sig = ((p_all * logp_all * logp_all).sum(-1) - mu * mu).clamp_min(0).sqrt()
+                else:
+                    mu = sig = torch.zeros_like(lp)
+                for r, g in enumerate(group):
+                    n = len(seqs[g]) - 1
+                    out[g] = TokenScores(lp[r, :n].numpy().copy(), mu[r, :n].numpy().copy(), sig[r, :n].numpy().copy())
+                i = j
+        return [o for o in out if o is not None]
+
+
+def _torch():
+    try:
+        import torch
+        import transformers  # noqa: F401
+    except ImportError:
+        raise MissingDependency("running a model needs the torch extra: pip install 'taoke[torch]'") from None
+    return torch
+
+
+def load_scorer(spec: Any, max_context: int = 512) -> Scorer:
+    """Build a :class:`Scorer` for a release (folder, file, GGUF, hub id in the cache) or a Model view."""
+    torch = _torch()
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from taoke.families import family
+    from taoke.model import Model
+    from taoke.model import load as load_model
+    from taoke.tokenizers import load_tokenizer
+    from taoke.tokenizers.encode import EncoderUnavailable, make_encoder
+
+    model: Model = spec if isinstance(spec, Model) else load_model(spec)
+    fam = model.family_info
+    root = model.release.root
+    if fam is None or not fam.llama_compatible:
+        raise AnalysisError(
+            f"cannot run a {model.family.label} model: the contamination tests run LLaMA-layout "
+            "models only (llama, mistral and renamed copies)",
+            root,
+        )
+    if any(n.endswith(".bias") for n in model.roles):
+        raise AnalysisError("bias tensors have no place in the LLaMA layout; cannot run this model", root)
+    hp = model.hparams
+    for need in ("n_layers", "d_model", "n_heads", "ffn_dim", "vocab_size"):
+        if getattr(hp, need) is None:
+            raise AnalysisError(f"hyper-parameter {need} is unknown; cannot run this model", root)
+    llama = family("llama")
+    state: dict[str, Any] = {}
+    for key in model.canonical_keys():
+        ttype, block, suffix = model.canonical_info(key)
+        name = llama.hf_name(ttype, block, suffix)
+        if name is None or suffix != ".weight":
+            raise UnsupportedFormat(f"tensor {key!r} has no place in the LLaMA layout; cannot run it", root)
+        state[name] = torch.from_numpy(np.ascontiguousarray(model.canonical(key), dtype=np.float32))
+    vocab = int(state["model.embed_tokens.weight"].shape[0]) if "model.embed_tokens.weight" in state else None
+    if vocab is None:
+        raise AnalysisError("no token embedding; cannot run this model", root)
+    tied = "lm_head.weight" not in state
+    cfg = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=hp.d_model,
+        intermediate_size=hp.ffn_dim,
+        num_hidden_layers=hp.n_layers,
+        num_attention_heads=hp.n_heads,
+        num_key_value_heads=hp.n_kv_heads or hp.n_heads,
+        head_dim=hp.head_dim or hp.d_model // hp.n_heads,
+        max_position_embeddings=hp.context_length or 2048,
+        rms_norm_eps=hp.norm_eps if hp.norm_eps is not None else 1e-6,
+        rope_theta=hp.rope_theta if hp.rope_theta is not None else 10000.0,
+        rope_scaling=hp.rope_scaling or None,
+        tie_word_embeddings=tied,
+        attention_bias=False,
+        mlp_bias=False,
+        hidden_act="silu",
+    )
+    net = LlamaForCausalLM(cfg)
+    if tied:
+        state["lm_head.weight"] = state["model.embed_tokens.weight"]
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    missing = [m for m in missing if "rotary" not in m]
+    if missing or unexpected:
+        raise AnalysisError(
+            f"the tensors do not make a complete LLaMA ({len(missing)} missing, {len(unexpected)} unexpected)",
+            root,
+        )
+    if tied:
+        net.tie_weights()
+    net.eval()
+    try:
+        encoder = make_encoder(load_tokenizer(model.release))
+    except EncoderUnavailable as exc:
+        raise AnalysisError(f"no tokenizer taoke can run for this model ({exc})", root) from None
+    except Exception as exc:  # a TaokeError from the loader is already one line
+        from taoke.errors import TaokeError
+
+        if isinstance(exc, TaokeError):
+            raise
+        raise AnalysisError(f"no tokenizer found for this model ({type(exc).__name__})", root) from None
+    context = min(int(hp.context_length or 2048), max_context)
+    how = (
+        f"transformers LlamaForCausalLM from taoke's canonical tensors ({model.family.label}"
+        f"{', GGUF dequantized' if model.is_gguf else ''}); tokenizer: {encoder.how}"
+    )
+    return Scorer(net, encoder.encode, model.name, vocab, context, how)

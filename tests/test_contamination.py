@@ -1,0 +1,209 @@
+"""Contamination tests: readers, perturbations, the exact statistics, and end to end on committed twins.
+
+No training here: the twins are committed float16 checkpoints (src/taoke/contamination/data/twins).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from taoke.contamination import stats
+from taoke.contamination.items import Item, names_in, option_orders, read_benchmark, render, substitute
+from taoke.errors import AnalysisError, CorruptFile, TaokeError
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------- readers
+
+
+def test_mmlu_csv_without_header(tmp_path: Path) -> None:
+    f = tmp_path / "anatomy_test.csv"
+    f.write_text('What is 2+2?,3,4,5,"6, or more",B\nWhich organ pumps blood?,lung,liver,heart,skin,C\n')
+    items = read_benchmark(f)
+    assert [it.answer for it in items] == [1, 2]
+    assert items[0].choices[3] == "6, or more"
+    assert render(items[0]).strip().splitlines()[-1] == "Answer: B"
+
+
+def test_ceval_and_cmmlu_csv_with_header(tmp_path: Path) -> None:
+    ceval = tmp_path / "ceval.csv"
+    ceval.write_text("id,question,A,B,C,D,answer,explanation\n0,一加一等于几？,1,2,3,4,B,因为\n")
+    cmmlu = tmp_path / "cmmlu.csv"
+    cmmlu.write_text(",Question,A,B,C,D,Answer\n0,天空是什么颜色？,红,蓝,绿,黄,B\n")
+    for f in (ceval, cmmlu):
+        (it,) = read_benchmark(f)
+        assert it.answer == 1 and len(it.choices) == 4
+
+
+def test_jsonl_answers_as_index_letter_or_text(tmp_path: Path) -> None:
+    f = tmp_path / "b.jsonl"
+    rows = [
+        {"question": "q1", "choices": ["a", "b", "c"], "answer": 2},
+        {"question": "q2", "choices": ["a", "b", "c"], "answer": "b"},
+        {"question": "q3", "options": ["x", "y"], "answer": "y"},
+    ]
+    f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert [it.answer for it in read_benchmark(f)] == [2, 1, 1]
+
+
+def test_plain_text_lines_and_blocks(tmp_path: Path) -> None:
+    lines = tmp_path / "lines.txt"
+    lines.write_text("first item\nsecond item\n")
+    blocks = tmp_path / "blocks.txt"
+    blocks.write_text("item one\ncontinues\n\nitem two\n")
+    assert [it.question for it in read_benchmark(lines)] == ["first item", "second item"]
+    assert [it.question for it in read_benchmark(blocks)] == ["item one\ncontinues", "item two"]
+    assert not read_benchmark(blocks)[0].is_choice
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "error", "words"),
+    [
+        ("ragged.csv", "q,a,b,c,d,A\nq2,a,b\n", CorruptFile, "line 2"),
+        ("noans.csv", "q,a,b,c,d,\n", CorruptFile, "answer is missing"),
+        ("badletter.csv", "q,a,b,c,d,Z\n", CorruptFile, "not a letter"),
+        ("empty.csv", "\n\n", AnalysisError, "empty"),
+        ("empty.txt", "", AnalysisError, "empty"),
+        ("bad.jsonl", '{"question": "q", "choices": ["a","b"]}\n', CorruptFile, "answer is missing"),
+        ("broken.jsonl", '{"question": \n', CorruptFile, "not valid JSON"),
+        ("header.csv", "question,A,B,C,D\nq,a,b,c,d\n", CorruptFile, "no 'answer' column"),
+    ],
+)
+def test_bad_benchmarks_give_one_line(tmp_path: Path, name: str, content: str, error: type, words: str) -> None:
+    f = tmp_path / name
+    f.write_text(content)
+    with pytest.raises(error) as exc:
+        read_benchmark(f)
+    assert words in str(exc.value) and "\n" not in str(exc.value)
+
+
+# ---------------------------------------------------------------- perturbations
+
+
+def test_option_reordering_relabels_the_answer() -> None:
+    it = Item(0, "Which is even?", ("one", "two", "three", "five"), 1)
+    for perm in option_orders(it, 23, random.Random(0)):
+        text = render(it, perm)
+        letter = text.strip().splitlines()[-1].split(": ")[1]
+        assert f"{letter}. two" in text  # the answer letter follows the right option
+    assert len(set(option_orders(it, 100, random.Random(1)))) == 23  # all non-canonical orders, no repeats
+
+
+def test_substitution_changes_numbers_and_names_consistently() -> None:
+    text = "Call os.path.join with 42 parts; os.path.join returns 42 or snake_case_name."
+    assert names_in(text) == ["os.path.join", "os.path.join", "snake_case_name"]
+    new = substitute(text, random.Random(3), ["json.dumps", "re.compile", "other_name"])
+    assert "os.path.join" not in new and "42" not in new
+    words = new.split()
+    assert words[1] == words[5]  # the same name maps to the same replacement
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def test_permutation_p_is_exact_under_the_null() -> None:
+    rng = np.random.default_rng(0)
+    ps = [stats.permutation_p(x[0], x[1:]) for x in rng.normal(size=(4000, 20))]
+    # P(p <= 0.05) = floor(0.05 * 20) / 20 = 0.05 exactly for continuous exchangeable scores
+    assert abs(np.mean(np.asarray(ps) <= 0.05) - 0.05) < 0.012
+    assert min(ps) == pytest.approx(1 / 20)
+
+
+def test_option_test_calibrated_and_powerful() -> None:
+    rng = np.random.default_rng(1)
+    null_ps = [stats.option_test(list(rng.normal(size=(30, 6))), 999, seed=s).p_value for s in range(200)]
+    assert 0.02 < np.mean(np.asarray(null_ps) <= 0.05) < 0.1
+    signal = rng.normal(size=(30, 6))
+    signal[:, 0] += 1.5
+    assert stats.option_test(list(signal), 999).p_value <= 0.002
+
+
+def test_seen_fraction_estimate() -> None:
+    est = stats.seen_fraction(100, 100, 6.0)
+    assert est["estimate"] == 1.0 and est["low"] > 0.9
+    chance = stats.seen_fraction(10, 60, 6.0)
+    assert chance["estimate"] == 0.0 and chance["high"] > 0.0
+
+
+# ---------------------------------------------------------------- end to end on the committed twins
+
+FAST = {"shuffles": 19, "option_orders_k": 3, "substitutions": 1, "max_items": 40, "draws": 1999}
+
+
+@pytest.fixture(scope="module")
+def twin_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from taoke.contamination import twins
+
+    root = tmp_path_factory.mktemp("twins")
+    out = {t: twins.materialize(t, root) for t in ("twin-exp10", "twin-clean-s0")}
+    out["train"] = twins.write_split("train", root / "train.jsonl")
+    out["unseen"] = twins.write_split("unseen", root / "unseen.jsonl")
+    return out
+
+
+def test_contaminated_twin_is_detected(twin_paths: dict[str, Path]) -> None:
+    from taoke.contamination import analyze
+
+    r = analyze(twin_paths["twin-exp10"], twin_paths["train"], **FAST)
+    assert r.verdict == "contaminated", r.conclusion
+    assert r.option is not None and r.option.p_value <= 0.025
+    assert r.seen_fraction["estimate"] > 0.3
+    d = r.to_dict()
+    assert d["tests"]["item_order"]["draws"] == 19 and len(d["items"]) == 40
+
+
+def test_unseen_items_and_clean_twin_are_not_flagged(twin_paths: dict[str, Path]) -> None:
+    from taoke.contamination import analyze
+
+    for model, split in (("twin-exp10", "unseen"), ("twin-clean-s0", "train")):
+        r = analyze(twin_paths[model], twin_paths[split], **FAST)
+        assert r.verdict == "no-evidence", (model, split, r.conclusion)
+
+
+def test_too_few_items_and_uniform_model_have_no_power(twin_paths: dict[str, Path], tmp_path: Path) -> None:
+    from taoke.contamination import analyze
+    from taoke.zoo.build import load
+    from taoke.zoo.hf import write_folder
+
+    few = tmp_path / "few.jsonl"
+    few.write_text("".join(twin_paths["train"].read_text().splitlines(keepends=True)[:4]))
+    r = analyze(twin_paths["twin-clean-s0"], few, shuffles=5, option_orders_k=2, draws=199)
+    assert r.verdict == "no-power" and "only 4 items" in r.conclusion
+    base = load("base-a")
+    zeros = {k: np.zeros_like(v) for k, v in base.w.items()}
+    flat = write_folder(tmp_path / "uniform", base.cfg, zeros, base.tok, "---\nlicense: mit\n---\n")
+    r = analyze(flat, twin_paths["train"], **{**FAST, "max_items": 12})
+    assert r.verdict == "no-power" and "too weak" in r.conclusion
+
+
+def test_cli_json_and_bad_input(twin_paths: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from taoke.cli.main import main
+
+    small = tmp_path / "small.jsonl"
+    small.write_text("".join(twin_paths["train"].read_text().splitlines(keepends=True)[:12]))
+    args = ["contamination", str(twin_paths["twin-exp10"]), "--benchmark", str(small), "--shuffles", "9",
+            "--option-orders", "2", "--format", "json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_items"] == 12 and out["tests"]["item_order"]["draws"] == 9
+    assert main(args[:-1] + ["html"]) == 0 and "<html>" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("q,a,b,c,d,\n")
+    assert main(["contamination", str(twin_paths["twin-exp10"]), "--benchmark", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "answer is missing" in err and len(err.strip().splitlines()) == 1
+
+
+def test_architecture_taoke_cannot_run(minilm_dir: Path, twin_paths: dict[str, Path]) -> None:
+    from taoke.contamination import load_scorer
+
+    with pytest.raises(TaokeError) as exc:
+        load_scorer(minilm_dir)
+    assert "cannot run" in str(exc.value) and "\n" not in str(exc.value)
