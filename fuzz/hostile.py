@@ -128,7 +128,8 @@ def lying_files(root: Path) -> list[Case]:
     root.mkdir(parents=True, exist_ok=True)
     cases: list[Case] = []
 
-    def add(name: str, what: str, filename: str, data: bytes, command: tuple[str, ...] = ("inspect",)) -> None:
+    def add(name: str, what: str, filename: str, data: bytes,
+            command: tuple[str, ...] = ("inspect",)) -> None:
         folder = root / name
         folder.mkdir(exist_ok=True)
         (folder / filename).write_bytes(data)
@@ -172,6 +173,19 @@ def lying_files(root: Path) -> list[Case]:
         bomb.getvalue())
     add("zip-bomb-lying-size", "torch zip whose data.pkl declares 100 bytes but inflates to 100 MB",
         "pytorch_model.bin", _lying_size_zip())
+    # honest header, sparse file: a real 16 GiB F32 tensor (under the 64 GiB default limit) that the
+    # machine cannot hold; reading it for a fingerprint must end in one line, not a MemoryError
+    folder = root / "st-sparse-16GiB"
+    folder.mkdir(exist_ok=True)
+    n = (1 << 20) * 4096 * 4
+    sparse = _st({
+        "model.embed_tokens.weight": {"dtype": "F32", "shape": [1 << 20, 4096], "data_offsets": [0, n]},
+        "model.norm.weight": {"dtype": "F32", "shape": [4096], "data_offsets": [n, n + 16384]}})
+    with open(folder / "model.safetensors", "wb") as fh:
+        fh.write(sparse)
+        fh.truncate(len(sparse) + n + 16384)
+    cases.append(Case("st-sparse-16GiB", "sparse safetensors holding an honest 16 GiB tensor, fingerprinted",
+                      ["fingerprint", "-o", str(folder / "fp.npz"), str(folder / "model.safetensors")]))
     nested = b"[" * 1_000_000 + b"]" * 1_000_000
     folder = root / "json-depth-1e6"
     folder.mkdir(exist_ok=True)
@@ -293,7 +307,8 @@ def malicious_releases(root: Path, markers: Path) -> list[Case]:
                b"K\x01\x85\x89}tRs.")
     folder = _release(root, "persistent-id-outside")
     torch_zip(folder / "pytorch_model.bin", pid_pkl)
-    cases.append(Case("persistent-id-outside", "persistent id pointing at ../../x/0/0", ["inspect", str(folder)]))
+    cases.append(Case("persistent-id-outside", "persistent id pointing at ../../x/0/0",
+                      ["inspect", str(folder)]))
     # zip member traversal
     folder = _release(root, "zip-traversal")
     escape = markers / "zip-escape"
@@ -330,7 +345,8 @@ def malicious_releases(root: Path, markers: Path) -> list[Case]:
     folder = _release(root, "zip-bomb")
     torch_zip(folder / "pytorch_model.bin", b"\x80\x02" + b"N0" * 50_000_000 + b"N.",
               compression=zipfile.ZIP_DEFLATED)
-    cases.append(Case("zip-bomb", "torch zip data.pkl deflating 100 MB from ~100 KB", ["inspect", str(folder)]))
+    cases.append(Case("zip-bomb", "torch zip data.pkl deflating 100 MB from ~100 KB",
+                      ["inspect", str(folder)]))
     # YAML billion laughs in the card, beside valid weights: audit reports it, inspect refuses it
     folder = _release(root, "yaml-billion-laughs")
     write_safetensors(folder / "model.safetensors")
@@ -343,7 +359,8 @@ def malicious_releases(root: Path, markers: Path) -> list[Case]:
     folder = _release(root, "yaml-python-tag")
     write_safetensors(folder / "model.safetensors")
     tag_marker = markers / "yaml-tag"
-    (folder / "README.md").write_text(f"---\nlicense: !!python/object/apply:os.system ['touch {tag_marker}']\n"
+    (folder / "README.md").write_text("---\nlicense: !!python/object/apply:os.system "
+                                      f"['touch {tag_marker}']\n"
                                       "---\n# card\n")
     cases.append(Case("yaml-python-tag-audit", "model card YAML !!python/object/apply:os.system, taoke audit",
                       ["audit", str(folder)], [tag_marker], allow_finding=True, finding="YAML"))

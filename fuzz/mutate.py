@@ -22,7 +22,7 @@ TEXT_TOKENS = (b"[", b"]", b"{", b"}", b'"', b"\\", b"\\ud800", b"\\u0000", b"1e
                b"&a [*a]", b"*a", b"&a", b"!!python/object:os.system", b"!!binary", b"2020-99-99",
                b"---\n", b"\n...\n", b"..", b"../", b"/etc/passwd", b"\x00", b"\xff\xfe", b"\xed\xa0\x80",
                b"[" * 200, b"{\"a\":" * 100, b"- " * 100, b"# -*- coding: latin-1 -*-\n",
-               b"# coding: no-such-codec\n", b"\r", b"\t", b"\u2028".decode("unicode_escape").encode())
+               b"# coding: no-such-codec\n", b"\r", b"\t", "\u2028".encode())
 
 
 class Mutator:
@@ -32,7 +32,7 @@ class Mutator:
     headers, not after how long a parser takes to chew a 100 MB input.
     """
 
-    def __init__(self, rng: random.Random, corpus: list[bytes], text: bool, max_len: int = 1 << 20) -> None:
+    def __init__(self, rng: random.Random, corpus: list[bytes], text: bool, max_len: int = 1 << 18) -> None:
         self.rng, self.corpus, self.text, self.max_len = rng, corpus, text, max_len
         self.ops = [self.flip_bit, self.set_byte, self.truncate, self.delete_span, self.insert_bytes,
                     self.duplicate_span, self.inflate_length, self.splice, self.arith_int]
@@ -135,8 +135,8 @@ class Mutator:
 
     def replace_number(self, buf: bytearray) -> bytearray:
         """Swap a run of ASCII digits for a boundary number (ids, ranks, offsets, shapes in JSON)."""
-        starts = [i for i in range(min(len(buf), 1 << 16)) if 48 <= buf[i] <= 57 and (i == 0 or not
-                                                                                        48 <= buf[i - 1] <= 57)]
+        starts = [i for i in range(min(len(buf), 1 << 16))
+                  if 48 <= buf[i] <= 57 and (i == 0 or not 48 <= buf[i - 1] <= 57)]
         if not starts:
             return buf
         a = self.rng.choice(starts)

@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--crash-dir", type=Path, default=REPO / "fuzz" / "crashes")
-    ap.add_argument("--timeout", type=float, default=10.0, help="seconds per input before it counts as a hang")
+    ap.add_argument("--timeout", type=float, default=10.0,
+                    help="seconds per input before it counts as a hang")
     ap.add_argument("--max-seconds", type=float, default=None, help="stop a target after this long")
     ap.add_argument("--mem-mb", type=int, default=1024, help="address space allowed above start-up (0: none)")
     ap.add_argument("--engine", choices=("mutate", "atheris"), default="mutate")

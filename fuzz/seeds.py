@@ -119,7 +119,8 @@ def _shrink_gguf(path: Path, max_items: int = 200, max_tensors: int = 16) -> byt
                 sub = GGUFValueType[src.field_type(key)[6:-1]] if src.field_type(key) != "ARRAY[?]" else None
                 if sub is None or sub == GGUFValueType.ARRAY:
                     continue
-                value = list(value[:max_items]) if not isinstance(value, np.ndarray) else value[:max_items].tolist()
+                value = (value[:max_items].tolist() if isinstance(value, np.ndarray)
+                         else list(value[:max_items]))
                 w.add_key_value(key, value, vtype, sub_type=sub)
             else:
                 w.add_key_value(key, value.item() if isinstance(value, np.generic) else value, vtype)
@@ -186,7 +187,8 @@ def gguf_seeds() -> list[bytes]:
 
 def gguf_vocab_seeds() -> list[bytes]:
     seeds = [_synthetic_gguf()]
-    for name in ("llama/ggml-vocab-llama-spm.gguf", "gpt2/ggml-vocab-gpt-2.gguf", "bert/ggml-vocab-bert-bge.gguf"):
+    for name in ("llama/ggml-vocab-llama-spm.gguf", "gpt2/ggml-vocab-gpt-2.gguf",
+                 "bert/ggml-vocab-bert-bge.gguf"):
         p = FIXTURES / "tokenizers" / name
         if p.exists():
             seeds.append(_shrink_gguf(p, max_items=300))

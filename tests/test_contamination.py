@@ -76,7 +76,9 @@ def test_plain_text_lines_and_blocks(tmp_path: Path) -> None:
         ("header.csv", "question,A,B,C,D\nq,a,b,c,d\n", CorruptFile, "no 'answer' column"),
     ],
 )
-def test_bad_benchmarks_give_one_line(tmp_path: Path, name: str, content: str, error: type, words: str) -> None:
+def test_bad_benchmarks_give_one_line(
+    tmp_path: Path, name: str, content: str, error: type, words: str
+) -> None:
     f = tmp_path / name
     f.write_text(content)
     with pytest.raises(error) as exc:
@@ -183,13 +185,25 @@ def test_too_few_items_and_uniform_model_have_no_power(twin_paths: dict[str, Pat
     assert r.verdict == "no-power" and "too weak" in r.conclusion
 
 
-def test_cli_json_and_bad_input(twin_paths: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_cli_json_and_bad_input(
+    twin_paths: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     from taoke.cli.main import main
 
     small = tmp_path / "small.jsonl"
     small.write_text("".join(twin_paths["train"].read_text().splitlines(keepends=True)[:12]))
-    args = ["contamination", str(twin_paths["twin-exp10"]), "--benchmark", str(small), "--shuffles", "9",
-            "--option-orders", "2", "--format", "json"]
+    args = [
+        "contamination",
+        str(twin_paths["twin-exp10"]),
+        "--benchmark",
+        str(small),
+        "--shuffles",
+        "9",
+        "--option-orders",
+        "2",
+        "--format",
+        "json",
+    ]
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n_items"] == 12 and out["tests"]["item_order"]["draws"] == 9

@@ -48,12 +48,15 @@ def _expected() -> dict[str, set[str]]:
                 rel.add(b)
     recipes = zoo.models()
     for suspect, rel in out.items():  # ancestors by recipe (a2-yi is a renamed copy of base-a2)
-        todo = list(recipes.get(suspect, {}).get("parents", []))
+        todo, seen = list(recipes.get(suspect, {}).get("parents", [])), set()
         while todo:
-            parent = SAME.get(todo[0], todo[0])
-            todo = todo[1:] + list(recipes.get(parent, {}).get("parents", []))
-            if parent in REFERENCES:
-                rel.add(parent)
+            parent = todo.pop()
+            if parent in seen:
+                continue
+            seen.add(parent)
+            todo += list(recipes.get(parent, {}).get("parents", []))
+            if SAME.get(parent, parent) in REFERENCES:
+                rel.add(SAME.get(parent, parent))
     out.pop("smollm2-hf", None)
     out["smollm2"] = {"smollm2-hf"}  # the release itself, found through its dequantized twin
     return out

@@ -64,6 +64,7 @@ class AuditReport:
     code: code_lineage.CodeLineageResult | None = None
     claims: list[Evidence] = field(default_factory=list)
     benchmarks: list[dict[str, Any]] = field(default_factory=list)
+    contamination: list[Any] = field(default_factory=list)  # taoke.contamination.ContaminationResult
     licence: licence_mod.ReleaseLicence | None = None
     obligations: list[licence_mod.ObligationCheck] = field(default_factory=list)
     openness: openness_mod.OpennessResult | None = None
@@ -81,6 +82,8 @@ class AuditReport:
             if part is not None:
                 out.extend(getattr(part, "evidence", None) or getattr(part, "findings", []))
         out.extend(self.claims)
+        for c in self.contamination:
+            out.extend(c.evidence())
         out.extend(licence_mod.obligation_evidence(self.obligations))
         return out
 
@@ -97,6 +100,7 @@ class AuditReport:
             "code": self.code.to_dict() if self.code else None,
             "claims": [e.to_dict() for e in self.claims],
             "benchmarks": self.benchmarks,
+            "contamination": [c.to_dict() for c in self.contamination],
             "licence": self.licence.to_dict() if self.licence else None,
             "obligations": [o.to_dict() for o in self.obligations],
             "openness": self.openness.to_dict() if self.openness else None,
@@ -443,8 +447,13 @@ def audit(
     against: Sequence[str | Path] | Iterable[str | Path] = (),
     lang: str = "en",
     limits: Limits | None = None,
+    benchmarks: Sequence[str | Path] = (),
 ) -> AuditReport:
-    """Audit one release; ``against`` are reference releases for weights/tokenizer comparison."""
+    """Audit one release; ``against`` are reference releases for weights/tokenizer comparison.
+
+    ``benchmarks``: benchmark files the user has; when the card reports benchmark scores, each is tested
+    for contamination (:mod:`taoke.contamination`) and the result joins the report's claims.
+    """
     limits = limits or current_limits()
     inp = _resolve(source, limits)
     ev: list[Evidence] = []
@@ -484,6 +493,8 @@ def audit(
                 "info",
             )
         )
+    if benchmarks:
+        _contamination(report, inp, list(benchmarks))
 
     # licence of the release
     tag = meta.get("license")
@@ -611,6 +622,40 @@ def _obligations(
     return out
 
 
+def _contamination(report: AuditReport, inp: _Inputs, files: list[str | Path]) -> None:
+    """Test the card's benchmark claims against the user's benchmark files (one model load for all).
+
+    A bad benchmark file is the user's input error and raises; a model taoke cannot run becomes a
+    finding, so the rest of the audit still stands.
+    """
+    from taoke.contamination import analyze, load_scorer, read_benchmark
+
+    if not report.benchmarks:
+        report.claims.append(
+            Evidence(
+                "contamination",
+                "contamination-skipped",
+                "benchmark files were given but the card reports no benchmark scores: not tested",
+                "info",
+            )
+        )
+        return
+    parsed = [(f, read_benchmark(f)) for f in files]
+    try:
+        scorer = load_scorer(inp.source)
+    except TaokeError as exc:
+        report.claims.append(
+            Evidence(
+                "contamination", "contamination-not-run", f"benchmark contamination not tested: {exc}", "low"
+            )
+        )
+        return
+    for f, items in parsed:
+        result = analyze(inp.source, f, scorer=scorer, items=items)
+        report.contamination.append(result)
+        report.claims.extend(result.evidence()[-1:])
+
+
 def _headlines(report: AuditReport) -> list[Evidence]:
     """What a reader must see first: lineage not declared or contradicted, copied code without its
     notice, unmet obligations, a licence tag that contradicts the licence text, the openness verdict."""
@@ -628,6 +673,9 @@ def _headlines(report: AuditReport) -> list[Evidence]:
     for e in report.code.evidence if report.code else []:
         if e.kind == "code-notice-missing":
             add(e)
+    for c in report.contamination:
+        if c.contaminated:
+            add(c.evidence()[-1])
     not_met = [o for o in report.obligations if o.status == "not-met"]
     if not_met:
         listed = "; ".join(f"{o.licence} {o.clause}" for o in not_met[:6])

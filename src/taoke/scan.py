@@ -43,8 +43,9 @@ def one_line(exc: BaseException) -> str:
 def collect_sources(list_or_dir: str | Path) -> list[str]:
     """The sources of a scan: the lines of a list file (``#`` comments allowed), or a folder's entries.
 
-    A folder that is itself a release (weights or config.json at its top) is one source; otherwise each
-    sub-folder and each top-level weight file is a source, sorted by name.
+    A folder that is itself a release (config.json or non-GGUF weights at its top) is one source;
+    otherwise each sub-folder and each top-level weight file (e.g. one .gguf per model) is a source,
+    sorted by name.
     """
     p = Path(list_or_dir).expanduser()
     if p.is_file():
@@ -60,7 +61,10 @@ def collect_sources(list_or_dir: str | Path) -> list[str]:
         return out
     if not p.is_dir():
         raise SourceNotFound("no such list file or folder", p)
-    if (p / "config.json").exists() or any(c.suffix in _WEIGHT_SUFFIXES for c in p.iterdir() if c.is_file()):
+    # a release folder: a config or non-GGUF weights at the top (a folder of .gguf files is many models)
+    if (p / "config.json").exists() or any(
+        c.suffix in _WEIGHT_SUFFIXES and c.suffix != ".gguf" for c in p.iterdir() if c.is_file()
+    ):
         return [str(p)]
     return [
         str(c)

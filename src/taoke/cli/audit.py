@@ -1,4 +1,5 @@
-"""``taoke audit SOURCE [--against REF ...] [--format text|json|html] [--lang en|zh] [-o FILE]``."""
+"""``taoke audit SOURCE [--against REF ...] [--benchmark FILE ...] [--format text|json|html] [--lang en|zh]
+[-o FILE]``."""
 
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ def register(app: typer.Typer) -> None:
             "-a",
             help="Reference release to compare weights and tokenizer with (repeatable).",
         ),
+        benchmark: list[Path] = typer.Option(
+            [],
+            "--benchmark",
+            "-b",
+            help="Benchmark file (CSV/JSONL/text) to test the card's scores for contamination (repeatable).",
+        ),
         fmt: str = typer.Option("text", "--format", "-f", help="text | json | html"),
         lang: str = typer.Option("en", "--lang", help="en | zh"),
         output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
@@ -33,7 +40,7 @@ def register(app: typer.Typer) -> None:
             raise TaokeError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
         if lang not in ("en", "zh"):
             raise TaokeError(f"--lang must be en or zh, not {lang!r}")
-        report = audit(source, against=against, lang=lang)
+        report = audit(source, against=against, lang=lang, benchmarks=benchmark)
         text = render(report, fmt, lang)
         if output is not None:
             try:

@@ -25,6 +25,7 @@ COMMANDS = [
     "demo",
     "eval",
     "tokenizer",
+    "probe",
     "index",
     "search",
     "scan",

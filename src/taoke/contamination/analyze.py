@@ -215,7 +215,9 @@ def analyze(
     ctx = window or sc.context
     seqs = [s[: sc.context] for s in seqs]
     scored = sc.score(seqs)
-    by_item: dict[int, dict[str, list]] = {it.index: {"published": [], "order": [], "subst": []} for it in use}
+    by_item: dict[int, dict[str, list]] = {
+        it.index: {"published": [], "order": [], "subst": []} for it in use
+    }
     for (idx, kind), s in zip(owner, scored, strict=True):
         by_item[idx][kind].append(s)
 
@@ -238,8 +240,17 @@ def analyze(
         if d["subst"]:
             gap = mkpp - float(np.mean([min_k_plus_plus(x) for x in d["subst"]]))
         reports.append(
-            ItemReport(it.index, _preview(it), pub.total, len(pub.logp) + 1, min_k(pub), mkpp, rank_p,
-                       orders_of.get(it.index, 0), gap)
+            ItemReport(
+                it.index,
+                _preview(it),
+                pub.total,
+                len(pub.logp) + 1,
+                min_k(pub),
+                mkpp,
+                rank_p,
+                orders_of.get(it.index, 0),
+                gap,
+            )
         )
 
     option = stats.option_test(option_scores, draws, seed) if option_scores else None
@@ -289,13 +300,18 @@ def analyze(
     }
 
     k1 = float(np.mean([len(s) for s in option_scores])) if option_scores else 0.0
-    seen = stats.seen_fraction(top_hits, len(option_scores), k1) if option_scores else {
-        "estimate": None, "low": None, "high": None}
+    seen = (
+        stats.seen_fraction(top_hits, len(option_scores), k1)
+        if option_scores
+        else {"estimate": None, "low": None, "high": None}
+    )
 
     # ---- items most likely seen: smallest option-rank p, then largest Min-K%++ gap
     def key(r: ItemReport) -> tuple[float, float]:
-        return (r.option_rank_p if r.option_rank_p is not None else 1.0,
-                -(r.substitution_gap_min_k_pp or 0.0))
+        return (
+            r.option_rank_p if r.option_rank_p is not None else 1.0,
+            -(r.substitution_gap_min_k_pp or 0.0),
+        )
 
     likely = [r.index for r in sorted(reports, key=key)[:10]]
 
@@ -356,7 +372,8 @@ def _conclude(
         which = "; ".join(f"{t.name} p = {t.p_value:.3g}" for t in hits)
         return "contaminated", (
             f"The model prefers the benchmark's published order over shuffled versions ({which}; each "
-            f"test at level {level:.3g}, overall false-positive rate at most {alpha:.0%}). A model that never "
+            f"test at level {level:.3g}, overall false-positive rate at most {alpha:.0%}). "
+            "A model that never "
             f"saw these {n} items in this form could not do this except by chance.{frac}"
         )
     if no_power:
@@ -366,9 +383,7 @@ def _conclude(
             + ". This is neither evidence of contamination nor of its absence."
         )
     ps = ", ".join(f"{t.name} p = {t.p_value:.3g}" for t in tests)
-    weak = (
-        f" With only {n} items the tests detect only heavy exposure." if power.get("low_power") else ""
-    )
+    weak = f" With only {n} items the tests detect only heavy exposure." if power.get("low_power") else ""
     return "no-evidence", (
         f"No evidence that the model saw this benchmark in its published form ({ps}).{weak} "
         "Absence of evidence is not proof of absence: light exposure (a single pass in a large corpus), "

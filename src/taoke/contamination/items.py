@@ -115,9 +115,7 @@ def _read_csv(text: str, path: Path) -> list[Item]:
     else:
         width = len(rows[0])
         if width < 4:
-            raise CorruptFile(
-                f"line 1: {width} column(s); expected question, 2+ options and an answer", path
-            )
+            raise CorruptFile(f"line 1: {width} column(s); expected question, 2+ options and an answer", path)
         q_col, opt_cols, a_col, body, first = 0, list(range(1, width - 1)), width - 1, rows, 1
     need = max([q_col, a_col, *opt_cols]) + 1
     items: list[Item] = []

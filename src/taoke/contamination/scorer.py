@@ -65,7 +65,9 @@ class Scorer:
         self.context = context
         self.how = how
 
-    def score(self, seqs: list[list[int]], token_budget: int = 4096, vocab_stats: bool = True) -> list[TokenScores]:
+    def score(
+        self, seqs: list[list[int]], token_budget: int = 4096, vocab_stats: bool = True
+    ) -> list[TokenScores]:
         """Token scores for each sequence (each scored on its own, from its first token).
 
         ``vocab_stats=False`` skips the per-position mean/std over the vocabulary (only Min-K%++ needs
@@ -102,7 +104,9 @@ class Scorer:
                     mu = sig = torch.zeros_like(lp)
                 for r, g in enumerate(group):
                     n = len(seqs[g]) - 1
-                    out[g] = TokenScores(lp[r, :n].numpy().copy(), mu[r, :n].numpy().copy(), sig[r, :n].numpy().copy())
+                    out[g] = TokenScores(
+                        lp[r, :n].numpy().copy(), mu[r, :n].numpy().copy(), sig[r, :n].numpy().copy()
+                    )
                 i = j
         return [o for o in out if o is not None]
 
@@ -114,6 +118,28 @@ def _torch():
     except ImportError:
         raise MissingDependency("running a model needs the torch extra: pip install 'taoke[torch]'") from None
     return torch
+
+
+def _gguf_transformers_encoder(model: Any) -> Any:
+    """transformers' GGUF tokenizer (built from the GGUF metadata, no code from the release), or None.
+
+    WHY: taoke's own data-only encoder lacks the pre-tokenizer rules of some GGUF vocabularies (e.g.
+    SmolLM2's ``smollm``); transformers rebuilds the tokenizer from the same metadata.
+    """
+    from taoke.tokenizers.encode import Encoder
+
+    files = [f for f in model.release.weight_files() if str(f).endswith(".gguf")]
+    if not files:
+        return None
+    try:
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(str(files[0].parent), gguf_file=files[0].name)
+    except Exception:  # any refusal means: no encoder
+        return None
+    return Encoder(
+        lambda t: list(tok(t, add_special_tokens=False)["input_ids"]), "transformers GGUF tokenizer"
+    )
 
 
 def load_scorer(spec: Any, max_context: int = 512) -> Scorer:
@@ -178,7 +204,8 @@ def load_scorer(spec: Any, max_context: int = 512) -> Scorer:
     missing = [m for m in missing if "rotary" not in m]
     if missing or unexpected:
         raise AnalysisError(
-            f"the tensors do not make a complete LLaMA ({len(missing)} missing, {len(unexpected)} unexpected)",
+            f"the tensors do not make a complete LLaMA "
+            f"({len(missing)} missing, {len(unexpected)} unexpected)",
             root,
         )
     if tied:
@@ -187,7 +214,9 @@ def load_scorer(spec: Any, max_context: int = 512) -> Scorer:
     try:
         encoder = make_encoder(load_tokenizer(model.release))
     except EncoderUnavailable as exc:
-        raise AnalysisError(f"no tokenizer taoke can run for this model ({exc})", root) from None
+        encoder = _gguf_transformers_encoder(model) if model.is_gguf else None
+        if encoder is None:
+            raise AnalysisError(f"no tokenizer taoke can run for this model ({exc})", root) from None
     except Exception as exc:  # a TaokeError from the loader is already one line
         from taoke.errors import TaokeError
 

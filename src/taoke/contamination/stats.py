@@ -69,7 +69,9 @@ def window_loglik(scores_total: list[float]) -> float:
     return float(np.sum(scores_total))
 
 
-def order_windows(token_lists: list[list[int]], order: list[int] | np.ndarray, window: int) -> list[list[int]]:
+def order_windows(
+    token_lists: list[list[int]], order: list[int] | np.ndarray, window: int
+) -> list[list[int]]:
     """Concatenate items in ``order`` and cut the stream into non-overlapping windows of ``window`` tokens.
 
     Every ordering yields the same multiset of tokens; only which neighbours condition them differs,
@@ -103,7 +105,9 @@ def option_test(scores: list[np.ndarray], draws: int, seed: int = 0) -> Permutat
     rng = np.random.default_rng(seed)
     centred = [np.asarray(s, dtype=np.float64) - float(np.mean(s)) for s in scores if len(s) > 1]
     if not centred:
-        return PermutationTest("option-order exchangeability", 0.0, 1.0, 0, 0.0, 0.0, 1.0, "no items with options")
+        return PermutationTest(
+            "option-order exchangeability", 0.0, 1.0, 0, 0.0, 0.0, 1.0, "no items with options"
+        )
     observed = float(sum(c[0] for c in centred))
     null = np.zeros(draws)
     for c in centred:

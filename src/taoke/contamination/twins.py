@@ -133,7 +133,9 @@ def write_split(split: str, path: Path) -> Path:
     rows = [json.loads(x) for x in ITEMS_PATH.read_text().splitlines() if x.strip()]
     path.write_text(
         "".join(
-            json.dumps({k: v for k, v in r.items() if k != "split"}) + "\n" for r in rows if r["split"] == split
+            json.dumps({k: v for k, v in r.items() if k != "split"}) + "\n"
+            for r in rows
+            if r["split"] == split
         )
     )
     return path
@@ -143,7 +145,13 @@ def write_split(split: str, path: Path) -> Path:
 
 
 def _mixed_windows(
-    text_tokens: np.ndarray, bench_tokens: np.ndarray, exposure: int, steps: int, batch: int, seq: int, seed: int
+    text_tokens: np.ndarray,
+    bench_tokens: np.ndarray,
+    exposure: int,
+    steps: int,
+    batch: int,
+    seq: int,
+    seed: int,
 ) -> np.ndarray:
     """[steps, batch, seq] token windows: ordinary text, with ``exposure`` passes of the benchmark.
 
@@ -211,7 +219,11 @@ def train_twins(only: set[str] | None = None, out: Path = TWINS_DIR) -> dict:
         model.train()
         warm = STEPS // 10
         for step in range(STEPS):
-            scale = (step + 1) / warm if step < warm else 0.1 + 0.45 * (1 + np.cos(np.pi * (step - warm) / (STEPS - warm)))
+            scale = (
+                (step + 1) / warm
+                if step < warm
+                else 0.1 + 0.45 * (1 + np.cos(np.pi * (step - warm) / (STEPS - warm)))
+            )
             for g in opt.param_groups:
                 g["lr"] = LR * scale
             x = torch.from_numpy(windows[step])
@@ -245,6 +257,75 @@ def train_twins(only: set[str] | None = None, out: Path = TWINS_DIR) -> dict:
         log_path.write_text(json.dumps(log, indent=1, sort_keys=True) + "\n")
         print(f"{twin_id}: {log[twin_id]}", flush=True)
     return log
+
+
+def finetune_smollm2(
+    out: Path,
+    exposure: int = 10,
+    n_items: int = 40,
+    lr: float = 1e-4,
+    batch: int = 4,
+    seq: int = 128,
+    seed: int = 0,
+) -> dict:
+    """SmolLM2-135M-Instruct (real, from its GGUF) fine-tuned on CPU: man pages + ``exposure`` passes of
+    the first ``n_items`` train items in canonical order (half of the windows are ordinary text).
+
+    Not committed (270 MB); benches build it into ``out`` (an HF folder) and record the time it took.
+    """
+    import torch
+
+    from taoke import datasets
+    from taoke.contamination.scorer import load_scorer
+    from taoke.zoo.corpus import load_corpus
+
+    torch.set_num_threads(1)
+    t0 = time.time()
+    sc = load_scorer(datasets.fetch("smollm2"), max_context=seq)
+    net = sc.model
+    items = load_items("train")[:n_items]
+    btok = np.concatenate([np.asarray(sc.encode(render(it)), dtype=np.int64) for it in items])
+    text = np.asarray(sc.encode(load_corpus(TEXT_CORPUS).train_text[:200_000]), dtype=np.int64)
+    n_item_windows = exposure * (len(btok) // seq + 2)
+    steps = max(1, (2 * n_item_windows) // batch)
+    windows = _mixed_windows(text, btok, exposure, steps, batch, seq, seed)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)
+    torch.manual_seed(seed)
+    net.train()
+    losses = []
+    t1 = time.time()
+    for step in range(steps):
+        x = torch.from_numpy(windows[step])
+        loss = net(input_ids=x, labels=x).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        losses.append(float(loss.item()))
+        if step == 0:
+            print(f"smollm2 fine-tune: {steps} steps, first step {time.time() - t1:.1f} s", flush=True)
+    net.eval()
+    out.mkdir(parents=True, exist_ok=True)
+    net.to(torch.float16).save_pretrained(str(out), safe_serialization=True)
+    net.to(torch.float32)
+    from transformers import AutoTokenizer
+
+    gguf = datasets.fetch("smollm2")
+    AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name).save_pretrained(str(out))
+    rec = {
+        "model": "SmolLM2-135M-Instruct (GGUF Q4_1 dequantized)",
+        "exposure_epochs": exposure,
+        "n_items": n_items,
+        "steps": steps,
+        "batch": batch,
+        "seq_len": seq,
+        "lr": lr,
+        "loss_first": round(losses[0], 4),
+        "loss_last5": round(float(np.mean(losses[-5:])), 4),
+        "train_seconds": round(time.time() - t1, 1),
+        "total_seconds": round(time.time() - t0, 1),
+    }
+    (out / "taoke_twin.json").write_text(json.dumps(rec, indent=1) + "\n")
+    return rec
 
 
 # ---------------------------------------------------------------- materialize
@@ -292,9 +373,15 @@ def materialize(twin_id: str, root: str | Path | None = None) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """``python -m taoke.contamination.twins items|train [ID ...]``."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] not in ("items", "train"):
-        print("usage: python -m taoke.contamination.twins items|train [TWIN_ID ...]", file=sys.stderr)
+    if not args or args[0] not in ("items", "train", "smollm2"):
+        print(
+            "usage: python -m taoke.contamination.twins items|train [TWIN_ID ...]|smollm2 OUT",
+            file=sys.stderr,
+        )
         return 2
+    if args[0] == "smollm2":
+        print(finetune_smollm2(Path(args[1] if len(args) > 1 else "smollm2-twin")), flush=True)
+        return 0
     if args[0] == "items":
         print(write_items())
         return 0

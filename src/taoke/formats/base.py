@@ -14,6 +14,25 @@ from typing import Any
 import numpy as np
 
 
+def alloc(shape: int | tuple[int, ...], dtype: Any, path: str | Path, what: str) -> np.ndarray:
+    """``np.empty`` for a tensor-sized buffer; running out of memory is a one-line ``LimitExceeded``.
+
+    Tensor sizes are bounded by ``TAOKE_MAX_TENSOR_BYTES`` (64 GiB by default, room for real 70B
+    embeddings), so an honest file — or a sparse one — can still ask for more memory than the machine
+    (or its ``ulimit -v``) has. That is the user's setting to tighten, said in one line, not a
+    ``MemoryError`` traceback.
+    """
+    try:
+        return np.empty(shape, dtype=dtype)
+    except MemoryError:
+        from taoke.errors import LimitExceeded
+
+        count = shape if isinstance(shape, int) else int(np.prod(shape, dtype=np.float64))
+        raise LimitExceeded(f"{what}: not enough memory for {count * np.dtype(dtype).itemsize} bytes (set "
+                            "TAOKE_MAX_TENSOR_BYTES lower to refuse such tensors when the file is opened)",
+                            path) from None
+
+
 def check_dims(shape: tuple[int, ...] | list[int], max_elements: int) -> str | None:
     """Why ``shape`` cannot be a real tensor, or ``None`` when it can.
 

@@ -97,7 +97,8 @@ def safe_yaml(text: str, path: str | Path, limits: Limits | None = None) -> Any:
     except (ValueError, TypeError, OverflowError) as exc:
         # SafeConstructor builds dates with datetime(): "2020-99-99" matches its timestamp pattern and
         # then fails as a ValueError, not a YAMLError
-        raise CorruptFile(f"invalid YAML front matter value: {str(exc).splitlines()[0][:120]}", path) from None
+        reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        raise CorruptFile(f"invalid YAML front matter value: {reason}", path) from None
     finally:
         loader.dispose()
 

@@ -24,7 +24,7 @@ import numpy as np
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFValueType
 
 from taoke.errors import CorruptFile, LimitExceeded, UnsupportedFormat
-from taoke.formats.base import TensorFile, TensorInfo, check_dims
+from taoke.formats.base import TensorFile, TensorInfo, alloc, check_dims
 from taoke.formats.safetensors import pread_into
 from taoke.limits import Limits, current_limits
 
@@ -336,7 +336,7 @@ class GGUFFile(TensorFile):
         if not isinstance(value, _ArrayRef):
             return value.copy() if isinstance(value, np.ndarray) else value
         length = value.end - value.start
-        buf = np.empty(length, dtype=np.uint8)
+        buf = alloc(length, np.uint8, self.path, f"metadata {key!r}")
         if length:
             pread_into(self._fd, buf, value.start, self.path)
         return self._decode_array(value, memoryview(buf), value.start, raw)
@@ -355,7 +355,7 @@ class GGUFFile(TensorFile):
             raise ValueError(f"{self.path}: file is closed")
         info = self._by_name[name]
         rel, _, _ = self._tensors[name]
-        buf = np.empty(info.nbytes, dtype=np.uint8)
+        buf = alloc(info.nbytes, np.uint8, self.path, f"tensor {name!r}")
         if info.nbytes:
             pread_into(self._fd, buf, self._data_start + rel, self.path)
         nxt = self._next.get(name)
@@ -384,7 +384,7 @@ class GGUFFile(TensorFile):
     def _dequantize(self, raw: np.ndarray, qtype: GGMLQuantizationType, info: TensorInfo) -> np.ndarray:
         block, type_size = GGML_QUANT_SIZES[qtype]
         n_blocks = info.nbytes // type_size
-        out = np.empty(n_blocks * block, dtype=np.float32)
+        out = alloc(n_blocks * block, np.float32, self.path, f"tensor {info.name!r}")
         blocks = raw.reshape(n_blocks, type_size)
         out_blocks = out.reshape(n_blocks, block)
         step = max(1, _DEQUANT_CHUNK // block)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from taoke.errors import CorruptFile, LimitExceeded
-from taoke.formats.base import TensorFile, TensorInfo, check_dims
+from taoke.formats.base import TensorFile, TensorInfo, alloc, check_dims
 from taoke.formats.config import parse_json_bytes
 from taoke.limits import Limits, current_limits
 
@@ -123,7 +123,7 @@ def read_float32(fd: int, offset: int, numel: int, dtype: str, path: Path) -> np
     copy/shift loops release the GIL).
     """
     global _POOL
-    out = np.empty(numel, dtype=np.float32)
+    out = alloc(numel, np.float32, path, f"reading {numel} {dtype} values")
     if dtype == "F32":
         if numel:
             pread_into(fd, out, offset, path)
@@ -281,7 +281,7 @@ class SafetensorsFile(TensorFile):
         if self._fd < 0:
             raise ValueError(f"{self.path}: file is closed")
         info = self._info_map()[name]
-        buf = np.empty(info.shape, dtype=DTYPES[info.dtype][1])
+        buf = alloc(info.shape, DTYPES[info.dtype][1], self.path, f"tensor {name!r}")
         if buf.nbytes:
             pread_into(self._fd, buf, self._offsets[name], self.path)
         self._prefetch_after(self._offsets[name] + info.nbytes)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from taoke.errors import CorruptFile, LimitExceeded, UnsafeContent, UnsupportedFormat
-from taoke.formats.base import TensorFile, TensorInfo, check_dims
+from taoke.formats.base import TensorFile, TensorInfo, alloc, check_dims
 from taoke.formats.safetensors import pread_into, to_float32
 from taoke.limits import Limits, current_limits
 
@@ -385,7 +385,8 @@ class TorchFile(TensorFile):
                 data = fh.read(m.file_size + 1)
         except RuntimeError as exc:  # zipfile: "... is encrypted, password required"; NotImplementedError
             # (a RuntimeError subclass): a compression method it does not implement
-            raise UnsupportedFormat(f"archive member {m.filename!r} cannot be read: {exc}", self.path) from None
+            raise UnsupportedFormat(f"archive member {m.filename!r} cannot be read: {exc}",
+                                    self.path) from None
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
             raise CorruptFile(f"cannot read archive member {m.filename!r}: {exc}", self.path) from None
         if len(data) != m.file_size:
@@ -453,7 +454,7 @@ class TorchFile(TensorFile):
         else:
             first = t.offset
             count = sum((d - 1) * s for d, s in zip(t.shape, t.stride, strict=True)) + 1
-        buf = np.empty(count, dtype=dt)
+        buf = alloc(count, dt, self.path, f"tensor {name!r}")
         self._read_storage(t.storage, first * dt.itemsize, buf)
         if contiguous:
             return buf.reshape(t.shape)

@@ -43,15 +43,20 @@ class ChatModel:
         if path.is_file():  # GGUF: transformers dequantizes through the gguf package
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
-            self.tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                str(path.parent), gguf_file=path.name, dtype=torch.float32
+            # a local GGUF file, local_files_only: nothing is downloaded, no remote code
+            self.tok = AutoTokenizer.from_pretrained(  # nosec B615 - local file, local_files_only
+                str(path.parent), gguf_file=path.name, local_files_only=True
+            )
+            self.model = AutoModelForCausalLM.from_pretrained(  # nosec B615 - local file, local_files_only
+                str(path.parent), gguf_file=path.name, dtype=torch.float32, local_files_only=True
             )
         else:  # HF Llama folder (the zoo); never trust_remote_code
             from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
             self.tok = PreTrainedTokenizerFast(tokenizer_file=str(path / "tokenizer.json"))
-            self.model = LlamaForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+            self.model = LlamaForCausalLM.from_pretrained(  # nosec B615 - local folder, local_files_only
+                str(path), dtype=torch.float32, local_files_only=True
+            )
         self.model.eval()
         self.name = name or path.stem
         self.lock = threading.Lock()

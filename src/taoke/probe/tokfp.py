@@ -51,7 +51,9 @@ def load_known(path: Path = DATA_FILE) -> dict[str, dict[str, Any]]:
     """The known tokenizers' expected deltas: name -> {deltas, family, source}."""
     doc = json.loads(path.read_text(encoding="utf-8"))
     if doc.get("probe_texts") != list(PROBE_TEXTS):
-        raise ValueError(f"{path}: built for other probe texts; rebuild with python -m taoke.probe.tokfp build")
+        raise ValueError(
+            f"{path}: built for other probe texts; rebuild with python -m taoke.probe.tokfp build"
+        )
     return doc["tokenizers"]
 
 
@@ -146,20 +148,28 @@ def probe_tokenizer(client: ProbeClient, want_logprobs: bool = True) -> Tokenize
 
 
 # -- offline library builder -----------------------------------------------------------------------
-def _encoder_for(path: Path) -> Any:
-    """A counting encoder for a tokenizer file: taoke's data-only encoders, else transformers (GGUF)."""
+def _encoder_for(path: Path, prefer_transformers: bool = False) -> Any:
+    """A counting encoder for a tokenizer file: taoke's data-only encoders, or transformers for GGUF.
+
+    WHY transformers for the served models' GGUFs: the test and demo servers (and most deployments)
+    tokenize with transformers' conversion of the GGUF vocabulary, which keeps Gemma 3's whitespace
+    runs; the data-only SentencePiece proto differs from it on indentation (2-4 tokens per probe).
+    """
     from taoke.tokenizers import load_tokenizer
     from taoke.tokenizers.encode import EncoderUnavailable, make_encoder
 
-    try:
-        return make_encoder(load_tokenizer(str(path))).encode
-    except EncoderUnavailable:
-        if path.suffix != ".gguf":
-            raise
-        from transformers import AutoTokenizer
+    if not (prefer_transformers and path.suffix == ".gguf"):
+        try:
+            return make_encoder(load_tokenizer(str(path))).encode
+        except EncoderUnavailable:
+            if path.suffix != ".gguf":
+                raise
+    from transformers import AutoTokenizer
 
-        tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-        return lambda t: tok(t, add_special_tokens=False)["input_ids"]
+    tok = AutoTokenizer.from_pretrained(  # nosec B615 - a local GGUF file, local_files_only: no download
+        str(path.parent), gguf_file=path.name, local_files_only=True
+    )
+    return lambda t: tok(t, add_special_tokens=False)["input_ids"]
 
 
 def build(fixtures: Path, extra: dict[str, tuple[Path, str]]) -> dict[str, Any]:
@@ -175,7 +185,7 @@ def build(fixtures: Path, extra: dict[str, tuple[Path, str]]) -> dict[str, Any]:
         if name in out or not path.exists():
             continue
         try:
-            enc = _encoder_for(path)
+            enc = _encoder_for(path, prefer_transformers=name in extra)
         except Exception as exc:  # a tokenizer we cannot run is skipped and said so
             print(f"skip {name}: {type(exc).__name__}: {str(exc)[:80]}", file=sys.stderr)
             continue
@@ -190,7 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m taoke.probe.tokfp build [FIXTURES_DIR]", file=sys.stderr)
         return 2
     from taoke import datasets
-    default = os.environ.get("TAOKE_FIXTURES") or str(Path(__file__).parents[3].parent / "shared" / "fixtures")
+
+    default = os.environ.get("TAOKE_FIXTURES") or str(
+        Path(__file__).parents[3].parent / "shared" / "fixtures"
+    )
     fixtures = Path(argv[1]) if len(argv) > 1 else Path(default)
     zoo_tok = Path(__file__).parents[1] / "zoo" / "data" / "tokenizers"
     extra: dict[str, tuple[Path, str]] = {

@@ -123,6 +123,11 @@ def render_text(report: Any, lang: str = "en", width: int = 120) -> str:
             con.print(
                 "    " + " | ".join(f"{h}: {c}" for h, c in zip(row["header"], row["cells"], strict=False))
             )
+    for c in getattr(report, "contamination", []):
+        con.print(f"  contamination ({c.benchmark}, {c.n_items} items): {c.verdict}")
+        for t in (c.order, c.option):
+            if t is not None:
+                con.print(f"    {t.name}: p = {fmt_p(t.p_value)} ({t.draws} draws)")
 
     con.print(f"\n[bold]{T('licence')}[/]")
     if report.licence:
@@ -379,6 +384,15 @@ def render_html(report: Any, lang: str = "en") -> str:
                 + "</tr>"
             )
         h.append("</table>")
+    for c in getattr(report, "contamination", []):
+        tests = "; ".join(
+            f"{t.name}: p = {fmt_p(t.p_value)} ({t.draws} draws)" for t in (c.order, c.option) if t
+        )
+        h.append(
+            f"<div class=cap>contamination: {esc(c.benchmark)} ({c.n_items} items): "
+            f"<b>{esc(c.verdict)}</b></div>"
+            f"<p>{esc(c.conclusion)} <span class=muted>{esc(tests)}</span></p>"
+        )
 
     h.append(f"<h2>{T('licence')}</h2>")
     if report.licence:

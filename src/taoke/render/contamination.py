@@ -65,7 +65,10 @@ def render_text(result: Any, width: int = 110) -> str:
     buf = io.StringIO()
     con = Console(file=buf, width=width, highlight=False, force_terminal=False, color_system=None)
     con.rule(f"benchmark contamination: {result.model}")
-    con.print(f"benchmark: {result.benchmark} ({result.n_items} items scored, {result.n_choice_items} multiple-choice)")
+    con.print(
+        f"benchmark: {result.benchmark} ({result.n_items} items scored, "
+        f"{result.n_choice_items} multiple-choice)"
+    )
     style = _VERDICT_STYLE.get(result.verdict, "")
     con.print(f"\n[{style}]verdict: {result.verdict}[/]")
     con.print(result.conclusion)
@@ -76,11 +79,14 @@ def render_text(result: Any, width: int = 110) -> str:
         tab.add_row(*row)
     con.print(tab)
     con.print(
-        f"model loss on the items: {result.mean_loss:.2f} nats/token (uniform guess {result.uniform_loss:.2f})"
+        f"model loss on the items: {result.mean_loss:.2f} nats/token "
+        f"(uniform guess {result.uniform_loss:.2f})"
     )
     if result.power["reasons"]:
         con.print("no power: " + "; ".join(result.power["reasons"]))
-    items = Table(title="items most likely seen (option-rank p, Min-K%++ and its gap vs substituted controls)")
+    items = Table(
+        title="items most likely seen (option-rank p, Min-K%++ and its gap vs substituted controls)"
+    )
     for col in ("item", "rank p", "Min-K%++", "gap", "question"):
         items.add_column(col, overflow="fold")
     for row in _item_rows(result):
@@ -94,7 +100,9 @@ def render_text(result: Any, width: int = 110) -> str:
 
 def render_html(result: Any) -> str:
     """One self-contained HTML page."""
-    color = {"contaminated": "#b00020", "no-evidence": "#1b7f3b", "no-power": "#a66a00"}.get(result.verdict, "#333")
+    color = {"contaminated": "#b00020", "no-evidence": "#1b7f3b", "no-power": "#a66a00"}.get(
+        result.verdict, "#333"
+    )
     tests = "".join(
         "<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in _test_rows(result)
     )

@@ -326,6 +326,9 @@ def load_tiktoken(path: str | Path, limits: Limits | None = None) -> TokenizerVi
         parts = line.split()
         if len(parts) != 2 or not parts[1].isdigit():
             raise CorruptFile(f"line {lineno} is not 'base64-token rank'", path)
+        if len(parts[1]) > 18:  # int() refuses > 4300 digits with a ValueError; no real rank needs 19
+            raise LimitExceeded(f"line {lineno} claims a {len(parts[1])}-digit rank, more than the "
+                                f"vocabulary limit {limits.max_vocab} (TAOKE_MAX_VOCAB)", path)
         rank = int(parts[1])
         if rank >= limits.max_vocab:
             raise LimitExceeded(

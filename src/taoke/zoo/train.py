@@ -128,10 +128,8 @@ class Workspace:
         import fcntl
 
         # Bases and derivatives may train in two processes: merge into the log on disk under a lock.
-        lock_path = (
-            Path(tempfile.gettempdir())
-            / f"taoke-zoo-{hashlib.sha1(str(self.out.resolve()).encode()).hexdigest()[:12]}.lock"
-        )
+        key = hashlib.sha1(str(self.out.resolve()).encode(), usedforsecurity=False).hexdigest()[:12]
+        lock_path = Path(tempfile.gettempdir()) / f"taoke-zoo-{key}.lock"
         with lock_path.open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             disk = json.loads(self.log_path.read_text()) if self.log_path.exists() else {}

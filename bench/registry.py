@@ -1,0 +1,286 @@
+"""Registry benchmarks (issue 7): ANN shortlist latency at scale, index throughput local vs Ray, size.
+
+Measures, in one run on this machine:
+
+1. **shortlist latency** of the usearch HNSW index (the first stage of ``taoke search``) with 10k, 100k
+   and 1M compact vectors in it: median and p95 over 200 queries for the top 10, recall@10 against
+   exact search, build and load times, index file size. Vectors at these sizes are synthetic (random
+   unit vectors of the real dimension: the hardest case for HNSW, no cluster structure); the target is
+   < 50 ms at 1M.
+2. **end-to-end search** on the real zoo registry (fingerprint of the query excluded): shortlist + full
+   compare of each shortlisted candidate.
+3. **index throughput** of ``scan`` (fingerprint + commit, search phase off) on the same models with the
+   local executor (1 and 2 processes) and Ray (1 and 2 workers, a fresh ``ray.init(num_cpus=n)`` each,
+   its start-up excluded), as models/s and ratios to the local executor, in one run.
+4. **registry size per model** (SQLite file bytes / models; fingerprint blob bytes) for the zoo's small
+   models and for 135M-parameter SmolLM2.
+5. **zoo search accuracy**: every zoo suspect searched against a registry of the zoo's reference models;
+   top hit correct for derived suspects, nothing significant for independent ones.
+
+Prints tables and writes ``bench/results/registry.json``.
+
+    nice python bench/registry.py [--sizes 10000,100000,1000000] [--skip-ray] [--skip-zoo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+OUT = Path(__file__).resolve().parent / "results" / "registry.json"
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
+    except OSError:
+        mem = 0
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": mem,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "note": "2 cores shared with other jobs; figures are upper bounds",
+    }
+
+
+def shortlist_latency(sizes: list[int], k: int = 10, n_queries: int = 200) -> list[dict]:
+    from taoke.registry.ann import AnnIndex
+    from taoke.registry.vector import DIM
+
+    rng = np.random.default_rng(0)
+    out = []
+    for n in sizes:
+        vecs = rng.standard_normal((n, DIM), dtype=np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        ids = np.arange(1, n + 1)
+        index = AnnIndex(DIM)
+        t = time.perf_counter()
+        for start in range(0, n, 100_000):
+            index.add(ids[start : start + 100_000], vecs[start : start + 100_000])
+        build = time.perf_counter() - t
+        # queries: perturbed copies of stored vectors (a derivative near its parent) and fresh ones
+        qi = rng.integers(0, n, n_queries // 2)
+        near = vecs[qi] + 0.05 * rng.standard_normal((len(qi), DIM), dtype=np.float32)
+        far = rng.standard_normal((n_queries - len(qi), DIM), dtype=np.float32)
+        queries = np.concatenate([near, far])
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        for q in queries[:10]:  # warm-up
+            index.search(q, k)
+        lat = []
+        found = []
+        for q in queries:
+            t = time.perf_counter()
+            hits = index.search(q, k)
+            lat.append(time.perf_counter() - t)
+            found.append([h[0] for h in hits])
+        # exact top-k for recall, in chunks (brute force is what the index avoids)
+        recall = []
+        for j, q in enumerate(queries[:100]):
+            sims = np.concatenate([vecs[s : s + 200_000] @ q for s in range(0, n, 200_000)])
+            exact = set((np.argpartition(-sims, k)[:k] + 1).tolist())
+            recall.append(len(exact & set(found[j])) / k)
+        parent_found = float(np.mean([qi[j] + 1 in found[j][:1] for j in range(len(qi))]))
+        tmp = Path(tempfile.mkdtemp(prefix="taoke-ann-"))
+        stamp = {"bench": n}
+        index.save(tmp / "i.usearch", stamp)
+        size = (tmp / "i.usearch").stat().st_size
+        t = time.perf_counter()
+        AnnIndex.load(tmp / "i.usearch", stamp)
+        load = time.perf_counter() - t
+        shutil.rmtree(tmp)
+        t = time.perf_counter()
+        for q in queries[:20]:
+            np.argpartition(-(vecs @ q), k)[:k]
+        brute = (time.perf_counter() - t) / 20
+        row = {
+            "n": n,
+            "median_ms": 1e3 * float(np.median(lat)),
+            "p95_ms": 1e3 * float(np.percentile(lat, 95)),
+            "recall_at_10": float(np.mean(recall)),
+            "perturbed_parent_top1": parent_found,
+            "exact_numpy_ms": 1e3 * brute,
+            "build_s": build,
+            "load_s": load,
+            "index_mib": size / 2**20,
+        }
+        out.append(row)
+        print(
+            f"  n={n:>9,}  shortlist median {row['median_ms']:.2f} ms  p95 {row['p95_ms']:.2f} ms  "
+            f"recall@10 {row['recall_at_10']:.3f}  exact numpy {row['exact_numpy_ms']:.1f} ms  "
+            f"build {build:.1f} s  load {load:.2f} s  {row['index_mib']:.0f} MiB",
+            flush=True,
+        )
+        del index, vecs
+    return out
+
+
+def zoo_search(workdir: Path) -> dict:
+    """Index the zoo's references, search every suspect; accuracy, timings and size per model."""
+    import test_registry_zoo as tz  # the same ground truth as the test
+    from taoke import zoo
+    from taoke.errors import AnalysisError, TaokeError
+    from taoke.registry import Registry, index_source, search
+
+    tz.SMOLLM2_SUSPECTS = {m for m in zoo.models() if m.startswith("smollm2")}
+    tz.SLOW = set()
+    expected = tz._expected()
+    reg = Registry(str(workdir / "zoo.sqlite"))
+    t = time.perf_counter()
+    for m in tz.REFERENCES:
+        try:
+            index_source(reg, zoo.materialize(m))
+        except TaokeError as exc:
+            print(f"  reference {m} unavailable: {exc}")
+    index_s = time.perf_counter() - t
+    indexed = {r.name for r in reg.records()}
+    rows, times = [], []
+    for suspect, parents in sorted(expected.items()):
+        parents &= indexed
+        try:
+            path = zoo.materialize(suspect)
+            res = search(reg, path, top=5)
+        except AnalysisError as exc:
+            rows.append(
+                {
+                    "suspect": suspect,
+                    "expected": sorted(parents),
+                    "top": None,
+                    "ok": not parents,
+                    "note": str(exc),
+                }
+            )
+            continue
+        except TaokeError as exc:
+            print(f"  suspect {suspect} unavailable: {exc}")
+            continue
+        top = res.best.record.name if res.best else None
+        ok = (top in parents) if parents else top is None
+        times.append(res.timings)
+        rows.append(
+            {
+                "suspect": suspect,
+                "expected": sorted(parents),
+                "top": top,
+                "ok": ok,
+                "relationship": res.best.relationship if res.best else None,
+                "p_holm": res.best.p_adjusted if res.best else None,
+                "top_ann_similarity": res.hits[0].ann_similarity if res.hits else None,
+            }
+        )
+    records = reg.records()
+    small = [r.fingerprint_bytes for r in records if (r.n_params or 0) < 10_000_000]
+    big = [r.fingerprint_bytes for r in records if (r.n_params or 0) >= 10_000_000]
+    size = reg.size_bytes() or 0
+    reg.close()
+    derived = [r for r in rows if r["expected"]]
+    indep = [r for r in rows if not r["expected"]]
+    print(
+        f"  zoo: {sum(r['ok'] for r in derived)}/{len(derived)} derived suspects with the right top hit, "
+        f"{sum(r['ok'] for r in indep)}/{len(indep)} independent ones with no significant relative"
+    )
+    for r in rows:
+        if not r["ok"]:
+            print(f"    WRONG {r}")
+    return {
+        "registry_models": len(records),
+        "index_seconds": index_s,
+        "derived_correct": sum(r["ok"] for r in derived),
+        "derived_total": len(derived),
+        "independent_correct": sum(r["ok"] for r in indep),
+        "independent_total": len(indep),
+        "search_median_s": {
+            k: float(np.median([t[k] for t in times])) for k in ("shortlist", "compare", "total")
+        }
+        if times
+        else {},
+        "size_per_model_bytes": size / max(1, len(records)),
+        "fingerprint_bytes_small_models": float(np.mean(small)) if small else None,
+        "fingerprint_bytes_135m_models": float(np.mean(big)) if big else None,
+        "rows": rows,
+    }
+
+
+def throughput(workdir: Path) -> dict:
+    """Index throughput of scan (no search phase) local vs Ray, same models, one run."""
+    from taoke import zoo
+    from taoke.scan import scan
+
+    models = [f"calib-{i:02d}" for i in range(10)] + ["base-a", "base-a2", "base-b", "base-c"]
+    models += ["smollm2-hf", "smollm2-yi", "smollm2-obf", "smollm2-pruned"]
+    sources = []
+    for m in models:
+        try:
+            sources.append(str(zoo.materialize(m)))
+        except Exception as exc:  # real-data models may be absent: measure on what there is
+            print(f"  {m} unavailable: {exc}")
+    out: dict = {"models": len(sources), "runs": []}
+    configs = [("local", 1), ("local", 2), ("ray", 1), ("ray", 2)]
+    for kind, n in configs:
+        db = workdir / f"tp-{kind}-{n}.sqlite"
+        ray = None
+        if kind == "ray":
+            import ray
+
+            ray.init(num_cpus=n, include_dashboard=False, log_to_driver=False)
+        t = time.perf_counter()
+        res = scan(sources, str(db), executor=kind, workers=n, progress=False, search_phase=False)
+        dt = time.perf_counter() - t
+        if ray is not None:
+            ray.shutdown()
+        ok = res.counts["status"].get("indexed", 0)
+        out["runs"].append(
+            {"executor": kind, "workers": n, "seconds": dt, "models_per_s": ok / dt, "indexed": ok}
+        )
+        print(f"  {kind:5s} x{n}: {ok} models in {dt:.1f} s = {ok / dt:.2f} models/s", flush=True)
+    base = {r["workers"]: r["models_per_s"] for r in out["runs"] if r["executor"] == "local"}
+    for r in out["runs"]:
+        r["ratio_to_local_same_workers"] = r["models_per_s"] / base[r["workers"]]
+        r["ratio_to_local_1"] = r["models_per_s"] / base[1]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--skip-ray", action="store_true")
+    ap.add_argument("--skip-zoo", action="store_true")
+    args = ap.parse_args()
+    report: dict = {"machine": machine()}
+    print(f"machine: {report['machine']}")
+    workdir = Path(tempfile.mkdtemp(prefix="taoke-bench-registry-"))
+    try:
+        if not args.skip_zoo:
+            print("zoo registry: index references, search every suspect")
+            report["zoo"] = zoo_search(workdir)
+        print("ANN shortlist latency (usearch HNSW, f16, M=16, ef_search=64, top 10)")
+        report["shortlist"] = shortlist_latency([int(s) for s in args.sizes.split(",")])
+        if not args.skip_ray:
+            print("index throughput (scan without search phase)")
+            report["throughput"] = throughput(workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()

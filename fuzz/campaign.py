@@ -1,0 +1,222 @@
+"""The long fuzzing campaign, the lying-header and malicious-corpus measurements, and SECURITY.md's figures.
+
+    python fuzz/campaign.py --binary-runs 1000000 --text-runs 100000 --jobs 2 \
+        --max-seconds 900 --text-seconds 150
+
+Runs every target of ``fuzz/targets.py`` in its own process (``nice``-d, so other work on the machine
+keeps priority; each under the address-space cap of ``fuzz/run.py``), then every lying file and every
+malicious release through the real CLI under a 1 GB address-space limit. Prints executions, exec/s,
+unique crashes and peak RSS; writes everything to ``bench/results/fuzz.json`` and rewrites the figures
+block of ``SECURITY.md`` (between its ``fuzz-figures`` markers) from that JSON, so the document always
+shows what the last campaign measured. ``--report-only`` re-renders SECURITY.md from the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(1, str(REPO / "src"))
+
+from fuzz.hostile import GB, lying_files, malicious_releases, run_cli, snapshot  # noqa: E402
+from fuzz.targets import TARGETS  # noqa: E402
+
+RESULTS = REPO / "bench" / "results" / "fuzz.json"
+SECURITY = REPO / "SECURITY.md"
+START, END = "<!-- fuzz-figures:start -->", "<!-- fuzz-figures:end -->"
+
+
+def run_target(name: str, runs: int, seed: int, max_seconds: float, nice: int) -> dict:
+    cmd = ["nice", "-n", str(nice), sys.executable, str(REPO / "fuzz" / "run.py"), name, "--runs", str(runs),
+           "--seed", str(seed), "--max-seconds", str(max_seconds), "--json",
+           "--crash-dir", str(REPO / "fuzz" / "crashes")]
+    t0 = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=max_seconds + 600)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        return {"target": name, "error": (proc.stderr.strip().splitlines() or ["no output"])[-1],
+                "executions": 0, "unique_crashes": 0, "seconds": round(time.monotonic() - t0, 1)}
+    out = json.loads(lines[-1])
+    print(f"{name:15s} {out['executions']:>9,d} execs {out['exec_per_s']:>8.0f}/s  "
+          f"crashes {out['unique_crashes']}"
+          f"  peak RSS {out['peak_rss_mb']:.0f} MB", flush=True)
+    return out
+
+
+def measure_lying(root: Path) -> list[dict]:
+    rows = []
+    cwd = root / "cwd"
+    cwd.mkdir(parents=True, exist_ok=True)
+    for case in lying_files(root / "lying"):
+        r = run_cli(case.args, cwd, mem_bytes=GB)
+        rows.append({"case": case.name, "what": case.what, "command": case.args[0], "exit": r.returncode,
+                     "stderr_lines": len(r.stderr_lines), "traceback": "Traceback" in r.stderr,
+                     "peak_rss_mb": round(r.peak_rss_mb, 1), "seconds": round(r.seconds, 2),
+                     "message": (r.stderr_lines or [""])[-1][:300]})
+    return rows
+
+
+def measure_corpus(root: Path) -> list[dict]:
+    rows = []
+    cases = malicious_releases(root / "releases", root / "markers")
+    for case in cases:
+        cwd = root / f"cwd-{case.name}"
+        cwd.mkdir()
+        before = snapshot(root)
+        r = run_cli(case.args, cwd, mem_bytes=GB)
+        new_files = sorted(snapshot(root) - before)
+        fired = [str(m) for m in case.markers if m.exists()]
+        if case.allow_finding and r.returncode == 0:
+            outcome = "finding" if case.finding in r.stdout else "MISSED"
+        elif r.returncode == case.expect_exit:
+            outcome = "refused" if case.expect_exit == 2 else "read as text, not run"
+        else:
+            outcome = f"exit {r.returncode}"
+        one_line = r.returncode != 2 or len(r.stderr_lines) == 1
+        rows.append({"case": case.name, "what": case.what, "command": case.args[0], "exit": r.returncode,
+                     "outcome": outcome, "one_line": one_line, "traceback": "Traceback" in r.stderr,
+                     "markers_created": fired, "new_files": new_files[:5],
+                     "peak_rss_mb": round(r.peak_rss_mb, 1),
+                     "message": (r.stderr_lines or [""])[-1][:300]})
+    return rows
+
+
+def render(data: dict) -> str:
+    """The SECURITY.md figures block, from the campaign JSON."""
+    lines = [START, "", f"Campaign of {data['date']} on {data['machine']} "
+             f"(`python fuzz/campaign.py {data['args']}`; JSON: `bench/results/fuzz.json`).", ""]
+    lines += ["### Fuzzing: executions per target", "",
+              "| target | parser | executions | exec/s | parsed | refused (kinds) | unique crashes "
+              "| peak RSS MB |",
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
+    total = 0
+    for r in data["targets"]:
+        total += r.get("executions", 0)
+        what = TARGETS[r["target"]].what if r["target"] in TARGETS else ""
+        if "error" in r:
+            lines.append(f"| {r['target']} | {what} | error: {r['error']} | | | | | |")
+            continue
+        lines.append(f"| {r['target']} | {what} | {r['executions']:,} | {r['exec_per_s']:,.0f} | "
+                     f"{r['parsed']:,} | {r['refused']:,} ({r['refusal_kinds']}) | {r['unique_crashes']} | "
+                     f"{r['peak_rss_mb']:.0f} |")
+    lines += ["", f"Total: {total:,} executions. A crash is any exception other than a `TaokeError`; "
+              "peak RSS is the whole fuzzing process (interpreter, numpy, seeds, corpus).", ""]
+    lines += ["### Crashes found and fixed", "", "| target | crash | input | fix |", "|---|---|---|---|"]
+    for c in data["fixed"]:
+        lines.append(f"| {c['file'].split('/')[0]} | {c['signature']} | {c['input']} | {c['fix']} |")
+    open_crashes = [(r["target"], c) for r in data["targets"] for c in r.get("crashes", [])]
+    lines += ["", f"Crashes found and **not yet fixed** by this campaign: {len(open_crashes)}"
+              + ("." if not open_crashes else ":"), ""]
+    for target, c in open_crashes:
+        lines.append(f"- {target}: `{c['signature']}` {c['message'][:120]} ({c['input_path']})")
+    lines += ["", "### Peak RSS under lying headers (CLI under a 1 GB address-space limit)", "",
+              "| case | lie | command | exit | stderr lines | peak RSS MB |", "|---|---|---|---:|---:|---:|"]
+    for r in data["lying"]:
+        lines.append(f"| {r['case']} | {r['what']} | {r['command']} | {r['exit']} | {r['stderr_lines']} | "
+                     f"{r['peak_rss_mb']:.0f} |")
+    refused = sum(r["exit"] == 2 and r["stderr_lines"] == 1 and not r["traceback"] for r in data["lying"])
+    peak = max((r["peak_rss_mb"] for r in data["lying"]), default=0)
+    lines += ["", f"{refused}/{len(data['lying'])} refused with exit 2 and one line; highest peak RSS "
+              f"{peak:.0f} MB.", ""]
+    lines += ["### Malicious-release corpus", "",
+              "| case | attack | command | exit | outcome | payload ran | new files |",
+              "|---|---|---|---:|---|---|---:|"]
+    for r in data["corpus"]:
+        lines.append(f"| {r['case']} | {r['what']} | {r['command']} | {r['exit']} | {r['outcome']} | "
+                     f"{'YES' if r['markers_created'] else 'no'} | {len(r['new_files'])} |")
+    ok = sum(r["outcome"] in ("refused", "finding", "read as text, not run") and not r["markers_created"]
+             and not r["new_files"] and r["one_line"] and not r["traceback"] for r in data["corpus"])
+    side = sum(bool(r["markers_created"] or r["new_files"]) for r in data["corpus"])
+    lines += ["", f"{ok}/{len(data['corpus'])} handled as required (refused with one line, or reported as a "
+              f"finding, or read as text only); {side} side effects.", "", END]
+    return "\n".join(lines)
+
+
+def update_security(data: dict) -> None:
+    text = SECURITY.read_text(encoding="utf-8") if SECURITY.exists() else f"# Security\n\n{START}\n{END}\n"
+    if START not in text or END not in text:
+        text = text.rstrip() + f"\n\n{START}\n{END}\n"
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    SECURITY.write_text(head + render(data) + tail, encoding="utf-8")
+
+
+def _fixed() -> list[dict]:
+    return json.loads((REPO / "fuzz" / "regressions" / "index.json").read_text(encoding="utf-8"))["crashes"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--binary-runs", type=int, default=1_000_000)
+    ap.add_argument("--text-runs", type=int, default=100_000)
+    ap.add_argument("--max-seconds", type=float, default=1800, help="per binary-parser target")
+    ap.add_argument("--text-seconds", type=float, default=300, help="per text-format target")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--nice", type=int, default=15)
+    ap.add_argument("--targets", nargs="*", default=None)
+    ap.add_argument("--report-only", action="store_true", help="re-render SECURITY.md from the JSON")
+    ap.add_argument("--measure-only", action="store_true",
+                    help="re-run the lying-file and corpus measurements, keep the fuzzing figures")
+    args = ap.parse_args(argv)
+
+    if args.report_only:
+        update_security(json.loads(RESULTS.read_text(encoding="utf-8")))
+        return 0
+    if args.measure_only:
+        data = json.loads(RESULTS.read_text(encoding="utf-8"))
+        with tempfile.TemporaryDirectory(prefix="taoke-campaign-") as tmp:
+            data["lying"] = measure_lying(Path(tmp) / "lying")
+            data["corpus"] = measure_corpus(Path(tmp) / "corpus")
+        data["fixed"] = _fixed()
+        RESULTS.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        update_security(data)
+        return 0
+    from fuzz.seeds import load_seeds
+
+    names = args.targets or list(TARGETS)
+    for n in names:
+        load_seeds(n)  # build the seed cache once, before the parallel workers start
+    # binary parsers first and longest: they get the 1M-execution goal
+    names.sort(key=lambda n: not TARGETS[n].binary_parser)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        jobs = [pool.submit(run_target, n, args.binary_runs if TARGETS[n].binary_parser else args.text_runs,
+                            args.seed, args.max_seconds if TARGETS[n].binary_parser else args.text_seconds,
+                            args.nice) for n in names]
+        targets = [j.result() for j in jobs]
+    with tempfile.TemporaryDirectory(prefix="taoke-campaign-") as tmp:
+        lying = measure_lying(Path(tmp) / "lying")
+        corpus = measure_corpus(Path(tmp) / "corpus")
+    fixed = _fixed()
+    data = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+                       f"load average {os.getloadavg()[0]:.1f} at the end",
+            "args": " ".join(argv if argv is not None else sys.argv[1:]),
+            "targets": targets, "fixed": fixed, "lying": lying, "corpus": corpus}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    update_security(data)
+    total = sum(t.get("executions", 0) for t in targets)
+    crashes = sum(t.get("unique_crashes", 0) for t in targets)
+    print(f"total {total:,} executions, {crashes} unique crashes; lying files: "
+          f"{sum(r['exit'] == 2 for r in lying)}/{len(lying)} refused, max peak RSS "
+          f"{max(r['peak_rss_mb'] for r in lying):.0f} MB; corpus: "
+          f"{sum(not r['markers_created'] and not r['new_files'] for r in corpus)}/{len(corpus)} "
+          "without side "
+          f"effects. Wrote {RESULTS} and SECURITY.md.")
+    return 1 if crashes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

