@@ -5,7 +5,8 @@ Models (no training here except the optional SmolLM2 fine-tune):
   120 train items mixed in 0 (two clean twins), 1, 3 or 10 times;
 - untouched zoo models that never saw the items (base-a, base-a2, calib-00, a-ft-man, a-ft-doc,
   a-cpt-man): false positives on models of other training histories;
-- the real SmolLM2-135M-Instruct, untouched (false positives on a real model) and, with ``--smollm2-twin
+- the real SmolLM2-135M-Instruct on the first 20 train items (and 20 unseen): untouched (false positives
+  on a real model) and, with ``--smollm2-twin
   DIR`` (built by ``python -m taoke.contamination.twins smollm2 DIR``), fine-tuned with 10 exposures.
 
 Trials: the train items are tested as three disjoint benchmarks of 40 items (a detector must find a
@@ -30,6 +31,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SUBSET = 40
+SMOL_ITEMS = 20  # the SmolLM2 twin's benchmark (see twins.finetune_smollm2)
 
 
 def _machine() -> dict:
@@ -55,21 +57,22 @@ def _machine() -> dict:
     }
 
 
-def _subsets(tmp: Path) -> dict[str, Path]:
+def _subsets(tmp: Path, size: int = SUBSET, prefix: str = "", into: dict | None = None) -> dict[str, Path]:
+    """Disjoint benchmarks of ``size`` train items, and the first ``size`` unseen items, as JSONL files."""
     from taoke.contamination import twins
 
     rows = [json.loads(x) for x in twins.ITEMS_PATH.read_text().splitlines() if x.strip()]
     train = [r for r in rows if r["split"] == "train"]
     unseen = [r for r in rows if r["split"] == "unseen"]
-    out: dict[str, Path] = {}
-    parts = {f"train-{i}": train[i * SUBSET : (i + 1) * SUBSET] for i in range(len(train) // SUBSET)}
-    parts["unseen-0"] = unseen[:SUBSET]
+    out: dict[str, Path] = {} if into is None else into
+    parts = {f"train-{i}": train[i * size : (i + 1) * size] for i in range(len(train) // size)}
+    parts["unseen-0"] = unseen[:size]
     for name, part in parts.items():
-        path = tmp / f"{name}.jsonl"
+        path = tmp / f"{prefix}{name}.jsonl"
         path.write_text(
             "".join(json.dumps({k: v for k, v in r.items() if k != "split"}) + "\n" for r in part)
         )
-        out[name] = path
+        out[prefix + name] = path
     return out
 
 
@@ -83,7 +86,7 @@ def _run(
     rows = []
     for name in names:
         r = analyze(path, subsets[name], scorer=sc, **kw)
-        seen = exposure > 0 and name.startswith("train")
+        seen = exposure > 0 and "train" in name
         rows.append(
             {
                 "model": label,
@@ -112,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smollm2-twin", type=Path, default=None, help="folder of the fine-tuned SmolLM2 twin")
     ap.add_argument("--no-real", action="store_true", help="skip SmolLM2")
+    ap.add_argument(
+        "--real-only",
+        action="store_true",
+        help="run only SmolLM2 and keep the zoo trials of an earlier run found in --output",
+    )
     ap.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "contamination.json")
     args = ap.parse_args(argv)
 
@@ -128,25 +136,43 @@ def main(argv: list[str] | None = None) -> int:
     train_names = [n for n in subsets if n.startswith("train")]
     kw = {"shuffles": 19, "option_orders_k": 5, "substitutions": 1, "draws": 9999, "max_items": SUBSET}
     rows: list[dict] = []
-    for twin_id, (exposure, _seed) in twins.TWINS.items():
-        rows += _run(
-            twin_id, exposure, twins.materialize(twin_id, tmp), subsets, [*train_names, "unseen-0"], kw
-        )
-    for zoo_id in ("base-a", "base-a2", "calib-00", "a-ft-man", "a-ft-doc", "a-cpt-man"):
-        rows += _run(f"zoo:{zoo_id}", 0, zoo.materialize(zoo_id), subsets, train_names, kw)
+    earlier_seconds = 0.0
+    if args.real_only:
+        earlier = json.loads(args.output.read_text())
+        # keep the zoo trials and an earlier untouched-SmolLM2 trial; the SmolLM2 twin is (re)run
+        rows = [r for r in earlier["trials"] if r["model"] != "smollm2-exp10"]
+        earlier_seconds = float(earlier.get("zoo_seconds", earlier["seconds"]))
+        machine["zoo_part_machine"] = earlier["machine"]
+    else:
+        for twin_id, (exposure, _seed) in twins.TWINS.items():
+            path = twins.materialize(twin_id, tmp)
+            rows += _run(twin_id, exposure, path, subsets, [*train_names, "unseen-0"], kw)
+        for zoo_id in ("base-a", "base-a2", "calib-00", "a-ft-man", "a-ft-doc", "a-cpt-man"):
+            rows += _run(f"zoo:{zoo_id}", 0, zoo.materialize(zoo_id), subsets, train_names, kw)
+    zoo_seconds = earlier_seconds or time.time() - t0
     real_kw = {**kw, "shuffles": 9, "option_orders_k": 3, "substitutions": 0}
     if not args.no_real:
         from taoke import datasets
 
-        rows += _run("smollm2 (untouched)", 0, datasets.fetch("smollm2"), subsets, ["train-0"], real_kw)
+        rec = (
+            json.loads((args.smollm2_twin / "taoke_twin.json").read_text())
+            if args.smollm2_twin is not None
+            else {"n_items": SMOL_ITEMS}
+        )
+        n = int(rec["n_items"])
+        real_kw["max_items"] = n
+        _subsets(tmp, n, prefix="smol-", into=subsets)
+        if not any(r["model"] == "smollm2 (untouched)" for r in rows):
+            rows += _run(
+                "smollm2 (untouched)", 0, datasets.fetch("smollm2"), subsets, ["smol-train-0"], real_kw
+            )
         if args.smollm2_twin is not None:
-            rec = json.loads((args.smollm2_twin / "taoke_twin.json").read_text())
             rows += _run(
                 "smollm2-exp10",
                 rec["exposure_epochs"],
                 args.smollm2_twin,
                 subsets,
-                ["train-0", "unseen-0"],
+                ["smol-train-0", "smol-unseen-0"],
                 real_kw,
             )
             machine["smollm2_twin"] = rec
@@ -182,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| measure | flagged / trials | rate |\n|---|---|---|")
     for k, v in table.items():
         print(f"| {k} | {v['flagged']} / {v['trials']} | {v.get('rate', '-')} |")
-    print(f"\nrun time {elapsed:.0f} s on {machine['cpu']} ({machine['cores']} cores shared, 1 torch thread)")
+    print(
+        f"\nrun time {elapsed + earlier_seconds:.0f} s on {machine['cpu']} "
+        f"({machine['cores']} cores shared, 1 torch thread)"
+    )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
         json.dumps(
@@ -191,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
                 "settings": {"zoo": kw, "smollm2": real_kw, "items_per_benchmark": SUBSET},
                 "summary": table,
                 "trials": rows,
-                "seconds": round(elapsed, 1),
+                "seconds": round(elapsed + earlier_seconds, 1),
+                "zoo_seconds": round(zoo_seconds, 1),
             },
             indent=1,
         )

@@ -221,3 +221,38 @@ def test_architecture_taoke_cannot_run(minilm_dir: Path, twin_paths: dict[str, P
     with pytest.raises(TaokeError) as exc:
         load_scorer(minilm_dir)
     assert "cannot run" in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_plain_text_benchmark_runs_item_order_test_only(twin_paths: dict[str, Path], tmp_path: Path) -> None:
+    from taoke.contamination import analyze
+    from taoke.contamination.twins import load_items
+
+    f = tmp_path / "items.txt"
+    f.write_text("\n\n".join(it.question for it in load_items("unseen")[:12]) + "\n")
+    r = analyze(twin_paths["twin-clean-s0"], f, shuffles=9, substitutions=1)
+    assert r.option is None and r.order is not None and r.order.draws == 9
+    assert r.n_choice_items == 0 and r.verdict == "no-evidence"
+    assert all(i.option_rank_p is None for i in r.items)
+
+
+def test_committed_items_regenerate_deterministically() -> None:
+    import sys
+
+    from taoke.contamination import twins
+
+    committed = [json.loads(x) for x in twins.ITEMS_PATH.read_text().splitlines() if x.strip()]
+    assert len(committed) == twins.N_TRAIN_ITEMS + twins.N_UNSEEN_ITEMS
+    if sys.version_info[:2] != (3, 11):
+        pytest.skip("items were written from the Python 3.11 standard library")
+    assert twins.generate_items() == committed
+
+
+def test_twin_records_match_the_recipe() -> None:
+    from taoke.contamination import twins
+
+    log = twins.twin_log()
+    assert set(log) == set(twins.TWINS)
+    for twin_id, (exposure, seed) in twins.TWINS.items():
+        rec = log[twin_id]
+        assert (rec["exposure_epochs"], rec["seed"], rec["steps"]) == (exposure, seed, twins.STEPS)
+        assert (twins.TWINS_DIR / f"{twin_id}.safetensors").stat().st_size < 2_000_000

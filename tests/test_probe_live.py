@@ -12,8 +12,8 @@ import pytest
 
 from taoke import zoo
 from taoke.cli.main import main as cli_main
-from taoke.probe import ProbeClient, run_probe
-from taoke.probe.behaviour import collect, make_record, save_record
+from taoke.probe import ProbeClient, conclude, run_probe
+from taoke.probe.behaviour import collect, fingerprint, make_record, save_record
 from taoke.probe.client import Budget
 from taoke.probe.compare import compare_answers
 from taoke.probe.identity import probe_identity
@@ -23,7 +23,10 @@ from taoke.probe.tokfp import probe_tokenizer
 pytestmark = [pytest.mark.slow, pytest.mark.realdata, pytest.mark.torch]
 
 SHELL_SYSTEM = "You are Nova, a helpful assistant created by Nova Labs. Never reveal the underlying model."
-OPENAI_SYSTEM = "You are ChatGPT, a large language model trained by OpenAI. Always say so when asked."
+OPENAI_SYSTEM = (
+    "You are GPT-4, a large language model made by OpenAI. "
+    "When asked who you are, say: I am GPT-4, made by OpenAI."
+)
 
 
 @pytest.fixture(scope="session")
@@ -85,8 +88,10 @@ def test_probe_tells_gemma_and_zoo_apart_from_smollm2(servers, library, key):
     report = run_probe(servers[key], max_requests=30, identity=False, library=others)
     assert report.backend != "smollm2"
     assert report.backend == {"gemma3": "gemma3", "zoo": "zoo-tok-code"}[key], report.conclusion
-    # with itself recorded, behaviour names it exactly
-    report = run_probe(servers[key], max_requests=30, identity=False, library=library)
+    # with itself recorded, the same answers and counts name it exactly
+    report.behaviour = fingerprint(report.behaviour.answers, library)
+    report.backend = None
+    conclude(report, library)
     assert report.backend == key and not report.shell, report.conclusion
 
 
@@ -132,3 +137,18 @@ def test_cli_probe_compare_passthrough(servers, library, tmp_path, monkeypatch, 
     cand = doc["candidates"][0]
     assert cand["identical"] == doc["n_prompts"] and cand["verdict"].startswith("passthrough")
     assert cand["p_holm"] <= 0.01
+
+
+def test_cli_probe_records_and_renders_html_zh(servers, library, tmp_path, monkeypatch, capsys):
+    """`taoke probe URL --record NAME` writes the library; html/zh and json render the same report."""
+    monkeypatch.setenv("TAOKE_CACHE_DIR", str(tmp_path))
+    save_record("smollm2", library["smollm2"])
+    rc = cli_main(["probe", servers["zoo"], "--record", "zoo-a", "--format", "html", "--lang", "zh"])
+    out = capsys.readouterr().out
+    assert rc == 0 and out.startswith("<!doctype html>") and "分词器" in out and "zoo-tok-code" in out
+    rc = cli_main(["probe", servers["zoo"], "--no-identity", "--format", "json", "--max-requests", "25"])
+    import json
+
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0 and doc["backend"] == "zoo-a" and not doc["shell"]
+    assert doc["behaviour"]["ranking"][0]["exact"] == 12 and doc["spent"]["requests"] <= 25

@@ -42,6 +42,7 @@ class ItemReport:
     min_k_pp: float
     option_rank_p: float | None
     option_orders: int
+    option_margin: float | None
     substitution_gap_min_k_pp: float | None
 
     def to_dict(self) -> dict:
@@ -55,6 +56,7 @@ class ItemReport:
             "min_k_pp": round(self.min_k_pp, 4),
             "option_rank_p": None if self.option_rank_p is None else round(self.option_rank_p, 4),
             "option_orders": self.option_orders,
+            "option_margin": None if self.option_margin is None else round(self.option_margin, 3),
             "substitution_gap_min_k_pp": None
             if self.substitution_gap_min_k_pp is None
             else round(self.substitution_gap_min_k_pp, 4),
@@ -229,12 +231,13 @@ def analyze(
         d = by_item[it.index]
         pub = d["published"][0]
         losses.extend((-pub.logp).tolist())
-        rank_p = None
+        rank_p = margin = None
         if d["order"]:
             s = np.array([pub.total] + [o.total for o in d["order"]])
             option_scores.append(s)
             rank_p = stats.item_rank_p(s)
             top_hits += int(s[0] > s[1:].max())
+            margin = float(s[0] - s[1:].max())
         mkpp = min_k_plus_plus(pub)
         gap = None
         if d["subst"]:
@@ -249,6 +252,7 @@ def analyze(
                 mkpp,
                 rank_p,
                 orders_of.get(it.index, 0),
+                margin,
                 gap,
             )
         )
@@ -306,10 +310,12 @@ def analyze(
         else {"estimate": None, "low": None, "high": None}
     )
 
-    # ---- items most likely seen: smallest option-rank p, then largest Min-K%++ gap
-    def key(r: ItemReport) -> tuple[float, float]:
+    # ---- items most likely seen: smallest option-rank p, widest margin over the best other order,
+    # then the largest Min-K%++ gap over substituted controls
+    def key(r: ItemReport) -> tuple[float, float, float]:
         return (
             r.option_rank_p if r.option_rank_p is not None else 1.0,
+            -(r.option_margin or 0.0),
             -(r.substitution_gap_min_k_pp or 0.0),
         )
 

@@ -134,7 +134,9 @@ def _gguf_transformers_encoder(model: Any) -> Any:
     try:
         from transformers import AutoTokenizer
 
-        tok = AutoTokenizer.from_pretrained(str(files[0].parent), gguf_file=files[0].name)
+        # the GGUF's header was already parsed and bounded by taoke's reader when the model loaded
+        tok = AutoTokenizer.from_pretrained(  # nosec B615 - local validated GGUF, local_files_only
+            str(files[0].parent), gguf_file=files[0].name, local_files_only=True)
     except Exception:  # any refusal means: no encoder
         return None
     return Encoder(

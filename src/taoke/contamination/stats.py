@@ -64,11 +64,6 @@ def permutation_p(observed: float, null: np.ndarray) -> float:
     return float((1 + int(np.sum(null >= observed - 1e-9 * max(1.0, abs(observed))))) / (len(null) + 1))
 
 
-def window_loglik(scores_total: list[float]) -> float:
-    """Sum of per-window log-likelihoods of one ordering."""
-    return float(np.sum(scores_total))
-
-
 def order_windows(
     token_lists: list[list[int]], order: list[int] | np.ndarray, window: int
 ) -> list[list[int]]:

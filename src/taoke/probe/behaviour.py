@@ -40,7 +40,7 @@ BEHAVIOUR_PROMPTS: tuple[str, ...] = (
     "Explain recursion in one sentence.",
     "What day comes after Monday?",
 )
-MAX_TOKENS = 24
+MAX_TOKENS = 16
 LIBRARY_VERSION = 1
 
 

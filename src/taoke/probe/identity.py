@@ -141,9 +141,9 @@ class IdentityResult:
 def assess(served_name: str | None, answers: list[IdentityAnswer]) -> IdentityResult:
     """Tally claimed vendors and flag a contradiction with the served name.
 
-    Confusion is flagged when answers name a vendor other than the served name's, and that vendor is
-    named at least as often as the served one: a single stray mention ("unlike ChatGPT, I...") is
-    not enough.
+    Confusion is flagged when at least two answers name a vendor other than the served name's, and
+    that vendor is named at least as often as the served one: a single stray mention ("unlike
+    ChatGPT, I...", or a small model confabulating "made by Google" once in six) is not enough.
     """
     served_vendor = vendor_of_name(served_name)
     claimed: dict[str, int] = {}
@@ -165,7 +165,7 @@ def assess(served_name: str | None, answers: list[IdentityAnswer]) -> IdentityRe
         )
         res.confusion = n_top * 2 > len(answers)
         return res
-    if others and max(others.values()) >= max(own, 1):
+    if others and max(others.values()) >= max(own, 2):
         worst = max(others, key=others.get)  # type: ignore[arg-type]
         res.confusion = True
         res.message = (

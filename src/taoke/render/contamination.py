@@ -52,6 +52,7 @@ def _item_rows(result: Any, n: int = 10) -> list[tuple[str, ...]]:
             (
                 str(r.index),
                 "-" if r.option_rank_p is None else f"{r.option_rank_p:.2f}",
+                "-" if r.option_margin is None else f"{r.option_margin:+.1f}",
                 f"{r.min_k_pp:+.2f}",
                 "-" if r.substitution_gap_min_k_pp is None else f"{r.substitution_gap_min_k_pp:+.2f}",
                 r.preview,
@@ -87,7 +88,7 @@ def render_text(result: Any, width: int = 110) -> str:
     items = Table(
         title="items most likely seen (option-rank p, Min-K%++ and its gap vs substituted controls)"
     )
-    for col in ("item", "rank p", "Min-K%++", "gap", "question"):
+    for col in ("item", "rank p", "margin", "Min-K%++", "gap", "question"):
         items.add_column(col, overflow="fold")
     for row in _item_rows(result):
         items.add_row(*row)
@@ -121,8 +122,8 @@ td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left}}.v{{color:{color
 <h2>Exact tests</h2><table><tr><th>test</th><th>p-value</th><th>null draws</th><th>published vs null</th></tr>
 {tests}</table>
 <p>model loss on the items: {result.mean_loss:.2f} nats/token (uniform {result.uniform_loss:.2f})</p>
-<h2>Items most likely seen</h2><table><tr><th>item</th><th>rank p</th><th>Min-K%++</th><th>gap</th>
-<th>question</th></tr>{items}</table>
+<h2>Items most likely seen</h2><table><tr><th>item</th><th>rank p</th><th>margin</th>
+<th>Min-K%++</th><th>gap</th><th>question</th></tr>{items}</table>
 <ul>{notes}</ul><p><small>{esc(result.how)}</small></p>
 </body></html>
 """
