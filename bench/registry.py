@@ -184,6 +184,12 @@ def zoo_search(workdir: Path) -> dict:
                 "top_ann_similarity": res.hits[0].ann_similarity if res.hits else None,
             }
         )
+    for m in tz.REFERENCES:  # leave-one-out: each base against the others (all independent of it)
+        if m not in indexed:
+            continue
+        res = search(reg, zoo.materialize(m), top=5)
+        top = res.best.record.name if res.best else None
+        rows.append({"suspect": m, "expected": [], "top": top, "ok": top is None, "leave_one_out": True})
     records = reg.records()
     small = [r.fingerprint_bytes for r in records if (r.n_params or 0) < 10_000_000]
     big = [r.fingerprint_bytes for r in records if (r.n_params or 0) >= 10_000_000]
@@ -258,7 +264,7 @@ def throughput(workdir: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated, or none")
     ap.add_argument("--skip-ray", action="store_true")
     ap.add_argument("--skip-zoo", action="store_true")
     args = ap.parse_args()
@@ -269,8 +275,9 @@ def main() -> None:
         if not args.skip_zoo:
             print("zoo registry: index references, search every suspect")
             report["zoo"] = zoo_search(workdir)
-        print("ANN shortlist latency (usearch HNSW, i8, M=16, ef_add=64, ef_search=64, top 10)")
-        report["shortlist"] = shortlist_latency([int(s) for s in args.sizes.split(",")])
+        if args.sizes != "none":
+            print("ANN shortlist latency (usearch HNSW, i8, M=16, ef_add=64, ef_search=64, top 10)")
+            report["shortlist"] = shortlist_latency([int(s) for s in args.sizes.split(",")])
         if not args.skip_ray:
             print("index throughput (scan without search phase)")
             report["throughput"] = throughput(workdir)

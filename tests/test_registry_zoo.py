@@ -108,3 +108,16 @@ def test_search_finds_every_parent_and_no_false_relative(zoo_registry: Registry)
         print(f"{suspect}: top={top} expected={sorted(parents)} {time.perf_counter() - t:.1f}s")
     assert checked >= 35
     assert not wrong, "\n".join(map(str, wrong))
+
+
+def test_independent_twins_have_no_significant_relative(zoo_registry: Registry) -> None:
+    """Leave-one-out over the registry itself: each base searched against all the others (a registered
+    model is not its own relative). The ten calibration twins share base A's shape, data and tokenizer
+    and differ only by seed -- the hardest negatives, where a naive weight statistic cries wolf."""
+    for m in REFERENCES:
+        if m == "smollm2-hf":
+            continue
+        res = search(zoo_registry, zoo.materialize(m), top=5)
+        assert res.already_indexed is not None and res.already_indexed.name == m
+        assert res.best is None, (m, [(h.record.name, h.log10_p_adjusted) for h in res.hits])
+        assert len(res.hits) == 5

@@ -88,7 +88,7 @@ def index_task(source: str, known: frozenset[str] | None = None) -> dict[str, An
     """Hash and fingerprint one source; never raises (a failure is a result with its one-line error)."""
     t = time.perf_counter()
     try:
-        got = prepare(source, set(known if known is not None else _KNOWN))
+        got = prepare(source, known if known is not None else _KNOWN)
         if isinstance(got, str):
             return {"source": source, "status": "skipped", "content_id": got}
         if got.identity is None:

@@ -377,7 +377,7 @@ def _conclude(
     if hits:
         which = "; ".join(f"{t.name} p = {t.p_value:.3g}" for t in hits)
         return "contaminated", (
-            f"The model prefers the benchmark's published order over shuffled versions ({which}; each "
+            f"The model prefers the benchmark as published over shuffled versions ({which}; each "
             f"test at level {level:.3g}, overall false-positive rate at most {alpha:.0%}). "
             "A model that never "
             f"saw these {n} items in this form could not do this except by chance.{frac}"

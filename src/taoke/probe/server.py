@@ -200,7 +200,11 @@ class ModelApp:
             for m in doc["messages"]
             if isinstance(m, dict)
         ]
-        max_tokens = min(int(doc.get("max_tokens") or 32), 256)
+        raw = doc.get("max_tokens") or 32
+        if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
+            h._send(400, {"error": {"message": "max_tokens must be a positive integer"}})
+            return
+        max_tokens = min(raw, 256)  # a test server: bounded answers
         gen = self.model.generate(msgs, max_tokens, bool(doc.get("logprobs")))
         h._send(200, _completion(self.model.name, gen))
 

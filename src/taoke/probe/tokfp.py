@@ -121,10 +121,11 @@ def match(observed: list[int], known: dict[str, dict[str, Any]] | None = None) -
     b = ranking[0]
     second = ranking[1].distance if len(ranking) > 1 else 1.0
     n = len(observed)
-    if b.distance <= 0.02 and (second == 0 or b.distance <= second / 2 or second - b.distance >= 0.05):
+    if b.distance <= 0.02 and second > 0 and (b.distance <= second / 2 or second - b.distance >= 0.02):
         fp.message = f"prompt-token counts match {b.name} ({b.exact}/{n} exact, offset {b.offset:+d})"
     elif b.distance <= 0.02:
-        fp.message = f"counts fit {b.name} and {ranking[1].name} equally (same lineage?)"
+        ties = [m.name for m in ranking if m.distance <= b.distance]
+        fp.message = f"counts fit {', '.join(ties)} equally (one lineage: extended or re-packed)"
     else:
         fp.message = f"no known tokenizer reproduces the counts (nearest {b.name}, {b.distance:.0%} off)"
     return fp

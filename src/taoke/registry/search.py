@@ -12,6 +12,7 @@ most ``alpha`` and compare calls it derived. When none is, the answer is "no sig
 from __future__ import annotations
 
 import time
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,18 @@ class Prepared:
     seconds: float
 
 
-def prepare(spec: str | Path, known: set[str] | None = None) -> Prepared | str:
+class KnownContent:
+    """``cid in KnownContent(registry)`` asks the database (one indexed lookup), instead of loading
+    every content id of a million-model registry for each source indexed."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def __contains__(self, cid: object) -> bool:
+        return isinstance(cid, str) and self.registry.find_content(cid) is not None
+
+
+def prepare(spec: str | Path, known: Container[str] | None = None) -> Prepared | str:
     """Hash, load and fingerprint a source; returns the content id instead when it is in ``known``.
 
     Hashing comes first because it is cheap next to fingerprinting: a resumed scan skips known models
@@ -65,7 +77,7 @@ def prepare(spec: str | Path, known: set[str] | None = None) -> Prepared | str:
 
 def index_source(registry: Registry, spec: str | Path) -> tuple[ModelRecord, bool]:
     """Index one source (a no-op for known content); returns its record and whether it was new."""
-    prepared = prepare(spec, registry.content_ids())
+    prepared = prepare(spec, KnownContent(registry))
     if isinstance(prepared, str):
         rec = registry.find_content(prepared)
         assert rec is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from taoke.render.common import dumps
@@ -20,18 +21,18 @@ def render_index(rows: list[dict[str, Any]], fmt: str, registry: str) -> str | T
     """``rows``: {source, name, status (indexed|already indexed|failed), id, error}."""
     if fmt == "json":
         return dumps({"registry": registry, "models": rows})
-    table = Table(title=f"taoke index -> {registry}", title_justify="left")
+    table = Table(title=f"taoke index -> {escape(registry)}", title_justify="left")
     for col in ("model", "status", "id", "family", "params", "declared base", "licence"):
         table.add_column(col)
     for r in rows:
         table.add_row(
-            r.get("name") or r["source"],
-            r["status"] if r["status"] != "failed" else f"[red]failed[/]: {r.get('error')}",
+            escape(r.get("name") or r["source"]),
+            r["status"] if r["status"] != "failed" else f"[red]failed[/]: {escape(str(r.get('error')))}",
             str(r.get("id") or "-"),
             str(r.get("family") or "-"),
             f"{r['n_params']:,}" if r.get("n_params") else "-",
-            ", ".join(r.get("declared_base") or []) or "-",
-            str(r.get("license") or "-"),
+            escape(", ".join(r.get("declared_base") or []) or "-"),
+            escape(str(r.get("license") or "-")),
         )
     return table
 
@@ -42,13 +43,14 @@ def render_search(result: Any, fmt: str) -> str | list[Any]:
         return dumps(result)
     d = result.to_dict()
     head = [
-        f"[bold]{d['query']}[/]: "
-        + (f"[bold red]{d['verdict']}[/]" if result.best else "[green]no significant relative[/]")
+        f"[bold]{escape(d['query'])}[/]: "
+        + (f"[bold red]{escape(d['verdict'])}[/]" if result.best else "[green]no significant relative[/]")
         + f"  (registry of {d['registry_size']} models; {d['correction']}; alpha={d['alpha']:g})"
     ]
     if result.already_indexed is not None:
         head.append(
-            f"[dim]its bytes are already in the registry as {result.already_indexed.name} (excluded)[/]"
+            f"[dim]its bytes are already in the registry as {escape(result.already_indexed.name)}"
+            " (excluded)[/]"
         )
     table = Table(title_justify="left")
     for col in ("rank", "candidate", "ANN cos", "relationship", "p (Holm)", "significant", "evidence"):
@@ -59,7 +61,7 @@ def render_search(result: Any, fmt: str) -> str | list[Any]:
         brief = f"{ev['kind'].removeprefix('lineage-')} z={z:.1f}" if ev and z is not None else "-"
         table.add_row(
             str(i),
-            h.record.name,
+            escape(h.record.name),
             f"{h.ann_similarity:.3f}",
             h.relationship,
             _p(h.p_adjusted),
@@ -74,7 +76,7 @@ def render_scan(result: Any, fmt: str) -> str | list[Any]:
     if fmt == "json":
         return dumps(result)
     table = Table(
-        title=f"taoke scan ({result.executor}, {result.seconds['total']:.1f} s) -> {result.registry}",
+        title=f"taoke scan ({result.executor}, {result.seconds['total']:.1f} s) -> {escape(result.registry)}",
         title_justify="left",
     )
     for col in ("finding", "model", "declared base", "relative found", "relationship", "p (Holm)"):
@@ -85,9 +87,9 @@ def render_scan(result: Any, fmt: str) -> str | list[Any]:
         finding = f"[{s}]{f.finding}[/]" if s else f.finding
         table.add_row(
             finding,
-            f.name or f.source,
-            ", ".join(f.declared_base) or "-",
-            f.relative or (f.error or "-"),
+            escape(f.name or f.source),
+            escape(", ".join(f.declared_base) or "-"),
+            escape(f.relative or (f.error or "-")),
             f.relationship or "-",
             _p(f.p_value_holm),
         )
