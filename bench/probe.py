@@ -95,6 +95,22 @@ def main() -> int:
             row[key] = round(hits / len(suspects), 3)
             row[f"requests_{key}"] = k + (9 if use_tok else 0)
         curve.append(row)
+    per_suspect = []
+    for sp in suspects:
+        rep = ProbeReport("bench", "shell-app", None, match(sp["deltas"]), None)
+        rep.behaviour = fingerprint(sp["answers"], library)
+        conclude(rep, library)
+        per_suspect.append(
+            {
+                "truth": sp["truth"],
+                "system": sp["system"],
+                "named": rep.backend,
+                "basis": rep.backend_basis,
+                "tokenizer": rep.tokenizer.best.name if rep.tokenizer and rep.tokenizer.best else None,
+                "behaviour_top2": [(m.name, m.score) for m in rep.behaviour.ranking[:2]],
+                "answers": sp["answers"],
+            }
+        )
     tok_only = sum(1 for sp in suspects if match(sp["deltas"]).best.name in _tok_names(sp["truth"])) / len(
         suspects
     )
@@ -121,6 +137,7 @@ def main() -> int:
         "models": list(specs),
         "suspects": len(suspects),
         "curve": curve,
+        "per_suspect_all_prompts_with_tokens": per_suspect,
         "tokenizer_only_accuracy": round(tok_only, 3),
         "probe_compare": {
             "alpha": alpha,
@@ -144,6 +161,9 @@ def main() -> int:
         f"probe-compare at alpha {alpha} (Holm over 5 candidates): true parent {tp}/{len(tests)}, "
         f"false parents flagged {fp}/{n_false}"
     )
+    for ps in per_suspect:
+        top = ", ".join(f"{n} {sc:.2f}" for n, sc in ps["behaviour_top2"])
+        print(f"  {ps['truth']:<12} sys{ps['system']} -> {ps['named']}  (behaviour: {top})")
     for t in tests:
         print(
             f"  {t['truth']:<12} sys{t['system']}  p_holm(true) {t['p_holm'][t['truth']]:.2g}  "

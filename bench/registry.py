@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -226,7 +227,6 @@ def zoo_search(workdir: Path) -> dict:
 def throughput(workdir: Path) -> dict:
     """Index throughput of scan (no search phase) local vs Ray, same models, one run."""
     from taoke import zoo
-    from taoke.scan import scan
 
     models = [f"calib-{i:02d}" for i in range(10)] + ["base-a", "base-a2", "base-b", "base-c"]
     models += ["smollm2-hf", "smollm2-yi", "smollm2-obf", "smollm2-pruned"]
@@ -237,29 +237,58 @@ def throughput(workdir: Path) -> dict:
         except Exception as exc:  # real-data models may be absent: measure on what there is
             print(f"  {m} unavailable: {exc}")
     out: dict = {"models": len(sources), "runs": []}
-    configs = [("local", 1), ("local", 2), ("ray", 1), ("ray", 2)]
+    configs = [("ray", 1), ("ray", 2), ("local", 1), ("local", 2)]
     for kind, n in configs:
+        # each configuration in a fresh interpreter: equal conditions, and Ray never shares a process
+        # with a forked pool (ray.init after fork aborted in Ray 2.60 here)
         db = workdir / f"tp-{kind}-{n}.sqlite"
-        ray = None
-        if kind == "ray":
-            import ray
-
-            ray.init(num_cpus=n, include_dashboard=False, log_to_driver=False)
-        t = time.perf_counter()
-        res = scan(sources, str(db), executor=kind, workers=n, progress=False, search_phase=False)
-        dt = time.perf_counter() - t
-        if ray is not None:
-            ray.shutdown()
-        ok = res.counts["status"].get("indexed", 0)
-        out["runs"].append(
-            {"executor": kind, "workers": n, "seconds": dt, "models_per_s": ok / dt, "indexed": ok}
+        proc = subprocess.run(
+            [sys.executable, __file__, "--one-run", f"{kind},{n},{db}", *sources],
+            capture_output=True,
+            text=True,
+            timeout=1800,
         )
-        print(f"  {kind:5s} x{n}: {ok} models in {dt:.1f} s = {ok / dt:.2f} models/s", flush=True)
+        lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            print(f"  {kind} x{n} failed: {proc.stderr.strip()[-300:]}")
+            continue
+        run = json.loads(lines[-1])
+        out["runs"].append(run)
+        print(
+            f"  {kind:5s} x{n}: {run['indexed']} models in {run['seconds']:.1f} s = "
+            f"{run['models_per_s']:.2f} models/s",
+            flush=True,
+        )
     base = {r["workers"]: r["models_per_s"] for r in out["runs"] if r["executor"] == "local"}
     for r in out["runs"]:
+        if 1 not in base or r["workers"] not in base:
+            continue
         r["ratio_to_local_same_workers"] = r["models_per_s"] / base[r["workers"]]
         r["ratio_to_local_1"] = r["models_per_s"] / base[1]
     return out
+
+
+def one_run(spec: str, sources: list[str]) -> None:
+    """Child process of :func:`throughput`: one scan (index phase only), timed, as one JSON line."""
+    from taoke.scan import scan
+
+    kind, n, db = spec.split(",", 2)
+    ray = None
+    if kind == "ray":
+        import ray
+
+        ray.init(num_cpus=int(n), include_dashboard=False, log_to_driver=False)  # start-up not timed
+    t = time.perf_counter()
+    res = scan(sources, db, executor=kind, workers=int(n), progress=False, search_phase=False)
+    dt = time.perf_counter() - t
+    if ray is not None:
+        ray.shutdown()
+    ok = res.counts["status"].get("indexed", 0)
+    print(
+        json.dumps(
+            {"executor": kind, "workers": int(n), "seconds": dt, "models_per_s": ok / dt, "indexed": ok}
+        )
+    )
 
 
 def main() -> None:
@@ -267,7 +296,12 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated, or none")
     ap.add_argument("--skip-ray", action="store_true")
     ap.add_argument("--skip-zoo", action="store_true")
+    ap.add_argument("--one-run", help=argparse.SUPPRESS)
+    ap.add_argument("sources", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.one_run:
+        one_run(args.one_run, args.sources)
+        return
     report: dict = {"machine": machine()}
     print(f"machine: {report['machine']}")
     workdir = Path(tempfile.mkdtemp(prefix="taoke-bench-registry-"))

@@ -115,7 +115,15 @@ def render(data: dict) -> str:
     lines += ["### Crashes found and fixed", "", "| target | crash | input | fix |", "|---|---|---|---|"]
     for c in data["fixed"]:
         lines.append(f"| {c['file'].split('/')[0]} | {c['signature']} | {c['input']} | {c['fix']} |")
-    open_crashes = [(r["target"], c) for r in data["targets"] for c in r.get("crashes", [])]
+    # a crash of this campaign whose minimised input is now a regression input has been fixed since
+    fixed_inputs = {Path(c["file"]).name for c in data["fixed"]}
+    found = [(r["target"], c) for r in data["targets"] for c in r.get("crashes", [])]
+    open_crashes = [(t, c) for t, c in found if Path(c["input_path"]).name not in fixed_inputs]
+    if found:
+        lines += ["", f"This campaign found {len(found)} new crash(es): "
+                  + "; ".join(f"{t} `{c['signature']}`" for t, c in found)
+                  + (" — fixed since (listed above, input in `fuzz/regressions/`)."
+                     if not open_crashes else ".")]
     lines += ["", f"Crashes found and **not yet fixed** by this campaign: {len(open_crashes)}"
               + ("." if not open_crashes else ":"), ""]
     for target, c in open_crashes:

@@ -166,6 +166,8 @@ def lying_files(root: Path) -> list[Case]:
         b"\x80\x02B\xff\xff\xff\x7f" + b"x" * 100)
     add("pickle-long4-huge", "pickle LONG4 claiming a 2 GB integer", "model.pt",
         b"\x80\x02\x8b\xff\xff\xff\x7f" + b"\x01" * 64)
+    add("pickle-memo-3e8", "22-byte pickle whose LONG_BINPUT names memo slot 3*10^8 (CPython sizes its "
+        "memo array by it: 2.4 GB)", "model.pt", b"\x80\x02}q\x00r" + struct.pack("<I", 300_000_000) + b".")
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("archive/data.pkl", b"\x80\x02" + b"N0" * 50_000_000 + b"N.")

@@ -33,8 +33,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Cas
 
 NAMES = ["st-header-1e12", "st-tensor-4e12", "gguf-1e9-tensors", "gguf-1e9-kv", "gguf-string-1e12",
          "gguf-array-1e9", "gguf-array-3.9e6", "gguf-vocab-1e9", "gguf-tensor-dims", "tokjson-id-1e9",
-         "vocabjson-id-1e9", "tiktoken-rank-1e9", "pickle-binbytes-2g", "pickle-long4-huge", "zip-bomb-100MB",
-         "zip-bomb-lying-size", "st-sparse-16GiB", "json-depth-1e6", "tokjson-depth-1e6"]
+         "vocabjson-id-1e9", "tiktoken-rank-1e9", "pickle-binbytes-2g", "pickle-long4-huge",
+         "pickle-memo-3e8", "zip-bomb-100MB", "zip-bomb-lying-size", "st-sparse-16GiB", "json-depth-1e6",
+         "tokjson-depth-1e6"]
 
 
 def test_every_lying_file_is_covered(built: tuple[Path, dict[str, Case]]) -> None:
@@ -68,3 +69,13 @@ def test_limit_settings_are_honoured(tmp_path: Path) -> None:
     tight = run_cli(["inspect", str(path)], tmp_path, env={"TAOKE_MAX_HEADER_BYTES": "64"})
     assert tight.returncode == 2 and "TAOKE_MAX_HEADER_BYTES" in tight.stderr, tight.stderr
     assert len(tight.stderr_lines) == 1
+
+
+def test_pickle_memo_index_allocates_nothing(built: tuple[Path, dict[str, Case]]) -> None:
+    """Under a roomier 4 GB cap the memo bomb would *succeed* in allocating 2.4 GB (found by the
+    fuzzer: 2.6 GB RSS from 5.5 KB); the opcode walk must refuse it before the unpickler runs."""
+    root, cases = built
+    case = cases["pickle-memo-3e8"]
+    result = run_cli(case.args, root, mem_bytes=4 * GB)
+    assert result.returncode == 2 and "memo slot" in result.stderr, result.stderr[-2000:]
+    assert result.peak_rss_mb < 300, result.peak_rss_mb

@@ -22,6 +22,7 @@ import pickle
 import pickletools
 import struct
 import zipfile
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -44,6 +45,12 @@ STORAGES: dict[str, tuple[str, str]] = {
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
 _MAX_RATIO = 200  # compressed zip members: larger expansion is treated as a bomb
+try:  # what zipfile's decompressors raise on corrupt data (bz2 raises OSError, caught anyway)
+    import lzma
+
+    _DECOMPRESS_ERRORS: tuple[type[Exception], ...] = (zlib.error, lzma.LZMAError)
+except ImportError:  # pragma: no cover - Python built without lzma
+    _DECOMPRESS_ERRORS = (zlib.error,)
 
 
 @dataclass(frozen=True)
@@ -188,6 +195,10 @@ class _BoundedReader:
         self.pos += len(data)
         return data
 
+    def tell(self) -> int:
+        """Position in the file (``pickletools.genops`` reports opcode positions with it)."""
+        return self.pos
+
     def readline(self) -> bytes:
         chunk = os.pread(self.fd, min(self._MAX_LINE, max(0, self.size - self.pos)), self.pos)
         end = chunk.find(b"\n")
@@ -199,6 +210,7 @@ class _BoundedReader:
 # Opcodes a checkpoint never needs: out-of-band buffers, the copyreg extension registry, and the
 # protocol-0 class-instantiation opcodes. Everything else only builds data or calls find_class().
 _REFUSED_OPCODES = {"NEXT_BUFFER", "READONLY_BUFFER", "EXT1", "EXT2", "EXT4", "INST", "OBJ"}
+_MEMO_PUTS = {"PUT", "BINPUT", "LONG_BINPUT"}
 
 
 def _check_opcodes(fh: Any, path: Path) -> None:
@@ -209,9 +221,15 @@ def _check_opcodes(fh: Any, path: Path) -> None:
     opcodes outside the allow-list with their name.
     """
     try:
-        for op, _, pos in pickletools.genops(fh):
+        for n_ops, (op, arg, pos) in enumerate(pickletools.genops(fh)):
             if op.name in _REFUSED_OPCODES:
                 raise UnsafeContent(f"refusing pickle opcode {op.name} at byte {pos}", path)
+            # CPython's unpickler grows its memo *array* to the index a PUT names: LONG_BINPUT 2**32-1
+            # in a 20-byte pickle asks for 32 GB. Picklers number memo entries 0, 1, 2...: an index
+            # above the opcodes seen so far is never legitimate.
+            if op.name in _MEMO_PUTS and type(arg) is int and arg > n_ops:
+                raise CorruptFile(f"pickle {op.name} at byte {pos} names memo slot {arg} after only {n_ops} "
+                                  "opcodes", path)
     except (ValueError, EOFError, struct.error) as exc:
         raise CorruptFile(f"malformed or truncated pickle: {str(exc).splitlines()[0][:120]}", path) from None
 
@@ -377,6 +395,12 @@ class TorchFile(TensorFile):
             raise LimitExceeded(f"archive member {m.filename!r} is {m.file_size} bytes, more than {limit}",
                                 self.path)
         compressed = m.compress_type != zipfile.ZIP_STORED
+        # The ratio check below trusts compress_size, which the central directory can inflate too: it
+        # must first fit in the file, so a member can never expand past 200x the bytes really there.
+        archive_size = os.fstat(self._fd).st_size
+        if m.compress_size > archive_size - min(m.header_offset, archive_size):
+            raise CorruptFile(f"archive member {m.filename!r} claims {m.compress_size} compressed bytes "
+                              f"from byte {m.header_offset} of a {archive_size}-byte file", self.path)
         if compressed and m.file_size > _MAX_RATIO * max(m.compress_size, 1) + 4096:
             raise LimitExceeded(f"archive member {m.filename!r} expands {m.compress_size} bytes to "
                                 f"{m.file_size}: refusing a zip bomb", self.path)
@@ -387,7 +411,7 @@ class TorchFile(TensorFile):
             # (a RuntimeError subclass): a compression method it does not implement
             raise UnsupportedFormat(f"archive member {m.filename!r} cannot be read: {exc}",
                                     self.path) from None
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, *_DECOMPRESS_ERRORS) as exc:
             raise CorruptFile(f"cannot read archive member {m.filename!r}: {exc}", self.path) from None
         if len(data) != m.file_size:
             raise CorruptFile(f"archive member {m.filename!r} holds {len(data)} bytes, not the declared "
