@@ -112,6 +112,7 @@ def shortlist_latency(sizes: list[int], k: int = 10, n_queries: int = 200) -> li
         brute = (time.perf_counter() - t) / 20
         row = {
             "n": n,
+            "ef_search": int(index.index.expansion_search),
             "median_ms": 1e3 * float(np.median(lat)),
             "p95_ms": 1e3 * float(np.percentile(lat, 95)),
             "recall_at_10": float(np.mean(recall)),
@@ -310,7 +311,7 @@ def main() -> None:
             print("zoo registry: index references, search every suspect")
             report["zoo"] = zoo_search(workdir)
         if args.sizes != "none":
-            print("ANN shortlist latency (usearch HNSW, i8, M=16, ef_add=64, ef_search=64, top 10)")
+            print("ANN shortlist latency (usearch HNSW, i8, M=16, ef_add=64, ef_search=512, top 10)")
             report["shortlist"] = shortlist_latency([int(s) for s in args.sizes.split(",")])
         if not args.skip_ray:
             print("index throughput (scan without search phase)")

@@ -95,7 +95,9 @@ def measure_corpus(root: Path) -> list[dict]:
 def render(data: dict) -> str:
     """The SECURITY.md figures block, from the campaign JSON."""
     lines = [START, "", f"Campaign of {data['date']} on {data['machine']} "
-             f"(`python fuzz/campaign.py {data['args']}`; JSON: `bench/results/fuzz.json`).", ""]
+             f"(`python fuzz/campaign.py {data['args']}`; JSON: `bench/results/fuzz.json`)"
+             + (f"; lying-file and corpus rows re-measured {data['measured']} with `--measure-only`."
+                if data.get("measured") else "."), ""]
     lines += ["### Fuzzing: executions per target", "",
               "| target | parser | executions | exec/s | parsed | refused (kinds) | unique crashes "
               "| peak RSS MB |",
@@ -188,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             data["lying"] = measure_lying(Path(tmp) / "lying")
             data["corpus"] = measure_corpus(Path(tmp) / "corpus")
         data["fixed"] = _fixed()
+        data["measured"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         RESULTS.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         update_security(data)
         return 0

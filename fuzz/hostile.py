@@ -43,6 +43,22 @@ class CliResult:
         return [ln for ln in self.stderr.splitlines() if ln.strip()]
 
 
+# Runs the CLI and, at exit, records the process's own memory high-water mark (VmHWM of the mm that
+# exec created) into the file named by argv[1].
+_CLI_WITH_HWM = """
+import atexit, sys
+def _hwm(path=sys.argv[1]):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                with open(path, "w") as out:
+                    out.write(line.split()[1])
+atexit.register(_hwm)
+from taoke.cli.main import main
+raise SystemExit(main(sys.argv[2:]))
+"""
+
+
 def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, mem_bytes: int = GB,
             timeout: float = 120.0) -> CliResult:
     """``python -m taoke.cli.main ARGS`` under an address-space limit; peak RSS from ``wait4``.
@@ -60,10 +76,13 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, mem_b
     full_env.setdefault("HF_HUB_OFFLINE", "1")
     full_env["COLUMNS"] = "200"
     out_path, err_path = cwd / ".taoke-cli.out", cwd / ".taoke-cli.err"
+    hwm_path = cwd / ".taoke-cli.hwm"
+    hwm_path.unlink(missing_ok=True)
     start = time.monotonic()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "taoke.cli.main", *args], cwd=cwd, env=full_env,
-                                stdout=out, stderr=err, stdin=subprocess.DEVNULL, preexec_fn=limit)
+        proc = subprocess.Popen([sys.executable, "-c", _CLI_WITH_HWM, str(hwm_path), *args], cwd=cwd,
+                                env=full_env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                preexec_fn=limit)
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
@@ -74,11 +93,14 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, mem_b
                 break
             time.sleep(0.02)
         proc.returncode = os.waitstatus_to_exitcode(status)
+    # wait4's ru_maxrss starts from the *parent's* RSS at fork (Linux keeps the high-water mark across
+    # exec), so a big test process would be charged to the child; the child's own VmHWM is exact.
+    peak_kb = float(hwm_path.read_text()) if hwm_path.exists() else float(usage.ru_maxrss)
     result = CliResult(proc.returncode, out_path.read_text("utf-8", "replace"),
-                       err_path.read_text("utf-8", "replace"), usage.ru_maxrss / 1024,
+                       err_path.read_text("utf-8", "replace"), peak_kb / 1024,
                        time.monotonic() - start)
-    out_path.unlink()
-    err_path.unlink()
+    for path in (out_path, err_path, hwm_path):
+        path.unlink(missing_ok=True)
     return result
 
 

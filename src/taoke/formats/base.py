@@ -6,6 +6,7 @@ can be walked tensor by tensor in bounded memory, the way ``safetensors.safe_ope
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,23 @@ def alloc(shape: int | tuple[int, ...], dtype: Any, path: str | Path, what: str)
         raise LimitExceeded(f"{what}: not enough memory for {count * np.dtype(dtype).itemsize} bytes (set "
                             "TAOKE_MAX_TENSOR_BYTES lower to refuse such tensors when the file is opened)",
                             path) from None
+
+
+def open_for_reading(path: Path) -> int:
+    """Open a weight file for positional reads (``os.pread``), hinting sequential access.
+
+    Readers use raw descriptors rather than ``mmap`` so that pages read do not count towards the
+    process's resident memory; tensors are mostly read in file order, hence the larger readahead.
+    """
+    from taoke.errors import CorruptFile
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise CorruptFile(f"cannot open: {exc.strerror or exc}", path) from None
+    if hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+    return fd
 
 
 def check_dims(shape: tuple[int, ...] | list[int], max_elements: int) -> str | None:

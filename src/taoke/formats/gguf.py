@@ -24,7 +24,7 @@ import numpy as np
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFValueType
 
 from taoke.errors import CorruptFile, LimitExceeded, UnsupportedFormat
-from taoke.formats.base import TensorFile, TensorInfo, alloc, check_dims
+from taoke.formats.base import TensorFile, TensorInfo, alloc, check_dims, open_for_reading
 from taoke.formats.safetensors import pread_into
 from taoke.limits import Limits, current_limits
 
@@ -116,13 +116,7 @@ class GGUFFile(TensorFile):
     def __init__(self, path: str | Path, limits: Limits | None = None) -> None:
         super().__init__(path)
         self.limits = limits or current_limits()
-        self._fd = -1
-        try:
-            self._fd = os.open(self.path, os.O_RDONLY)
-            if hasattr(os, "posix_fadvise"):  # tensors are mostly read in file order: larger readahead
-                os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        except OSError as exc:
-            raise CorruptFile(f"cannot open: {exc.strerror or exc}", self.path) from None
+        self._fd = open_for_reading(self.path)
         try:
             self._parse()
         except BaseException:

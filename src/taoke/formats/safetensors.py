@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from taoke.errors import CorruptFile, LimitExceeded
-from taoke.formats.base import TensorFile, TensorInfo, alloc, check_dims
+from taoke.formats.base import TensorFile, TensorInfo, alloc, check_dims, open_for_reading
 from taoke.formats.config import parse_json_bytes
 from taoke.limits import Limits, current_limits
 
@@ -169,13 +169,7 @@ class SafetensorsFile(TensorFile):
     def __init__(self, path: str | Path, limits: Limits | None = None) -> None:
         super().__init__(path)
         self.limits = limits or current_limits()
-        self._fd = -1
-        try:
-            self._fd = os.open(self.path, os.O_RDONLY)
-            if hasattr(os, "posix_fadvise"):  # tensors are mostly read in file order: larger readahead
-                os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        except OSError as exc:
-            raise CorruptFile(f"cannot open: {exc.strerror or exc}", self.path) from None
+        self._fd = open_for_reading(self.path)
         try:
             self._infos, self._offsets, self._meta = self._parse()
             self._by_name = {t.name: t for t in self._infos}
