@@ -2,16 +2,19 @@
 
 Measures, in one run on this machine:
 
-1. **shortlist latency** of the usearch HNSW index (the first stage of ``taoke search``) with 10k, 100k
-   and 1M compact vectors in it: median and p95 over 200 queries for the top 10, recall@10 against
-   exact search, build and load times, index file size. Vectors at these sizes are synthetic (random
-   unit vectors of the real dimension: the hardest case for HNSW, no cluster structure); the target is
-   < 50 ms at 1M.
+1. **shortlist latency and recall** of the usearch HNSW index (the first stage of ``taoke search``)
+   with 10k, 100k and 1M compact vectors in it, at the default (size-dependent) ef_search and the
+   default top 5: median and p95 over 200 queries, how often the query's true parent is in the
+   shortlist (and how often exact search would have it there), build and load times, index file size.
+   Vectors at these sizes are synthetic, in two workloads: ``random`` (no cluster structure: the
+   hardest case for HNSW) and ``hub`` (Zipf-sized families around random bases, derivatives at the
+   cosines measured on the zoo). Target: < 50 ms at 1M.
 2. **end-to-end search** on the real zoo registry (fingerprint of the query excluded): shortlist + full
    compare of each shortlisted candidate.
 3. **index throughput** of ``scan`` (fingerprint + commit, search phase off) on the same models with the
    local executor (1 and 2 processes) and Ray (1 and 2 workers, a fresh ``ray.init(num_cpus=n)`` each,
-   its start-up excluded), as models/s and ratios to the local executor, in one run.
+   its start-up and the workers' first imports timed apart), as models/s and ratios to the local
+   executor, in one run.
 4. **registry size per model** (SQLite file bytes / models; fingerprint blob bytes) for the zoo's small
    models and for 135M-parameter SmolLM2.
 5. **zoo search accuracy**: every zoo suspect searched against a registry of the zoo's reference models;
@@ -19,7 +22,8 @@ Measures, in one run on this machine:
 
 Prints tables and writes ``bench/results/registry.json``.
 
-    nice python bench/registry.py [--sizes 10000,100000,1000000] [--skip-ray] [--skip-zoo]
+    nice python bench/registry.py [--sizes 10000,100000,1000000] [--workloads random,hub]
+                                  [--skip-ray] [--skip-zoo]
 """
 
 from __future__ import annotations
@@ -62,74 +66,122 @@ def machine() -> dict:
     }
 
 
-def shortlist_latency(sizes: list[int], k: int = 10, n_queries: int = 200) -> list[dict]:
-    from taoke.registry.ann import AnnIndex
+def synthetic(workload: str, n: int, n_queries: int, rng: np.random.Generator) -> tuple:
+    """Stored vectors, queries, each query's true parent row and each row's family, for one workload.
+
+    ``random``: n random unit vectors, queries = stored vectors pushed to cosine ~0.78 from them. No
+    cluster structure at all: the worst case for HNSW, and a registry of *unrelated* models.
+    ``hub``: what a hub looks like: families of Zipf-distributed size (a few bases with thousands of
+    fine-tunes, a long tail of singletons), each derivative at cosine U(0.41, 1.0) to its base (the
+    range measured on the zoo, docs/registry.md); queries are new derivatives of bases drawn uniformly
+    (so the long tail is tested as often as the big families), at cosine U(0.41, 0.95).
+    """
     from taoke.registry.vector import DIM
 
-    rng = np.random.default_rng(0)
+    def unit(x: np.ndarray) -> np.ndarray:
+        return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+    def towards(base: np.ndarray, cos: np.ndarray) -> np.ndarray:
+        noise = rng.standard_normal(base.shape, dtype=np.float32)
+        noise -= (noise * base).sum(1, keepdims=True) * base  # orthogonal to the base
+        return unit(cos[:, None] * base + np.sqrt(1 - cos**2)[:, None] * unit(noise)).astype(np.float32)
+
+    if workload == "random":
+        vecs = unit(rng.standard_normal((n, DIM), dtype=np.float32))
+        parent = rng.integers(0, n, n_queries)
+        queries = towards(vecs[parent], np.full(n_queries, 0.78, dtype=np.float32))
+        return vecs, queries, parent, np.arange(n)
+    sizes: list[int] = []
+    while sum(sizes) < n:  # family sizes ~ Zipf(1.6), capped at 5% of the registry
+        sizes.append(int(min(rng.zipf(1.6), max(1, n // 20))))
+    sizes[-1] -= sum(sizes) - n
+    bases = unit(rng.standard_normal((len(sizes), DIM), dtype=np.float32))
+    fam = np.repeat(np.arange(len(sizes)), sizes)
+    cos = rng.uniform(0.41, 1.0, n).astype(np.float32)
+    vecs = towards(bases[fam], cos)
+    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    vecs[first] = bases  # each family's first row is its base
+    order = rng.permutation(n)  # insertion order unrelated to family
+    vecs = vecs[order]
+    row_of = np.empty(n, dtype=np.int64)
+    row_of[order] = np.arange(n)
+    qf = rng.integers(0, len(sizes), n_queries)
+    parent = row_of[first[qf]]
+    queries = towards(vecs[parent], rng.uniform(0.41, 0.95, n_queries).astype(np.float32))
+    return vecs, queries, parent, fam[order]
+
+
+def shortlist_latency(sizes: list[int], workloads: list[str], k: int = 5, n_queries: int = 200) -> list[dict]:
+    """Shortlist latency and recall of the ANN index as ``taoke search`` uses it (top ``k``, default ef)."""
+    from taoke.registry.ann import AnnIndex, ef_for, make_stamp
+    from taoke.registry.vector import DIM
+
     out = []
-    for n in sizes:
-        vecs = rng.standard_normal((n, DIM), dtype=np.float32)
-        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        ids = np.arange(1, n + 1)
-        index = AnnIndex(DIM)
-        t = time.perf_counter()
-        for start in range(0, n, 100_000):
-            index.add(ids[start : start + 100_000], vecs[start : start + 100_000])
-        build = time.perf_counter() - t
-        # queries: perturbed copies of stored vectors, the way a derivative sits near its parent
-        # (cosine ~0.8 to it); pure random queries would have no meaningful neighbours at all
-        qi = rng.integers(0, n, n_queries)
-        queries = vecs[qi] + 0.05 * rng.standard_normal((n_queries, DIM), dtype=np.float32)
-        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-        for q in queries[:10]:  # warm-up
-            index.search(q, k)
-        lat = []
-        found = []
-        for q in queries:
+    for workload in workloads:
+        for n in sizes:
+            rng = np.random.default_rng(n)
+            vecs, queries, parent, family = synthetic(workload, n, n_queries, rng)
+            ids = np.arange(1, n + 1)
+            index = AnnIndex(DIM)
             t = time.perf_counter()
-            hits = index.search(q, k)
-            lat.append(time.perf_counter() - t)
-            found.append([h[0] for h in hits])
-        # exact top-k for recall, in chunks (brute force is what the index avoids)
-        recall = []
-        for j, q in enumerate(queries[:100]):
-            sims = np.concatenate([vecs[s : s + 200_000] @ q for s in range(0, n, 200_000)])
-            exact = set((np.argpartition(-sims, k)[:k] + 1).tolist())
-            recall.append(len(exact & set(found[j])) / k)
-        parent_found = float(np.mean([found[j][:1] == [qi[j] + 1] for j in range(len(qi))]))
-        tmp = Path(tempfile.mkdtemp(prefix="taoke-ann-"))
-        stamp = {"bench": n}
-        index.save(tmp / "i.usearch", stamp)
-        size = (tmp / "i.usearch").stat().st_size
-        t = time.perf_counter()
-        AnnIndex.load(tmp / "i.usearch", stamp)
-        load = time.perf_counter() - t
-        shutil.rmtree(tmp)
-        t = time.perf_counter()
-        for q in queries[:20]:
-            np.argpartition(-(vecs @ q), k)[:k]
-        brute = (time.perf_counter() - t) / 20
-        row = {
-            "n": n,
-            "ef_search": int(index.index.expansion_search),
-            "median_ms": 1e3 * float(np.median(lat)),
-            "p95_ms": 1e3 * float(np.percentile(lat, 95)),
-            "recall_at_10": float(np.mean(recall)),
-            "perturbed_parent_top1": parent_found,
-            "exact_numpy_ms": 1e3 * brute,
-            "build_s": build,
-            "load_s": load,
-            "index_mib": size / 2**20,
-        }
-        out.append(row)
-        print(
-            f"  n={n:>9,}  shortlist median {row['median_ms']:.2f} ms  p95 {row['p95_ms']:.2f} ms  "
-            f"recall@10 {row['recall_at_10']:.3f}  exact numpy {row['exact_numpy_ms']:.1f} ms  "
-            f"build {build:.1f} s  load {load:.2f} s  {row['index_mib']:.0f} MiB",
-            flush=True,
-        )
-        del index, vecs
+            for start in range(0, n, 100_000):
+                index.add(ids[start : start + 100_000], vecs[start : start + 100_000])
+            build = time.perf_counter() - t
+            for q in queries[:10]:  # warm-up
+                index.search(q, k)
+            lat, found = [], []
+            for q in queries:
+                t = time.perf_counter()
+                hits = index.search(q, k)
+                lat.append(time.perf_counter() - t)
+                found.append(np.asarray([h[0] - 1 for h in hits], dtype=np.int64))
+            t = time.perf_counter()
+            exact = []
+            for q in queries:  # brute force in chunks: what the index avoids
+                sims = np.concatenate([vecs[s : s + 250_000] @ q for s in range(0, n, 250_000)])
+                exact.append(np.argpartition(-sims, k)[:k])
+            brute = (time.perf_counter() - t) / len(queries)
+            in_ann, in_exact, fam_ann, recall_k = [], [], [], []
+            for p, f, e in zip(parent, found, exact, strict=True):
+                got, want = set(f.tolist()), set(e.tolist())
+                in_ann.append(p in got)
+                in_exact.append(p in want)
+                fam_ann.append(family[p] in set(family[f].tolist()))
+                recall_k.append(len(got & want) / k)
+            recall = float(np.mean(recall_k))
+            tmp = Path(tempfile.mkdtemp(prefix="taoke-ann-"))
+            stamp = make_stamp(n, n)
+            index.save(tmp / "i.usearch", stamp)
+            size = (tmp / "i.usearch").stat().st_size
+            t = time.perf_counter()
+            assert AnnIndex.load(tmp / "i.usearch", stamp) is not None
+            load = time.perf_counter() - t
+            shutil.rmtree(tmp)
+            row = {
+                "workload": workload,
+                "n": n,
+                "ef_search": ef_for(n),
+                "median_ms": 1e3 * float(np.median(lat)),
+                "p95_ms": 1e3 * float(np.percentile(lat, 95)),
+                "parent_in_top_k": float(np.mean(in_ann)),
+                "parent_in_exact_top_k": float(np.mean(in_exact)),
+                "family_in_top_k": float(np.mean(fam_ann)),
+                "recall_at_k": recall,
+                "exact_numpy_ms": 1e3 * brute,
+                "build_s": build,
+                "load_s": load,
+                "index_mib": size / 2**20,
+            }
+            out.append(row)
+            print(
+                f"  {workload:6s} n={n:>9,}  ef {row['ef_search']}  median {row['median_ms']:.2f} ms  "
+                f"p95 {row['p95_ms']:.2f} ms  parent in top {k}: {row['parent_in_top_k']:.3f} "
+                f"(exact {row['parent_in_exact_top_k']:.3f})  family {row['family_in_top_k']:.3f}  "
+                f"recall@{k} {recall:.3f}  exact numpy {row['exact_numpy_ms']:.1f} ms  build {build:.0f} s  "
+                f"{row['index_mib']:.0f} MiB",
+                flush=True,
+            )
+            del index, vecs
     return out
 
 
@@ -269,16 +321,33 @@ def throughput(workdir: Path) -> dict:
     return out
 
 
+def _warm_worker() -> int:
+    """A Ray task that imports what ``index_task`` needs (run once per worker before timing)."""
+    import taoke.fingerprint
+    import taoke.model
+    import taoke.scan  # noqa: F401
+
+    time.sleep(0.5)  # hold the worker so that each of the n warm-ups lands on a different one
+    return os.getpid()
+
+
 def one_run(spec: str, sources: list[str]) -> None:
     """Child process of :func:`throughput`: one scan (index phase only), timed, as one JSON line."""
     from taoke.scan import scan
 
     kind, n, db = spec.split(",", 2)
     ray = None
+    warm = 0.0
     if kind == "ray":
         import ray
 
         ray.init(num_cpus=int(n), include_dashboard=False, log_to_driver=False)  # start-up not timed
+        # Ray workers are fresh interpreters, the local pool's are forks of this one: start them and
+        # import what a task needs first, timed apart, so the ratio compares steady-state throughput
+        t = time.perf_counter()
+        remote = ray.remote(num_cpus=1)(_warm_worker)
+        ray.get([remote.remote() for _ in range(int(n))])
+        warm = time.perf_counter() - t
     t = time.perf_counter()
     res = scan(sources, db, executor=kind, workers=int(n), progress=False, search_phase=False)
     dt = time.perf_counter() - t
@@ -287,7 +356,14 @@ def one_run(spec: str, sources: list[str]) -> None:
     ok = res.counts["status"].get("indexed", 0)
     print(
         json.dumps(
-            {"executor": kind, "workers": int(n), "seconds": dt, "models_per_s": ok / dt, "indexed": ok}
+            {
+                "executor": kind,
+                "workers": int(n),
+                "seconds": dt,
+                "models_per_s": ok / dt,
+                "indexed": ok,
+                "worker_warmup_s": warm,
+            }
         )
     )
 
@@ -295,6 +371,7 @@ def one_run(spec: str, sources: list[str]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated, or none")
+    ap.add_argument("--workloads", default="random,hub", help="synthetic vector sets: random, hub")
     ap.add_argument("--skip-ray", action="store_true")
     ap.add_argument("--skip-zoo", action="store_true")
     ap.add_argument("--one-run", help=argparse.SUPPRESS)
@@ -311,8 +388,9 @@ def main() -> None:
             print("zoo registry: index references, search every suspect")
             report["zoo"] = zoo_search(workdir)
         if args.sizes != "none":
-            print("ANN shortlist latency (usearch HNSW, i8, M=16, ef_add=64, ef_search=512, top 10)")
-            report["shortlist"] = shortlist_latency([int(s) for s in args.sizes.split(",")])
+            print("ANN shortlist (usearch HNSW, i8, M=32, ef_add=128, default ef_search, top 5)")
+            sizes = [int(s) for s in args.sizes.split(",")]
+            report["shortlist"] = shortlist_latency(sizes, args.workloads.split(","))
         if not args.skip_ray:
             print("index throughput (scan without search phase)")
             report["throughput"] = throughput(workdir)

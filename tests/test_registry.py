@@ -20,6 +20,7 @@ from taoke.errors import TaokeError
 from taoke.registry import (
     Registry,
     RegistryError,
+    ann,
     compact_vector,
     export_registry,
     holm,
@@ -157,6 +158,51 @@ def test_ann_index_is_persisted_and_rebuilt_when_stale(tmp_path: Path, zoo_paths
         assert reg.ann().search(compact_vector(reg.fingerprint(rec.id)), 1)[0][0] == rec.id
 
 
+def test_ef_grows_with_the_index_and_can_be_overridden(monkeypatch) -> None:
+    assert ann.ef_for(10) == ann.ef_for(100_000) == ann.EF_MIN == 512
+    assert 700 < ann.ef_for(300_000) < 800
+    assert ann.ef_for(1_000_000) == pytest.approx(1024, rel=0.01)
+    assert ann.ef_for(10**9) == ann.EF_MAX
+    monkeypatch.setenv("TAOKE_ANN_EF", "64")
+    assert ann.ef_for(10**6) == 64
+    monkeypatch.setenv("TAOKE_ANN_EF", "lots")
+    with pytest.raises(TaokeError, match="TAOKE_ANN_EF must be a positive integer"):
+        ann.ef_for(10)
+
+
+def _towards(rng: np.random.Generator, base: np.ndarray, cos: float) -> np.ndarray:
+    noise = rng.standard_normal(base.shape).astype(np.float32)
+    noise -= (noise * base).sum(1, keepdims=True) * base
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    return (cos * base + np.sqrt(1 - cos**2) * noise).astype(np.float32)
+
+
+def test_ann_shortlist_finds_weak_relatives_among_many(tmp_path: Path) -> None:
+    """20k unrelated unit vectors (independent models sit at cosine ~N(0, 1/256) to each other);
+    derivatives at cosine 0.78 must have their parent in the top 5 at the default ef, and the exact
+    scan must find it even at cosine 0.45 (a continued pre-training: the weakest zoo relation)."""
+    rng = np.random.default_rng(7)
+    n = 20_000
+    vecs = rng.standard_normal((n, 256)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    index = ann.AnnIndex()
+    index.add(np.arange(1, n + 1), vecs)
+    parents = rng.integers(0, n, 100)
+    near = _towards(rng, vecs[parents], 0.78)
+    found = [p + 1 in [i for i, _ in index.search(q, 5)] for p, q in zip(parents, near, strict=True)]
+    assert np.mean(found) >= 0.98
+    weak = _towards(rng, vecs[parents], 0.45)
+    exact = [index.search(q, 5, exact=True) for q in weak]
+    assert all(hits[0][0] == p + 1 for hits, p in zip(exact, parents, strict=True))
+    assert all(abs(hits[0][1] - 0.45) < 0.03 for hits in exact)  # int8 storage: cosine within ~1%
+    # the index is saved and loaded as it was built
+    stamp = ann.make_stamp(n, n)
+    index.save(tmp_path / "i.usearch", stamp)
+    again = ann.AnnIndex.load(tmp_path / "i.usearch", stamp)
+    assert again is not None and len(again) == n
+    assert again.search(near[0], 1)[0][0] == index.search(near[0], 1)[0][0]
+
+
 def test_search_finds_parent_and_reports_no_relative(tmp_path: Path, zoo_paths: dict[str, Path]) -> None:
     with Registry(str(tmp_path / "r.sqlite")) as reg:
         for m in ("base-a", "base-b", "calib-00"):
@@ -206,6 +252,11 @@ def test_cli_index_search_registry(tmp_path: Path, zoo_paths: dict[str, Path], c
     res = json.loads(capsys.readouterr().out)
     assert res["verdict"] == "fine-tuned of base-a" and res["hits"][0]["p_value_holm"] < 1e-6
     assert res["shortlist"] == 2 and res["hits"][0]["evidence"]
+    assert res["shortlist_method"] == "hnsw ef=512"
+    assert main(["search", str(zoo_paths["a-ft-man"]), "--db", db, "--exact", "--ef", "9", "-f", "json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["shortlist_method"] == "exact" and res["verdict"] == "fine-tuned of base-a"
+    assert main(["search", str(zoo_paths["a-ft-man"]), "--db", db, "--ef", "0"]) == 2
     assert main(["search", str(zoo_paths["base-b"]), "--db", db]) == 0
     assert "no significant relative" in capsys.readouterr().out
     monkeypatch.setenv("TAOKE_REGISTRY", db)  # the default registry comes from the environment

@@ -139,6 +139,7 @@ class SearchResult:
     shortlist: int
     registry_size: int
     timings: dict[str, float] = field(default_factory=dict)
+    shortlist_method: str = ""  # "hnsw ef=N" or "exact": how the candidates were found
 
     @property
     def relatives(self) -> list[Hit]:
@@ -157,6 +158,7 @@ class SearchResult:
             "already_indexed": self.already_indexed.to_dict() if self.already_indexed else None,
             "registry_size": self.registry_size,
             "shortlist": self.shortlist,
+            "shortlist_method": self.shortlist_method,
             "alpha": self.alpha,
             "correction": f"Holm step-down over the {self.shortlist} shortlisted candidates",
             "verdict": (f"{best.relationship} of {best.record.name}" if best else "no significant relative"),
@@ -188,11 +190,15 @@ def search(
     top: int = DEFAULT_TOP,
     alpha: float = DEFAULT_ALPHA,
     exclude_ids: set[int] | None = None,
+    ef: int | None = None,
+    exact: bool = False,
 ) -> SearchResult:
     """Nearest relatives of ``query`` (a source spec, fingerprint file, Prepared or Fingerprint).
 
     A query already in the registry under the same name is not matched against its own row (it is
-    reported as ``already_indexed``); ``exclude_ids`` leaves out other rows too.
+    reported as ``already_indexed``); ``exclude_ids`` leaves out other rows too. ``ef`` is the ANN
+    search breadth (default grows with the registry: :func:`taoke.registry.ann.ef_for`); ``exact``
+    replaces the graph search by a scan of every vector (linear in the registry, never misses).
     """
     from taoke.compare import compare
 
@@ -217,7 +223,7 @@ def search(
     vec = compact_vector(fp)
     index = registry.ann()
     t2 = time.perf_counter()
-    cands = [(i, s) for i, s in index.search(vec, top + len(exclude)) if i not in exclude][:top]
+    cands = [(i, s) for i, s in index.search(vec, top + len(exclude), ef, exact) if i not in exclude][:top]
     t3 = time.perf_counter()
     results = []
     for mid, sim in cands:
@@ -251,6 +257,7 @@ def search(
         alpha=alpha,
         shortlist=len(cands),
         registry_size=len(index),
+        shortlist_method="exact" if exact else f"hnsw ef={index.effective_ef(top + len(exclude), ef)}",
         timings={
             "fingerprint": prepared.seconds,
             "ann_load": t2 - t1,

@@ -45,7 +45,8 @@ def render_search(result: Any, fmt: str) -> str | list[Any]:
     head = [
         f"[bold]{escape(d['query'])}[/]: "
         + (f"[bold red]{escape(d['verdict'])}[/]" if result.best else "[green]no significant relative[/]")
-        + f"  (registry of {d['registry_size']} models; {d['correction']}; alpha={d['alpha']:g})"
+        + f"  (registry of {d['registry_size']} models, shortlist by {d['shortlist_method']}; "
+        f"{d['correction']}; alpha={d['alpha']:g})"
     ]
     if result.already_indexed is not None:
         head.append(
