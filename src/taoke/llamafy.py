@@ -398,7 +398,8 @@ def _verify_logits(model: Model, folder: Path) -> dict[str, Any]:
         pass
     # a local folder taoke just wrote, never a hub id: local_files_only, nothing downloaded, no remote code
     hf = LlamaForCausalLM.from_pretrained(  # nosec B615 - local folder, local_files_only
-        str(folder), dtype=torch.float32, local_files_only=True).eval()
+        str(folder), dtype=torch.float32, local_files_only=True
+    ).eval()
     with torch.no_grad():
         got = hf(torch.from_numpy(tokens)).logits.double().numpy()
     del hf

@@ -28,6 +28,7 @@ from typing import Any
 from taoke.errors import SourceNotFound, TaokeError
 from taoke.registry.search import DEFAULT_TOP, prepare, search
 from taoke.registry.store import Registry, fingerprint_bytes, fingerprint_from_bytes
+from taoke.render.progress import progress_bar
 from taoke.verdict import DEFAULT_ALPHA
 
 EXECUTORS = ("local", "ray")
@@ -321,7 +322,7 @@ def scan(
     findings: dict[str, Finding] = {}
     ids: dict[str, int] = {}
     t0 = time.perf_counter()
-    bar = _progress(progress)
+    bar = progress_bar(progress)
     try:
         with bar:
             task = bar.add_task("fingerprint + index", total=len(sources))
@@ -402,19 +403,4 @@ def scan(
         ordered,
         counts,
         {"index": t1 - t0, "search": t2 - t1, "total": t2 - t0},
-    )
-
-
-def _progress(enabled: bool) -> Any:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=not enabled,
     )

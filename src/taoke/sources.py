@@ -19,8 +19,10 @@ from taoke.limits import Limits, current_limits
 WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".bin", ".pt", ".pth")
 # Folders that tools put beside a release but that are not part of it (git metadata, hub download state).
 _SKIP_DIRS = {".git", ".cache", ".huggingface", "__pycache__"}
-_HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.\-]{0,95}/[A-Za-z0-9][\w.\-]{0,95})"
-                     r"(?:@(?P<rev>[\w.\-/]{1,255}))?$")
+_HUB_ID = re.compile(
+    r"^(?P<repo>[A-Za-z0-9][\w.\-]{0,95}/[A-Za-z0-9][\w.\-]{0,95})"
+    r"(?:@(?P<rev>[\w.\-/]{1,255}))?$"
+)
 _SPLIT_GGUF = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
 _HUB_TIMEOUT_S = 5.0
 
@@ -92,8 +94,10 @@ class Release:
         """:meth:`weight_files`, or a one-line :class:`SourceNotFound` when the release has none."""
         files = self.weight_files()
         if not files:
-            raise SourceNotFound("no weight files (looked for *.safetensors, pytorch_model*.bin, *.pt, "
-                                 "*.pth, *.gguf)", self.root)
+            raise SourceNotFound(
+                "no weight files (looked for *.safetensors, pytorch_model*.bin, *.pt, *.pth, *.gguf)",
+                self.root,
+            )
         return files
 
     def _from_index(self, index: Path) -> list[Path]:
@@ -105,8 +109,11 @@ class Release:
         if not isinstance(weight_map, dict) or not weight_map:
             raise CorruptFile("shard index has no weight_map object", index)
         if len(weight_map) > self.limits.max_tensors:
-            raise LimitExceeded(f"shard index lists {len(weight_map)} tensors, more than "
-                                f"{self.limits.max_tensors} (TAOKE_MAX_TENSORS)", index)
+            raise LimitExceeded(
+                f"shard index lists {len(weight_map)} tensors, more than "
+                f"{self.limits.max_tensors} (TAOKE_MAX_TENSORS)",
+                index,
+            )
         shards: list[str] = []
         seen: set[str] = set()
         for tensor, shard in weight_map.items():
@@ -188,7 +195,7 @@ def _hf_repo_of(snapshot: Path) -> tuple[Path, str] | None:
     repo = snapshot.parent.parent
     if not repo.name.startswith("models--"):
         return None
-    return repo, repo.name[len("models--"):].replace("--", "/")
+    return repo, repo.name[len("models--") :].replace("--", "/")
 
 
 def _read_ref(ref: Path) -> str | None:
@@ -259,9 +266,11 @@ def _resolve_hub(spec: str, repo_id: str, revision: str | None, limits: Limits) 
         except SourceNotFound:
             pass  # this revision is not cached: try the hub below
     if _offline():
-        raise HubUnreachable(f"no local folder or file of that name, {repo_id} is not in the HF cache "
-                             f"({cache}) and HF_HUB_OFFLINE is set; download it first or pass a local folder",
-                             spec)
+        raise HubUnreachable(
+            f"no local folder or file of that name, {repo_id} is not in the HF cache "
+            f"({cache}) and HF_HUB_OFFLINE is set; download it first or pass a local folder",
+            spec,
+        )
     try:
         import huggingface_hub
         from huggingface_hub import errors as hf_errors
@@ -271,16 +280,22 @@ def _resolve_hub(spec: str, repo_id: str, revision: str | None, limits: Limits) 
         # A metadata call with a short timeout first: it fails fast when there is no network, where a
         # download would retry; only a reachable hub gets the (possibly long) snapshot download.
         huggingface_hub.HfApi().model_info(repo_id, revision=revision, timeout=_HUB_TIMEOUT_S)
-        path = huggingface_hub.snapshot_download(repo_id, revision=revision, cache_dir=str(cache),
-                                                 etag_timeout=_HUB_TIMEOUT_S)
-    except (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError,
-            hf_errors.GatedRepoError) as exc:
+        path = huggingface_hub.snapshot_download(
+            repo_id, revision=revision, cache_dir=str(cache), etag_timeout=_HUB_TIMEOUT_S
+        )
+    except (
+        hf_errors.RepositoryNotFoundError,
+        hf_errors.RevisionNotFoundError,
+        hf_errors.GatedRepoError,
+    ) as exc:
         raise SourceNotFound(f"{repo_id} not found on the hub: {type(exc).__name__}", spec) from None
     except Exception as exc:  # noqa: BLE001 - any transport failure is "unreachable", reported as one line
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        raise HubUnreachable(f"no local folder or file of that name, {repo_id} is not in the HF cache "
-                             f"({cache}) and the hub is unreachable ({type(exc).__name__}: {reason})",
-                             spec) from None
+        raise HubUnreachable(
+            f"no local folder or file of that name, {repo_id} is not in the HF cache "
+            f"({cache}) and the hub is unreachable ({type(exc).__name__}: {reason})",
+            spec,
+        ) from None
     return _from_snapshot(spec, Path(str(path)), "hub", limits)
 
 

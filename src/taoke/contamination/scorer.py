@@ -136,7 +136,8 @@ def _gguf_transformers_encoder(model: Any) -> Any:
 
         # the GGUF's header was already parsed and bounded by taoke's reader when the model loaded
         tok = AutoTokenizer.from_pretrained(  # nosec B615 - local validated GGUF, local_files_only
-            str(files[0].parent), gguf_file=files[0].name, local_files_only=True)
+            str(files[0].parent), gguf_file=files[0].name, local_files_only=True
+        )
     except Exception:  # any refusal means: no encoder
         return None
     return Encoder(

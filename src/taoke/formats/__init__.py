@@ -69,5 +69,6 @@ def open_tensor_file(path: str | Path, limits: Limits | None = None) -> TensorFi
     size = path.stat().st_size
     if size < 16:
         raise CorruptFile(f"file is only {size} bytes: too short for any weight format", path)
-    raise UnsupportedFormat("unknown weight format (magic bytes are not safetensors, GGUF or a PyTorch "
-                            "checkpoint)", path)
+    raise UnsupportedFormat(
+        "unknown weight format (magic bytes are not safetensors, GGUF or a PyTorch checkpoint)", path
+    )

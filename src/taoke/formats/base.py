@@ -29,9 +29,11 @@ def alloc(shape: int | tuple[int, ...], dtype: Any, path: str | Path, what: str)
         from taoke.errors import LimitExceeded
 
         count = shape if isinstance(shape, int) else int(np.prod(shape, dtype=np.float64))
-        raise LimitExceeded(f"{what}: not enough memory for {count * np.dtype(dtype).itemsize} bytes (set "
-                            "TAOKE_MAX_TENSOR_BYTES lower to refuse such tensors when the file is opened)",
-                            path) from None
+        raise LimitExceeded(
+            f"{what}: not enough memory for {count * np.dtype(dtype).itemsize} bytes (set "
+            "TAOKE_MAX_TENSOR_BYTES lower to refuse such tensors when the file is opened)",
+            path,
+        ) from None
 
 
 def open_for_reading(path: Path) -> int:
@@ -128,8 +130,9 @@ class TensorFile(ABC):
         dtypes: dict[str, int] = {}
         for t in infos:
             dtypes[t.dtype] = dtypes.get(t.dtype, 0) + 1
-        return FileSummary(str(self.path), self.format, self.path.stat().st_size, len(infos), dtypes,
-                           self.metadata())
+        return FileSummary(
+            str(self.path), self.format, self.path.stat().st_size, len(infos), dtypes, self.metadata()
+        )
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release file handles and maps."""

@@ -25,8 +25,9 @@ MAX_YAML_ALIASES = 100
 _TEXT_SUFFIXES = ("", ".txt", ".md", ".html", ".htm", ".rst", ".pdf")
 MAX_YAML_NODES = 1_000_000  # nodes after expanding aliases
 _FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.S | re.M)
-_LICENSE_NAME = re.compile(r"^(licen[cs]e|copying|notice|use[_-]?policy|acceptable[_-]use)|terms|licen[cs]e",
-                           re.I)
+_LICENSE_NAME = re.compile(
+    r"^(licen[cs]e|copying|notice|use[_-]?policy|acceptable[_-]use)|terms|licen[cs]e", re.I
+)
 
 
 class _BoundedSafeLoader(yaml.SafeLoader):
@@ -115,8 +116,9 @@ def read_text(path: str | Path, limits: Limits | None = None) -> str:
     except OSError as exc:
         raise CorruptFile(f"cannot read: {exc.strerror or exc}", path) from None
     if len(data) > limits.max_text_bytes:
-        raise LimitExceeded(f"text file is larger than {limits.max_text_bytes} bytes "
-                            "(TAOKE_MAX_TEXT_BYTES)", path)
+        raise LimitExceeded(
+            f"text file is larger than {limits.max_text_bytes} bytes (TAOKE_MAX_TEXT_BYTES)", path
+        )
     return data.decode("utf-8", "replace")
 
 
@@ -156,8 +158,13 @@ class ModelCard:
         return [str(v) for v in items if v not in (None, "")]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path) if self.path else None, "license": self.license,
-                "base_model": self.base_model, "metadata": self.metadata, "text_chars": len(self.text)}
+        return {
+            "path": str(self.path) if self.path else None,
+            "license": self.license,
+            "base_model": self.base_model,
+            "metadata": self.metadata,
+            "text_chars": len(self.text),
+        }
 
 
 def parse_card(text: str, path: str | Path | None = None, limits: Limits | None = None) -> ModelCard:
@@ -171,7 +178,7 @@ def parse_card(text: str, path: str | Path | None = None, limits: Limits | None 
         meta = {}
     if not isinstance(meta, dict):
         raise CorruptFile(f"model card front matter is a {type(meta).__name__}, not a mapping", where)
-    return ModelCard(Path(path) if path else None, {str(k): v for k, v in meta.items()}, text[match.end():])
+    return ModelCard(Path(path) if path else None, {str(k): v for k, v in meta.items()}, text[match.end() :])
 
 
 def load_card(release: Release, limits: Limits | None = None) -> ModelCard | None:

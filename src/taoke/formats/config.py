@@ -63,8 +63,9 @@ def parse_json_bytes(data: bytes, path: str | Path, limits: Limits | None = None
     except ValueError as exc:  # JSONDecodeError is a ValueError, as is our duplicate-key refusal
         raise CorruptFile(f"invalid {what}: {str(exc).splitlines()[0]}", path) from None
     if _depth(value, limits.max_json_depth) > limits.max_json_depth:
-        raise LimitExceeded(f"{what} is nested deeper than {limits.max_json_depth} levels "
-                            "(TAOKE_MAX_JSON_DEPTH)", path)
+        raise LimitExceeded(
+            f"{what} is nested deeper than {limits.max_json_depth} levels (TAOKE_MAX_JSON_DEPTH)", path
+        )
     return value
 
 
@@ -76,8 +77,11 @@ def read_json(path: str | Path, limits: Limits | None = None) -> Any:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size > limits.max_string_bytes:
-                raise LimitExceeded(f"JSON file is {size} bytes, more than the {limits.max_string_bytes} "
-                                    "allowed (TAOKE_MAX_STRING_BYTES)", path)
+                raise LimitExceeded(
+                    f"JSON file is {size} bytes, more than the {limits.max_string_bytes} "
+                    "allowed (TAOKE_MAX_STRING_BYTES)",
+                    path,
+                )
             data = fh.read(limits.max_string_bytes + 1)
     except FileNotFoundError:
         raise SourceNotFound("file not found", path) from None

@@ -29,25 +29,46 @@ from taoke.formats.safetensors import pread_into
 from taoke.limits import Limits, current_limits
 
 _SCALAR = {
-    GGUFValueType.UINT8: "<B", GGUFValueType.INT8: "<b", GGUFValueType.UINT16: "<H",
-    GGUFValueType.INT16: "<h", GGUFValueType.UINT32: "<I", GGUFValueType.INT32: "<i",
-    GGUFValueType.FLOAT32: "<f", GGUFValueType.BOOL: "<?", GGUFValueType.UINT64: "<Q",
-    GGUFValueType.INT64: "<q", GGUFValueType.FLOAT64: "<d",
+    GGUFValueType.UINT8: "<B",
+    GGUFValueType.INT8: "<b",
+    GGUFValueType.UINT16: "<H",
+    GGUFValueType.INT16: "<h",
+    GGUFValueType.UINT32: "<I",
+    GGUFValueType.INT32: "<i",
+    GGUFValueType.FLOAT32: "<f",
+    GGUFValueType.BOOL: "<?",
+    GGUFValueType.UINT64: "<Q",
+    GGUFValueType.INT64: "<q",
+    GGUFValueType.FLOAT64: "<d",
 }
 _NUMPY = {
-    GGUFValueType.UINT8: "<u1", GGUFValueType.INT8: "<i1", GGUFValueType.UINT16: "<u2",
-    GGUFValueType.INT16: "<i2", GGUFValueType.UINT32: "<u4", GGUFValueType.INT32: "<i4",
-    GGUFValueType.FLOAT32: "<f4", GGUFValueType.BOOL: "?", GGUFValueType.UINT64: "<u8",
-    GGUFValueType.INT64: "<i8", GGUFValueType.FLOAT64: "<f8",
+    GGUFValueType.UINT8: "<u1",
+    GGUFValueType.INT8: "<i1",
+    GGUFValueType.UINT16: "<u2",
+    GGUFValueType.INT16: "<i2",
+    GGUFValueType.UINT32: "<u4",
+    GGUFValueType.INT32: "<i4",
+    GGUFValueType.FLOAT32: "<f4",
+    GGUFValueType.BOOL: "?",
+    GGUFValueType.UINT64: "<u8",
+    GGUFValueType.INT64: "<i8",
+    GGUFValueType.FLOAT64: "<f8",
 }
 _SMALL_ARRAY = 64  # arrays longer than this appear in metadata() as their length only
 _MAX_ARRAY_NESTING = 3
 _MAX_ALIGNMENT = 1 << 20
 _DEQUANT_CHUNK = 1 << 20  # elements dequantized at a time: bounds the gguf package's temporaries
-_FLOAT_TYPES = {GGMLQuantizationType.F32: "<f4", GGMLQuantizationType.F16: "<f2",
-                GGMLQuantizationType.F64: "<f8"}
-_INT_TYPES = {GGMLQuantizationType.I8: "i1", GGMLQuantizationType.I16: "<i2",
-              GGMLQuantizationType.I32: "<i4", GGMLQuantizationType.I64: "<i8"}
+_FLOAT_TYPES = {
+    GGMLQuantizationType.F32: "<f4",
+    GGMLQuantizationType.F16: "<f2",
+    GGMLQuantizationType.F64: "<f8",
+}
+_INT_TYPES = {
+    GGMLQuantizationType.I8: "i1",
+    GGMLQuantizationType.I16: "<i2",
+    GGMLQuantizationType.I32: "<i4",
+    GGMLQuantizationType.I64: "<i8",
+}
 
 
 @dataclass(frozen=True)
@@ -70,11 +91,16 @@ class _Cursor:
     def take(self, n: int, what: str) -> int:
         start = self.pos
         if n > self.size - start:
-            raise CorruptFile(f"truncated GGUF: {what} at byte {start} needs {n} bytes but the file has "
-                              f"{self.size}", self.path)
+            raise CorruptFile(
+                f"truncated GGUF: {what} at byte {start} needs {n} bytes but the file has {self.size}",
+                self.path,
+            )
         if start + n > self.limits.max_header_bytes:
-            raise LimitExceeded(f"GGUF header runs past {self.limits.max_header_bytes} bytes while reading "
-                                f"{what} (TAOKE_MAX_HEADER_BYTES)", self.path)
+            raise LimitExceeded(
+                f"GGUF header runs past {self.limits.max_header_bytes} bytes while reading "
+                f"{what} (TAOKE_MAX_HEADER_BYTES)",
+                self.path,
+            )
         self.pos = start + n
         return start
 
@@ -84,13 +110,16 @@ class _Cursor:
     def string_span(self, what: str) -> tuple[int, int]:
         n = self.scalar("<Q", f"length of {what}")
         if n > self.limits.max_string_bytes:
-            raise LimitExceeded(f"{what} claims a {n}-byte string, more than {self.limits.max_string_bytes} "
-                                "(TAOKE_MAX_STRING_BYTES)", self.path)
+            raise LimitExceeded(
+                f"{what} claims a {n}-byte string, more than {self.limits.max_string_bytes} "
+                "(TAOKE_MAX_STRING_BYTES)",
+                self.path,
+            )
         return self.take(n, what), n
 
     def string(self, what: str) -> str:
         start, n = self.string_span(what)
-        return bytes(self.buf[start:start + n]).decode("utf-8", "replace")
+        return bytes(self.buf[start : start + n]).decode("utf-8", "replace")
 
 
 def _value_type(code: int, cur: _Cursor, what: str) -> GGUFValueType:
@@ -143,11 +172,16 @@ class GGUFFile(TensorFile):
             n_tensors = cur.scalar("<Q", "tensor count")
             n_kv = cur.scalar("<Q", "metadata count")
             if n_tensors > limits.max_tensors:
-                raise LimitExceeded(f"GGUF claims {n_tensors} tensors, more than {limits.max_tensors} "
-                                    "(TAOKE_MAX_TENSORS)", path)
+                raise LimitExceeded(
+                    f"GGUF claims {n_tensors} tensors, more than {limits.max_tensors} (TAOKE_MAX_TENSORS)",
+                    path,
+                )
             if n_kv > limits.max_metadata_entries:
-                raise LimitExceeded(f"GGUF claims {n_kv} metadata entries, more than "
-                                    f"{limits.max_metadata_entries} (TAOKE_MAX_METADATA_ENTRIES)", path)
+                raise LimitExceeded(
+                    f"GGUF claims {n_kv} metadata entries, more than "
+                    f"{limits.max_metadata_entries} (TAOKE_MAX_METADATA_ENTRIES)",
+                    path,
+                )
             self._kv: dict[str, Any] = {}
             self._kv_types: dict[str, GGUFValueType] = {}
             self._small: dict[str, Any] = {}  # arrays of <= _SMALL_ARRAY items, decoded as text
@@ -171,11 +205,15 @@ class GGUFFile(TensorFile):
         for info in self._infos:
             rel, _, _ = self._tensors[info.name]
             if rel % alignment:
-                raise CorruptFile(f"tensor {info.name!r} offset {rel} is not a multiple of the alignment "
-                                  f"{alignment}", path)
+                raise CorruptFile(
+                    f"tensor {info.name!r} offset {rel} is not a multiple of the alignment {alignment}", path
+                )
             if rel + info.nbytes > data_size:
-                raise CorruptFile(f"tensor {info.name!r} ends at byte {data_start + rel + info.nbytes} but "
-                                  f"the file has {size} (truncated?)", path)
+                raise CorruptFile(
+                    f"tensor {info.name!r} ends at byte {data_start + rel + info.nbytes} but "
+                    f"the file has {size} (truncated?)",
+                    path,
+                )
             if info.nbytes:
                 spans.append((rel, rel + info.nbytes, info.name))
         last_end, last_name = 0, ""
@@ -187,8 +225,10 @@ class GGUFFile(TensorFile):
         self._by_name = {t.name: t for t in self._infos}
         # tensor -> (absolute offset, size) of the tensor stored right after it, for prefetching
         ordered = sorted(self._infos, key=lambda t: self._tensors[t.name][0])
-        self._next = {a.name: (data_start + self._tensors[b.name][0], b.nbytes)
-                      for a, b in zip(ordered, ordered[1:], strict=False)}
+        self._next = {
+            a.name: (data_start + self._tensors[b.name][0], b.nbytes)
+            for a, b in zip(ordered, ordered[1:], strict=False)
+        }
 
     def _value(self, cur: _Cursor, vtype: GGUFValueType, key: str, depth: int) -> Any:
         if vtype in _SCALAR:
@@ -201,8 +241,11 @@ class GGUFFile(TensorFile):
         item_type = _value_type(cur.scalar("<I", f"array type of {key!r}"), cur, f"array {key!r}")
         count = cur.scalar("<Q", f"array length of {key!r}")
         if count > self.limits.max_array_items:
-            raise LimitExceeded(f"metadata {key!r} claims {count} items, more than "
-                                f"{self.limits.max_array_items} (TAOKE_MAX_ARRAY_ITEMS)", cur.path)
+            raise LimitExceeded(
+                f"metadata {key!r} claims {count} items, more than "
+                f"{self.limits.max_array_items} (TAOKE_MAX_ARRAY_ITEMS)",
+                cur.path,
+            )
         start = cur.pos
         if item_type in _SCALAR:
             cur.take(count * struct.calcsize(_SCALAR[item_type]), f"items of {key!r}")
@@ -223,8 +266,9 @@ class GGUFFile(TensorFile):
         if "general.alignment" in self._kv and self._kv_types["general.alignment"] != GGUFValueType.UINT32:
             raise CorruptFile("general.alignment must be a uint32", self.path)
         if not (isinstance(value, int) and 0 < value <= _MAX_ALIGNMENT and value & (value - 1) == 0):
-            raise CorruptFile(f"general.alignment {value!r} is not a power of two up to {_MAX_ALIGNMENT}",
-                              self.path)
+            raise CorruptFile(
+                f"general.alignment {value!r} is not a power of two up to {_MAX_ALIGNMENT}", self.path
+            )
         return value
 
     def _tensor_info(self, cur: _Cursor, i: int) -> None:
@@ -232,8 +276,11 @@ class GGUFFile(TensorFile):
         name = cur.string(f"name of tensor #{i}")
         n_dims = cur.scalar("<I", f"dimension count of {name!r}")
         if n_dims > limits.max_tensor_dims:
-            raise LimitExceeded(f"tensor {name!r} has {n_dims} dimensions, more than "
-                                f"{limits.max_tensor_dims} (TAOKE_MAX_TENSOR_DIMS)", path)
+            raise LimitExceeded(
+                f"tensor {name!r} has {n_dims} dimensions, more than "
+                f"{limits.max_tensor_dims} (TAOKE_MAX_TENSOR_DIMS)",
+                path,
+            )
         ne = [cur.scalar("<Q", f"dimensions of {name!r}") for _ in range(n_dims)]
         code = cur.scalar("<I", f"type of {name!r}")
         rel = cur.scalar("<Q", f"offset of {name!r}")
@@ -250,12 +297,18 @@ class GGUFFile(TensorFile):
             numel *= d
         ne0 = ne[0] if ne else 1
         if ne0 % block:
-            raise CorruptFile(f"tensor {name!r}: row of {ne0} elements is not a multiple of the {qtype.name} "
-                              f"block size {block}", path)
+            raise CorruptFile(
+                f"tensor {name!r}: row of {ne0} elements is not a multiple of the {qtype.name} "
+                f"block size {block}",
+                path,
+            )
         nbytes = numel // block * type_size
         if nbytes > limits.max_tensor_bytes:
-            raise LimitExceeded(f"tensor {name!r} is {nbytes} bytes, more than {limits.max_tensor_bytes} "
-                                "(TAOKE_MAX_TENSOR_BYTES)", path)
+            raise LimitExceeded(
+                f"tensor {name!r} is {nbytes} bytes, more than {limits.max_tensor_bytes} "
+                "(TAOKE_MAX_TENSOR_BYTES)",
+                path,
+            )
         if name in self._tensors:
             raise CorruptFile(f"duplicate tensor name {name!r}", path)
         shape = tuple(reversed(ne))
@@ -273,7 +326,7 @@ class GGUFFile(TensorFile):
             unpack = struct.Struct("<Q").unpack_from
             for _ in range(ref.count):
                 (n,) = unpack(buf, pos)
-                item = bytes(buf[pos + 8:pos + 8 + n])
+                item = bytes(buf[pos + 8 : pos + 8 + n])
                 out.append(item if raw else item.decode("utf-8", "replace"))
                 pos += 8 + n
             return out
@@ -387,8 +440,16 @@ class GGUFFile(TensorFile):
             self._dequantize_blocks(blocks, out_blocks, qtype, info, step, n_blocks, block)
         return out.reshape(info.shape)
 
-    def _dequantize_blocks(self, blocks: np.ndarray, out_blocks: np.ndarray, qtype: GGMLQuantizationType,
-                           info: TensorInfo, step: int, n_blocks: int, block: int) -> None:
+    def _dequantize_blocks(
+        self,
+        blocks: np.ndarray,
+        out_blocks: np.ndarray,
+        qtype: GGMLQuantizationType,
+        info: TensorInfo,
+        step: int,
+        n_blocks: int,
+        block: int,
+    ) -> None:
         from gguf import quants
 
         try:
@@ -396,13 +457,14 @@ class GGUFFile(TensorFile):
                 # One row per call: gguf.quants splits its input into groups of 16 rows with a Python
                 # loop, so passing blocks as rows would cost one Python call per 16 blocks.
                 if qtype == GGMLQuantizationType.Q8_0:
-                    _dequantize_q8_0(blocks[i:i + step], out_blocks[i:i + step])
+                    _dequantize_q8_0(blocks[i : i + step], out_blocks[i : i + step])
                     continue
-                chunk = blocks[i:i + step].reshape(1, -1)
-                out_blocks[i:i + step] = quants.dequantize(chunk, qtype).reshape(-1, block)
+                chunk = blocks[i : i + step].reshape(1, -1)
+                out_blocks[i : i + step] = quants.dequantize(chunk, qtype).reshape(-1, block)
         except NotImplementedError:
-            raise UnsupportedFormat(f"tensor {info.name!r}: the gguf package cannot dequantize {qtype.name}",
-                                    self.path) from None
+            raise UnsupportedFormat(
+                f"tensor {info.name!r}: the gguf package cannot dequantize {qtype.name}", self.path
+            ) from None
 
     def close(self) -> None:
         if self._fd >= 0:

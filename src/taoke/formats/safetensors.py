@@ -81,7 +81,7 @@ def pread_into(fd: int, buf: np.ndarray, offset: int, path: Path) -> None:
     done = 0
     total = len(view)
     while done < total:
-        n = os.preadv(fd, [view[done:done + _MAX_PREAD]], offset + done)
+        n = os.preadv(fd, [view[done : done + _MAX_PREAD]], offset + done)
         if n <= 0:
             raise CorruptFile(f"unexpected end of file at byte {offset + done}", path)
         done += n
@@ -104,9 +104,9 @@ def _read_part(fd: int, offset: int, out: np.ndarray, dtype: str, path: Path) ->
     step = max(1, _CHUNK_BYTES // itemsize)
     scratch = np.empty(min(step, len(out)), dtype=storage)
     for start in range(0, len(out), step):
-        chunk = scratch[:min(step, len(out) - start)]
+        chunk = scratch[: min(step, len(out) - start)]
         pread_into(fd, chunk, offset + start * itemsize, path)
-        _convert_into(chunk, out[start:start + len(chunk)], dtype)
+        _convert_into(chunk, out[start : start + len(chunk)], dtype)
 
 
 _POOL: ThreadPoolExecutor | None = None
@@ -135,8 +135,10 @@ def read_float32(fd: int, offset: int, numel: int, dtype: str, path: Path) -> np
     if _POOL is None:
         _POOL = ThreadPoolExecutor(_THREADS, thread_name_prefix="taoke-read")
     bounds = [numel * i // _THREADS for i in range(_THREADS + 1)]
-    jobs = [_POOL.submit(_read_part, fd, offset + a * itemsize, out[a:b], dtype, path)
-            for a, b in zip(bounds, bounds[1:], strict=False)]
+    jobs = [
+        _POOL.submit(_read_part, fd, offset + a * itemsize, out[a:b], dtype, path)
+        for a, b in zip(bounds, bounds[1:], strict=False)
+    ]
     for job in jobs:
         job.result()  # re-raises a CorruptFile from any part
     return out
@@ -174,8 +176,10 @@ class SafetensorsFile(TensorFile):
             self._infos, self._offsets, self._meta = self._parse()
             self._by_name = {t.name: t for t in self._infos}
             # end of one tensor -> (offset, size) of the tensor stored right after it, for prefetching
-            self._next_offset = {self._offsets[a.name] + a.nbytes: (self._offsets[b.name], b.nbytes)
-                                 for a, b in zip(self._infos, self._infos[1:], strict=False)}
+            self._next_offset = {
+                self._offsets[a.name] + a.nbytes: (self._offsets[b.name], b.nbytes)
+                for a, b in zip(self._infos, self._infos[1:], strict=False)
+            }
         except BaseException:
             os.close(self._fd)
             self._fd = -1
@@ -189,11 +193,17 @@ class SafetensorsFile(TensorFile):
             raise CorruptFile(f"truncated safetensors: {size} bytes, no header length", path)
         (n,) = struct.unpack("<Q", head)
         if n > limits.max_header_bytes:
-            raise LimitExceeded(f"safetensors header claims {n} bytes, more than the "
-                                f"{limits.max_header_bytes} allowed (TAOKE_MAX_HEADER_BYTES)", path)
+            raise LimitExceeded(
+                f"safetensors header claims {n} bytes, more than the "
+                f"{limits.max_header_bytes} allowed (TAOKE_MAX_HEADER_BYTES)",
+                path,
+            )
         if n > size - 8:
-            raise CorruptFile(f"truncated safetensors: header claims {n} bytes but the file has {size - 8} "
-                              "after the length", path)
+            raise CorruptFile(
+                f"truncated safetensors: header claims {n} bytes but the file has {size - 8} "
+                "after the length",
+                path,
+            )
         raw = os.pread(self._fd, n, 8)
         if len(raw) != n:
             raise CorruptFile("truncated safetensors header", path)
@@ -203,12 +213,14 @@ class SafetensorsFile(TensorFile):
         data_start = 8 + n
         data_size = size - data_start
         meta = header.pop("__metadata__", None) or {}
-        if not isinstance(meta, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                 for k, v in meta.items()):
+        if not isinstance(meta, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in meta.items()
+        ):
             raise CorruptFile("__metadata__ must map strings to strings", path)
         if len(header) > limits.max_tensors:
-            raise LimitExceeded(f"{len(header)} tensors, more than {limits.max_tensors} "
-                                "(TAOKE_MAX_TENSORS)", path)
+            raise LimitExceeded(
+                f"{len(header)} tensors, more than {limits.max_tensors} (TAOKE_MAX_TENSORS)", path
+            )
         infos: list[TensorInfo] = []
         offsets: dict[str, int] = {}
         spans: list[tuple[int, int, str]] = []
@@ -222,8 +234,11 @@ class SafetensorsFile(TensorFile):
         last_end, last_name = 0, ""
         for begin, end, name in sorted(s for s in spans if s[1] > s[0]):
             if begin < last_end:
-                raise CorruptFile(f"tensors {last_name!r} and {name!r} overlap (bytes "
-                                  f"{begin}..{min(end, last_end)} of the data)", path)
+                raise CorruptFile(
+                    f"tensors {last_name!r} and {name!r} overlap (bytes "
+                    f"{begin}..{min(end, last_end)} of the data)",
+                    path,
+                )
             if end > last_end:
                 last_end, last_name = end, name
         infos.sort(key=lambda t: (offsets[t.name], t.name))  # file order
@@ -236,14 +251,23 @@ class SafetensorsFile(TensorFile):
         dtype, shape, offs = entry["dtype"], entry["shape"], entry["data_offsets"]
         if dtype not in DTYPES:
             raise CorruptFile(f"tensor {name!r}: unknown dtype {str(dtype)[:32]!r}", path)
-        if (not isinstance(shape, list) or len(shape) > limits.max_tensor_dims
-                or not all(type(d) is int and d >= 0 for d in shape)):
-            raise CorruptFile(f"tensor {name!r}: shape must be at most {limits.max_tensor_dims} "
-                              "non-negative integers", path)
-        if (not isinstance(offs, list) or len(offs) != 2 or not all(type(o) is int for o in offs)
-                or not 0 <= offs[0] <= offs[1]):
-            raise CorruptFile(f"tensor {name!r}: data_offsets must be [begin, end] with 0 <= begin <= end",
-                              path)
+        if (
+            not isinstance(shape, list)
+            or len(shape) > limits.max_tensor_dims
+            or not all(type(d) is int and d >= 0 for d in shape)
+        ):
+            raise CorruptFile(
+                f"tensor {name!r}: shape must be at most {limits.max_tensor_dims} non-negative integers", path
+            )
+        if (
+            not isinstance(offs, list)
+            or len(offs) != 2
+            or not all(type(o) is int for o in offs)
+            or not 0 <= offs[0] <= offs[1]
+        ):
+            raise CorruptFile(
+                f"tensor {name!r}: data_offsets must be [begin, end] with 0 <= begin <= end", path
+            )
         begin, end = offs
         itemsize = DTYPES[dtype][0]
         bad = check_dims(shape, limits.max_tensor_bytes // itemsize)
@@ -254,14 +278,22 @@ class SafetensorsFile(TensorFile):
             numel *= d
         nbytes = numel * itemsize
         if nbytes > limits.max_tensor_bytes:
-            raise LimitExceeded(f"tensor {name!r} is {nbytes} bytes, more than {limits.max_tensor_bytes} "
-                                "(TAOKE_MAX_TENSOR_BYTES)", path)
+            raise LimitExceeded(
+                f"tensor {name!r} is {nbytes} bytes, more than {limits.max_tensor_bytes} "
+                "(TAOKE_MAX_TENSOR_BYTES)",
+                path,
+            )
         if end - begin != nbytes:
-            raise CorruptFile(f"tensor {name!r}: {dtype}{shape} needs {nbytes} bytes but data_offsets span "
-                              f"{end - begin}", path)
+            raise CorruptFile(
+                f"tensor {name!r}: {dtype}{shape} needs {nbytes} bytes but data_offsets span {end - begin}",
+                path,
+            )
         if end > data_size:
-            raise CorruptFile(f"tensor {name!r} ends at byte {end} of the data but the file holds only "
-                              f"{data_size} (truncated?)", path)
+            raise CorruptFile(
+                f"tensor {name!r} ends at byte {end} of the data but the file holds only "
+                f"{data_size} (truncated?)",
+                path,
+            )
         return TensorInfo(name, tuple(shape), dtype, nbytes, str(path)), begin, end
 
     def tensors(self) -> list[TensorInfo]:

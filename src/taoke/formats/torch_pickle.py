@@ -37,9 +37,15 @@ from taoke.limits import Limits, current_limits
 
 # torch typed storage class -> (taoke dtype name, numpy dtype of the stored bits)
 STORAGES: dict[str, tuple[str, str]] = {
-    "DoubleStorage": ("F64", "<f8"), "FloatStorage": ("F32", "<f4"), "HalfStorage": ("F16", "<f2"),
-    "BFloat16Storage": ("BF16", "<u2"), "LongStorage": ("I64", "<i8"), "IntStorage": ("I32", "<i4"),
-    "ShortStorage": ("I16", "<i2"), "CharStorage": ("I8", "i1"), "ByteStorage": ("U8", "u1"),
+    "DoubleStorage": ("F64", "<f8"),
+    "FloatStorage": ("F32", "<f4"),
+    "HalfStorage": ("F16", "<f2"),
+    "BFloat16Storage": ("BF16", "<u2"),
+    "LongStorage": ("I64", "<i8"),
+    "IntStorage": ("I32", "<i4"),
+    "ShortStorage": ("I16", "<i2"),
+    "CharStorage": ("I8", "i1"),
+    "ByteStorage": ("U8", "u1"),
     "BoolStorage": ("BOOL", "u1"),
 }
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -136,14 +142,21 @@ class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         allowed = _ALLOWED.get((module, name))
         if allowed is None:
-            raise UnsafeContent(f"refusing pickle global {module}.{name} (only tensor rebuilding is allowed)",
-                                self.path)
+            raise UnsafeContent(
+                f"refusing pickle global {module}.{name} (only tensor rebuilding is allowed)", self.path
+            )
         return allowed
 
     def persistent_load(self, pid: Any) -> _Storage:
-        if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType) and isinstance(pid[2], str) and type(pid[4]) is int
-                and pid[4] >= 0):
+        if not (
+            isinstance(pid, tuple)
+            and len(pid) >= 5
+            and pid[0] == "storage"
+            and isinstance(pid[1], _StorageType)
+            and isinstance(pid[2], str)
+            and type(pid[4]) is int
+            and pid[4] >= 0
+        ):
             raise UnsafeContent(f"refusing pickle persistent id {str(pid)[:80]!r}", self.path)
         stype, key, numel = pid[1], pid[2], pid[4]
         if len(pid) > 5 and pid[5] is not None:
@@ -154,8 +167,10 @@ class RestrictedUnpickler(pickle.Unpickler):
             if key not in self.storages:
                 raise CorruptFile(f"pickle refers to storage {key!r} that is not in the archive", self.path)
             if self.storages[key] < numel * stype.np_dtype.itemsize:
-                raise CorruptFile(f"storage {key!r} holds {self.storages[key]} bytes, fewer than its "
-                                  f"{numel} elements need", self.path)
+                raise CorruptFile(
+                    f"storage {key!r} holds {self.storages[key]} bytes, fewer than its {numel} elements need",
+                    self.path,
+                )
         storage = _Storage(key, stype, numel)
         previous = self.seen.setdefault(key, storage)
         if previous != storage:
@@ -180,8 +195,9 @@ class _BoundedReader:
 
     def read(self, n: int = -1) -> bytes:
         if n < 0 or n > self.size - self.pos:
-            raise CorruptFile(f"truncated pickle: {n} bytes wanted at byte {self.pos} of {self.size}",
-                              self.path)
+            raise CorruptFile(
+                f"truncated pickle: {n} bytes wanted at byte {self.pos} of {self.size}", self.path
+            )
         if self.pos + n - self.start > self.limit:
             raise LimitExceeded(f"pickle runs past {self.limit} bytes (TAOKE_MAX_PICKLE_BYTES)", self.path)
         lo = self.pos - self._buf_at
@@ -191,7 +207,7 @@ class _BoundedReader:
                 self.pos += len(data)
                 return data
             self._buf, self._buf_at, lo = os.pread(self.fd, self._CHUNK, self.pos), self.pos, 0
-        data = self._buf[lo:lo + n]
+        data = self._buf[lo : lo + n]
         self.pos += len(data)
         return data
 
@@ -228,8 +244,9 @@ def _check_opcodes(fh: Any, path: Path) -> None:
             # in a 20-byte pickle asks for 32 GB. Picklers number memo entries 0, 1, 2...: an index
             # above the opcodes seen so far is never legitimate.
             if op.name in _MEMO_PUTS and type(arg) is int and arg > n_ops:
-                raise CorruptFile(f"pickle {op.name} at byte {pos} names memo slot {arg} after only {n_ops} "
-                                  "opcodes", path)
+                raise CorruptFile(
+                    f"pickle {op.name} at byte {pos} names memo slot {arg} after only {n_ops} opcodes", path
+                )
     except (ValueError, EOFError, struct.error) as exc:
         raise CorruptFile(f"malformed or truncated pickle: {str(exc).splitlines()[0][:120]}", path) from None
 
@@ -257,8 +274,9 @@ def _next_pickle(reader: _BoundedReader, path: Path, storages: dict[str, int] | 
     return _unpickle(data, path, storages)
 
 
-def _flatten(obj: Any, prefix: str, tensors: dict[str, _LazyTensor], meta: dict[str, Any],
-             depth: int = 0) -> None:
+def _flatten(
+    obj: Any, prefix: str, tensors: dict[str, _LazyTensor], meta: dict[str, Any], depth: int = 0
+) -> None:
     """Tensors of a (possibly nested) checkpoint dict under dotted names; small scalars to ``meta``."""
     if depth > 16:
         return
@@ -319,8 +337,11 @@ class TorchFile(TensorFile):
                 numel = int(np.prod(t.shape, dtype=object))
                 nbytes = numel * t.storage.stype.np_dtype.itemsize
                 if nbytes > self.limits.max_tensor_bytes:
-                    raise LimitExceeded(f"tensor {name!r} is {nbytes} bytes, more than "
-                                        f"{self.limits.max_tensor_bytes} (TAOKE_MAX_TENSOR_BYTES)", self.path)
+                    raise LimitExceeded(
+                        f"tensor {name!r} is {nbytes} bytes, more than "
+                        f"{self.limits.max_tensor_bytes} (TAOKE_MAX_TENSOR_BYTES)",
+                        self.path,
+                    )
                 self._infos.append(TensorInfo(name, t.shape, t.storage.stype.dtype, nbytes, str(self.path)))
             self._by_name = {i.name: i for i in self._infos}
         except BaseException:
@@ -350,16 +371,23 @@ class TorchFile(TensorFile):
             raise LimitExceeded(f"{len(members)} archive members, more than {limits.max_zip_members}", path)
         for m in members:
             _safe_member(m.filename, path)
-        pkls = [m for m in members if PurePosixPath(m.filename).name == "data.pkl"
-                and len(PurePosixPath(m.filename).parts) == 2]
+        pkls = [
+            m
+            for m in members
+            if PurePosixPath(m.filename).name == "data.pkl" and len(PurePosixPath(m.filename).parts) == 2
+        ]
         if len(pkls) != 1:
-            raise UnsupportedFormat("zip archive is not a PyTorch checkpoint (no single <name>/data.pkl)",
-                                    path)
+            raise UnsupportedFormat(
+                "zip archive is not a PyTorch checkpoint (no single <name>/data.pkl)", path
+            )
         pkl = pkls[0]
         prefix = PurePosixPath(pkl.filename).parts[0]
         if pkl.file_size > limits.max_pickle_bytes:
-            raise LimitExceeded(f"data.pkl is {pkl.file_size} bytes, more than {limits.max_pickle_bytes} "
-                                "(TAOKE_MAX_PICKLE_BYTES)", path)
+            raise LimitExceeded(
+                f"data.pkl is {pkl.file_size} bytes, more than {limits.max_pickle_bytes} "
+                "(TAOKE_MAX_PICKLE_BYTES)",
+                path,
+            )
         data = self._member_bytes(pkl, limits.max_pickle_bytes)
         storages: dict[str, int] = {}
         size = os.fstat(self._fd).st_size
@@ -381,8 +409,9 @@ class TorchFile(TensorFile):
         name_len, extra_len = struct.unpack("<HH", head[26:30])
         name = os.pread(self._fd, name_len, m.header_offset + 30)
         if name.decode("utf-8", "replace") != m.filename and name.decode("cp437", "replace") != m.filename:
-            raise UnsafeContent(f"archive member {m.filename!r} has a different name in its local header",
-                                self.path)
+            raise UnsafeContent(
+                f"archive member {m.filename!r} has a different name in its local header", self.path
+            )
         start = m.header_offset + 30 + name_len + extra_len
         if start + m.file_size > size or m.compress_size != m.file_size:
             raise CorruptFile(f"archive member {m.filename!r} runs past the end of the file", self.path)
@@ -392,30 +421,40 @@ class TorchFile(TensorFile):
         """A member's content, refusing one that expands past its declared size or like a bomb."""
         assert self._zip is not None
         if m.file_size > limit:
-            raise LimitExceeded(f"archive member {m.filename!r} is {m.file_size} bytes, more than {limit}",
-                                self.path)
+            raise LimitExceeded(
+                f"archive member {m.filename!r} is {m.file_size} bytes, more than {limit}", self.path
+            )
         compressed = m.compress_type != zipfile.ZIP_STORED
         # The ratio check below trusts compress_size, which the central directory can inflate too: it
         # must first fit in the file, so a member can never expand past 200x the bytes really there.
         archive_size = os.fstat(self._fd).st_size
         if m.compress_size > archive_size - min(m.header_offset, archive_size):
-            raise CorruptFile(f"archive member {m.filename!r} claims {m.compress_size} compressed bytes "
-                              f"from byte {m.header_offset} of a {archive_size}-byte file", self.path)
+            raise CorruptFile(
+                f"archive member {m.filename!r} claims {m.compress_size} compressed bytes "
+                f"from byte {m.header_offset} of a {archive_size}-byte file",
+                self.path,
+            )
         if compressed and m.file_size > _MAX_RATIO * max(m.compress_size, 1) + 4096:
-            raise LimitExceeded(f"archive member {m.filename!r} expands {m.compress_size} bytes to "
-                                f"{m.file_size}: refusing a zip bomb", self.path)
+            raise LimitExceeded(
+                f"archive member {m.filename!r} expands {m.compress_size} bytes to "
+                f"{m.file_size}: refusing a zip bomb",
+                self.path,
+            )
         try:
             with self._zip.open(m) as fh:
                 data = fh.read(m.file_size + 1)
         except RuntimeError as exc:  # zipfile: "... is encrypted, password required"; NotImplementedError
             # (a RuntimeError subclass): a compression method it does not implement
-            raise UnsupportedFormat(f"archive member {m.filename!r} cannot be read: {exc}",
-                                    self.path) from None
+            raise UnsupportedFormat(
+                f"archive member {m.filename!r} cannot be read: {exc}", self.path
+            ) from None
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, *_DECOMPRESS_ERRORS) as exc:
             raise CorruptFile(f"cannot read archive member {m.filename!r}: {exc}", self.path) from None
         if len(data) != m.file_size:
-            raise CorruptFile(f"archive member {m.filename!r} holds {len(data)} bytes, not the declared "
-                              f"{m.file_size}", self.path)
+            raise CorruptFile(
+                f"archive member {m.filename!r} holds {len(data)} bytes, not the declared {m.file_size}",
+                self.path,
+            )
         return data
 
     # -- legacy format ---------------------------------------------------------------------------
@@ -471,7 +510,7 @@ class TorchFile(TensorFile):
         numel = int(np.prod(t.shape, dtype=np.int64)) if t.shape else 1
         if numel == 0 or 0 in t.shape:
             return np.empty(t.shape, dtype=dt)
-        dense = [int(np.prod(t.shape[i + 1:], dtype=np.int64)) for i in range(len(t.shape))]
+        dense = [int(np.prod(t.shape[i + 1 :], dtype=np.int64)) for i in range(len(t.shape))]
         contiguous = all(st == want for d, st, want in zip(t.shape, t.stride, dense, strict=True) if d > 1)
         if contiguous:
             first, count = t.offset, numel
@@ -493,7 +532,7 @@ class TorchFile(TensorFile):
         assert self._zip is not None
         info = self._zip.getinfo(member)
         data = self._member_bytes(info, self.limits.max_tensor_bytes)
-        chunk = data[byte_offset:byte_offset + buf.nbytes]
+        chunk = data[byte_offset : byte_offset + buf.nbytes]
         if len(chunk) != buf.nbytes:
             raise CorruptFile(f"storage {storage.key!r} is shorter than its tensors", self.path)
         memoryview(buf).cast("B")[:] = chunk

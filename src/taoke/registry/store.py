@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,6 +30,12 @@ from taoke.registry import schema
 from taoke.registry.ann import AnnIndex, make_stamp
 from taoke.registry.identity import Identity
 from taoke.registry.vector import DIM, VECTOR_VERSION, compact_vector
+from taoke.render.progress import progress_bar
+
+# An ANN rebuild of REBUILD_PROGRESS_FROM rows or more shows a progress bar on a terminal; rows are
+# added REBUILD_CHUNK at a time so the bar moves.
+REBUILD_PROGRESS_FROM = 20_000
+REBUILD_CHUNK = 10_000
 
 
 class RegistryError(TaokeError):
@@ -417,8 +424,12 @@ class Registry:
         if index is None:
             index = AnnIndex(DIM)
             ids, vecs = self.vectors()
-            if len(ids):
-                index.add(ids, vecs)
+            # a large rebuild (after an import, another writer, a new taoke) takes minutes: show it
+            with progress_bar(len(ids) >= REBUILD_PROGRESS_FROM and sys.stderr.isatty()) as bar:
+                task = bar.add_task("rebuilding the ANN index", total=len(ids))
+                for start in range(0, len(ids), REBUILD_CHUNK):
+                    index.add(ids[start : start + REBUILD_CHUNK], vecs[start : start + REBUILD_CHUNK])
+                    bar.update(task, advance=len(ids[start : start + REBUILD_CHUNK]))
             try:
                 index.save(self.ann_path(), stamp)
             except OSError:  # a read-only location: keep the in-memory index

@@ -327,8 +327,11 @@ def load_tiktoken(path: str | Path, limits: Limits | None = None) -> TokenizerVi
         if len(parts) != 2 or not parts[1].isdigit():
             raise CorruptFile(f"line {lineno} is not 'base64-token rank'", path)
         if len(parts[1]) > 18:  # int() refuses > 4300 digits with a ValueError; no real rank needs 19
-            raise LimitExceeded(f"line {lineno} claims a {len(parts[1])}-digit rank, more than the "
-                                f"vocabulary limit {limits.max_vocab} (TAOKE_MAX_VOCAB)", path)
+            raise LimitExceeded(
+                f"line {lineno} claims a {len(parts[1])}-digit rank, more than the "
+                f"vocabulary limit {limits.max_vocab} (TAOKE_MAX_VOCAB)",
+                path,
+            )
         rank = int(parts[1])
         if rank >= limits.max_vocab:
             raise LimitExceeded(
@@ -500,8 +503,9 @@ def load_gguf(path: str | Path, limits: Limits | None = None) -> TokenizerView:
         classes[i] = cls
     merges: list[tuple[bytes, bytes]] = []
     raw_merges = kv.get("tokenizer.ggml.merges")
-    if raw_merges is not None and not (isinstance(raw_merges, list)
-                                       and all(isinstance(m, bytes) for m in raw_merges)):
+    if raw_merges is not None and not (
+        isinstance(raw_merges, list) and all(isinstance(m, bytes) for m in raw_merges)
+    ):
         raise CorruptFile("tokenizer.ggml.merges is not an array of strings", path)
     if isinstance(raw_merges, list):
         for j, m in enumerate(raw_merges):
