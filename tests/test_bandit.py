@@ -30,13 +30,20 @@ def _bandit() -> list[str]:
 
 
 def test_bandit_finds_no_medium_or_high_issue() -> None:
-    proc = subprocess.run([*_bandit(), "-r", "src", "-ll", "-q", "-f", "json"], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [*_bandit(), "-r", "src", "-ll", "-q", "-f", "json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     report = json.loads(proc.stdout)
-    issues = [f"{r['filename']}:{r['line_number']} {r['test_id']} {r['issue_text']}"
-              for r in report["results"]]
-    assert not issues, "bandit medium/high findings (fix, or justify with '# nosec BXXX - reason'):\n" + \
-        "\n".join(issues)
+    issues = [
+        f"{r['filename']}:{r['line_number']} {r['test_id']} {r['issue_text']}" for r in report["results"]
+    ]
+    assert not issues, (
+        "bandit medium/high findings (fix, or justify with '# nosec BXXX - reason'):\n" + "\n".join(issues)
+    )
     assert not report["errors"], report["errors"]
 
 

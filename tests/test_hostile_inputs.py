@@ -110,8 +110,10 @@ def test_safetensors_dtype_shape_mismatch(tmp_path: Path) -> None:
 
 
 def test_safetensors_overlapping_offsets(tmp_path: Path) -> None:
-    header = {"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
-              "b": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]}}
+    header = {
+        "a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+        "b": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]},
+    }
     path = _safetensors_with_header(tmp_path / "m.safetensors", header, b"\0" * 24)
     refused(CorruptFile, lambda: open_tensor_file(path), path, "overlap")
 
@@ -161,8 +163,9 @@ def test_gguf_terabyte_string_and_huge_array(tmp_path: Path) -> None:
     refused(CorruptFile, lambda: open_tensor_file(path), path, "truncated")
 
 
-def _one_tensor_gguf(ne: list[int], qtype: int, offset: int, data: bytes,
-                     alignment: int | None = None) -> bytes:
+def _one_tensor_gguf(
+    ne: list[int], qtype: int, offset: int, data: bytes, alignment: int | None = None
+) -> bytes:
     kvs, n_kv = b"", 0
     if alignment is not None:
         kvs, n_kv = _gguf_string(b"general.alignment") + struct.pack("<II", 4, alignment), 1
@@ -208,8 +211,11 @@ def test_shard_index_traversal(tmp_path: Path) -> None:
 def test_missing_shard(tmp_path: Path) -> None:
     save_file({"w": np.ones(2, np.float32)}, str(tmp_path / "model-00001-of-00002.safetensors"))
     index = tmp_path / "model.safetensors.index.json"
-    index.write_text(json.dumps({"weight_map": {"w": "model-00001-of-00002.safetensors",
-                                                "v": "model-00002-of-00002.safetensors"}}))
+    index.write_text(
+        json.dumps(
+            {"weight_map": {"w": "model-00001-of-00002.safetensors", "v": "model-00002-of-00002.safetensors"}}
+        )
+    )
     message = refused(CorruptFile, lambda: resolve(tmp_path).weight_files(), index, "missing shard")
     assert "model-00002-of-00002.safetensors" in message
 
@@ -253,9 +259,14 @@ def _payloads(marker: Path) -> dict[str, bytes]:
     assert "GLOBAL" in {op.name for op, _, _ in pickletools.genops(exec_global)}
     nested = pickle.dumps(_Reduce(pickle.loads, os_system), protocol=2)
     # a payload hidden inside a legitimate-looking state dict, after real tensor globals
-    in_state_dict = (b"\x80\x02}q\x00X\x01\x00\x00\x00wq\x01" + os_system[2:-1] + b"s.")
-    return {"os.system": os_system, "exec-GLOBAL": exec_global, "exec-STACK_GLOBAL": exec_stack_global,
-            "nested-pickle": nested, "in-state-dict": in_state_dict}
+    in_state_dict = b"\x80\x02}q\x00X\x01\x00\x00\x00wq\x01" + os_system[2:-1] + b"s."
+    return {
+        "os.system": os_system,
+        "exec-GLOBAL": exec_global,
+        "exec-STACK_GLOBAL": exec_stack_global,
+        "nested-pickle": nested,
+        "in-state-dict": in_state_dict,
+    }
 
 
 def _torch_zip_with(data_pkl: bytes, path: Path, members: dict[str, bytes] | None = None) -> Path:
@@ -267,15 +278,21 @@ def _torch_zip_with(data_pkl: bytes, path: Path, members: dict[str, bytes] | Non
     return path
 
 
-@pytest.mark.parametrize("payload", ["os.system", "exec-GLOBAL", "exec-STACK_GLOBAL", "nested-pickle",
-                                     "in-state-dict"])
+@pytest.mark.parametrize(
+    "payload", ["os.system", "exec-GLOBAL", "exec-STACK_GLOBAL", "nested-pickle", "in-state-dict"]
+)
 def test_malicious_pickle_refused_and_never_runs(tmp_path: Path, payload: str) -> None:
     marker = tmp_path / "pwned"
     data = _payloads(marker)[payload]
     # Control: the payload is live. Plain pickle in a throwaway interpreter creates the marker...
     control = tmp_path / "control"
-    subprocess.run([sys.executable, "-c", "import pickle,sys; pickle.loads(sys.stdin.buffer.read())"],
-                   input=_payloads(control)[payload], check=False, capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-c", "import pickle,sys; pickle.loads(sys.stdin.buffer.read())"],
+        input=_payloads(control)[payload],
+        check=False,
+        capture_output=True,
+        timeout=60,
+    )
     assert control.exists(), "test payload is not live: the refusal below would prove nothing"
     # ...taoke refuses it, inside a torch zip archive and as a bare legacy .bin, and runs nothing.
     archive = _torch_zip_with(data, tmp_path / "pytorch_model.bin")
@@ -311,9 +328,11 @@ def test_truncated_torch_zip(tmp_path: Path) -> None:
 
 
 def test_persistent_id_outside_archive(tmp_path: Path) -> None:
-    pkl = (b"\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storage"
-           b"ctorch\nFloatStorage\nX\x0b\x00\x00\x00../../x/0/0X\x03\x00\x00\x00cpuK\x02tQK\x00K\x02\x85K\x01"
-           b"\x85\x89}tRs.")
+    pkl = (
+        b"\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storage"
+        b"ctorch\nFloatStorage\nX\x0b\x00\x00\x00../../x/0/0X\x03\x00\x00\x00cpuK\x02tQK\x00K\x02\x85K\x01"
+        b"\x85\x89}tRs."
+    )
     path = _torch_zip_with(pkl, tmp_path / "m.pt")
     refused(UnsafeContent, lambda: open_tensor_file(path), path, "outside the archive")
     missing = pkl.replace(b"\x0b\x00\x00\x00../../x/0/0", b"\x0b\x00\x00\x00nonexistent")
@@ -350,7 +369,8 @@ def test_json_depth_bomb_and_size(tmp_path: Path) -> None:
 def test_yaml_front_matter_bombs_and_tags(tmp_path: Path) -> None:
     path = tmp_path / "README.md"
     laughs = "---\na: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
-        f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefg", "bcdefgh", strict=True))
+        f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefg", "bcdefgh", strict=True)
+    )
     laughs += "---\n"
     refused(LimitExceeded, lambda: parse_card(laughs, path), path, "aliases")
     tagged = "---\nx: !!python/object/apply:os.system ['touch x']\n---\n"

@@ -51,15 +51,29 @@ NAMES = _names()
 
 def test_corpus_covers_every_attack_class() -> None:
     joined = " ".join(NAMES)
-    for needed in ("pickle-zip", "pickle-legacy", "persistent-id", "zip-traversal", "symlink-weights",
-                   "symlink-config", "symlink-dir", "symlink-tokenizer", "index-traversal", "zip-bomb",
-                   "yaml-billion-laughs", "yaml-python-tag", "json-depth", "remote-code"):
+    for needed in (
+        "pickle-zip",
+        "pickle-legacy",
+        "persistent-id",
+        "zip-traversal",
+        "symlink-weights",
+        "symlink-config",
+        "symlink-dir",
+        "symlink-tokenizer",
+        "index-traversal",
+        "zip-bomb",
+        "yaml-billion-laughs",
+        "yaml-python-tag",
+        "json-depth",
+        "remote-code",
+    ):
         assert needed in joined, needed
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_malicious_release_refused_without_side_effects(corpus: tuple[Path, dict[str, Case]],
-                                                        name: str) -> None:
+def test_malicious_release_refused_without_side_effects(
+    corpus: tuple[Path, dict[str, Case]], name: str
+) -> None:
     root, cases = corpus
     case = cases[name]
     cwd = root / f"cwd-{name}"

@@ -31,11 +31,28 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Cas
     return root, _cases(root)
 
 
-NAMES = ["st-header-1e12", "st-tensor-4e12", "gguf-1e9-tensors", "gguf-1e9-kv", "gguf-string-1e12",
-         "gguf-array-1e9", "gguf-array-3.9e6", "gguf-vocab-1e9", "gguf-tensor-dims", "tokjson-id-1e9",
-         "vocabjson-id-1e9", "tiktoken-rank-1e9", "pickle-binbytes-2g", "pickle-long4-huge",
-         "pickle-memo-3e8", "zip-bomb-100MB", "zip-bomb-lying-size", "st-sparse-16GiB", "json-depth-1e6",
-         "tokjson-depth-1e6"]
+NAMES = [
+    "st-header-1e12",
+    "st-tensor-4e12",
+    "gguf-1e9-tensors",
+    "gguf-1e9-kv",
+    "gguf-string-1e12",
+    "gguf-array-1e9",
+    "gguf-array-3.9e6",
+    "gguf-vocab-1e9",
+    "gguf-tensor-dims",
+    "tokjson-id-1e9",
+    "vocabjson-id-1e9",
+    "tiktoken-rank-1e9",
+    "pickle-binbytes-2g",
+    "pickle-long4-huge",
+    "pickle-memo-3e8",
+    "zip-bomb-100MB",
+    "zip-bomb-lying-size",
+    "st-sparse-16GiB",
+    "json-depth-1e6",
+    "tokjson-depth-1e6",
+]
 
 
 def test_every_lying_file_is_covered(built: tuple[Path, dict[str, Case]]) -> None:

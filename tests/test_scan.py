@@ -63,5 +63,10 @@ def test_cli_scan_json(scan_list: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["scan", str(scan_list), "--db", db, "--workers", "1", "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["executor"] == "local" and out["findings"][0]["finding"] == "undeclared-parent"
+    # a re-run skips every fingerprint but searches again, here by exact scan: same findings
+    assert main(["scan", str(scan_list), "--db", db, "--workers", "1", "--exact", "-f", "json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert [f["finding"] for f in again["findings"]] == [f["finding"] for f in out["findings"]]
+    assert out["shortlist"] == "hnsw" and again["shortlist"] == "exact"
     assert main(["scan", str(scan_list), "--db", db, "--executor", "spark"]) == 2
     assert main(["scan", str(scan_list), "--ray-address", "x:1"]) == 2

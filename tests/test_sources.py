@@ -28,9 +28,14 @@ def _sharded(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     _weights(folder / "model-00001-of-00002.safetensors", ["a.weight", "b.weight"], 1)
     _weights(folder / "model-00002-of-00002.safetensors", ["c.weight"], 2)
-    index = {"metadata": {"total_size": 144}, "weight_map": {
-        "a.weight": "model-00001-of-00002.safetensors", "b.weight": "model-00001-of-00002.safetensors",
-        "c.weight": "model-00002-of-00002.safetensors"}}
+    index = {
+        "metadata": {"total_size": 144},
+        "weight_map": {
+            "a.weight": "model-00001-of-00002.safetensors",
+            "b.weight": "model-00001-of-00002.safetensors",
+            "c.weight": "model-00002-of-00002.safetensors",
+        },
+    }
     (folder / "model.safetensors.index.json").write_text(json.dumps(index))
     (folder / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 3}))
 
@@ -41,8 +46,10 @@ def test_folder_sharded_safetensors(tmp_path: Path) -> None:
     (tmp_path / "m" / "1_Pooling" / "config.json").write_text("{}")
     rel = resolve(tmp_path / "m")
     assert rel.kind == "folder" and rel.name == "m" and rel.revision is None
-    assert [p.name for p in rel.weight_files()] == ["model-00001-of-00002.safetensors",
-                                                    "model-00002-of-00002.safetensors"]
+    assert [p.name for p in rel.weight_files()] == [
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    ]
     assert rel.find("missing.json", "1_Pooling/config.json") == rel.root / "1_Pooling" / "config.json"
     assert load_config(rel)["model_type"] == "llama"
     assert all(p.is_absolute() and p.is_file() for p in rel.files)
@@ -63,7 +70,8 @@ def test_bin_index(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     torch.save({"x": torch.ones(2)}, tmp_path / "pytorch_model-00001-of-00001.bin")
     (tmp_path / "pytorch_model.bin.index.json").write_text(
-        json.dumps({"weight_map": {"x": "pytorch_model-00001-of-00001.bin"}}))
+        json.dumps({"weight_map": {"x": "pytorch_model-00001-of-00001.bin"}})
+    )
     files = resolve(tmp_path).weight_files()
     assert [p.name for p in files] == ["pytorch_model-00001-of-00001.bin"]
     with open_tensor_file(files[0]) as f:

@@ -123,13 +123,13 @@ def _registry(url: str) -> Registry:
 
 
 def search_task(
-    url: str, model_id: int, top: int = DEFAULT_TOP, alpha: float = DEFAULT_ALPHA
+    url: str, model_id: int, top: int = DEFAULT_TOP, alpha: float = DEFAULT_ALPHA, exact: bool = False
 ) -> dict[str, Any]:
     """Search the registry for the relatives of one indexed model (excluding itself)."""
     try:
         reg = _registry(url)
         fp = reg.fingerprint(model_id)
-        res = search(reg, fp, top=top, alpha=alpha, exclude_ids={model_id})
+        res = search(reg, fp, top=top, alpha=alpha, exclude_ids={model_id}, exact=exact)
         return {"model_id": model_id, "status": "ok", "result": res.to_dict()}
     except Exception as exc:  # reported in the table like an indexing failure
         return {"model_id": model_id, "status": "failed", "error": one_line(exc)}
@@ -274,12 +274,14 @@ class ScanResult:
     findings: list[Finding]
     counts: dict[str, dict[str, int]]
     seconds: dict[str, float]
+    shortlist: str = "hnsw"  # "hnsw" (ef grows with the registry) or "exact"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "registry": self.registry,
             "executor": self.executor,
             "workers": self.workers,
+            "shortlist": self.shortlist,
             "counts": self.counts,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "findings": [f.to_dict() for f in self.findings],
@@ -314,8 +316,12 @@ def scan(
     alpha: float = DEFAULT_ALPHA,
     progress: bool = True,
     search_phase: bool = True,
+    exact: bool = False,
 ) -> ScanResult:
-    """Index every source into the registry at ``db`` and search each; see the module docstring."""
+    """Index every source into the registry at ``db`` and search each; see the module docstring.
+
+    ``exact`` shortlists by scanning every registered vector (see :func:`taoke.registry.search`).
+    """
     reg = Registry(db)
     known = frozenset(reg.content_ids())
     ex = make_executor(executor, workers, ray_address)
@@ -359,7 +365,7 @@ def scan(
                 for src, mid in ids.items():
                     by_id.setdefault(mid, []).append(src)
                 url = reg.url
-                for res in ex.map(search_task, [(url, mid, top, alpha) for mid in by_id], known):
+                for res in ex.map(search_task, [(url, mid, top, alpha, exact) for mid in by_id], known):
                     for src in by_id[res["model_id"]]:
                         f = findings[src]
                         if res["status"] != "ok":
@@ -403,4 +409,5 @@ def scan(
         ordered,
         counts,
         {"index": t1 - t0, "search": t2 - t1, "total": t2 - t0},
+        "exact" if exact else "hnsw",
     )

@@ -27,6 +27,9 @@ def register(app: typer.Typer) -> None:
         top: int = typer.Option(5, "--top", "-k", help="Candidates compared in full per model."),
         alpha: float = typer.Option(1e-3, "--alpha", help="Family-wise significance level (Holm)."),
         fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+        exact: bool = typer.Option(
+            False, "--exact", help="Shortlist by scanning every registered vector (see taoke search --exact)."
+        ),
     ) -> None:
         """Fingerprint, index and search every model of LIST_OR_DIR; resumable (known content hashes are
         skipped); failures are recorded with their one-line error. Prints the findings, undeclared
@@ -54,6 +57,7 @@ def register(app: typer.Typer) -> None:
             top=top,
             alpha=alpha,
             progress=sys.stderr.isatty(),
+            exact=exact,
         )
         out = render_scan(result, fmt)
         if fmt == "json":

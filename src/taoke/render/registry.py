@@ -77,7 +77,8 @@ def render_scan(result: Any, fmt: str) -> str | list[Any]:
     if fmt == "json":
         return dumps(result)
     table = Table(
-        title=f"taoke scan ({result.executor}, {result.seconds['total']:.1f} s) -> {escape(result.registry)}",
+        title=f"taoke scan ({result.executor}, shortlist by {result.shortlist}, "
+        f"{result.seconds['total']:.1f} s) -> {escape(result.registry)}",
         title_justify="left",
     )
     for col in ("finding", "model", "declared base", "relative found", "relationship", "p (Holm)"):
