@@ -43,11 +43,17 @@ def llama_shapes() -> list[tuple[str, tuple[int, ...]]]:
     out = [("model.embed_tokens.weight", (VOCAB, D))]
     for i in range(LAYERS):
         p = f"model.layers.{i}."
-        out += [(p + "self_attn.q_proj.weight", (D, D)), (p + "self_attn.k_proj.weight", (kv, D)),
-                (p + "self_attn.v_proj.weight", (kv, D)), (p + "self_attn.o_proj.weight", (D, D)),
-                (p + "mlp.gate_proj.weight", (FFN, D)), (p + "mlp.up_proj.weight", (FFN, D)),
-                (p + "mlp.down_proj.weight", (D, FFN)), (p + "input_layernorm.weight", (D,)),
-                (p + "post_attention_layernorm.weight", (D,))]
+        out += [
+            (p + "self_attn.q_proj.weight", (D, D)),
+            (p + "self_attn.k_proj.weight", (kv, D)),
+            (p + "self_attn.v_proj.weight", (kv, D)),
+            (p + "self_attn.o_proj.weight", (D, D)),
+            (p + "mlp.gate_proj.weight", (FFN, D)),
+            (p + "mlp.up_proj.weight", (FFN, D)),
+            (p + "mlp.down_proj.weight", (D, FFN)),
+            (p + "input_layernorm.weight", (D,)),
+            (p + "post_attention_layernorm.weight", (D,)),
+        ]
     return out + [("model.norm.weight", (D,)), ("lm_head.weight", (VOCAB, D))]
 
 
@@ -140,8 +146,18 @@ def child(mode: str, path: str) -> None:
                 del x
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"mode": mode, "seconds": seconds, "bytes": size, "peak_rss": peak,
-                      "tensors": n_tensors, "largest_result": largest}))
+    print(
+        json.dumps(
+            {
+                "mode": mode,
+                "seconds": seconds,
+                "bytes": size,
+                "peak_rss": peak,
+                "tensors": n_tensors,
+                "largest_result": largest,
+            }
+        )
+    )
 
 
 # ----------------------------------------------------------------------------------- parent side
@@ -156,8 +172,9 @@ def drop_caches() -> bool:
 
 
 def run_child(mode: str, path: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", mode, str(path)], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", mode, str(path)], check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -202,9 +219,15 @@ def machine() -> dict:
             cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
     except OSError:
         pass
-    return {"cpu": cpu, "cpu_count": os.cpu_count(), "ram_gb": round(mem / 1e9, 1),
-            "python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(),
-            "load_avg_at_start": os.getloadavg()}
+    return {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "ram_gb": round(mem / 1e9, 1),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "load_avg_at_start": os.getloadavg(),
+    }
 
 
 def main() -> None:
@@ -241,21 +264,38 @@ def main() -> None:
                 budget = 300e6 + r["largest_result"]
                 entry[f"{state}/{mode}/ratio"] = r["ratio_median"]
                 entry[f"{state}/{mode}/rss_within_budget"] = r["peak_rss_max"] <= budget
-                rows.append((kind, state, mode, plain, r["rate_gbs"], r["ratio_median"],
-                             r["peak_rss_max"] / 1e6, budget / 1e6))
+                rows.append(
+                    (
+                        kind,
+                        state,
+                        mode,
+                        plain,
+                        r["rate_gbs"],
+                        r["ratio_median"],
+                        r["peak_rss_max"] / 1e6,
+                        budget / 1e6,
+                    )
+                )
         report["files"][kind] = entry
     m = report["machine"]
-    print(f"\nmachine: {m['cpu']}, {m['cpu_count']} CPUs, {m['ram_gb']} GB RAM, Python {m['python']}, "
-          f"numpy {m['numpy']}, load average at start {m['load_avg_at_start'][0]:.1f}")
-    print("rates: best of the repeats; ratio: median over repeats of taoke / the plain read beside it; "
-          "budget: 300 MB + the largest tensor taoke returned")
-    head = f"{'file':18} {'cache':5} {'reader':10} {'plain GB/s':>10} {'taoke GB/s':>10} {'ratio':>6} " \
-           f"{'peak RSS MB':>11} {'budget MB':>9}"
+    print(
+        f"\nmachine: {m['cpu']}, {m['cpu_count']} CPUs, {m['ram_gb']} GB RAM, Python {m['python']}, "
+        f"numpy {m['numpy']}, load average at start {m['load_avg_at_start'][0]:.1f}"
+    )
+    print(
+        "rates: best of the repeats; ratio: median over repeats of taoke / the plain read beside it; "
+        "budget: 300 MB + the largest tensor taoke returned"
+    )
+    head = (
+        f"{'file':18} {'cache':5} {'reader':10} {'plain GB/s':>10} {'taoke GB/s':>10} {'ratio':>6} "
+        f"{'peak RSS MB':>11} {'budget MB':>9}"
+    )
     print(head)
     print("-" * len(head))
     for kind, state, mode, plain, rate, ratio, rss, budget in rows:
-        print(f"{kind:18} {state:5} {mode:10} {plain:10.2f} {rate:10.2f} {ratio:6.2f} {rss:11.0f} "
-              f"{budget:9.0f}")
+        print(
+            f"{kind:18} {state:5} {mode:10} {plain:10.2f} {rate:10.2f} {ratio:6.2f} {rss:11.0f} {budget:9.0f}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwrote {args.out}")

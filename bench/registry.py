@@ -9,6 +9,7 @@ Measures, in one run on this machine:
    Vectors at these sizes are synthetic, in two workloads: ``random`` (no cluster structure: the
    hardest case for HNSW) and ``hub`` (Zipf-sized families around random bases, derivatives at the
    cosines measured on the zoo). Target: < 50 ms at 1M.
+   Then what ``--exact`` costs at the same sizes (a linear SIMD scan of the int8 rows).
 2. **end-to-end search** on the real zoo registry (fingerprint of the query excluded): shortlist + full
    compare of each shortlisted candidate.
 3. **index throughput** of ``scan`` (fingerprint + commit, search phase off) on the same models with the
@@ -23,6 +24,7 @@ Measures, in one run on this machine:
 Prints tables and writes ``bench/results/registry.json``.
 
     nice python bench/registry.py [--sizes 10000,100000,1000000] [--workloads random,hub]
+                                  [--exact-sizes 10000,100000,1000000]
                                   [--skip-ray] [--skip-zoo]
 """
 
@@ -182,6 +184,50 @@ def shortlist_latency(sizes: list[int], workloads: list[str], k: int = 5, n_quer
                 flush=True,
             )
             del index, vecs
+    return out
+
+
+def exact_scan_latency(sizes: list[int], k: int = 5, n_queries: int = 50) -> list[dict]:
+    """What ``--exact`` costs: usearch's SIMD brute force over int8 rows (the index's own storage).
+
+    Measured on a plain int8 matrix with ``usearch.index.search(..., exact=True)``, the kernel an
+    index's exact search runs, so that 1M rows need no graph build; numpy float32 for comparison.
+    """
+    from usearch.index import MetricKind
+    from usearch.index import search as usearch_search
+
+    from taoke.registry.vector import DIM
+
+    out = []
+    for n in sizes:
+        rng = np.random.default_rng(n)
+        vecs = rng.standard_normal((n, DIM), dtype=np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        rows = np.clip(np.round(vecs * 127), -127, 127).astype(np.int8)
+        queries = rows[rng.integers(0, n, n_queries)]
+        usearch_search(rows, queries[0], k, MetricKind.Cos, exact=True, threads=1)  # warm-up
+        lat = []
+        for q in queries:
+            t = time.perf_counter()
+            usearch_search(rows, q, k, MetricKind.Cos, exact=True, threads=1)
+            lat.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        for q in queries[:10]:
+            np.argpartition(-(vecs @ q.astype(np.float32)), k)[:k]
+        brute = (time.perf_counter() - t) / 10
+        row = {
+            "n": n,
+            "median_ms": 1e3 * float(np.median(lat)),
+            "p95_ms": 1e3 * float(np.percentile(lat, 95)),
+            "numpy_f32_ms": 1e3 * brute,
+        }
+        out.append(row)
+        print(
+            f"  exact n={n:>9,}  usearch int8 median {row['median_ms']:.1f} ms  p95 {row['p95_ms']:.1f} ms  "
+            f"numpy float32 {brute * 1e3:.1f} ms",
+            flush=True,
+        )
+        del vecs, rows
     return out
 
 
@@ -372,6 +418,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated, or none")
     ap.add_argument("--workloads", default="random,hub", help="synthetic vector sets: random, hub")
+    ap.add_argument("--exact-sizes", default="10000,100000,1000000", help="comma-separated, or none")
     ap.add_argument("--skip-ray", action="store_true")
     ap.add_argument("--skip-zoo", action="store_true")
     ap.add_argument("--one-run", help=argparse.SUPPRESS)
@@ -391,6 +438,9 @@ def main() -> None:
             print("ANN shortlist (usearch HNSW, i8, M=32, ef_add=128, default ef_search, top 5)")
             sizes = [int(s) for s in args.sizes.split(",")]
             report["shortlist"] = shortlist_latency(sizes, args.workloads.split(","))
+        if args.exact_sizes != "none":
+            print("exact shortlist (--exact): usearch SIMD scan of int8 rows, 1 thread, top 5")
+            report["exact_scan"] = exact_scan_latency([int(s) for s in args.exact_sizes.split(",")])
         if not args.skip_ray:
             print("index throughput (scan without search phase)")
             report["throughput"] = throughput(workdir)
