@@ -9,7 +9,7 @@ Measures, in one run on this machine:
    Vectors at these sizes are synthetic, in two workloads: ``random`` (no cluster structure: the
    hardest case for HNSW) and ``hub`` (Zipf-sized families around random bases, derivatives at the
    cosines measured on the zoo). Target: < 50 ms at 1M.
-   Then what ``--exact`` costs at the same sizes (a linear SIMD scan of the int8 rows).
+   Each at a sweep of ef around the default, and as an exact scan (the default up to 100k models).
 2. **end-to-end search** on the real zoo registry (fingerprint of the query excluded): shortlist + full
    compare of each shortlisted candidate.
 3. **index throughput** of ``scan`` (fingerprint + commit, search phase off) on the same models with the
@@ -24,7 +24,6 @@ Measures, in one run on this machine:
 Prints tables and writes ``bench/results/registry.json``.
 
     nice python bench/registry.py [--sizes 10000,100000,1000000] [--workloads random,hub]
-                                  [--exact-sizes 10000,100000,1000000]
                                   [--skip-ray] [--skip-zoo]
 """
 
@@ -114,8 +113,13 @@ def synthetic(workload: str, n: int, n_queries: int, rng: np.random.Generator) -
 
 
 def shortlist_latency(sizes: list[int], workloads: list[str], k: int = 5, n_queries: int = 200) -> list[dict]:
-    """Shortlist latency and recall of the ANN index as ``taoke search`` uses it (top ``k``, default ef)."""
-    from taoke.registry.ann import AnnIndex, ef_for, make_stamp
+    """Latency and recall of both shortlists ``taoke search`` can use, top ``k``, on one index per size.
+
+    The HNSW graph at a sweep of ef around the size's default (the default is marked), and the exact
+    scan (usearch's SIMD brute force over the index's int8 rows: the default up to EXACT_UP_TO models,
+    ``--exact`` above). Recall is measured against numpy float32 brute force.
+    """
+    from taoke.registry.ann import EF_MAX, EXACT_UP_TO, AnnIndex, ef_for, make_stamp
     from taoke.registry.vector import DIM
 
     out = []
@@ -129,28 +133,6 @@ def shortlist_latency(sizes: list[int], workloads: list[str], k: int = 5, n_quer
             for start in range(0, n, 100_000):
                 index.add(ids[start : start + 100_000], vecs[start : start + 100_000])
             build = time.perf_counter() - t
-            for q in queries[:10]:  # warm-up
-                index.search(q, k)
-            lat, found = [], []
-            for q in queries:
-                t = time.perf_counter()
-                hits = index.search(q, k)
-                lat.append(time.perf_counter() - t)
-                found.append(np.asarray([h[0] - 1 for h in hits], dtype=np.int64))
-            t = time.perf_counter()
-            exact = []
-            for q in queries:  # brute force in chunks: what the index avoids
-                sims = np.concatenate([vecs[s : s + 250_000] @ q for s in range(0, n, 250_000)])
-                exact.append(np.argpartition(-sims, k)[:k])
-            brute = (time.perf_counter() - t) / len(queries)
-            in_ann, in_exact, fam_ann, recall_k = [], [], [], []
-            for p, f, e in zip(parent, found, exact, strict=True):
-                got, want = set(f.tolist()), set(e.tolist())
-                in_ann.append(p in got)
-                in_exact.append(p in want)
-                fam_ann.append(family[p] in set(family[f].tolist()))
-                recall_k.append(len(got & want) / k)
-            recall = float(np.mean(recall_k))
             tmp = Path(tempfile.mkdtemp(prefix="taoke-ann-"))
             stamp = make_stamp(n, n)
             index.save(tmp / "i.usearch", stamp)
@@ -159,75 +141,57 @@ def shortlist_latency(sizes: list[int], workloads: list[str], k: int = 5, n_quer
             assert AnnIndex.load(tmp / "i.usearch", stamp) is not None
             load = time.perf_counter() - t
             shutil.rmtree(tmp)
-            row = {
-                "workload": workload,
-                "n": n,
-                "ef_search": ef_for(n),
-                "median_ms": 1e3 * float(np.median(lat)),
-                "p95_ms": 1e3 * float(np.percentile(lat, 95)),
-                "parent_in_top_k": float(np.mean(in_ann)),
-                "parent_in_exact_top_k": float(np.mean(in_exact)),
-                "family_in_top_k": float(np.mean(fam_ann)),
-                "recall_at_k": recall,
-                "exact_numpy_ms": 1e3 * brute,
-                "build_s": build,
-                "load_s": load,
-                "index_mib": size / 2**20,
-            }
-            out.append(row)
-            print(
-                f"  {workload:6s} n={n:>9,}  ef {row['ef_search']}  median {row['median_ms']:.2f} ms  "
-                f"p95 {row['p95_ms']:.2f} ms  parent in top {k}: {row['parent_in_top_k']:.3f} "
-                f"(exact {row['parent_in_exact_top_k']:.3f})  family {row['family_in_top_k']:.3f}  "
-                f"recall@{k} {recall:.3f}  exact numpy {row['exact_numpy_ms']:.1f} ms  build {build:.0f} s  "
-                f"{row['index_mib']:.0f} MiB",
-                flush=True,
-            )
-            del index, vecs
-    return out
-
-
-def exact_scan_latency(sizes: list[int], k: int = 5, n_queries: int = 50) -> list[dict]:
-    """What ``--exact`` costs: usearch's SIMD brute force over int8 rows (the index's own storage).
-
-    Measured on a plain int8 matrix with ``usearch.index.search(..., exact=True)``, the kernel an
-    index's exact search runs, so that 1M rows need no graph build; numpy float32 for comparison.
-    """
-    from usearch.index import MetricKind
-    from usearch.index import search as usearch_search
-
-    from taoke.registry.vector import DIM
-
-    out = []
-    for n in sizes:
-        rng = np.random.default_rng(n)
-        vecs = rng.standard_normal((n, DIM), dtype=np.float32)
-        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-        rows = np.clip(np.round(vecs * 127), -127, 127).astype(np.int8)
-        queries = rows[rng.integers(0, n, n_queries)]
-        usearch_search(rows, queries[0], k, MetricKind.Cos, exact=True, threads=1)  # warm-up
-        lat = []
-        for q in queries:
             t = time.perf_counter()
-            usearch_search(rows, q, k, MetricKind.Cos, exact=True, threads=1)
-            lat.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        for q in queries[:10]:
-            np.argpartition(-(vecs @ q.astype(np.float32)), k)[:k]
-        brute = (time.perf_counter() - t) / 10
-        row = {
-            "n": n,
-            "median_ms": 1e3 * float(np.median(lat)),
-            "p95_ms": 1e3 * float(np.percentile(lat, 95)),
-            "numpy_f32_ms": 1e3 * brute,
-        }
-        out.append(row)
-        print(
-            f"  exact n={n:>9,}  usearch int8 median {row['median_ms']:.1f} ms  p95 {row['p95_ms']:.1f} ms  "
-            f"numpy float32 {brute * 1e3:.1f} ms",
-            flush=True,
-        )
-        del vecs, rows
+            truth = []
+            for q in queries:  # numpy brute force in chunks: the ground truth
+                sims = np.concatenate([vecs[s : s + 250_000] @ q for s in range(0, n, 250_000)])
+                truth.append(set(np.argpartition(-sims, k)[:k].tolist()))
+            numpy_ms = 1e3 * (time.perf_counter() - t) / len(queries)
+            ceiling = float(np.mean([p in w for p, w in zip(parent, truth, strict=True)]))
+            default = ef_for(n)
+            efs = sorted({max(k, default // 4), max(k, default // 2), default, min(EF_MAX, 2 * default)})
+            for ef in [*efs, None]:  # None: the exact scan
+                for q in queries[:10]:  # warm-up
+                    index.search(q, k, ef=ef, exact=ef is None)
+                lat, found = [], []
+                for q in queries:
+                    t = time.perf_counter()
+                    hits = index.search(q, k, ef=ef, exact=ef is None)
+                    lat.append(time.perf_counter() - t)
+                    found.append(np.asarray([h[0] - 1 for h in hits], dtype=np.int64))
+                in_ann, fam_ann, recall_k = [], [], []
+                for p, f, want in zip(parent, found, truth, strict=True):
+                    in_ann.append(p in set(f.tolist()))
+                    fam_ann.append(family[p] in set(family[f].tolist()))
+                    recall_k.append(len(set(f.tolist()) & want) / k)
+                row = {
+                    "workload": workload,
+                    "n": n,
+                    "shortlist": "exact" if ef is None else "hnsw",
+                    "ef_search": ef,
+                    "default": ef == default if n > EXACT_UP_TO else ef is None,
+                    "median_ms": 1e3 * float(np.median(lat)),
+                    "p95_ms": 1e3 * float(np.percentile(lat, 95)),
+                    "parent_in_top_k": float(np.mean(in_ann)),
+                    "parent_in_true_top_k": ceiling,
+                    "family_in_top_k": float(np.mean(fam_ann)),
+                    "recall_at_k": float(np.mean(recall_k)),
+                    "numpy_f32_ms": numpy_ms,
+                    "build_s": build,
+                    "load_s": load,
+                    "index_mib": size / 2**20,
+                }
+                out.append(row)
+                print(
+                    f"  {workload:6s} n={n:>9,}  {'exact' if ef is None else f'ef {ef}':8s}"
+                    f"{'*' if row['default'] else ' '} median {row['median_ms']:6.2f} ms  "
+                    f"p95 {row['p95_ms']:6.2f} ms  parent in top {k}: {row['parent_in_top_k']:.3f} "
+                    f"(true {row['parent_in_true_top_k']:.3f})  family {row['family_in_top_k']:.3f}  "
+                    f"recall@{k} {row['recall_at_k']:.3f}  numpy {numpy_ms:.1f} ms  build {build:.0f} s  "
+                    f"{row['index_mib']:.0f} MiB",
+                    flush=True,
+                )
+            del index, vecs
     return out
 
 
@@ -418,7 +382,6 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="10000,100000,1000000", help="comma-separated, or none")
     ap.add_argument("--workloads", default="random,hub", help="synthetic vector sets: random, hub")
-    ap.add_argument("--exact-sizes", default="10000,100000,1000000", help="comma-separated, or none")
     ap.add_argument("--skip-ray", action="store_true")
     ap.add_argument("--skip-zoo", action="store_true")
     ap.add_argument("--one-run", help=argparse.SUPPRESS)
@@ -435,12 +398,9 @@ def main() -> None:
             print("zoo registry: index references, search every suspect")
             report["zoo"] = zoo_search(workdir)
         if args.sizes != "none":
-            print("ANN shortlist (usearch HNSW, i8, M=32, ef_add=128, default ef_search, top 5)")
+            print("shortlist (usearch HNSW i8 M=32 ef_add=128 at an ef sweep, and exact scan; * = default)")
             sizes = [int(s) for s in args.sizes.split(",")]
             report["shortlist"] = shortlist_latency(sizes, args.workloads.split(","))
-        if args.exact_sizes != "none":
-            print("exact shortlist (--exact): usearch SIMD scan of int8 rows, 1 thread, top 5")
-            report["exact_scan"] = exact_scan_latency([int(s) for s in args.exact_sizes.split(",")])
         if not args.skip_ray:
             print("index throughput (scan without search phase)")
             report["throughput"] = throughput(workdir)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from taoke.errors import SourceNotFound, TaokeError
+from taoke.registry.ann import describe_plan
 from taoke.registry.search import DEFAULT_TOP, prepare, search
 from taoke.registry.store import Registry, fingerprint_bytes, fingerprint_from_bytes
 from taoke.render.progress import progress_bar
@@ -274,7 +275,7 @@ class ScanResult:
     findings: list[Finding]
     counts: dict[str, dict[str, int]]
     seconds: dict[str, float]
-    shortlist: str = "hnsw"  # "hnsw" (ef grows with the registry) or "exact"
+    shortlist: str = "exact"  # how the searches shortlisted: "exact" or "hnsw ef=N"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -409,5 +410,5 @@ def scan(
         ordered,
         counts,
         {"index": t1 - t0, "search": t2 - t1, "total": t2 - t0},
-        "exact" if exact else "hnsw",
+        describe_plan(reg.ann().plan(top + 1, None, exact)),
     )

@@ -23,14 +23,15 @@ def register(app: typer.Typer) -> None:
         ef: int = typer.Option(
             None,
             "--ef",
-            help="ANN search breadth: higher finds more at more cost. Default grows with the registry "
-            "(512 up to 100k models, 1024 at 1M; env TAOKE_ANN_EF).",
+            help="Search the ANN graph with this breadth (higher finds more, costs more). Default: an "
+            "exact scan up to 100,000 models, then the graph at 512, x4 per decade (2048 at 1M); "
+            "env TAOKE_ANN_EF.",
         ),
         exact: bool = typer.Option(
             False,
             "--exact",
-            help="Shortlist by scanning every registered vector instead of the ANN graph: linear in "
-            "the registry (~50 ms at 1M models) but cannot miss a weakly related candidate.",
+            help="Shortlist by scanning every registered vector, at any registry size: linear "
+            "(~35-75 ms at 1M models) but cannot miss a weakly related candidate.",
         ),
     ) -> None:
         """Which registered model is SOURCE derived from, if any? Shortlists TOP candidates by an

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from taoke.fingerprint import Fingerprint, fingerprint, is_fingerprint_file, load_fingerprint
+from taoke.registry.ann import describe_plan
 from taoke.registry.identity import Identity, describe, weight_hashes
 from taoke.registry.store import ModelRecord, Registry
 from taoke.registry.vector import compact_vector
@@ -196,9 +197,9 @@ def search(
     """Nearest relatives of ``query`` (a source spec, fingerprint file, Prepared or Fingerprint).
 
     A query already in the registry under the same name is not matched against its own row (it is
-    reported as ``already_indexed``); ``exclude_ids`` leaves out other rows too. ``ef`` is the ANN
-    search breadth (default grows with the registry: :func:`taoke.registry.ann.ef_for`); ``exact``
-    replaces the graph search by a scan of every vector (linear in the registry, never misses).
+    reported as ``already_indexed``); ``exclude_ids`` leaves out other rows too. The shortlist is an
+    exact scan of every vector up to 100k models (or with ``exact``), else the HNSW graph at search
+    breadth ``ef`` (default grows with the registry): :meth:`taoke.registry.ann.AnnIndex.plan`.
     """
     from taoke.compare import compare
 
@@ -257,7 +258,7 @@ def search(
         alpha=alpha,
         shortlist=len(cands),
         registry_size=len(index),
-        shortlist_method="exact" if exact else f"hnsw ef={index.effective_ef(top + len(exclude), ef)}",
+        shortlist_method=describe_plan(index.plan(top + len(exclude), ef, exact)),
         timings={
             "fingerprint": prepared.seconds,
             "ann_load": t2 - t1,
