@@ -35,17 +35,20 @@ from taoke.registry.vector import DIM, VECTOR_VERSION
 CONNECTIVITY = 32
 EXPANSION_ADD = 128
 # ef at query time grows with the index, since HNSW's recall at a fixed ef falls as the graph grows:
-# 512 up to 100k models, then x4 per decade (2048 at 1M), capped. At 1M, ef 1024 found the parent in
-# the top 5 for 99% of random-workload queries (16 ms) but only 84% on the hub-like workload (families
-# of near-duplicates; the exact scan: 98%), so the 1M default is the widest that stays well inside the
-# 50 ms budget on random vectors. ``TAOKE_ANN_EF``, ``ef=`` or ``taoke search --ef`` override it.
+# 512 up to 100k models, then x4 per decade (2048 at 1M, where the graph takes over from the exact
+# scan), capped at 4096. On 1M random vectors ef 512 found the parent in the top 5 for 97.5% of
+# queries (9.5 ms), 1024 and 2048 for 100% (18 and 36 ms). ``TAOKE_ANN_EF``, ``ef=`` or
+# ``taoke search --ef`` choose the graph at that ef at any size.
 EF_MIN = 512
 EF_MAX = 4096
-# Up to this many vectors the shortlist is an exact scan by default (usearch's SIMD brute force over
-# the int8 rows): 3.4 ms at 100k here, against 1.6 ms for the graph at ef 512, and it cannot miss a
-# weak relative (on the hub-like workload of bench/registry.py at 100k the graph found the parent for
-# 95% of queries, the scan for 99%). Above, the graph: its cost grows sub-linearly.
-EXACT_UP_TO = 100_000
+# Up to this many vectors the shortlist is an exact scan by default: usearch's SIMD brute force over
+# the int8 rows. In this regime (weak neighbours in 256 dimensions) the graph saves little: measured
+# here (bench/registry.py), the scan takes 3.3 ms at 100k and 31 ms at 1M (the graph: 2.1-5 ms at ef
+# 512 for 100k, 18 ms at ef 1024 and 36 ms at ef 2048 for 1M) and never misses, where the graph at
+# 100k found the parent for 95.5% of hub-like queries against the scan's 99.5%. So the scan serves
+# registries up to 1M models within the 50 ms budget; beyond, its cost grows linearly and the graph's
+# sub-linearly, so the graph takes over (``--exact`` still forces the scan).
+EXACT_UP_TO = 1_000_000
 # int8 storage: the vectors are unit-norm and only *shortlist* (derived models sit at cosine 0.4-1.0,
 # independent ones at |cos| < 0.2), so 8-bit quantisation error (~1% of a cosine) changes no shortlist,
 # while it quarters memory (256 B per vector) and, with VNNI SIMD, builds ~3x faster than float16

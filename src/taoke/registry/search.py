@@ -198,7 +198,7 @@ def search(
 
     A query already in the registry under the same name is not matched against its own row (it is
     reported as ``already_indexed``); ``exclude_ids`` leaves out other rows too. The shortlist is an
-    exact scan of every vector up to 100k models (or with ``exact``), else the HNSW graph at search
+    exact scan of every vector up to 1M models (or with ``exact``), else the HNSW graph at search
     breadth ``ef`` (default grows with the registry): :meth:`taoke.registry.ann.AnnIndex.plan`.
     """
     from taoke.compare import compare
