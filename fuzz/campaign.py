@@ -38,19 +38,41 @@ START, END = "<!-- fuzz-figures:start -->", "<!-- fuzz-figures:end -->"
 
 
 def run_target(name: str, runs: int, seed: int, max_seconds: float, nice: int) -> dict:
-    cmd = ["nice", "-n", str(nice), sys.executable, str(REPO / "fuzz" / "run.py"), name, "--runs", str(runs),
-           "--seed", str(seed), "--max-seconds", str(max_seconds), "--json",
-           "--crash-dir", str(REPO / "fuzz" / "crashes")]
+    cmd = [
+        "nice",
+        "-n",
+        str(nice),
+        sys.executable,
+        str(REPO / "fuzz" / "run.py"),
+        name,
+        "--runs",
+        str(runs),
+        "--seed",
+        str(seed),
+        "--max-seconds",
+        str(max_seconds),
+        "--json",
+        "--crash-dir",
+        str(REPO / "fuzz" / "crashes"),
+    ]
     t0 = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=max_seconds + 600)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if not lines:
-        return {"target": name, "error": (proc.stderr.strip().splitlines() or ["no output"])[-1],
-                "executions": 0, "unique_crashes": 0, "seconds": round(time.monotonic() - t0, 1)}
+        return {
+            "target": name,
+            "error": (proc.stderr.strip().splitlines() or ["no output"])[-1],
+            "executions": 0,
+            "unique_crashes": 0,
+            "seconds": round(time.monotonic() - t0, 1),
+        }
     out = json.loads(lines[-1])
-    print(f"{name:15s} {out['executions']:>9,d} execs {out['exec_per_s']:>8.0f}/s  "
-          f"crashes {out['unique_crashes']}"
-          f"  peak RSS {out['peak_rss_mb']:.0f} MB", flush=True)
+    print(
+        f"{name:15s} {out['executions']:>9,d} execs {out['exec_per_s']:>8.0f}/s  "
+        f"crashes {out['unique_crashes']}"
+        f"  peak RSS {out['peak_rss_mb']:.0f} MB",
+        flush=True,
+    )
     return out
 
 
@@ -60,10 +82,19 @@ def measure_lying(root: Path) -> list[dict]:
     cwd.mkdir(parents=True, exist_ok=True)
     for case in lying_files(root / "lying"):
         r = run_cli(case.args, cwd, mem_bytes=GB)
-        rows.append({"case": case.name, "what": case.what, "command": case.args[0], "exit": r.returncode,
-                     "stderr_lines": len(r.stderr_lines), "traceback": "Traceback" in r.stderr,
-                     "peak_rss_mb": round(r.peak_rss_mb, 1), "seconds": round(r.seconds, 2),
-                     "message": (r.stderr_lines or [""])[-1][:300]})
+        rows.append(
+            {
+                "case": case.name,
+                "what": case.what,
+                "command": case.args[0],
+                "exit": r.returncode,
+                "stderr_lines": len(r.stderr_lines),
+                "traceback": "Traceback" in r.stderr,
+                "peak_rss_mb": round(r.peak_rss_mb, 1),
+                "seconds": round(r.seconds, 2),
+                "message": (r.stderr_lines or [""])[-1][:300],
+            }
+        )
     return rows
 
 
@@ -84,24 +115,44 @@ def measure_corpus(root: Path) -> list[dict]:
         else:
             outcome = f"exit {r.returncode}"
         one_line = r.returncode != 2 or len(r.stderr_lines) == 1
-        rows.append({"case": case.name, "what": case.what, "command": case.args[0], "exit": r.returncode,
-                     "outcome": outcome, "one_line": one_line, "traceback": "Traceback" in r.stderr,
-                     "markers_created": fired, "new_files": new_files[:5],
-                     "peak_rss_mb": round(r.peak_rss_mb, 1),
-                     "message": (r.stderr_lines or [""])[-1][:300]})
+        rows.append(
+            {
+                "case": case.name,
+                "what": case.what,
+                "command": case.args[0],
+                "exit": r.returncode,
+                "outcome": outcome,
+                "one_line": one_line,
+                "traceback": "Traceback" in r.stderr,
+                "markers_created": fired,
+                "new_files": new_files[:5],
+                "peak_rss_mb": round(r.peak_rss_mb, 1),
+                "message": (r.stderr_lines or [""])[-1][:300],
+            }
+        )
     return rows
 
 
 def render(data: dict) -> str:
     """The SECURITY.md figures block, from the campaign JSON."""
-    lines = [START, "", f"Campaign of {data['date']} on {data['machine']} "
-             f"(`python fuzz/campaign.py {data['args']}`; JSON: `bench/results/fuzz.json`)"
-             + (f"; lying-file and corpus rows re-measured {data['measured']} with `--measure-only`."
-                if data.get("measured") else "."), ""]
-    lines += ["### Fuzzing: executions per target", "",
-              "| target | parser | executions | exec/s | parsed | refused (kinds) | unique crashes "
-              "| peak RSS MB |",
-              "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        START,
+        "",
+        f"Campaign of {data['date']} on {data['machine']} "
+        f"(`python fuzz/campaign.py {data['args']}`; JSON: `bench/results/fuzz.json`)"
+        + (
+            f"; lying-file and corpus rows re-measured {data['measured']} with `--measure-only`."
+            if data.get("measured")
+            else "."
+        ),
+        "",
+    ]
+    lines += [
+        "### Fuzzing: executions per target",
+        "",
+        "| target | parser | executions | exec/s | parsed | refused (kinds) | unique crashes | peak RSS MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     total = 0
     for r in data["targets"]:
         total += r.get("executions", 0)
@@ -109,11 +160,17 @@ def render(data: dict) -> str:
         if "error" in r:
             lines.append(f"| {r['target']} | {what} | error: {r['error']} | | | | | |")
             continue
-        lines.append(f"| {r['target']} | {what} | {r['executions']:,} | {r['exec_per_s']:,.0f} | "
-                     f"{r['parsed']:,} | {r['refused']:,} ({r['refusal_kinds']}) | {r['unique_crashes']} | "
-                     f"{r['peak_rss_mb']:.0f} |")
-    lines += ["", f"Total: {total:,} executions. A crash is any exception other than a `TaokeError`; "
-              "peak RSS is the whole fuzzing process (interpreter, numpy, seeds, corpus).", ""]
+        lines.append(
+            f"| {r['target']} | {what} | {r['executions']:,} | {r['exec_per_s']:,.0f} | "
+            f"{r['parsed']:,} | {r['refused']:,} ({r['refusal_kinds']}) | {r['unique_crashes']} | "
+            f"{r['peak_rss_mb']:.0f} |"
+        )
+    lines += [
+        "",
+        f"Total: {total:,} executions. A crash is any exception other than a `TaokeError`; "
+        "peak RSS is the whole fuzzing process (interpreter, numpy, seeds, corpus).",
+        "",
+    ]
     lines += ["### Crashes found and fixed", "", "| target | crash | input | fix |", "|---|---|---|---|"]
     for c in data["fixed"]:
         lines.append(f"| {c['file'].split('/')[0]} | {c['signature']} | {c['input']} | {c['fix']} |")
@@ -122,34 +179,66 @@ def render(data: dict) -> str:
     found = [(r["target"], c) for r in data["targets"] for c in r.get("crashes", [])]
     open_crashes = [(t, c) for t, c in found if Path(c["input_path"]).name not in fixed_inputs]
     if found:
-        lines += ["", f"This campaign found {len(found)} new crash(es): "
-                  + "; ".join(f"{t} `{c['signature']}`" for t, c in found)
-                  + (" — fixed since (listed above, input in `fuzz/regressions/`)."
-                     if not open_crashes else ".")]
-    lines += ["", f"Crashes found and **not yet fixed** by this campaign: {len(open_crashes)}"
-              + ("." if not open_crashes else ":"), ""]
+        lines += [
+            "",
+            f"This campaign found {len(found)} new crash(es): "
+            + "; ".join(f"{t} `{c['signature']}`" for t, c in found)
+            + (" — fixed since (listed above, input in `fuzz/regressions/`)." if not open_crashes else "."),
+        ]
+    lines += [
+        "",
+        f"Crashes found and **not yet fixed** by this campaign: {len(open_crashes)}"
+        + ("." if not open_crashes else ":"),
+        "",
+    ]
     for target, c in open_crashes:
         lines.append(f"- {target}: `{c['signature']}` {c['message'][:120]} ({c['input_path']})")
-    lines += ["", "### Peak RSS under lying headers (CLI under a 1 GB address-space limit)", "",
-              "| case | lie | command | exit | stderr lines | peak RSS MB |", "|---|---|---|---:|---:|---:|"]
+    lines += [
+        "",
+        "### Peak RSS under lying headers (CLI under a 1 GB address-space limit)",
+        "",
+        "| case | lie | command | exit | stderr lines | peak RSS MB |",
+        "|---|---|---|---:|---:|---:|",
+    ]
     for r in data["lying"]:
-        lines.append(f"| {r['case']} | {r['what']} | {r['command']} | {r['exit']} | {r['stderr_lines']} | "
-                     f"{r['peak_rss_mb']:.0f} |")
+        lines.append(
+            f"| {r['case']} | {r['what']} | {r['command']} | {r['exit']} | {r['stderr_lines']} | "
+            f"{r['peak_rss_mb']:.0f} |"
+        )
     refused = sum(r["exit"] == 2 and r["stderr_lines"] == 1 and not r["traceback"] for r in data["lying"])
     peak = max((r["peak_rss_mb"] for r in data["lying"]), default=0)
-    lines += ["", f"{refused}/{len(data['lying'])} refused with exit 2 and one line; highest peak RSS "
-              f"{peak:.0f} MB.", ""]
-    lines += ["### Malicious-release corpus", "",
-              "| case | attack | command | exit | outcome | payload ran | new files |",
-              "|---|---|---|---:|---|---|---:|"]
+    lines += [
+        "",
+        f"{refused}/{len(data['lying'])} refused with exit 2 and one line; highest peak RSS {peak:.0f} MB.",
+        "",
+    ]
+    lines += [
+        "### Malicious-release corpus",
+        "",
+        "| case | attack | command | exit | outcome | payload ran | new files |",
+        "|---|---|---|---:|---|---|---:|",
+    ]
     for r in data["corpus"]:
-        lines.append(f"| {r['case']} | {r['what']} | {r['command']} | {r['exit']} | {r['outcome']} | "
-                     f"{'YES' if r['markers_created'] else 'no'} | {len(r['new_files'])} |")
-    ok = sum(r["outcome"] in ("refused", "finding", "read as text, not run") and not r["markers_created"]
-             and not r["new_files"] and r["one_line"] and not r["traceback"] for r in data["corpus"])
+        lines.append(
+            f"| {r['case']} | {r['what']} | {r['command']} | {r['exit']} | {r['outcome']} | "
+            f"{'YES' if r['markers_created'] else 'no'} | {len(r['new_files'])} |"
+        )
+    ok = sum(
+        r["outcome"] in ("refused", "finding", "read as text, not run")
+        and not r["markers_created"]
+        and not r["new_files"]
+        and r["one_line"]
+        and not r["traceback"]
+        for r in data["corpus"]
+    )
     side = sum(bool(r["markers_created"] or r["new_files"]) for r in data["corpus"])
-    lines += ["", f"{ok}/{len(data['corpus'])} handled as required (refused with one line, or reported as a "
-              f"finding, or read as text only); {side} side effects.", "", END]
+    lines += [
+        "",
+        f"{ok}/{len(data['corpus'])} handled as required (refused with one line, or reported as a "
+        f"finding, or read as text only); {side} side effects.",
+        "",
+        END,
+    ]
     return "\n".join(lines)
 
 
@@ -177,8 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nice", type=int, default=15)
     ap.add_argument("--targets", nargs="*", default=None)
     ap.add_argument("--report-only", action="store_true", help="re-render SECURITY.md from the JSON")
-    ap.add_argument("--measure-only", action="store_true",
-                    help="re-run the lying-file and corpus measurements, keep the fuzzing figures")
+    ap.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="re-run the lying-file and corpus measurements, keep the fuzzing figures",
+    )
     args = ap.parse_args(argv)
 
     if args.report_only:
@@ -202,30 +294,45 @@ def main(argv: list[str] | None = None) -> int:
     # binary parsers first and longest: they get the 1M-execution goal
     names.sort(key=lambda n: not TARGETS[n].binary_parser)
     with ThreadPoolExecutor(args.jobs) as pool:
-        jobs = [pool.submit(run_target, n, args.binary_runs if TARGETS[n].binary_parser else args.text_runs,
-                            args.seed, args.max_seconds if TARGETS[n].binary_parser else args.text_seconds,
-                            args.nice) for n in names]
+        jobs = [
+            pool.submit(
+                run_target,
+                n,
+                args.binary_runs if TARGETS[n].binary_parser else args.text_runs,
+                args.seed,
+                args.max_seconds if TARGETS[n].binary_parser else args.text_seconds,
+                args.nice,
+            )
+            for n in names
+        ]
         targets = [j.result() for j in jobs]
     with tempfile.TemporaryDirectory(prefix="taoke-campaign-") as tmp:
         lying = measure_lying(Path(tmp) / "lying")
         corpus = measure_corpus(Path(tmp) / "corpus")
     fixed = _fixed()
-    data = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": f"{platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-                       f"load average {os.getloadavg()[0]:.1f} at the end",
-            "args": " ".join(argv if argv is not None else sys.argv[1:]),
-            "targets": targets, "fixed": fixed, "lying": lying, "corpus": corpus}
+    data = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end",
+        "args": " ".join(argv if argv is not None else sys.argv[1:]),
+        "targets": targets,
+        "fixed": fixed,
+        "lying": lying,
+        "corpus": corpus,
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     update_security(data)
     total = sum(t.get("executions", 0) for t in targets)
     crashes = sum(t.get("unique_crashes", 0) for t in targets)
-    print(f"total {total:,} executions, {crashes} unique crashes; lying files: "
-          f"{sum(r['exit'] == 2 for r in lying)}/{len(lying)} refused, max peak RSS "
-          f"{max(r['peak_rss_mb'] for r in lying):.0f} MB; corpus: "
-          f"{sum(not r['markers_created'] and not r['new_files'] for r in corpus)}/{len(corpus)} "
-          "without side "
-          f"effects. Wrote {RESULTS} and SECURITY.md.")
+    print(
+        f"total {total:,} executions, {crashes} unique crashes; lying files: "
+        f"{sum(r['exit'] == 2 for r in lying)}/{len(lying)} refused, max peak RSS "
+        f"{max(r['peak_rss_mb'] for r in lying):.0f} MB; corpus: "
+        f"{sum(not r['markers_created'] and not r['new_files'] for r in corpus)}/{len(corpus)} "
+        "without side "
+        f"effects. Wrote {RESULTS} and SECURITY.md."
+    )
     return 1 if crashes else 0
 
 

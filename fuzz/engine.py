@@ -60,13 +60,20 @@ class Stats:
     refusal_kinds: int = 0
 
     def to_dict(self) -> dict:
-        return {"target": self.target, "executions": self.executions, "parsed": self.parsed,
-                "refused": self.refused, "seconds": round(self.seconds, 2),
-                "exec_per_s": round(self.executions / self.seconds, 1) if self.seconds else 0.0,
-                "corpus": self.corpus, "refusal_kinds": self.refusal_kinds,
-                "unique_crashes": len(self.crashes), "crash_executions": self.crash_executions,
-                "crashes": [c.__dict__ for c in self.crashes.values()],
-                "peak_rss_mb": round(self.peak_rss_mb, 1)}
+        return {
+            "target": self.target,
+            "executions": self.executions,
+            "parsed": self.parsed,
+            "refused": self.refused,
+            "seconds": round(self.seconds, 2),
+            "exec_per_s": round(self.executions / self.seconds, 1) if self.seconds else 0.0,
+            "corpus": self.corpus,
+            "refusal_kinds": self.refusal_kinds,
+            "unique_crashes": len(self.crashes),
+            "crash_executions": self.crash_executions,
+            "crashes": [c.__dict__ for c in self.crashes.values()],
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+        }
 
 
 def _signature(exc: BaseException) -> str:
@@ -93,8 +100,9 @@ def run_one(target: Target, data: bytes, work: Path, timeout_s: float) -> tuple[
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def minimise(target: Target, data: bytes, signature: str, work: Path, timeout_s: float,
-             budget: int = 400) -> bytes:
+def minimise(
+    target: Target, data: bytes, signature: str, work: Path, timeout_s: float, budget: int = 400
+) -> bytes:
     """Delta-debugging lite: drop chunks (halves down to single bytes) while the signature holds."""
     best = data
     chunk = max(1, len(best) // 2)
@@ -102,7 +110,7 @@ def minimise(target: Target, data: bytes, signature: str, work: Path, timeout_s:
     while chunk >= 1 and tries < budget:
         i = 0
         while i < len(best) and tries < budget:
-            cand = best[:i] + best[i + chunk:]
+            cand = best[:i] + best[i + chunk :]
             tries += 1
             outcome, exc = run_one(target, cand, work, timeout_s)
             if outcome == "crash" and exc is not None and _signature(exc) == signature:
@@ -113,8 +121,16 @@ def minimise(target: Target, data: bytes, signature: str, work: Path, timeout_s:
     return best
 
 
-def fuzz(target: Target, seeds: list[bytes], runs: int, seed: int = 0, crash_dir: Path | None = None,
-         timeout_s: float = 10.0, max_seconds: float | None = None, progress: bool = False) -> Stats:
+def fuzz(
+    target: Target,
+    seeds: list[bytes],
+    runs: int,
+    seed: int = 0,
+    crash_dir: Path | None = None,
+    timeout_s: float = 10.0,
+    max_seconds: float | None = None,
+    progress: bool = False,
+) -> Stats:
     """Run ``runs`` executions (seeds first, then mutants) and return the statistics."""
     rng = random.Random(seed)
     stats = Stats(target.name)
@@ -161,17 +177,29 @@ def fuzz(target: Target, seeds: list[bytes], runs: int, seed: int = 0, crash_dir
                             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
                             (folder / f"{name}.txt").write_text(f"{sig}\n\n{tb}", encoding="utf-8")
                             saved = str(folder / f"{name}.bin")
-                        stats.crashes[sig] = Crash(sig, type(exc).__name__, str(exc)[:200], saved, len(data),
-                                                   len(small), "".join(traceback.format_exception(
-                                                       type(exc), exc, exc.__traceback__))[-2000:])
+                        stats.crashes[sig] = Crash(
+                            sig,
+                            type(exc).__name__,
+                            str(exc)[:200],
+                            saved,
+                            len(data),
+                            len(small),
+                            "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-2000:],
+                        )
                         if progress:
-                            print(f"  CRASH {sig}: {str(exc)[:120]} (minimised {len(data)} -> {len(small)} "
-                                  f"bytes)", flush=True)
+                            print(
+                                f"  CRASH {sig}: {str(exc)[:120]} (minimised {len(data)} -> {len(small)} "
+                                f"bytes)",
+                                flush=True,
+                            )
                 now = time.monotonic()
                 if progress and now - last_report > 10:
                     last_report = now
-                    print(f"  {target.name}: {stats.executions} execs, {stats.executions / (now - start):.0f}"
-                          f"/s, corpus {len(corpus)}, crashes {len(stats.crashes)}", flush=True)
+                    print(
+                        f"  {target.name}: {stats.executions} execs, {stats.executions / (now - start):.0f}"
+                        f"/s, corpus {len(corpus)}, crashes {len(stats.crashes)}",
+                        flush=True,
+                    )
                 if max_seconds is not None and now - start > max_seconds:
                     break
     finally:

@@ -59,13 +59,15 @@ raise SystemExit(main(sys.argv[2:]))
 """
 
 
-def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, mem_bytes: int = GB,
-            timeout: float = 120.0) -> CliResult:
+def run_cli(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, mem_bytes: int = GB, timeout: float = 120.0
+) -> CliResult:
     """``python -m taoke.cli.main ARGS`` under an address-space limit; peak RSS from ``wait4``.
 
     ``RLIMIT_AS`` is set in the child before exec, so an allocation sized from a lying header fails
     in the child (and must surface as taoke's one-line error, not a ``MemoryError`` traceback).
     """
+
     def limit() -> None:
         import resource
 
@@ -80,9 +82,15 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, mem_b
     hwm_path.unlink(missing_ok=True)
     start = time.monotonic()
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-c", _CLI_WITH_HWM, str(hwm_path), *args], cwd=cwd,
-                                env=full_env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                preexec_fn=limit)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _CLI_WITH_HWM, str(hwm_path), *args],
+            cwd=cwd,
+            env=full_env,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=limit,
+        )
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
@@ -96,9 +104,13 @@ def run_cli(args: list[str], cwd: Path, env: dict[str, str] | None = None, mem_b
     # wait4's ru_maxrss starts from the *parent's* RSS at fork (Linux keeps the high-water mark across
     # exec), so a big test process would be charged to the child; the child's own VmHWM is exact.
     peak_kb = float(hwm_path.read_text()) if hwm_path.exists() else float(usage.ru_maxrss)
-    result = CliResult(proc.returncode, out_path.read_text("utf-8", "replace"),
-                       err_path.read_text("utf-8", "replace"), peak_kb / 1024,
-                       time.monotonic() - start)
+    result = CliResult(
+        proc.returncode,
+        out_path.read_text("utf-8", "replace"),
+        err_path.read_text("utf-8", "replace"),
+        peak_kb / 1024,
+        time.monotonic() - start,
+    )
     for path in (out_path, err_path, hwm_path):
         path.unlink(missing_ok=True)
     return result
@@ -128,8 +140,12 @@ def _kv_string(key: bytes, value: bytes, claimed: int | None = None) -> bytes:
 
 def _kv_string_array(key: bytes, items: list[bytes], claimed: int | None = None) -> bytes:
     n = len(items) if claimed is None else claimed
-    return (_gguf_string(key) + struct.pack("<I", _ARRAY) + struct.pack("<IQ", _STRING, n)
-            + b"".join(_gguf_string(i) for i in items))
+    return (
+        _gguf_string(key)
+        + struct.pack("<I", _ARRAY)
+        + struct.pack("<IQ", _STRING, n)
+        + b"".join(_gguf_string(i) for i in items)
+    )
 
 
 @dataclass
@@ -150,75 +166,165 @@ def lying_files(root: Path) -> list[Case]:
     root.mkdir(parents=True, exist_ok=True)
     cases: list[Case] = []
 
-    def add(name: str, what: str, filename: str, data: bytes,
-            command: tuple[str, ...] = ("inspect",)) -> None:
+    def add(
+        name: str, what: str, filename: str, data: bytes, command: tuple[str, ...] = ("inspect",)
+    ) -> None:
         folder = root / name
         folder.mkdir(exist_ok=True)
         (folder / filename).write_bytes(data)
         cases.append(Case(name, what, [*command, str(folder / filename)]))
 
-    add("st-header-1e12", "safetensors header length field = 10^12 bytes", "model.safetensors",
-        _st(b'{"a":1}', length=10**12))
-    add("st-tensor-4e12", "safetensors tensor F32[10^6,10^6] (4 TB) in a 200-byte file", "model.safetensors",
-        _st({"w": {"dtype": "F32", "shape": [10**6, 10**6], "data_offsets": [0, 4 * 10**12]}}))
+    add(
+        "st-header-1e12",
+        "safetensors header length field = 10^12 bytes",
+        "model.safetensors",
+        _st(b'{"a":1}', length=10**12),
+    )
+    add(
+        "st-tensor-4e12",
+        "safetensors tensor F32[10^6,10^6] (4 TB) in a 200-byte file",
+        "model.safetensors",
+        _st({"w": {"dtype": "F32", "shape": [10**6, 10**6], "data_offsets": [0, 4 * 10**12]}}),
+    )
     add("gguf-1e9-tensors", "GGUF tensor count = 10^9", "model.gguf", _gguf(10**9, []))
-    add("gguf-1e9-kv", "GGUF metadata count = 10^9", "model.gguf",
-        b"GGUF" + struct.pack("<IQQ", 3, 0, 10**9))
-    add("gguf-string-1e12", "GGUF metadata string claiming 10^12 bytes", "model.gguf",
-        _gguf(0, [_kv_string(b"general.name", b"x" * 16, claimed=10**12)]))
-    add("gguf-array-1e9", "GGUF string array claiming 10^9 items", "model.gguf",
-        _gguf(0, [_kv_string_array(b"tokenizer.ggml.tokens", [b"a", b"b"], claimed=10**9)]))
-    add("gguf-array-3.9e6", "GGUF string array claiming 3.9M items (under the limit) in a tiny file",
-        "model.gguf", _gguf(0, [_kv_string_array(b"tokenizer.ggml.tokens", [b"a", b"b"], claimed=3_900_000)]))
-    add("gguf-vocab-1e9", "GGUF vocabulary claiming 10^9 tokens, read by `tokenizer identify`", "vocab.gguf",
-        _gguf(0, [_kv_string(b"tokenizer.ggml.model", b"gpt2"),
-                  _kv_string_array(b"tokenizer.ggml.tokens", [b"a"], claimed=10**9)]),
-        command=("tokenizer", "identify"))
-    add("gguf-tensor-dims", "GGUF tensor with dimensions multiplying to 2^120 elements", "model.gguf",
-        _gguf(1, [], _gguf_string(b"w") + struct.pack("<I", 4) + struct.pack("<4Q", *[2**30] * 4)
-              + struct.pack("<IQ", 0, 0)))
-    add("tokjson-id-1e9", "tokenizer.json whose vocabulary claims id 10^9", "tokenizer.json",
+    add("gguf-1e9-kv", "GGUF metadata count = 10^9", "model.gguf", b"GGUF" + struct.pack("<IQQ", 3, 0, 10**9))
+    add(
+        "gguf-string-1e12",
+        "GGUF metadata string claiming 10^12 bytes",
+        "model.gguf",
+        _gguf(0, [_kv_string(b"general.name", b"x" * 16, claimed=10**12)]),
+    )
+    add(
+        "gguf-array-1e9",
+        "GGUF string array claiming 10^9 items",
+        "model.gguf",
+        _gguf(0, [_kv_string_array(b"tokenizer.ggml.tokens", [b"a", b"b"], claimed=10**9)]),
+    )
+    add(
+        "gguf-array-3.9e6",
+        "GGUF string array claiming 3.9M items (under the limit) in a tiny file",
+        "model.gguf",
+        _gguf(0, [_kv_string_array(b"tokenizer.ggml.tokens", [b"a", b"b"], claimed=3_900_000)]),
+    )
+    add(
+        "gguf-vocab-1e9",
+        "GGUF vocabulary claiming 10^9 tokens, read by `tokenizer identify`",
+        "vocab.gguf",
+        _gguf(
+            0,
+            [
+                _kv_string(b"tokenizer.ggml.model", b"gpt2"),
+                _kv_string_array(b"tokenizer.ggml.tokens", [b"a"], claimed=10**9),
+            ],
+        ),
+        command=("tokenizer", "identify"),
+    )
+    add(
+        "gguf-tensor-dims",
+        "GGUF tensor with dimensions multiplying to 2^120 elements",
+        "model.gguf",
+        _gguf(
+            1,
+            [],
+            _gguf_string(b"w")
+            + struct.pack("<I", 4)
+            + struct.pack("<4Q", *[2**30] * 4)
+            + struct.pack("<IQ", 0, 0),
+        ),
+    )
+    add(
+        "tokjson-id-1e9",
+        "tokenizer.json whose vocabulary claims id 10^9",
+        "tokenizer.json",
         json.dumps({"model": {"type": "BPE", "vocab": {"a": 0, "b": 10**9}, "merges": []}}).encode(),
-        command=("tokenizer", "identify"))
-    add("vocabjson-id-1e9", "vocab.json whose vocabulary claims id 10^9", "vocab.json",
-        json.dumps({"a": 0, "b": 10**9}).encode(), command=("tokenizer", "identify"))
-    add("tiktoken-rank-1e9", "tiktoken rank file with rank 10^9", "cl100k_base.tiktoken",
-        b"YQ== 0\nYg== 1000000000\n", command=("tokenizer", "identify"))
-    add("pickle-binbytes-2g", "legacy pickle whose BINBYTES claims 2 GB", "model.pt",
-        b"\x80\x02B\xff\xff\xff\x7f" + b"x" * 100)
-    add("pickle-long4-huge", "pickle LONG4 claiming a 2 GB integer", "model.pt",
-        b"\x80\x02\x8b\xff\xff\xff\x7f" + b"\x01" * 64)
-    add("pickle-memo-3e8", "22-byte pickle whose LONG_BINPUT names memo slot 3*10^8 (CPython sizes its "
-        "memo array by it: 2.4 GB)", "model.pt", b"\x80\x02}q\x00r" + struct.pack("<I", 300_000_000) + b".")
+        command=("tokenizer", "identify"),
+    )
+    add(
+        "vocabjson-id-1e9",
+        "vocab.json whose vocabulary claims id 10^9",
+        "vocab.json",
+        json.dumps({"a": 0, "b": 10**9}).encode(),
+        command=("tokenizer", "identify"),
+    )
+    add(
+        "tiktoken-rank-1e9",
+        "tiktoken rank file with rank 10^9",
+        "cl100k_base.tiktoken",
+        b"YQ== 0\nYg== 1000000000\n",
+        command=("tokenizer", "identify"),
+    )
+    add(
+        "pickle-binbytes-2g",
+        "legacy pickle whose BINBYTES claims 2 GB",
+        "model.pt",
+        b"\x80\x02B\xff\xff\xff\x7f" + b"x" * 100,
+    )
+    add(
+        "pickle-long4-huge",
+        "pickle LONG4 claiming a 2 GB integer",
+        "model.pt",
+        b"\x80\x02\x8b\xff\xff\xff\x7f" + b"\x01" * 64,
+    )
+    add(
+        "pickle-memo-3e8",
+        "22-byte pickle whose LONG_BINPUT names memo slot 3*10^8 (CPython sizes its "
+        "memo array by it: 2.4 GB)",
+        "model.pt",
+        b"\x80\x02}q\x00r" + struct.pack("<I", 300_000_000) + b".",
+    )
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("archive/data.pkl", b"\x80\x02" + b"N0" * 50_000_000 + b"N.")
-    add("zip-bomb-100MB", "torch zip whose data.pkl deflates 100 MB from ~100 KB", "pytorch_model.bin",
-        bomb.getvalue())
-    add("zip-bomb-lying-size", "torch zip whose data.pkl declares 100 bytes but inflates to 100 MB",
-        "pytorch_model.bin", _lying_size_zip())
+    add(
+        "zip-bomb-100MB",
+        "torch zip whose data.pkl deflates 100 MB from ~100 KB",
+        "pytorch_model.bin",
+        bomb.getvalue(),
+    )
+    add(
+        "zip-bomb-lying-size",
+        "torch zip whose data.pkl declares 100 bytes but inflates to 100 MB",
+        "pytorch_model.bin",
+        _lying_size_zip(),
+    )
     # honest header, sparse file: a real 16 GiB F32 tensor (under the 64 GiB default limit) that the
     # machine cannot hold; reading it for a fingerprint must end in one line, not a MemoryError
     folder = root / "st-sparse-16GiB"
     folder.mkdir(exist_ok=True)
     n = (1 << 20) * 4096 * 4
-    sparse = _st({
-        "model.embed_tokens.weight": {"dtype": "F32", "shape": [1 << 20, 4096], "data_offsets": [0, n]},
-        "model.norm.weight": {"dtype": "F32", "shape": [4096], "data_offsets": [n, n + 16384]}})
+    sparse = _st(
+        {
+            "model.embed_tokens.weight": {"dtype": "F32", "shape": [1 << 20, 4096], "data_offsets": [0, n]},
+            "model.norm.weight": {"dtype": "F32", "shape": [4096], "data_offsets": [n, n + 16384]},
+        }
+    )
     with open(folder / "model.safetensors", "wb") as fh:
         fh.write(sparse)
         fh.truncate(len(sparse) + n + 16384)
-    cases.append(Case("st-sparse-16GiB", "sparse safetensors holding an honest 16 GiB tensor, fingerprinted",
-                      ["fingerprint", "-o", str(folder / "fp.npz"), str(folder / "model.safetensors")]))
+    cases.append(
+        Case(
+            "st-sparse-16GiB",
+            "sparse safetensors holding an honest 16 GiB tensor, fingerprinted",
+            ["fingerprint", "-o", str(folder / "fp.npz"), str(folder / "model.safetensors")],
+        )
+    )
     nested = b"[" * 1_000_000 + b"]" * 1_000_000
     folder = root / "json-depth-1e6"
     folder.mkdir(exist_ok=True)
     (folder / "config.json").write_bytes(nested)
     write_safetensors(folder / "model.safetensors")
-    cases.append(Case("json-depth-1e6", "config.json nested 10^6 levels deep (release folder)",
-                      ["inspect", str(folder)]))
-    add("tokjson-depth-1e6", "tokenizer.json nested 10^6 levels deep", "tokenizer.json", nested,
-        command=("tokenizer", "identify"))
+    cases.append(
+        Case(
+            "json-depth-1e6", "config.json nested 10^6 levels deep (release folder)", ["inspect", str(folder)]
+        )
+    )
+    add(
+        "tokjson-depth-1e6",
+        "tokenizer.json nested 10^6 levels deep",
+        "tokenizer.json",
+        nested,
+        command=("tokenizer", "identify"),
+    )
     return cases
 
 
@@ -231,7 +337,7 @@ def _lying_size_zip() -> bytes:
     data = bytearray(buf.getvalue())
     size = struct.pack("<I", len(payload))
     for at in _all(data, size):
-        data[at:at + 4] = struct.pack("<I", 100)
+        data[at : at + 4] = struct.pack("<I", 100)
     return bytes(data)
 
 
@@ -249,9 +355,14 @@ def write_safetensors(path: Path) -> Path:
     from safetensors.numpy import save_file
 
     rng = np.random.default_rng(0)
-    save_file({"model.embed_tokens.weight": rng.standard_normal((16, 8)).astype(np.float32),
-               "model.norm.weight": np.ones(8, np.float32),
-               "lm_head.weight": rng.standard_normal((16, 8)).astype(np.float32)}, str(path))
+    save_file(
+        {
+            "model.embed_tokens.weight": rng.standard_normal((16, 8)).astype(np.float32),
+            "model.norm.weight": np.ones(8, np.float32),
+            "lm_head.weight": rng.standard_normal((16, 8)).astype(np.float32),
+        },
+        str(path),
+    )
     return path
 
 
@@ -275,25 +386,39 @@ def pickle_payloads(marker: Path) -> dict[str, bytes]:
     nested = pickle.dumps(_Reduce(pickle.loads, os_system), protocol=2)
     subprocess_call = pickle.dumps(_Reduce(subprocess.call, ["touch", str(marker)]), protocol=3)
     in_state_dict = b"\x80\x02}q\x00X\x01\x00\x00\x00wq\x01" + os_system[2:-1] + b"s."
-    return {"os.system via __reduce__": os_system, "exec via __reduce__": exec_reduce,
-            "builtins.exec via GLOBAL": exec_global, "builtins.eval via STACK_GLOBAL": eval_stack_global,
-            "nested pickle (pickle.loads)": nested, "subprocess.call": subprocess_call,
-            "payload inside a state dict": in_state_dict}
+    return {
+        "os.system via __reduce__": os_system,
+        "exec via __reduce__": exec_reduce,
+        "builtins.exec via GLOBAL": exec_global,
+        "builtins.eval via STACK_GLOBAL": eval_stack_global,
+        "nested pickle (pickle.loads)": nested,
+        "subprocess.call": subprocess_call,
+        "payload inside a state dict": in_state_dict,
+    }
 
 
 def prove_live(payload: bytes, marker: Path) -> bool:
     """Run the payload with plain ``pickle`` in a throwaway interpreter: does it create ``marker``?"""
     marker.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-c", "import pickle,sys; pickle.loads(sys.stdin.buffer.read())"],
-                   input=payload, check=False, capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-c", "import pickle,sys; pickle.loads(sys.stdin.buffer.read())"],
+        input=payload,
+        check=False,
+        capture_output=True,
+        timeout=60,
+    )
     live = marker.exists()
     if live:
         marker.unlink()
     return live
 
 
-def torch_zip(path: Path, data_pkl: bytes, members: dict[str, bytes] | None = None,
-              compression: int = zipfile.ZIP_STORED) -> Path:
+def torch_zip(
+    path: Path,
+    data_pkl: bytes,
+    members: dict[str, bytes] | None = None,
+    compression: int = zipfile.ZIP_STORED,
+) -> Path:
     with zipfile.ZipFile(path, "w", compression) as zf:
         zf.writestr("archive/data.pkl", data_pkl)
         zf.writestr("archive/version", b"3\n")
@@ -318,29 +443,43 @@ def malicious_releases(root: Path, markers: Path) -> list[Case]:
         payload = pickle_payloads(marker)[label]
         folder = _release(root, f"pickle-zip-{i}")
         torch_zip(folder / "pytorch_model.bin", payload)
-        cases.append(Case(f"pickle-zip-{i}", f"{label} (torch zip data.pkl)", ["inspect", str(folder)],
-                          [marker]))
+        cases.append(
+            Case(f"pickle-zip-{i}", f"{label} (torch zip data.pkl)", ["inspect", str(folder)], [marker])
+        )
         if payload.startswith(b"\x80"):
             bare = _release(root, f"pickle-legacy-{i}") / "model.pt"
             bare.write_bytes(payload)
-            cases.append(Case(f"pickle-legacy-{i}", f"{label} (bare legacy .pt)", ["inspect", str(bare)],
-                              [marker]))
+            cases.append(
+                Case(f"pickle-legacy-{i}", f"{label} (bare legacy .pt)", ["inspect", str(bare)], [marker])
+            )
     # persistent id naming a storage outside the archive
-    pid_pkl = (b"\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storage"
-               b"ctorch\nFloatStorage\nX\x0b\x00\x00\x00../../x/0/0X\x03\x00\x00\x00cpuK\x02tQK\x00K\x02\x85"
-               b"K\x01\x85\x89}tRs.")
+    pid_pkl = (
+        b"\x80\x02}X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storage"
+        b"ctorch\nFloatStorage\nX\x0b\x00\x00\x00../../x/0/0X\x03\x00\x00\x00cpuK\x02tQK\x00K\x02\x85"
+        b"K\x01\x85\x89}tRs."
+    )
     folder = _release(root, "persistent-id-outside")
     torch_zip(folder / "pytorch_model.bin", pid_pkl)
-    cases.append(Case("persistent-id-outside", "persistent id pointing at ../../x/0/0",
-                      ["inspect", str(folder)]))
+    cases.append(
+        Case("persistent-id-outside", "persistent id pointing at ../../x/0/0", ["inspect", str(folder)])
+    )
     # zip member traversal
     folder = _release(root, "zip-traversal")
     escape = markers / "zip-escape"
     rel = os.path.relpath(escape, folder)
-    torch_zip(folder / "pytorch_model.bin", pickle.dumps({}, protocol=2),
-              {"../../x": b"pwned", rel: b"pwned", "/tmp/taoke-abs-escape": b"pwned"})
-    cases.append(Case("zip-traversal", "torch zip with members ../../x, a relative path to the marker and "
-                      "an absolute path", ["inspect", str(folder)], [escape, Path("/tmp/taoke-abs-escape")]))
+    torch_zip(
+        folder / "pytorch_model.bin",
+        pickle.dumps({}, protocol=2),
+        {"../../x": b"pwned", rel: b"pwned", "/tmp/taoke-abs-escape": b"pwned"},
+    )
+    cases.append(
+        Case(
+            "zip-traversal",
+            "torch zip with members ../../x, a relative path to the marker and an absolute path",
+            ["inspect", str(folder)],
+            [escape, Path("/tmp/taoke-abs-escape")],
+        )
+    )
     # symlink escapes
     folder = _release(root, "symlink-weights")
     os.symlink("/etc/passwd", folder / "model.safetensors")
@@ -348,46 +487,72 @@ def malicious_releases(root: Path, markers: Path) -> list[Case]:
     folder = _release(root, "symlink-config")
     write_safetensors(folder / "model.safetensors")
     os.symlink("/etc/passwd", folder / "config.json")
-    cases.append(Case("symlink-config", "config.json -> /etc/passwd beside real weights",
-                      ["inspect", str(folder)]))
+    cases.append(
+        Case("symlink-config", "config.json -> /etc/passwd beside real weights", ["inspect", str(folder)])
+    )
     folder = _release(root, "symlink-dir")
     write_safetensors(folder / "model.safetensors")
     os.symlink("/etc", folder / "etc")
     cases.append(Case("symlink-dir", "a folder symlink to /etc inside the release", ["inspect", str(folder)]))
     folder = _release(root, "symlink-tokenizer")
     os.symlink("/etc/passwd", folder / "tokenizer.json")
-    cases.append(Case("symlink-tokenizer", "tokenizer.json -> /etc/passwd (tokenizer identify)",
-                      ["tokenizer", "identify", str(folder)]))
+    cases.append(
+        Case(
+            "symlink-tokenizer",
+            "tokenizer.json -> /etc/passwd (tokenizer identify)",
+            ["tokenizer", "identify", str(folder)],
+        )
+    )
     # shard index traversal
     for i, shard in enumerate(("../../etc/passwd", "/etc/passwd", "sub/../../x.safetensors")):
         folder = _release(root, f"index-traversal-{i}")
         write_safetensors(folder / "model-00001-of-00001.safetensors")
-        (folder / "model.safetensors.index.json").write_text(json.dumps(
-            {"metadata": {}, "weight_map": {"model.embed_tokens.weight": shard}}))
+        (folder / "model.safetensors.index.json").write_text(
+            json.dumps({"metadata": {}, "weight_map": {"model.embed_tokens.weight": shard}})
+        )
         cases.append(Case(f"index-traversal-{i}", f"shard index naming {shard}", ["inspect", str(folder)]))
     # decompression bomb inside a release
     folder = _release(root, "zip-bomb")
-    torch_zip(folder / "pytorch_model.bin", b"\x80\x02" + b"N0" * 50_000_000 + b"N.",
-              compression=zipfile.ZIP_DEFLATED)
-    cases.append(Case("zip-bomb", "torch zip data.pkl deflating 100 MB from ~100 KB",
-                      ["inspect", str(folder)]))
+    torch_zip(
+        folder / "pytorch_model.bin",
+        b"\x80\x02" + b"N0" * 50_000_000 + b"N.",
+        compression=zipfile.ZIP_DEFLATED,
+    )
+    cases.append(
+        Case("zip-bomb", "torch zip data.pkl deflating 100 MB from ~100 KB", ["inspect", str(folder)])
+    )
     # YAML billion laughs in the card, beside valid weights: audit reports it, inspect refuses it
     folder = _release(root, "yaml-billion-laughs")
     write_safetensors(folder / "model.safetensors")
     laughs = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
     laughs += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
     (folder / "README.md").write_text("---\nlicense: apache-2.0\n" + "\n".join(laughs) + "\n---\n# card\n")
-    cases.append(Case("yaml-billion-laughs-audit", "model card YAML alias bomb (9^9 nodes), taoke audit",
-                      ["audit", str(folder)], allow_finding=True, finding="YAML"))
+    cases.append(
+        Case(
+            "yaml-billion-laughs-audit",
+            "model card YAML alias bomb (9^9 nodes), taoke audit",
+            ["audit", str(folder)],
+            allow_finding=True,
+            finding="YAML",
+        )
+    )
     # YAML python tags: safe loading refuses object construction
     folder = _release(root, "yaml-python-tag")
     write_safetensors(folder / "model.safetensors")
     tag_marker = markers / "yaml-tag"
-    (folder / "README.md").write_text("---\nlicense: !!python/object/apply:os.system "
-                                      f"['touch {tag_marker}']\n"
-                                      "---\n# card\n")
-    cases.append(Case("yaml-python-tag-audit", "model card YAML !!python/object/apply:os.system, taoke audit",
-                      ["audit", str(folder)], [tag_marker], allow_finding=True, finding="YAML"))
+    (folder / "README.md").write_text(
+        f"---\nlicense: !!python/object/apply:os.system ['touch {tag_marker}']\n---\n# card\n"
+    )
+    cases.append(
+        Case(
+            "yaml-python-tag-audit",
+            "model card YAML !!python/object/apply:os.system, taoke audit",
+            ["audit", str(folder)],
+            [tag_marker],
+            allow_finding=True,
+            finding="YAML",
+        )
+    )
     # deeply nested JSON
     folder = _release(root, "json-depth-config")
     write_safetensors(folder / "model.safetensors")
@@ -395,19 +560,38 @@ def malicious_releases(root: Path, markers: Path) -> list[Case]:
     cases.append(Case("json-depth-config", "config.json nested 200k levels", ["inspect", str(folder)]))
     folder = _release(root, "json-depth-tokenizer")
     (folder / "tokenizer.json").write_bytes(b"[" * 200_000 + b"]" * 200_000)
-    cases.append(Case("json-depth-tokenizer", "tokenizer.json nested 200k levels",
-                      ["tokenizer", "identify", str(folder)]))
+    cases.append(
+        Case(
+            "json-depth-tokenizer",
+            "tokenizer.json nested 200k levels",
+            ["tokenizer", "identify", str(folder)],
+        )
+    )
     # custom code that would run on import (trust_remote_code): audit reads it as text only
     folder = _release(root, "remote-code")
     write_safetensors(folder / "model.safetensors")
     code_marker = markers / "remote-code"
-    (folder / "config.json").write_text(json.dumps({
-        "architectures": ["EvilForCausalLM"], "model_type": "llama",
-        "auto_map": {"AutoModelForCausalLM": "modeling_evil.EvilForCausalLM"}}))
-    (folder / "modeling_evil.py").write_text(f"import os\nos.system('touch {code_marker}')\n"
-                                             "class EvilForCausalLM:\n    pass\n")
-    cases.append(Case("remote-code-audit", "modeling_evil.py that runs os.system on import, taoke audit",
-                      ["audit", str(folder)], [code_marker], expect_exit=0))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "architectures": ["EvilForCausalLM"],
+                "model_type": "llama",
+                "auto_map": {"AutoModelForCausalLM": "modeling_evil.EvilForCausalLM"},
+            }
+        )
+    )
+    (folder / "modeling_evil.py").write_text(
+        f"import os\nos.system('touch {code_marker}')\nclass EvilForCausalLM:\n    pass\n"
+    )
+    cases.append(
+        Case(
+            "remote-code-audit",
+            "modeling_evil.py that runs os.system on import, taoke audit",
+            ["audit", str(folder)],
+            [code_marker],
+            expect_exit=0,
+        )
+    )
     return cases
 
 

@@ -12,17 +12,76 @@ import random
 import struct
 
 # Values that sit on a boundary of some check: zero, one past a limit, sign bits, "a terabyte".
-INTERESTING_U64 = (0, 1, 2, 7, 8, 31, 32, 63, 64, 255, 256, 4096, 65535, 65536, 2**31 - 1, 2**31, 2**32 - 1,
-                   2**32, 10**9, 10**12, 2**62, 2**63 - 1, 2**63, 2**64 - 1)
+INTERESTING_U64 = (
+    0,
+    1,
+    2,
+    7,
+    8,
+    31,
+    32,
+    63,
+    64,
+    255,
+    256,
+    4096,
+    65535,
+    65536,
+    2**31 - 1,
+    2**31,
+    2**32 - 1,
+    2**32,
+    10**9,
+    10**12,
+    2**62,
+    2**63 - 1,
+    2**63,
+    2**64 - 1,
+)
 INTERESTING_BYTES = (0x00, 0x01, 0x7F, 0x80, 0xFF, 0x22, 0x5B, 0x5D, 0x7B, 0x7D, 0x2E, 0x2F, 0x5C, 0x0A)
 
 # Text tokens for JSON/YAML/pickle-ish inputs: nesting, aliases, escapes, surrogates, huge numbers.
-TEXT_TOKENS = (b"[", b"]", b"{", b"}", b'"', b"\\", b"\\ud800", b"\\u0000", b"1e999999", b"-1",
-               b"99999999999999999999999999", b"NaN", b"Infinity", b"null", b"true", b'"":', b",",
-               b"&a [*a]", b"*a", b"&a", b"!!python/object:os.system", b"!!binary", b"2020-99-99",
-               b"---\n", b"\n...\n", b"..", b"../", b"/etc/passwd", b"\x00", b"\xff\xfe", b"\xed\xa0\x80",
-               b"[" * 200, b"{\"a\":" * 100, b"- " * 100, b"# -*- coding: latin-1 -*-\n",
-               b"# coding: no-such-codec\n", b"\r", b"\t", "\u2028".encode())
+TEXT_TOKENS = (
+    b"[",
+    b"]",
+    b"{",
+    b"}",
+    b'"',
+    b"\\",
+    b"\\ud800",
+    b"\\u0000",
+    b"1e999999",
+    b"-1",
+    b"99999999999999999999999999",
+    b"NaN",
+    b"Infinity",
+    b"null",
+    b"true",
+    b'"":',
+    b",",
+    b"&a [*a]",
+    b"*a",
+    b"&a",
+    b"!!python/object:os.system",
+    b"!!binary",
+    b"2020-99-99",
+    b"---\n",
+    b"\n...\n",
+    b"..",
+    b"../",
+    b"/etc/passwd",
+    b"\x00",
+    b"\xff\xfe",
+    b"\xed\xa0\x80",
+    b"[" * 200,
+    b'{"a":' * 100,
+    b"- " * 100,
+    b"# -*- coding: latin-1 -*-\n",
+    b"# coding: no-such-codec\n",
+    b"\r",
+    b"\t",
+    "\u2028".encode(),
+)
 
 
 class Mutator:
@@ -34,8 +93,17 @@ class Mutator:
 
     def __init__(self, rng: random.Random, corpus: list[bytes], text: bool, max_len: int = 1 << 18) -> None:
         self.rng, self.corpus, self.text, self.max_len = rng, corpus, text, max_len
-        self.ops = [self.flip_bit, self.set_byte, self.truncate, self.delete_span, self.insert_bytes,
-                    self.duplicate_span, self.inflate_length, self.splice, self.arith_int]
+        self.ops = [
+            self.flip_bit,
+            self.set_byte,
+            self.truncate,
+            self.delete_span,
+            self.insert_bytes,
+            self.duplicate_span,
+            self.inflate_length,
+            self.splice,
+            self.arith_int,
+        ]
         if text:
             self.ops += [self.insert_token, self.insert_token, self.replace_number]
 
@@ -70,7 +138,7 @@ class Mutator:
     def delete_span(self, buf: bytearray) -> bytearray:
         if len(buf) > 1:
             a = self._pos(buf)
-            del buf[a:a + self.rng.choice((1, 2, 4, 8, 16, 64, 256))]
+            del buf[a : a + self.rng.choice((1, 2, 4, 8, 16, 64, 256))]
         return buf
 
     def insert_bytes(self, buf: bytearray) -> bytearray:
@@ -82,7 +150,7 @@ class Mutator:
     def duplicate_span(self, buf: bytearray) -> bytearray:
         if buf:
             a = self._pos(buf)
-            span = buf[a:a + self.rng.choice((1, 8, 64, 512))]
+            span = buf[a : a + self.rng.choice((1, 8, 64, 512))]
             b = self._pos(buf)
             buf[b:b] = span * self.rng.choice((1, 2, 16))
         return buf
@@ -98,13 +166,14 @@ class Mutator:
         a = self.rng.randrange(limit)
         for _ in range(8):
             cand = self.rng.randrange(limit)
-            if int.from_bytes(buf[cand:cand + width], "little") < 1 << 20:
+            if int.from_bytes(buf[cand : cand + width], "little") < 1 << 20:
                 a = cand
                 break
-        value = self.rng.choice(INTERESTING_U64 + (len(buf), len(buf) + 1, len(buf) - a,
-                                                   len(buf) * 2 + self.rng.randrange(64)))
+        value = self.rng.choice(
+            INTERESTING_U64 + (len(buf), len(buf) + 1, len(buf) - a, len(buf) * 2 + self.rng.randrange(64))
+        )
         value &= (1 << (8 * width)) - 1
-        buf[a:a + width] = value.to_bytes(width, "little")
+        buf[a : a + width] = value.to_bytes(width, "little")
         return buf
 
     def arith_int(self, buf: bytearray) -> bytearray:
@@ -126,7 +195,7 @@ class Mutator:
         if not other:
             return buf
         a, b = self._pos(buf), self.rng.randrange(len(other))
-        return buf[:a] + bytearray(other[b:b + self.rng.choice((4, 64, 1024))]) + buf[a:]
+        return buf[:a] + bytearray(other[b : b + self.rng.choice((4, 64, 1024))]) + buf[a:]
 
     def insert_token(self, buf: bytearray) -> bytearray:
         a = self.rng.randrange(len(buf) + 1)
@@ -135,8 +204,11 @@ class Mutator:
 
     def replace_number(self, buf: bytearray) -> bytearray:
         """Swap a run of ASCII digits for a boundary number (ids, ranks, offsets, shapes in JSON)."""
-        starts = [i for i in range(min(len(buf), 1 << 16))
-                  if 48 <= buf[i] <= 57 and (i == 0 or not 48 <= buf[i - 1] <= 57)]
+        starts = [
+            i
+            for i in range(min(len(buf), 1 << 16))
+            if 48 <= buf[i] <= 57 and (i == 0 or not 48 <= buf[i - 1] <= 57)
+        ]
         if not starts:
             return buf
         a = self.rng.choice(starts)

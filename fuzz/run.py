@@ -69,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--crash-dir", type=Path, default=REPO / "fuzz" / "crashes")
-    ap.add_argument("--timeout", type=float, default=10.0,
-                    help="seconds per input before it counts as a hang")
+    ap.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds per input before it counts as a hang"
+    )
     ap.add_argument("--max-seconds", type=float, default=None, help="stop a target after this long")
     ap.add_argument("--mem-mb", type=int, default=1024, help="address space allowed above start-up (0: none)")
     ap.add_argument("--engine", choices=("mutate", "atheris"), default="mutate")
@@ -92,14 +93,24 @@ def main(argv: list[str] | None = None) -> int:
     limit_address_space(args.mem_mb)
     results = []
     for name in names:
-        stats = fuzz(TARGETS[name], seeds[name], args.runs, args.seed, args.crash_dir, args.timeout,
-                     args.max_seconds, progress=not args.json)
+        stats = fuzz(
+            TARGETS[name],
+            seeds[name],
+            args.runs,
+            args.seed,
+            args.crash_dir,
+            args.timeout,
+            args.max_seconds,
+            progress=not args.json,
+        )
         results.append(stats.to_dict())
         if not args.json:
             d = results[-1]
-            print(f"{name}: {d['executions']} execs in {d['seconds']} s ({d['exec_per_s']}/s), "
-                  f"parsed {d['parsed']}, refused {d['refused']} ({d['refusal_kinds']} kinds), "
-                  f"unique crashes {d['unique_crashes']}, peak RSS {d['peak_rss_mb']} MB")
+            print(
+                f"{name}: {d['executions']} execs in {d['seconds']} s ({d['exec_per_s']}/s), "
+                f"parsed {d['parsed']}, refused {d['refused']} ({d['refusal_kinds']} kinds), "
+                f"unique crashes {d['unique_crashes']}, peak RSS {d['peak_rss_mb']} MB"
+            )
             for c in d["crashes"]:
                 print(f"  {c['signature']}: {c['message'][:150]}  -> {c['input_path']}")
     if args.json:

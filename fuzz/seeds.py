@@ -41,8 +41,9 @@ def _real_model(key: str) -> Path | None:
 
 
 # ------------------------------------------------------------------------------------- safetensors
-def _safetensors_bytes(tensors: dict[str, tuple[str, tuple[int, ...], bytes]],
-                       meta: dict[str, str] | None = None) -> bytes:
+def _safetensors_bytes(
+    tensors: dict[str, tuple[str, tuple[int, ...], bytes]], meta: dict[str, str] | None = None
+) -> bytes:
     header: dict = {"__metadata__": meta} if meta else {}
     off = 0
     for name, (dtype, shape, raw) in tensors.items():
@@ -62,13 +63,24 @@ def _header_region(path: Path, extra: int = 4096) -> bytes:
 
 def safetensors_seeds() -> list[bytes]:
     rng = np.random.default_rng(0)
-    seeds = [_safetensors_bytes({
-        "model.embed_tokens.weight": ("BF16", (4, 4), rng.integers(0, 65535, 16, dtype=np.uint16).tobytes()),
-        "model.norm.weight": ("F32", (4,), np.ones(4, np.float32).tobytes()),
-        "lm_head.weight": ("F16", (2, 4), np.ones(8, np.float16).tobytes()),
-        "f8": ("F8_E4M3", (3,), b"\x01\x7f\x80"), "ids": ("I64", (2,), b"\x00" * 16),
-        "mask": ("BOOL", (2,), b"\x00\x01"), "empty": ("F32", (0, 4), b""),
-    }, {"format": "pt"})]
+    seeds = [
+        _safetensors_bytes(
+            {
+                "model.embed_tokens.weight": (
+                    "BF16",
+                    (4, 4),
+                    rng.integers(0, 65535, 16, dtype=np.uint16).tobytes(),
+                ),
+                "model.norm.weight": ("F32", (4,), np.ones(4, np.float32).tobytes()),
+                "lm_head.weight": ("F16", (2, 4), np.ones(8, np.float16).tobytes()),
+                "f8": ("F8_E4M3", (3,), b"\x01\x7f\x80"),
+                "ids": ("I64", (2,), b"\x00" * 16),
+                "mask": ("BOOL", (2,), b"\x00\x01"),
+                "empty": ("F32", (0, 4), b""),
+            },
+            {"format": "pt"},
+        )
+    ]
     # Real files: the zoo's trained checkpoints (small, complete) and MiniLM's header region.
     for p in sorted((ZOO / "checkpoints").glob("*.safetensors"))[:2]:
         seeds.append(_shrink_safetensors(p))
@@ -119,8 +131,9 @@ def _shrink_gguf(path: Path, max_items: int = 200, max_tensors: int = 16) -> byt
                 sub = GGUFValueType[src.field_type(key)[6:-1]] if src.field_type(key) != "ARRAY[?]" else None
                 if sub is None or sub == GGUFValueType.ARRAY:
                     continue
-                value = (value[:max_items].tolist() if isinstance(value, np.ndarray)
-                         else list(value[:max_items]))
+                value = (
+                    value[:max_items].tolist() if isinstance(value, np.ndarray) else list(value[:max_items])
+                )
                 w.add_key_value(key, value, vtype, sub_type=sub)
             else:
                 w.add_key_value(key, value.item() if isinstance(value, np.generic) else value, vtype)
@@ -130,8 +143,9 @@ def _shrink_gguf(path: Path, max_items: int = 200, max_tensors: int = 16) -> byt
             raw = src.read_raw(info.name)[: 2 * type_size]
             if len(raw) < 2 * type_size:
                 continue
-            w.add_tensor(info.name, np.frombuffer(raw.tobytes(), np.uint8).reshape(2, type_size),
-                         raw_dtype=qtype)
+            w.add_tensor(
+                info.name, np.frombuffer(raw.tobytes(), np.uint8).reshape(2, type_size), raw_dtype=qtype
+            )
         return _gguf_writer_bytes(w, out)
     finally:
         src.close()
@@ -187,8 +201,11 @@ def gguf_seeds() -> list[bytes]:
 
 def gguf_vocab_seeds() -> list[bytes]:
     seeds = [_synthetic_gguf()]
-    for name in ("llama/ggml-vocab-llama-spm.gguf", "gpt2/ggml-vocab-gpt-2.gguf",
-                 "bert/ggml-vocab-bert-bge.gguf"):
+    for name in (
+        "llama/ggml-vocab-llama-spm.gguf",
+        "gpt2/ggml-vocab-gpt-2.gguf",
+        "bert/ggml-vocab-bert-bge.gguf",
+    ):
         p = FIXTURES / "tokenizers" / name
         if p.exists():
             seeds.append(_shrink_gguf(p, max_items=300))
@@ -203,10 +220,13 @@ def torch_seeds() -> list[bytes]:
     except ImportError:
         return [_handmade_torch_zip()]
     seeds = []
-    sd = {"model.embed_tokens.weight": torch.arange(12, dtype=torch.float32).reshape(3, 4),
-          "model.norm.weight": torch.ones(4, dtype=torch.bfloat16),
-          "lm_head.weight": torch.ones(2, 4, dtype=torch.float16).t(),
-          "ids": torch.tensor([1, 2], dtype=torch.int64), "epoch": 3}
+    sd = {
+        "model.embed_tokens.weight": torch.arange(12, dtype=torch.float32).reshape(3, 4),
+        "model.norm.weight": torch.ones(4, dtype=torch.bfloat16),
+        "lm_head.weight": torch.ones(2, 4, dtype=torch.float16).t(),
+        "ids": torch.tensor([1, 2], dtype=torch.int64),
+        "epoch": 3,
+    }
     for legacy in (False, True):
         buf = io.BytesIO()
         torch.save(sd, buf, _use_new_zipfile_serialization=not legacy)
@@ -297,8 +317,11 @@ def vocab_json_seeds() -> list[bytes]:
         doc = json.loads(p.read_text(encoding="utf-8"))
         vocab = dict(sorted(doc["model"]["vocab"].items(), key=lambda kv: kv[1])[:300])
         merges = [m if isinstance(m, str) else " ".join(m) for m in doc["model"].get("merges", [])][:200]
-        seeds.append(json.dumps(vocab, ensure_ascii=False).encode() + MERGES_MARK
-                     + ("#version: 0.2\n" + "\n".join(merges)).encode())
+        seeds.append(
+            json.dumps(vocab, ensure_ascii=False).encode()
+            + MERGES_MARK
+            + ("#version: 0.2\n" + "\n".join(merges)).encode()
+        )
     return seeds or [b'{"a": 0, "b": 1, "ab": 2}' + MERGES_MARK + b"#version: 0.2\na b\n"]
 
 
@@ -328,14 +351,18 @@ def card_seeds() -> list[bytes]:
         root = Path(real) if Path(real).is_dir() else Path(real).parent
         for p in sorted(root.rglob("README*.md"))[:1]:
             seeds.append(p.read_bytes()[:16384])
-    seeds.append(b"---\nlicense: llama2\nbase_model:\n- meta-llama/Llama-2-7b-hf\ntags: [a, b]\n"
-                 b"model-index:\n- name: x\n  results: []\ndate: 2024-01-01\n---\n# Card\ntext\n")
+    seeds.append(
+        b"---\nlicense: llama2\nbase_model:\n- meta-llama/Llama-2-7b-hf\ntags: [a, b]\n"
+        b"model-index:\n- name: x\n  results: []\ndate: 2024-01-01\n---\n# Card\ntext\n"
+    )
     return seeds
 
 
 def shard_index_seeds() -> list[bytes]:
-    wm = {"model.embed_tokens.weight": "model-00001-of-00002.safetensors",
-          "lm_head.weight": "model-00002-of-00002.safetensors"}
+    wm = {
+        "model.embed_tokens.weight": "model-00001-of-00002.safetensors",
+        "lm_head.weight": "model-00002-of-00002.safetensors",
+    }
     return [json.dumps({"metadata": {"total_size": 48}, "weight_map": wm}, indent=2).encode()]
 
 
@@ -355,11 +382,19 @@ def code_text_seeds() -> list[bytes]:
 
 
 BUILDERS: dict[str, Callable[[], list[bytes]]] = {
-    "safetensors": safetensors_seeds, "gguf": gguf_seeds, "torch": torch_seeds,
-    "tokenizer_json": tokenizer_json_seeds, "sentencepiece": sentencepiece_seeds,
-    "tiktoken": tiktoken_seeds, "vocab_json": vocab_json_seeds, "vocab_txt": vocab_txt_seeds,
-    "gguf_vocab": gguf_vocab_seeds, "config": config_seeds, "card": card_seeds,
-    "shard_index": shard_index_seeds, "code_text": code_text_seeds,
+    "safetensors": safetensors_seeds,
+    "gguf": gguf_seeds,
+    "torch": torch_seeds,
+    "tokenizer_json": tokenizer_json_seeds,
+    "sentencepiece": sentencepiece_seeds,
+    "tiktoken": tiktoken_seeds,
+    "vocab_json": vocab_json_seeds,
+    "vocab_txt": vocab_txt_seeds,
+    "gguf_vocab": gguf_vocab_seeds,
+    "config": config_seeds,
+    "card": card_seeds,
+    "shard_index": shard_index_seeds,
+    "code_text": code_text_seeds,
 }
 
 

@@ -22,8 +22,15 @@ from taoke.limits import Limits
 
 # Limits a little tighter than the defaults, so lying sizes hit a limit in microseconds; the checks
 # themselves are the same code paths as with the defaults.
-FUZZ_LIMITS = Limits(max_header_bytes=16 << 20, max_string_bytes=16 << 20, max_array_items=1 << 20,
-                     max_vocab=1 << 20, max_pickle_bytes=16 << 20, max_text_bytes=4 << 20, max_files=64)
+FUZZ_LIMITS = Limits(
+    max_header_bytes=16 << 20,
+    max_string_bytes=16 << 20,
+    max_array_items=1 << 20,
+    max_vocab=1 << 20,
+    max_pickle_bytes=16 << 20,
+    max_text_bytes=4 << 20,
+    max_files=64,
+)
 _READ_MAX = 1 << 16  # bytes: tensors up to this size are read back by the harnesses
 
 
@@ -162,19 +169,27 @@ class Target:
     what: str
 
 
-TARGETS: dict[str, Target] = {t.name: t for t in (
-    Target("safetensors", h_safetensors, False, True, "safetensors header + tensor reads"),
-    Target("gguf", h_gguf, False, True, "GGUF header, metadata, arrays, tensor infos, dequantization"),
-    Target("torch", h_torch, False, True, "PyTorch zip/legacy checkpoint: zip guards, opcode walk, "
-                                          "restricted unpickler, storage reads"),
-    Target("gguf_vocab", h_gguf_vocab, False, True, "tokenizer loader over GGUF vocabulary metadata"),
-    Target("sentencepiece", h_sentencepiece, False, True, "SentencePiece ModelProto loader"),
-    Target("tokenizer_json", h_tokenizer_json, True, False, "HF tokenizer.json loader"),
-    Target("tiktoken", h_tiktoken, True, False, "tiktoken rank-file loader"),
-    Target("vocab_json", h_vocab_json, True, False, "GPT-2 vocab.json + merges.txt loader"),
-    Target("vocab_txt", h_vocab_txt, True, False, "BERT vocab.txt loader"),
-    Target("config", h_config, True, False, "bounded JSON (config.json and friends)"),
-    Target("card", h_card, True, False, "model card: YAML front matter + text"),
-    Target("shard_index", h_shard_index, True, False, "shard index (model.safetensors.index.json)"),
-    Target("code_text", h_code_text, True, False, "release .py files read as text for code lineage"),
-)}
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in (
+        Target("safetensors", h_safetensors, False, True, "safetensors header + tensor reads"),
+        Target("gguf", h_gguf, False, True, "GGUF header, metadata, arrays, tensor infos, dequantization"),
+        Target(
+            "torch",
+            h_torch,
+            False,
+            True,
+            "PyTorch zip/legacy checkpoint: zip guards, opcode walk, restricted unpickler, storage reads",
+        ),
+        Target("gguf_vocab", h_gguf_vocab, False, True, "tokenizer loader over GGUF vocabulary metadata"),
+        Target("sentencepiece", h_sentencepiece, False, True, "SentencePiece ModelProto loader"),
+        Target("tokenizer_json", h_tokenizer_json, True, False, "HF tokenizer.json loader"),
+        Target("tiktoken", h_tiktoken, True, False, "tiktoken rank-file loader"),
+        Target("vocab_json", h_vocab_json, True, False, "GPT-2 vocab.json + merges.txt loader"),
+        Target("vocab_txt", h_vocab_txt, True, False, "BERT vocab.txt loader"),
+        Target("config", h_config, True, False, "bounded JSON (config.json and friends)"),
+        Target("card", h_card, True, False, "model card: YAML front matter + text"),
+        Target("shard_index", h_shard_index, True, False, "shard index (model.safetensors.index.json)"),
+        Target("code_text", h_code_text, True, False, "release .py files read as text for code lineage"),
+    )
+}
