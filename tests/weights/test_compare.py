@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compare_helpers import zoo_fp
 from taoke.compare import compare
+from tests.helpers.compare import zoo_fp
 
 
 def _pairs():

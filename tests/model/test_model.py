@@ -14,7 +14,7 @@ from taoke.model import load, permute_rope, unpermute_rope
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from helpers_llama import (  # noqa: E402
+from tests.helpers.llama import (  # noqa: E402
     baichuan_release,
     llama_gguf,
     llama_release,
@@ -144,14 +144,53 @@ def test_falcon_gqa_groups_layout(tmp_path):
         np.testing.assert_array_equal(m.canonical("blk.0.attn_q.weight"), g[:, :2].reshape(32, 32))
         np.testing.assert_array_equal(m.canonical("blk.0.attn_k.weight"), g[:, 2].reshape(16, 32))
         np.testing.assert_array_equal(m.canonical("blk.0.attn_v.weight"), g[:, 3].reshape(16, 32))
-        # cross-check with transformers' own split of the fused projection
-        x = torch.randn(1, 3, 32)
-        fused = hf.transformer.h[0].self_attention.query_key_value(x)
-        q, k, v = hf.transformer.h[0].self_attention._split_heads(fused)
-        ref_q = q.reshape(1, 3, 32).detach().numpy()
-        np.testing.assert_allclose(
-            x.numpy() @ m.canonical("blk.0.attn_q.weight").T, ref_q, rtol=1e-5, atol=1e-5
-        )
+        # cross-check through transformers' public forward: a numpy forward pass of the one-layer model
+        # that takes q, k and v from taoke's split (everything else from the state dict) must give
+        # transformers' logits; a wrong grouping of the fused rows would not.
+        ids = torch.tensor([[3, 17, 5, 42, 9]])
+        with torch.no_grad():
+            want = hf(ids).logits[0].numpy()
+        got = _falcon_logits(state, m, ids[0].numpy(), heads=4, kv_heads=2, eps=cfg.layer_norm_epsilon)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def _falcon_logits(state, m, ids, *, heads, kv_heads, eps, theta=10000.0):
+    """Logits of a one-layer new-architecture Falcon (parallel attention, GQA, RoPE, GELU, tied head)."""
+    from scipy.special import erf
+
+    def ln(x, name):
+        mu = x.mean(-1, keepdims=True)
+        var = ((x - mu) ** 2).mean(-1, keepdims=True)
+        return (x - mu) / np.sqrt(var + eps) * state[name + ".weight"] + state[name + ".bias"]
+
+    def rope(x):  # [T, H, hd], rotate_half layout
+        t, _, hd = x.shape
+        inv = 1.0 / theta ** (np.arange(0, hd, 2) / hd)
+        ang = np.outer(np.arange(t), inv)
+        cos = np.concatenate([np.cos(ang)] * 2, -1)[:, None, :]
+        sin = np.concatenate([np.sin(ang)] * 2, -1)[:, None, :]
+        rot = np.concatenate([-x[..., hd // 2 :], x[..., : hd // 2]], -1)
+        return x * cos + rot * sin
+
+    emb = state["transformer.word_embeddings.weight"]
+    h = emb[ids].astype(np.float64)
+    t, d = h.shape
+    hd = d // heads
+    a = ln(h, "transformer.h.0.ln_attn")
+    q = rope((a @ m.canonical("blk.0.attn_q.weight").T).reshape(t, heads, hd))
+    k = rope((a @ m.canonical("blk.0.attn_k.weight").T).reshape(t, kv_heads, hd))
+    v = (a @ m.canonical("blk.0.attn_v.weight").T).reshape(t, kv_heads, hd)
+    k, v = np.repeat(k, heads // kv_heads, 1), np.repeat(v, heads // kv_heads, 1)
+    att = np.einsum("qhd,khd->hqk", q, k) / np.sqrt(hd)
+    att = np.where(np.tril(np.ones((t, t), bool)), att, -np.inf)
+    att = np.exp(att - att.max(-1, keepdims=True))
+    att /= att.sum(-1, keepdims=True)
+    ctx = np.einsum("hqk,khd->qhd", att, v).reshape(t, d)
+    attn_out = ctx @ state["transformer.h.0.self_attention.dense.weight"].T
+    u = ln(h, "transformer.h.0.ln_mlp") @ state["transformer.h.0.mlp.dense_h_to_4h.weight"].T
+    u = 0.5 * u * (1 + erf(u / np.sqrt(2)))
+    h = h + attn_out + u @ state["transformer.h.0.mlp.dense_4h_to_h.weight"].T
+    return ln(h, "transformer.ln_f") @ emb.T
 
 
 def test_rope_permutation_round_trip():

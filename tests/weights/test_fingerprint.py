@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compare_helpers import zoo_fp, zoo_path
 from taoke.analyzers.weights.invariants import BlockInvariants, expand_kv, whiten_rows
 from taoke.errors import CorruptFile, SourceNotFound
 from taoke.fingerprint import M_INV, fingerprint, is_fingerprint_file, load_fingerprint
+from tests.helpers.compare import zoo_fp, zoo_path
 
 
 def test_whitening_is_rotation_invariant_and_removes_geometry():

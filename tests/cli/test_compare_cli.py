@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from compare_helpers import zoo_path
 from taoke.cli.main import main
+from tests.helpers.compare import zoo_path
 
 
 def _json(capsys, argv):

@@ -13,7 +13,7 @@ from taoke.cli.main import main
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from helpers_llama import baichuan_release, yi_release  # noqa: E402
+from tests.helpers.llama import baichuan_release, yi_release  # noqa: E402
 
 
 def _run(capsys, *args: str) -> tuple[int, str, str]:

@@ -13,7 +13,7 @@ from taoke.model import load
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from helpers_llama import baichuan_release, llama_release, tiny_llama_state, write_release, yi_release  # noqa: E402
+from tests.helpers.llama import baichuan_release, llama_release, tiny_llama_state, write_release, yi_release  # noqa: E402
 
 
 def _kinds(result):

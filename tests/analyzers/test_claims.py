@@ -10,7 +10,7 @@ from taoke.model import load
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from helpers_llama import tiny_llama_state, write_release, yi_release  # noqa: E402
+from tests.helpers.llama import tiny_llama_state, write_release, yi_release  # noqa: E402
 
 YI_CARD = """---
 license: apache-2.0

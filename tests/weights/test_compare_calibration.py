@@ -12,9 +12,9 @@ from itertools import combinations
 
 import pytest
 
-from compare_helpers import zoo_fp
 from taoke.analyzers.weights.evaluation import _with_null, fit_nulls, pair_scores
 from taoke.compare import compare
+from tests.helpers.compare import zoo_fp
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from taoke.model import load
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from helpers_llama import (  # noqa: E402
+from tests.helpers.llama import (  # noqa: E402
     baichuan_release,
     llama_gguf,
     tiny_llama_state,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from fuzz.hostile import Case, malicious_releases, pickle_payloads, prove_live, run_cli, snapshot  # noqa: E402
