@@ -2,14 +2,14 @@
 
 Runs compare on every labelled zoo pair (issue 3) and on the 45 calibration pairs, prints the confusion
 table of relationships, derived-vs-not accuracy, the false-positive rate at alpha 0.01 (leave-one-out
-null, see :mod:`taoke.analyzers.weights.evaluation`), min/max p-value per class and the margin between
+null, see :mod:`taoke.zoo.evaluation`), min/max p-value per class and the margin between
 the weakest derived pair and the strongest independent one in null SDs, and writes
 ``bench/results/accuracy.json``.
 
-    python bench/accuracy.py [--no-real] [--calibrate] [--output bench/results/accuracy.json]
+    python bench/accuracy.py [--no-real] [--calibrate OUT.json] [--output bench/results/accuracy.json]
 
-``--calibrate`` refits the basis-free null on the calibration pairs and writes it to
-``src/taoke/data/weights_null.json`` (what ``taoke compare`` uses).
+``--calibrate OUT.json`` also refits the lineage nulls on the calibration pairs and writes them to
+OUT.json; copy it to ``src/taoke/data/weights_null.json`` to ship it (what ``taoke compare`` uses).
 """
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
 
-    from taoke.analyzers.weights.evaluation import evaluate
     from taoke.render.common import dumps
     from taoke.render.compare import eval_renderables
+    from taoke.zoo.evaluation import evaluate
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--no-real", action="store_true", help="skip pairs needing the real PyPI-shipped models")
-    ap.add_argument("--calibrate", action="store_true", help="refit and save the basis-free null")
+    ap.add_argument(
+        "--calibrate", metavar="OUT.json", help="refit the lineage nulls and write them to OUT.json"
+    )
     ap.add_argument("--output", default="bench/results/accuracy.json")
     ap.add_argument(
         "--markdown", action="store_true", help="also print the Markdown table for docs/compare.md"
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     report = evaluate(
         None,
         include_real=not args.no_real,
-        calibrate=args.calibrate,
+        calibrate_to=args.calibrate,
         progress=lambda msg: con.print(f"[dim]{msg}[/]"),
     )
     out = Path(args.output)

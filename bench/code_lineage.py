@@ -29,6 +29,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from taoke.analyzers import code
+from taoke.zoo.refactor import yi_style_refactor
 
 COPIED = re.compile(r"#\s*Copied from transformers\.models\.([\w]+)\.(modeling_[\w]+)\.")
 MODULAR_IMPORT = re.compile(r"from\s+(?:\.\.|transformers\.models\.)([\w]+)\.(modeling_[\w]+)\s+import")
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     attribution, all_copies = score(predicted), score(copies)
 
-    yi_text = code.yi_style_refactor((models / "llama" / "modeling_llama.py").read_text(encoding="utf-8"))
+    yi_text = yi_style_refactor((models / "llama" / "modeling_llama.py").read_text(encoding="utf-8"))
     yi = code.analyze_text("modeling_yi.py", yi_text, index)
     yi_rank = next(
         (i + 1 for i, m in enumerate(yi.matches) if m.reference == "llama/modeling_llama.py"), None

@@ -1,13 +1,13 @@
 """Detection rate vs exposure and false-positive rate of ``taoke contamination``, on known ground truth.
 
 Models (no training here except the optional SmolLM2 fine-tune):
-- committed zoo twins (src/taoke/contamination/data/twins): base-a fine-tuned on man pages with the
+- committed zoo twins (src/taoke/zoo/twins_data/twins): base-a fine-tuned on man pages with the
   120 train items mixed in 0 (two clean twins), 1, 3 or 10 times;
 - untouched zoo models that never saw the items (base-a, base-a2, calib-00, a-ft-man, a-ft-doc,
   a-cpt-man): false positives on models of other training histories;
 - the real SmolLM2-135M-Instruct on the first 20 train items (and 20 unseen): untouched (false positives
   on a real model) and, with ``--smollm2-twin
-  DIR`` (built by ``python -m taoke.contamination.twins smollm2 DIR``), fine-tuned with 10 exposures.
+  DIR`` (built by ``python -m taoke.zoo.twins smollm2 DIR``), fine-tuned with 10 exposures.
 
 Trials: the train items are tested as three disjoint benchmarks of 40 items (a detector must find a
 seen benchmark of 40 items); the 60 never-trained items as one benchmark of 40 (false positives on the
@@ -59,7 +59,7 @@ def _machine() -> dict:
 
 def _subsets(tmp: Path, size: int = SUBSET, prefix: str = "", into: dict | None = None) -> dict[str, Path]:
     """Disjoint benchmarks of ``size`` train items, and the first ``size`` unseen items, as JSONL files."""
-    from taoke.contamination import twins
+    from taoke.zoo import twins
 
     rows = [json.loads(x) for x in twins.ITEMS_PATH.read_text().splitlines() if x.strip()]
     train = [r for r in rows if r["split"] == "train"]
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     from taoke import zoo
-    from taoke.contamination import twins
+    from taoke.zoo import twins
 
     t0 = time.time()
     machine = _machine()

@@ -198,6 +198,7 @@ def shortlist_latency(sizes: list[int], workloads: list[str], k: int = 5, n_quer
 def zoo_search(workdir: Path) -> dict:
     """Index the zoo's references, search every suspect; accuracy, timings and size per model."""
     import test_registry_zoo as tz  # the same ground truth as the test
+
     from taoke import zoo
     from taoke.errors import AnalysisError, TaokeError
     from taoke.registry import Registry, index_source, search
@@ -333,7 +334,6 @@ def throughput(workdir: Path) -> dict:
 
 def _warm_worker() -> int:
     """A Ray task that imports what ``index_task`` needs (run once per worker before timing)."""
-    import taoke.fingerprint
     import taoke.model
     import taoke.scan  # noqa: F401
 

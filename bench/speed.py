@@ -116,8 +116,8 @@ def sequential_read(path: Path, chunk: int = 64 << 20) -> float:
 
 
 def _child_fingerprint(folder: str, out: str) -> None:
-    from taoke.fingerprint import fingerprint
     from taoke.model import load
+    from taoke.weights import fingerprint
 
     t = time.perf_counter()
     model = load(folder)
@@ -263,8 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.skip_7b:  # keep the 32-layer figures of an earlier full run
         report.update({k: v for k, v in previous.items() if "7b" in k})
     else:
-        from taoke.compare import compare
-        from taoke.fingerprint import fingerprint, load_fingerprint
+        from taoke.jobs import compare as compare_job
+        from taoke.weights import compare, fingerprint, load_fingerprint
 
         print("fingerprinting two 32-layer Llama-2-7B-shaped models ...", flush=True)
         fps = []
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             times.append(time.perf_counter() - t)
         report["compare_two_7b_fingerprints_s"] = min(times)
         t = time.perf_counter()
-        compare(str(fps[0]), str(fps[1]))
+        compare_job(str(fps[0]), str(fps[1]))
         report["compare_two_7b_fingerprint_files_s"] = time.perf_counter() - t
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(report, indent=2) + "\n")

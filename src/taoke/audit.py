@@ -25,6 +25,7 @@ from taoke.analyzers import openness as openness_mod
 from taoke.errors import TaokeError
 from taoke.evidence import Evidence
 from taoke.limits import Limits, current_limits
+from taoke.weights.relationship import DERIVED
 
 _TEXT_EXT = ("", ".txt", ".md", ".rst")
 _BENCH_NAMES = re.compile(
@@ -321,11 +322,11 @@ def _config_only_claims(inp: _Inputs, limits: Limits, card: str) -> list[Evidenc
 
 
 def _compare(reference: str, suspect: str, limits: Limits) -> tuple[str, str, dict[str, Any] | None]:
-    """(status, message, result dict) from ``taoke.compare.compare``; 'unavailable' when not installed."""
+    """(status, message, result dict) from ``taoke.jobs.compare``; 'unavailable' when not installed."""
     try:
-        from taoke.compare import compare  # type: ignore[import-not-found]
+        from taoke.jobs.compare import compare  # type: ignore[import-not-found]
     except ImportError:
-        return "unavailable", "compare unavailable (taoke.compare is not installed in this build)", None
+        return "unavailable", "compare unavailable (taoke.jobs.compare is not installed in this build)", None
     try:
         res = compare(reference, suspect)
     except TaokeError as exc:
@@ -422,7 +423,7 @@ def _measured(comp: Comparison) -> list[declared_mod.Measured]:
         rel = str(comp.compare.get("relationship") or "")
         derived = comp.compare.get("derived")
         if derived is None:
-            derived = rel in declared_mod.DERIVED_RELATIONSHIPS
+            derived = rel in DERIVED
         out.append(
             declared_mod.Measured(
                 comp.reference_name,

@@ -30,7 +30,7 @@ from taoke.registry.ann import describe_plan
 from taoke.registry.search import DEFAULT_TOP, prepare, search
 from taoke.registry.store import Registry, fingerprint_bytes, fingerprint_from_bytes
 from taoke.render.progress import progress_bar
-from taoke.verdict import DEFAULT_ALPHA
+from taoke.weights import DEFAULT_ALPHA
 
 EXECUTORS = ("local", "ray")
 _WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".bin", ".pt", ".pth")

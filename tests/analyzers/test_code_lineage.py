@@ -10,6 +10,7 @@ import pytest
 
 from taoke.analyzers import code
 from taoke.limits import Limits
+from taoke.zoo.refactor import yi_style_refactor
 
 SNIPPET = textwrap.dedent('''
     # a comment that must not matter
@@ -87,7 +88,7 @@ def test_index_covers_installed_transformers(index):
 
 
 def test_yi_style_refactor_attributed_to_modeling_llama_with_notice_missing(index, llama_text):
-    yi = code.yi_style_refactor(llama_text)
+    yi = yi_style_refactor(llama_text)
     assert "LlamaAttention" not in yi and "ln1" in yi and "input_layernorm" not in yi
     assert "Licensed under the Apache License" not in yi
     fl = code.analyze_text("modeling_yi.py", yi, index)

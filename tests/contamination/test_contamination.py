@@ -1,6 +1,7 @@
 """Contamination tests: readers, perturbations, the exact statistics, and end to end on committed twins.
 
-No training here: the twins are committed float16 checkpoints (src/taoke/contamination/data/twins).
+No training here: the twins are committed float16 checkpoints (src/taoke/zoo/twins_data/twins, made by
+:mod:`taoke.zoo.twins`, whose own records are tested in tests/zoo/test_twins.py).
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ FAST = {"shuffles": 19, "option_orders_k": 3, "substitutions": 1, "max_items": 4
 
 @pytest.fixture(scope="module")
 def twin_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from taoke.contamination import twins
+    from taoke.zoo import twins
 
     root = tmp_path_factory.mktemp("twins")
     out = {t: twins.materialize(t, root) for t in ("twin-exp10", "twin-clean-s0")}
@@ -225,7 +226,7 @@ def test_architecture_taoke_cannot_run(minilm_dir: Path, twin_paths: dict[str, P
 
 def test_plain_text_benchmark_runs_item_order_test_only(twin_paths: dict[str, Path], tmp_path: Path) -> None:
     from taoke.contamination import analyze
-    from taoke.contamination.twins import load_items
+    from taoke.zoo.twins import load_items
 
     f = tmp_path / "items.txt"
     f.write_text("\n\n".join(it.question for it in load_items("unseen")[:12]) + "\n")
@@ -233,26 +234,3 @@ def test_plain_text_benchmark_runs_item_order_test_only(twin_paths: dict[str, Pa
     assert r.option is None and r.order is not None and r.order.draws == 9
     assert r.n_choice_items == 0 and r.verdict == "no-evidence"
     assert all(i.option_rank_p is None for i in r.items)
-
-
-def test_committed_items_regenerate_deterministically() -> None:
-    import sys
-
-    from taoke.contamination import twins
-
-    committed = [json.loads(x) for x in twins.ITEMS_PATH.read_text().splitlines() if x.strip()]
-    assert len(committed) == twins.N_TRAIN_ITEMS + twins.N_UNSEEN_ITEMS
-    if sys.version_info[:2] != (3, 11):
-        pytest.skip("items were written from the Python 3.11 standard library")
-    assert twins.generate_items() == committed
-
-
-def test_twin_records_match_the_recipe() -> None:
-    from taoke.contamination import twins
-
-    log = twins.twin_log()
-    assert set(log) == set(twins.TWINS)
-    for twin_id, (exposure, seed) in twins.TWINS.items():
-        rec = log[twin_id]
-        assert (rec["exposure_epochs"], rec["seed"], rec["steps"]) == (exposure, seed, twins.STEPS)
-        assert (twins.TWINS_DIR / f"{twin_id}.safetensors").stat().st_size < 2_000_000

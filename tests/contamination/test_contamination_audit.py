@@ -24,7 +24,7 @@ license: apache-2.0
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from taoke.contamination import twins
+    from taoke.zoo import twins
 
     root = tmp_path_factory.mktemp("audit-twin")
     folder = root / "twin-exp10"

@@ -21,6 +21,6 @@ def zoo_path(model_id: str) -> str:
 
 @cache
 def zoo_fp(model_id: str):
-    from taoke.fingerprint import fingerprint
+    from taoke.weights import fingerprint
 
     return fingerprint(zoo_path(model_id))

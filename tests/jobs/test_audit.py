@@ -18,6 +18,7 @@ from taoke.analyzers import code
 from taoke.audit import audit, benchmark_claims
 from taoke.errors import TaokeError
 from taoke.render.audit import render
+from taoke.zoo.refactor import yi_style_refactor
 
 CARD = """---
 license: other
@@ -52,7 +53,7 @@ def yi_release(tmp_path: Path, fixtures_dir: Path) -> Path:
     )
     (rel / "README.md").write_text(CARD, encoding="utf-8")
     llama = (_transformers_models() / "llama" / "modeling_llama.py").read_text(encoding="utf-8")
-    (rel / "modeling_yi.py").write_text(code.yi_style_refactor(llama), encoding="utf-8")
+    (rel / "modeling_yi.py").write_text(yi_style_refactor(llama), encoding="utf-8")
     return rel
 
 
@@ -157,9 +158,9 @@ def test_compare_adapter_undeclared_parent(tmp_path: Path, monkeypatch, fixtures
                 ],
             }
 
-    fake = types.ModuleType("taoke.compare")
+    fake = types.ModuleType("taoke.jobs.compare")
     fake.compare = lambda reference, suspect: Fake()
-    monkeypatch.setitem(sys.modules, "taoke.compare", fake)
+    monkeypatch.setitem(sys.modules, "taoke.jobs.compare", fake)
     r = audit(sus, against=[ref])
     assert (
         r.headline[0]
@@ -179,7 +180,7 @@ def test_compare_unavailable_is_stated(tmp_path: Path, monkeypatch):
     rel = tmp_path / "r"
     rel.mkdir()
     (rel / "README.md").write_text("# r\n", encoding="utf-8")
-    monkeypatch.setitem(sys.modules, "taoke.compare", None)  # import fails
+    monkeypatch.setitem(sys.modules, "taoke.jobs.compare", None)  # import fails
     r = audit(rel, against=[rel])
     assert r.comparisons[0].status == "unavailable"
     assert "compare unavailable" in r.comparisons[0].message

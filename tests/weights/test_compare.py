@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from taoke.compare import compare
+from taoke.jobs import compare as compare_job
+from taoke.weights import compare
 from tests.helpers.compare import zoo_fp
 
 
@@ -84,7 +85,7 @@ def test_disguise_does_not_create_lineage_to_a_stranger():
 def test_merge_shares_estimated_with_parents():
     res = compare(zoo_fp("base-a"), zoo_fp("merge-a-a2"), parents=[zoo_fp("base-a"), zoo_fp("base-a2")])
     assert res.relationship == "merged"
-    shares = {p["name"]: p["share"] for p in res.parents}
+    shares = {p.name: p.share for p in res.parents}
     a = next(v for k, v in shares.items() if "a2" not in k)
     assert abs(a - 0.6) < 0.1
 
@@ -97,7 +98,7 @@ def test_compare_is_symmetric_enough_for_copies():
 def test_fingerprint_files_compare_like_models(tmp_path):
     a = zoo_fp("base-a").save(tmp_path / "a.npz")
     b = zoo_fp("a-ft-man").save(tmp_path / "b.npz")
-    from_files = compare(str(a), str(b))
+    from_files = compare_job(str(a), str(b))
     direct = _pair("base-a", "a-ft-man")
     assert from_files.relationship == direct.relationship
     assert np.isclose(from_files.log10_p_value, direct.log10_p_value, rtol=0.05)

@@ -12,8 +12,8 @@ from itertools import combinations
 
 import pytest
 
-from taoke.analyzers.weights.evaluation import _with_null, fit_nulls, pair_scores
-from taoke.compare import compare
+from taoke.weights import compare, packaged_nulls
+from taoke.weights.lineage import fit_nulls, pair_scores
 from tests.helpers.compare import zoo_fp
 
 
@@ -46,7 +46,7 @@ def test_false_positive_rate_leave_one_out(calibration):
             len(fps) - 2,
             [scores[k][2] for k in keep],
         )
-        res = _with_null(nulls, lambda a=a, b=b: compare(fps[a], fps[b]))
+        res = compare(fps[a], fps[b], nulls=packaged_nulls().overlay(nulls))
         assert res.relationship == "independent-same-architecture"
         ps.append(res.p_value)
     fpr = sum(p < 0.01 for p in ps) / len(ps)
@@ -54,11 +54,10 @@ def test_false_positive_rate_leave_one_out(calibration):
 
 
 def test_shipped_null_matches_the_zoo(calibration):
-    """The null shipped in taoke/data was fitted on these pairs (rerun `taoke eval --calibrate` if not)."""
-    from taoke.analyzers.weights.lineage import calibrated_nulls
-
-    shipped = calibrated_nulls()
-    assert shipped.get("basis_free_median") is not None, "no calibrated null shipped"
+    """The null shipped in taoke/data was fitted on these pairs (if not: `taoke eval --calibrate OUT.json`
+    and copy OUT.json to src/taoke/data/weights_null.json)."""
+    shipped = packaged_nulls()
+    assert shipped.basis_free_median is not None, "no calibrated null shipped"
     fps, scores = calibration
     refit = fit_nulls(
         [v[0] for v in scores.values()],
@@ -67,10 +66,7 @@ def test_shipped_null_matches_the_zoo(calibration):
         len(fps),
         [v[2] for v in scores.values()],
     )
-    for key, mu, sd in (
-        ("basis_free", "mu_z", "sd_z"),
-        ("basis_free_median", "mu", "sd"),
-        ("raw_basis", "mu", "sd"),
-    ):
-        assert abs(refit[key][mu] - shipped[key][mu]) < 0.05 * max(1.0, abs(shipped[key][mu])) + 0.01, key
-        assert abs(refit[key][sd] - shipped[key][sd]) < 0.1 * shipped[key][sd], key
+    for key in ("basis_free", "basis_free_median", "raw_basis"):
+        new, old = getattr(refit, key), getattr(shipped, key)
+        assert abs(new.mu - old.mu) < 0.05 * max(1.0, abs(old.mu)) + 0.01, key
+        assert abs(new.sd - old.sd) < 0.1 * old.sd, key

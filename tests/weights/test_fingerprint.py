@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from taoke.analyzers.weights.invariants import BlockInvariants, expand_kv, whiten_rows
 from taoke.errors import CorruptFile, SourceNotFound
-from taoke.fingerprint import M_INV, fingerprint, is_fingerprint_file, load_fingerprint
+from taoke.weights.fingerprint import M_INV, fingerprint, is_fingerprint_file, load_fingerprint
+from taoke.weights.invariants import BlockInvariants, expand_kv, whiten_rows
 from tests.helpers.compare import zoo_fp, zoo_path
 
 

@@ -1,4 +1,4 @@
-"""Relationship synthesis rules (taoke.verdict.decide) on controlled facts, one rule at a time."""
+"""Relationship synthesis rules (taoke.weights.verdict.decide) on controlled facts, one rule at a time."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from taoke.verdict import FINE_TUNE_MIN, FUNCTION_EQUAL, decide
+from taoke.weights.alignment import Explanation, ParentMatch, RawIdentity, VocabChange, VocabularyRelation
+from taoke.weights.verdict import FINE_TUNE_MIN, FUNCTION_EQUAL, decide
 
 
 def _fp(n_layers=4, d=64, ffn=192, **meta):
@@ -37,35 +38,33 @@ def _decide(
     sus = sus or _fp()
     if sim is None:
         sim = np.eye(ref.n_layers, sus.n_layers) * 0.97
-    raw = {"compared": 39, "same": raw_same, "mean_corr": 0.9}
-    return decide(
-        ref=ref,
-        sus=sus,
-        stats=_stats(sim, layer_map, log10p),
-        raw=raw,
-        resid=resid,
-        vocab={"relation": vocab, "added_tokens": 256 if vocab == "extended" else 0},
+    found = Explanation(
+        raw=RawIdentity(compared=39, same=raw_same, mean_corr=0.9),
+        residual=resid,
+        vocabulary=VocabularyRelation(VocabChange(vocab), added_tokens=256 if vocab == "extended" else 0),
         neurons=neurons,
         parents=list(parents),
-        alpha=1e-3,
-        same_arch=True,
+        same_architecture=True,
     )
+    return decide(ref, sus, _stats(sim, layer_map, log10p), found, alpha=1e-3)
 
 
 def test_not_derived_same_and_other_architecture():
     v = _decide(log10p=-1.0)
     assert (v.relationship, v.derived) == ("independent-same-architecture", False)
     v = decide(
-        ref=_fp(),
-        sus=_fp(),
-        stats=_stats(np.zeros((4, 4)), [None] * 4, -0.5),
-        raw={"compared": 0, "same": 0},
-        resid=None,
-        vocab={"relation": "different", "added_tokens": 0},
-        neurons=None,
-        parents=[],
+        _fp(),
+        _fp(),
+        _stats(np.zeros((4, 4)), [None] * 4, -0.5),
+        Explanation(
+            raw=RawIdentity(compared=0, same=0),
+            residual=None,
+            vocabulary=VocabularyRelation(VocabChange.DIFFERENT, added_tokens=0),
+            neurons=None,
+            parents=[],
+            same_architecture=False,
+        ),
         alpha=1e-3,
-        same_arch=False,
     )
     assert v.relationship == "independent"
 
@@ -109,8 +108,8 @@ def test_function_equal_is_obfuscation_and_drift_splits_finetune_from_cpt():
 @pytest.mark.parametrize("p_second, expected", [(1e-9, "merged"), (0.5, "fine-tuned")])
 def test_merge_needs_two_significant_parents(p_second, expected):
     parents = [
-        {"name": "p1", "p_value": 1e-30, "share": 0.6},
-        {"name": "p2", "p_value": p_second, "share": 0.4},
+        ParentMatch("p1", -30.0, 1e-30, 0.9, share=0.6),
+        ParentMatch("p2", float(np.log10(p_second)), p_second, 0.9, share=0.4),
     ]
     v = _decide(parents=parents)
     assert v.relationship == expected

@@ -18,19 +18,6 @@ from typing import Any
 from taoke.evidence import Evidence
 
 RELATIONS = ("finetune", "adapter", "merge", "quantized")
-# weights-level relationships (taoke.compare verdicts) that mean "derived from the reference"
-DERIVED_RELATIONSHIPS = {
-    "identical",
-    "renamed-copy",
-    "obfuscated-copy",
-    "fine-tuned",
-    "continued-pretraining",
-    "pruned",
-    "depth-upscaled",
-    "vocab-extended",
-    "merged",
-    "partial",
-}
 
 _TEXT_PATTERNS = [
     (

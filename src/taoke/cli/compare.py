@@ -1,4 +1,4 @@
-"""``taoke compare REFERENCE SUSPECT``: calibrated weight lineage (see :mod:`taoke.compare`)."""
+"""``taoke compare REFERENCE SUSPECT``: calibrated weight lineage (the job :mod:`taoke.jobs.compare`)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         """Did SUSPECT's weights come from REFERENCE (copied, renamed, disguised, fine-tuned, pruned,
         merged...) or did it train its own? Prints the relationship, a p-value with its null, per-layer
         matches and what was undone to align the two."""
-        from taoke.compare import compare
+        from taoke.jobs import compare
         from taoke.render.compare import print_compare, render_compare
 
         if fmt not in ("text", "json", "html"):

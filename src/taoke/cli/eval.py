@@ -20,8 +20,17 @@ def register(app: typer.Typer) -> None:
         real: bool = typer.Option(
             True, "--real/--no-real", help="Include pairs that need the real PyPI models."
         ),
-        calibrate: bool = typer.Option(
-            False, "--calibrate", help="Refit the basis-free null on the calibration pairs and save it."
+        calibrate: str = typer.Option(
+            None,
+            "--calibrate",
+            metavar="OUT.json",
+            help="Also refit the lineage nulls on the calibration pairs and write them to this file.",
+        ),
+        nulls: str = typer.Option(
+            None,
+            "--nulls",
+            metavar="FILE",
+            help="Compare the labelled pairs with these nulls (a --calibrate file) instead of the refit.",
         ),
     ) -> None:
         """Compare every zoo pair and report how often taoke is right, with the FPR on the calibration set."""
@@ -29,19 +38,24 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from taoke.analyzers.weights.evaluation import evaluate, load_manifest
         from taoke.errors import TaokeError
         from taoke.render.common import dumps
         from taoke.render.compare import eval_renderables
+        from taoke.weights import load_nulls
+        from taoke.zoo.evaluation import evaluate, load_manifest
 
         if fmt not in ("text", "json"):
             raise TaokeError(f"unknown --format {fmt!r} (use text or json)")
+        if calibrate is not None and Path(calibrate).is_dir():
+            raise TaokeError(f"--calibrate {calibrate}: a directory; name the JSON file to write")
         con = Console(highlight=False, stderr=True)
         pairs = load_manifest(manifest) if manifest else None
+        given = load_nulls(nulls) if nulls else None
         report = evaluate(
             pairs,
             include_real=real,
-            calibrate=calibrate,
+            nulls=given,
+            calibrate_to=calibrate,
             progress=(lambda msg: con.print(f"[dim]{msg}[/]")) if fmt == "text" else None,
         )
         if output:
@@ -57,3 +71,5 @@ def register(app: typer.Typer) -> None:
             out.print(r)
         if output:
             out.print(f"[dim]written {output}[/]")
+        if calibrate:
+            out.print(f"[dim]nulls written to {calibrate}[/]")

@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         import time
         from pathlib import Path
 
-        from taoke.fingerprint import fingerprint
+        from taoke.weights import fingerprint
 
         t0 = time.perf_counter()
         fp = fingerprint(model)

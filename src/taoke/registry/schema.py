@@ -62,7 +62,7 @@ models = Table(
     Column("taoke_version", String(32), nullable=False),
     Column("vector_version", Integer, nullable=False),
     Column("vector", LargeBinary, nullable=False),  # float32 compact vector (taoke.registry.vector)
-    Column("fingerprint", LargeBinary, nullable=False),  # compressed .npz of taoke.fingerprint
+    Column("fingerprint", LargeBinary, nullable=False),  # compressed .npz of taoke.weights.fingerprint
     Column("fingerprint_bytes", Integer, nullable=False),
     Column("fingerprint_seconds", Float),
 )

@@ -2,7 +2,7 @@
 
 Search is two stages. (1) The ANN index over compact vectors (:mod:`taoke.registry.vector`) gives a
 shortlist of K candidates in sub-linear time. (2) Each candidate's stored fingerprint is compared with
-the query by the full :func:`taoke.compare.compare` (well under a second each), which gives the
+the query by the full :func:`taoke.weights.compare` (well under a second each), which gives the
 relationship, a p-value under a stated null and the evidence. Because K hypotheses are tested, the
 p-values are adjusted by Holm's step-down procedure (valid under any dependence, uniformly more
 powerful than Bonferroni); a candidate is reported as a relative only when its adjusted p-value is at
@@ -19,12 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from taoke.fingerprint import Fingerprint, fingerprint, is_fingerprint_file, load_fingerprint
 from taoke.registry.ann import describe_plan
 from taoke.registry.identity import Identity, describe, weight_hashes
 from taoke.registry.store import ModelRecord, Registry
 from taoke.registry.vector import compact_vector
-from taoke.verdict import DEFAULT_ALPHA
+from taoke.weights import (
+    DEFAULT_ALPHA,
+    Fingerprint,
+    compare,
+    fingerprint,
+    is_fingerprint_file,
+    load_fingerprint,
+)
 
 DEFAULT_TOP = 5
 
@@ -201,8 +207,6 @@ def search(
     exact scan of every vector up to 1M models (or with ``exact``), else the HNSW graph at search
     breadth ``ef`` (default grows with the registry): :meth:`taoke.registry.ann.AnnIndex.plan`.
     """
-    from taoke.compare import compare
-
     t0 = time.perf_counter()
     if isinstance(query, Fingerprint):
         prepared = Prepared(None, query, 0.0)

@@ -25,12 +25,12 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from taoke import __version__
 from taoke.errors import TaokeError
-from taoke.fingerprint import Fingerprint, load_fingerprint
 from taoke.registry import schema
 from taoke.registry.ann import AnnIndex, make_stamp
 from taoke.registry.identity import Identity
 from taoke.registry.vector import DIM, VECTOR_VERSION, compact_vector
 from taoke.render.progress import progress_bar
+from taoke.weights import Fingerprint, load_fingerprint
 
 # An ANN rebuild of REBUILD_PROGRESS_FROM rows or more shows a progress bar on a terminal; rows are
 # added REBUILD_CHUNK at a time so the bar moves.

@@ -4,7 +4,7 @@ WHY this construction. ``compare`` is invariant to renames, permutations of resi
 heads / neurons, the function-preserving rescalings, rotation of the residual stream, dtype and
 quantization, because it works on *token-space* invariants: per layer and component (qk, ov, ffn,
 gate) an ``m x m`` matrix over anchor tokens chosen by a hash of their bytes
-(:mod:`taoke.analyzers.weights.invariants`). Those matrices are already free of every basis the
+(:mod:`taoke.weights.invariants`). Those matrices are already free of every basis the
 copier controls, and their size does not depend on the model's width. What remains model-specific is
 *which* tokens the rows and columns are, and how many layers there are. So the vector is a feature
 hash (Weinberger et al., ICML 2009) of the off-diagonal entries keyed by the *token keys* of the pair,
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from taoke.analyzers.weights.invariants import COMPONENTS
+from taoke.weights.invariants import COMPONENTS
 
 VECTOR_VERSION = 1
 DIM = 256
@@ -52,7 +52,7 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 
 def compact_vector(fp: Any, dim: int = DIM) -> np.ndarray:
-    """The ``dim``-dimensional unit vector of a :class:`~taoke.fingerprint.Fingerprint` (float32).
+    """The ``dim``-dimensional unit vector of a :class:`~taoke.weights.Fingerprint` (float32).
 
     A fingerprint without invariants (no decoder blocks) gives the zero vector: it is stored but can
     only be found by an exact content hash, never shortlisted.

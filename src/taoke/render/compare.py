@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from taoke.render.common import dumps, esc, fmt_p
+from taoke.weights.relationship import Relationship
 
 _SEV = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
@@ -175,40 +176,42 @@ def print_compare(result: Any) -> None:
     _console().print(Group(*compare_renderables(result)))
 
 
-def demo_table(rows: list[dict[str, Any]]) -> Table:
-    """Side-by-side verdicts of ``taoke demo``."""
-    t = Table(title="taoke compare on the zoo's own trained models (reference: base-a)", show_lines=False)
+def demo_table(result: Any) -> Table:
+    """Side-by-side verdicts of ``taoke demo`` (a :class:`taoke.zoo.demo.DemoResult`)."""
+    t = Table(
+        title=f"taoke compare on the zoo's own trained models (reference: {result.reference})",
+        show_lines=False,
+    )
     for col in ("suspect", "what it really is", "taoke says", "derived", "p-value", "layer sim.", "time"):
         t.add_column(
             col, justify="left" if col in ("suspect", "what it really is", "taoke says") else "right"
         )
-    for r in rows:
-        ok = r["relationship"] == r["truth"]
+    for r in result.rows:
         t.add_row(
-            r["suspect"],
-            r["truth"],
-            Text(r["relationship"], style="bold green" if ok else "bold red"),
-            "yes" if r["derived"] else "no",
-            fmt_p(r["p_value"]),
-            f"{r['similarity']:.3f}",
-            f"{r['seconds']:.1f}s",
+            r.suspect,
+            str(r.truth),
+            Text(str(r.relationship), style="bold green" if r.correct else "bold red"),
+            "yes" if r.derived else "no",
+            fmt_p(r.p_value),
+            f"{r.similarity:.3f}",
+            f"{r.seconds:.1f}s",
         )
     return t
 
 
-SHORT = {
-    "identical": "ident",
-    "renamed-copy": "renam",
-    "obfuscated-copy": "obfus",
-    "fine-tuned": "fine",
-    "continued-pretraining": "cpt",
-    "pruned": "prune",
-    "depth-upscaled": "upsc",
-    "vocab-extended": "vocab",
-    "merged": "merge",
-    "partial": "part",
-    "independent-same-architecture": "ind-sa",
-    "independent": "indep",
+SHORT: dict[str, str] = {
+    Relationship.IDENTICAL: "ident",
+    Relationship.RENAMED_COPY: "renam",
+    Relationship.OBFUSCATED_COPY: "obfus",
+    Relationship.FINE_TUNED: "fine",
+    Relationship.CONTINUED_PRETRAINING: "cpt",
+    Relationship.PRUNED: "prune",
+    Relationship.DEPTH_UPSCALED: "upsc",
+    Relationship.VOCAB_EXTENDED: "vocab",
+    Relationship.MERGED: "merge",
+    Relationship.PARTIAL: "part",
+    Relationship.INDEPENDENT_SAME_ARCHITECTURE: "ind-sa",
+    Relationship.INDEPENDENT: "indep",
     "error": "error",
 }
 

@@ -9,21 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-RELATIONSHIPS = (
-    "identical",
-    "renamed-copy",
-    "obfuscated-copy",
-    "fine-tuned",
-    "continued-pretraining",
-    "pruned",
-    "depth-upscaled",
-    "vocab-extended",
-    "merged",
-    "partial",
-    "independent-same-architecture",
-    "independent",
-)
-NEGATIVE = {"independent-same-architecture", "independent"}
+from taoke.weights.relationship import Relationship as R
 
 OBF_ALL = ["rotate", "perm_resid", "perm_heads", "perm_ffn", "scale_norms", "scale_updown", "scale_qkvo"]
 
@@ -283,7 +269,7 @@ MODELS: dict[str, Recipe] = {
 # The order of a GQA head permutation etc. depends only on the recipe's seed, so ground truth is reproducible.
 
 
-def _pair(ref: str, sus: str, rel: str, **details) -> dict:
+def _pair(ref: str, sus: str, rel: R, **details) -> dict:
     return {"reference": ref, "suspect": sus, "relationship": rel, "details": details}
 
 
@@ -291,31 +277,31 @@ def _pairs() -> list[dict]:
     P = _pair
     pairs = [
         # identical
-        P("base-a", "a-copy", "identical", transformation="re-upload, same float16 bytes"),
-        P("base-a", "a-fp32", "identical", transformation="cast float16 -> float32 (exact)"),
-        P("base-a", "a-bf16", "identical", transformation="cast float16 -> bfloat16 (rounding)"),
-        P("base-a", "a-gguf-f16", "identical", transformation="GGUF export, F16, q/k permuted for GGML RoPE"),
-        P("base-a", "a-gguf-q8_0", "identical", transformation="GGUF export, Q8_0"),
-        P("base-a", "a-gguf-q4_0", "identical", transformation="GGUF export, Q4_0 (output head Q8_0)"),
+        P("base-a", "a-copy", R.IDENTICAL, transformation="re-upload, same float16 bytes"),
+        P("base-a", "a-fp32", R.IDENTICAL, transformation="cast float16 -> float32 (exact)"),
+        P("base-a", "a-bf16", R.IDENTICAL, transformation="cast float16 -> bfloat16 (rounding)"),
+        P("base-a", "a-gguf-f16", R.IDENTICAL, transformation="GGUF export, F16, q/k permuted for GGML RoPE"),
+        P("base-a", "a-gguf-q8_0", R.IDENTICAL, transformation="GGUF export, Q8_0"),
+        P("base-a", "a-gguf-q4_0", R.IDENTICAL, transformation="GGUF export, Q4_0 (output head Q8_0)"),
         # renamed
         P(
             "base-a",
             "a-yi",
-            "renamed-copy",
+            R.RENAMED_COPY,
             transformation="input_layernorm->ln1, post_attention_layernorm->ln2",
             architecture="YiForCausalLM",
         ),
         P(
             "base-a",
             "a-baichuan",
-            "renamed-copy",
+            R.RENAMED_COPY,
             transformation="q,k,v fused into W_pack=[q;k;v]",
             architecture="BaichuanForCausalLM",
         ),
         P(
             "base-a",
             "a-neox",
-            "renamed-copy",
+            R.RENAMED_COPY,
             transformation="GPT-NeoX names; query_key_value interleaved per kv group [q heads, k, v]; "
             "dense_h_to_4h=[gate;up]",
             architecture="GPTNeoXForCausalLM",
@@ -325,7 +311,7 @@ def _pairs() -> list[dict]:
             P(
                 "base-a",
                 f"a-{n}",
-                "obfuscated-copy",
+                R.OBFUSCATED_COPY,
                 transformation=MODELS[f"a-{n}"].params["ops"],
                 function_preserving=True,
             )
@@ -340,25 +326,25 @@ def _pairs() -> list[dict]:
                 "obf-all",
             )
         ],
-        P("base-c", "c-obf-all", "obfuscated-copy", transformation=OBF_ALL, function_preserving=True),
+        P("base-c", "c-obf-all", R.OBFUSCATED_COPY, transformation=OBF_ALL, function_preserving=True),
         # fine-tuned
-        P("base-a", "a-ft-man", "fine-tuned", corpus="man", lr=3e-4),
-        P("base-a", "a-ft-doc", "fine-tuned", corpus="doc", lr=3e-4),
-        P("base-a", "a-lora-man", "fine-tuned", corpus="man", lora_rank=8, merged=True),
+        P("base-a", "a-ft-man", R.FINE_TUNED, corpus="man", lr=3e-4),
+        P("base-a", "a-ft-doc", R.FINE_TUNED, corpus="doc", lr=3e-4),
+        P("base-a", "a-lora-man", R.FINE_TUNED, corpus="man", lora_rank=8, merged=True),
         P(
             "base-a",
             "a-ft-man-permuted",
-            "fine-tuned",
+            R.FINE_TUNED,
             corpus="man",
             transformation=["fine-tune (a-ft-man)", "perm_resid", "perm_ffn"],
         ),
-        P("base-a", "a-ft-doc-q4_0", "fine-tuned", corpus="doc", transformation=["fine-tune", "GGUF Q4_0"]),
+        P("base-a", "a-ft-doc-q4_0", R.FINE_TUNED, corpus="doc", transformation=["fine-tune", "GGUF Q4_0"]),
         # continued pretraining
-        P("base-a", "a-cpt-man", "continued-pretraining", corpus="man", lr=2e-3),
+        P("base-a", "a-cpt-man", R.CONTINUED_PRETRAINING, corpus="man", lr=2e-3),
         P(
             "base-a",
             "a-cpt-man-q8_0",
-            "continued-pretraining",
+            R.CONTINUED_PRETRAINING,
             corpus="man",
             transformation=["continued pretraining", "GGUF Q8_0"],
         ),
@@ -366,7 +352,7 @@ def _pairs() -> list[dict]:
         P(
             "base-a",
             "a-pruned",
-            "pruned",
+            R.PRUNED,
             kept_layers=[0, 1, 3],
             ffn_width=[192, 128],
             healed=True,
@@ -375,14 +361,14 @@ def _pairs() -> list[dict]:
         P(
             "base-a",
             "a-upscaled",
-            "depth-upscaled",
+            R.DEPTH_UPSCALED,
             layer_map={str(j): i for j, i in enumerate([0, 1, 2, 1, 2, 3])},
             healed=True,
         ),
         P(
             "base-a",
             "a-vocabext",
-            "vocab-extended",
+            R.VOCAB_EXTENDED,
             added_tokens=256,
             old_vocab=2048,
             new_vocab=2304,
@@ -392,7 +378,7 @@ def _pairs() -> list[dict]:
         P(
             "base-a",
             "merge-ft-linear",
-            "merged",
+            R.MERGED,
             parents={"a-ft-man": 0.5, "a-ft-doc": 0.5},
             method="linear",
             weights_from_reference=1.0,
@@ -400,7 +386,7 @@ def _pairs() -> list[dict]:
         P(
             "base-a",
             "merge-ft-slerp",
-            "merged",
+            R.MERGED,
             parents={"a-ft-man": 0.5, "a-ft-doc": 0.5},
             method="slerp",
             weights_from_reference=1.0,
@@ -408,7 +394,7 @@ def _pairs() -> list[dict]:
         P(
             "base-a",
             "merge-a-a2",
-            "merged",
+            R.MERGED,
             parents={"base-a": 0.6, "base-a2": 0.4},
             method="linear",
             weights_from_reference=0.6,
@@ -416,7 +402,7 @@ def _pairs() -> list[dict]:
         P(
             "base-a2",
             "merge-a-a2",
-            "merged",
+            R.MERGED,
             parents={"base-a": 0.6, "base-a2": 0.4},
             method="linear",
             weights_from_reference=0.4,
@@ -424,7 +410,7 @@ def _pairs() -> list[dict]:
         P(
             "base-a",
             "merge-ft-ties",
-            "merged",
+            R.MERGED,
             parents={"a-ft-man": 1.0, "a-ft-doc": 1.0},
             method="ties",
             density=0.2,
@@ -433,7 +419,7 @@ def _pairs() -> list[dict]:
         P(
             "base-a",
             "merge-ft-taskarith",
-            "merged",
+            R.MERGED,
             parents={"a-lora-man": 0.7, "a-ft-doc": 0.7},
             method="task_arithmetic",
             weights_from_reference=1.0,
@@ -442,7 +428,7 @@ def _pairs() -> list[dict]:
         P(
             "base-a",
             "a2-partial-a",
-            "partial",
+            R.PARTIAL,
             copied_layers=[0, 1],
             layer_origin={"0": "base-a", "1": "base-a", "2": "base-a2", "3": "base-a2"},
             healed=True,
@@ -451,83 +437,83 @@ def _pairs() -> list[dict]:
         P(
             "base-a2",
             "a2-partial-a",
-            "partial",
+            R.PARTIAL,
             copied_layers=[2, 3],
             layer_origin={"0": "base-a", "1": "base-a", "2": "base-a2", "3": "base-a2"},
             healed=True,
             note="A2 is the model the layers were transplanted into; its embeddings and blocks 2-3 remain",
         ),
         # real model derivatives
-        P("smollm2", "smollm2-hf", "identical", transformation="GGUF Q4_1 dequantized to bfloat16 HF layout"),
-        P("smollm2", "smollm2-yi", "renamed-copy", transformation="dequantized, ln1/ln2 renaming"),
+        P("smollm2", "smollm2-hf", R.IDENTICAL, transformation="GGUF Q4_1 dequantized to bfloat16 HF layout"),
+        P("smollm2", "smollm2-yi", R.RENAMED_COPY, transformation="dequantized, ln1/ln2 renaming"),
         P(
             "smollm2",
             "smollm2-obf",
-            "obfuscated-copy",
+            R.OBFUSCATED_COPY,
             transformation=MODELS["smollm2-obf"].params["ops"],
             function_preserving=True,
         ),
-        P("smollm2", "smollm2-q8_0", "identical", transformation="re-quantized Q4_1 -> Q8_0"),
-        P("smollm2-hf", "smollm2-q4_0", "identical", transformation="re-quantized -> Q4_0"),
+        P("smollm2", "smollm2-q8_0", R.IDENTICAL, transformation="re-quantized Q4_1 -> Q8_0"),
+        P("smollm2-hf", "smollm2-q4_0", R.IDENTICAL, transformation="re-quantized -> Q4_0"),
         P(
             "smollm2",
             "smollm2-pruned",
-            "pruned",
+            R.PRUNED,
             dropped_layers=[20, 21, 22, 23, 24, 25],
             ffn_width=[1536, 1024],
             healed=False,
         ),
-        P("smollm2", "smollm2-upscaled", "depth-upscaled", overlap=8, n_layers=[30, 44], healed=False),
-        P("smollm2", "smollm2-vocabext", "vocab-extended", added_tokens=256, healed=False),
-        P("smollm2", "smollm2-ft", "fine-tuned", corpus="man", steps=20, requires_training=True),
+        P("smollm2", "smollm2-upscaled", R.DEPTH_UPSCALED, overlap=8, n_layers=[30, 44], healed=False),
+        P("smollm2", "smollm2-vocabext", R.VOCAB_EXTENDED, added_tokens=256, healed=False),
+        P("smollm2", "smollm2-ft", R.FINE_TUNED, corpus="man", steps=20, requires_training=True),
         # negatives: same architecture, independent training
-        P("base-a", "base-a2", "independent-same-architecture", why="same data and tokenizer, other seed"),
-        P("base-a", "base-b", "independent-same-architecture", why="other seed, other data, other tokenizer"),
-        P("base-a", "base-c", "independent-same-architecture", why="other size (d=128, 6 layers)"),
-        P("base-a2", "base-b", "independent-same-architecture", why="other seed, other data"),
-        P("base-b", "base-c", "independent-same-architecture", why="other data, other size"),
+        P("base-a", "base-a2", R.INDEPENDENT_SAME_ARCHITECTURE, why="same data and tokenizer, other seed"),
+        P("base-a", "base-b", R.INDEPENDENT_SAME_ARCHITECTURE, why="other seed, other data, other tokenizer"),
+        P("base-a", "base-c", R.INDEPENDENT_SAME_ARCHITECTURE, why="other size (d=128, 6 layers)"),
+        P("base-a2", "base-b", R.INDEPENDENT_SAME_ARCHITECTURE, why="other seed, other data"),
+        P("base-b", "base-c", R.INDEPENDENT_SAME_ARCHITECTURE, why="other data, other size"),
         P(
             "base-a",
             "calib-00",
-            "independent-same-architecture",
+            R.INDEPENDENT_SAME_ARCHITECTURE,
             why="same data, other seed, shorter training",
         ),
         P(
             "base-a",
             "calib-01",
-            "independent-same-architecture",
+            R.INDEPENDENT_SAME_ARCHITECTURE,
             why="same data, other seed, shorter training",
         ),
         P(
             "base-a",
             "a2-yi",
-            "independent-same-architecture",
+            R.INDEPENDENT_SAME_ARCHITECTURE,
             why="Yi-style renamed release of an independently trained twin: borrowed design, own weights",
         ),
         P(
             "base-a2",
             "a-ft-man",
-            "independent-same-architecture",
+            R.INDEPENDENT_SAME_ARCHITECTURE,
             why="fine-tune of A against independent A2",
         ),
         P(
             "base-b",
             "a-cpt-man",
-            "independent-same-architecture",
+            R.INDEPENDENT_SAME_ARCHITECTURE,
             why="A continued on man pages vs B trained on man pages: same data, different origin",
         ),
-        P("base-a", "smollm2", "independent-same-architecture", why="both llama architecture, unrelated"),
+        P("base-a", "smollm2", R.INDEPENDENT_SAME_ARCHITECTURE, why="both llama architecture, unrelated"),
         P(
             "base-a2",
             "a-obf-all",
-            "independent-same-architecture",
+            R.INDEPENDENT_SAME_ARCHITECTURE,
             why="disguised copy of A vs independent A2",
         ),
         # negatives: different families
-        P("base-a", "minilm", "independent", why="BERT encoder vs LLaMA decoder"),
-        P("base-a", "gemma3", "independent", why="Gemma 3 vs small LLaMA"),
-        P("smollm2", "gemma3", "independent", why="Gemma 3 270M vs SmolLM2 135M"),
-        P("smollm2", "minilm", "independent", why="BERT encoder vs SmolLM2"),
+        P("base-a", "minilm", R.INDEPENDENT, why="BERT encoder vs LLaMA decoder"),
+        P("base-a", "gemma3", R.INDEPENDENT, why="Gemma 3 vs small LLaMA"),
+        P("smollm2", "gemma3", R.INDEPENDENT, why="Gemma 3 270M vs SmolLM2 135M"),
+        P("smollm2", "minilm", R.INDEPENDENT, why="BERT encoder vs SmolLM2"),
     ]
     return pairs
 

@@ -14,7 +14,7 @@ file measures 3.1 MB there, see ``bench/speed.py``):
   2 MB at d=4096). Used to *find* the residual transformation (orthogonal Procrustes), i.e. to report
   which permutation/rotation/scaling a suspect applied; the verdict itself does not need it.
 - ``inv``: per layer and component (qk, ov, ffn, gate) the ``m_inv x m_inv`` token-space invariants of
-  :mod:`taoke.analyzers.weights.invariants` (48x48, unit RMS, float16: 0.6 MB for 32 layers).
+  :mod:`taoke.weights.invariants` (48x48, unit RMS, float16: 0.6 MB for 32 layers).
 - ``rinv``: the same invariants with 32 fixed, seeded orthonormal probe vectors in place of the anchors
   (``Omega^T M Omega``): tied to the raw residual basis, so blind to a rotation, but independent of the
   embeddings. It is what catches a *partial* copy (blocks transplanted into a model that keeps its own
@@ -39,8 +39,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from taoke.analyzers.weights.invariants import COMPONENTS, BlockInvariants, rms_rows, whiten_rows
 from taoke.errors import AnalysisError, CorruptFile, SourceNotFound
+from taoke.limits import Limits
+from taoke.weights.invariants import COMPONENTS, BlockInvariants, rms_rows, whiten_rows
 
 FORMAT_VERSION = 1
 M_ALIGN_MAX = 1024
@@ -337,7 +338,7 @@ def probes(d: int, k: int = M_PROBES) -> np.ndarray:
     return whiten_rows(rng.standard_normal((k, d)), shrink=0.0) * np.sqrt(d)
 
 
-def _blas_limit(n_threads: int | None) -> Any:
+def blas_limit(n_threads: int | None) -> Any:
     """Limit BLAS threads for small models: on a shared 2-core machine, multi-threaded BLAS on 64x64
     products spins and is 10x slower than one thread (measured: 2.2 s vs 0.16 s for a zoo model)."""
     from contextlib import nullcontext
@@ -351,22 +352,24 @@ def _blas_limit(n_threads: int | None) -> Any:
     return threadpool_limits(limits=n_threads, user_api="blas")
 
 
-def fingerprint(model: ModelLike | str | Path, *, limits: Any = None) -> Fingerprint:
+def fingerprint(model: ModelLike | str | Path | Any, *, limits: Limits | None = None) -> Fingerprint:
     """Stream ``model`` once and return its :class:`Fingerprint`.
 
-    ``model`` is a :class:`taoke.model.Model` (anything with ``canonical_keys()``/``canonical()``) or a
-    source spec that :func:`taoke.model.load` resolves. Each tensor is read once, reduced, and dropped.
+    ``model`` is a :class:`taoke.model.Model` (anything with ``canonical_keys()``/``canonical()``), or a
+    source spec or release that :func:`taoke.model.load` opens for this one pass (and closes after).
+    Each tensor is read once, reduced, and dropped.
 
     >>> fp = fingerprint("path/to/model")            # doctest: +SKIP
     >>> fp.save("model.taoke.npz")                    # doctest: +SKIP
     """
-    if isinstance(model, (str, Path)):
+    if not (hasattr(model, "canonical_keys") and hasattr(model, "canonical")):
         from taoke.model import load
 
-        model = load(str(model), limits=limits)
+        with load(str(model) if isinstance(model, Path) else model, limits=limits) as opened:
+            return fingerprint(opened)
     hp = getattr(model, "hparams", None)
     d = hp.get("d_model") if isinstance(hp, dict) else getattr(hp, "d_model", None)
-    with _blas_limit(1 if d is not None and int(d) < 1024 else None):
+    with blas_limit(1 if d is not None and int(d) < 1024 else None):
         return _fingerprint(model)
 
 

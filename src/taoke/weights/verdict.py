@@ -24,6 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from taoke.weights.alignment import Explanation, VocabChange
+from taoke.weights.fingerprint import Fingerprint
+from taoke.weights.lineage import LineageStats
+from taoke.weights.relationship import Relationship as R
+
 DEFAULT_ALPHA = 1e-3
 FUNCTION_EQUAL = 0.985
 FINE_TUNE_MIN = 0.65
@@ -33,7 +38,9 @@ MERGE_FLAG_MAX = 0.6
 
 @dataclass
 class Verdict:
-    relationship: str
+    """The relationship picked, whether it is derived, how confident, and the rule that fired (reasons)."""
+
+    relationship: R
     derived: bool
     confidence: float
     reasons: list[str] = field(default_factory=list)
@@ -54,19 +61,17 @@ def _confidence_from_p(log10p: float, alpha: float, derived: bool) -> float:
 
 
 def decide(
-    *,
-    ref: Any,
-    sus: Any,
-    stats: Any,
-    raw: dict[str, Any],
-    resid: Any,
-    vocab: dict[str, Any],
-    neurons: dict[str, Any] | None,
-    parents: list[dict[str, Any]],
-    alpha: float,
-    same_arch: bool,
+    ref: Fingerprint, sus: Fingerprint, stats: LineageStats, found: Explanation, alpha: float
 ) -> Verdict:
-    """Pick the relationship; see the module docstring for the order and thresholds."""
+    """Pick the relationship from the lineage test (``stats``) and the explainers (``found``); see the
+    module docstring for the order and thresholds."""
+    raw, resid, vocab, neurons, parents = (
+        found.raw,
+        found.residual,
+        found.vocabulary,
+        found.neurons,
+        found.parents,
+    )
     log10p = stats.log10p_model
     derived = log10p < np.log10(alpha)
     conf_p = _confidence_from_p(log10p, alpha, derived)
@@ -74,13 +79,13 @@ def decide(
     tr: dict[str, Any] = {}
     if not derived:
         reasons.append(f"lineage p-value {10**log10p:.2g} is not below alpha={alpha:g}")
-        if same_arch:
+        if found.same_architecture:
             reasons.append(
                 "same block design (gated FFN, attention layout) and family: borrowed design, own weights"
             )
-            return Verdict("independent-same-architecture", False, conf_p, reasons, tr)
+            return Verdict(R.INDEPENDENT_SAME_ARCHITECTURE, False, conf_p, reasons, tr)
         reasons.append("different family or block design")
-        return Verdict("independent", False, conf_p, reasons, tr)
+        return Verdict(R.INDEPENDENT, False, conf_p, reasons, tr)
 
     mapped = [(j, i) for j, i in enumerate(stats.layer_map) if i is not None]
     sim = np.tanh(stats.s1) if stats.s1.size and stats.basis_free else None
@@ -96,7 +101,7 @@ def decide(
     used = [i for _, i in mapped]
     repeated = len(used) != len(set(used))
     skipped = sorted(set(range(n_ref)) - set(used))
-    raw_same = raw["compared"] > 0 and raw["same"] >= RAW_SAME_FRACTION * raw["compared"]
+    raw_same = raw.compared > 0 and raw.same >= RAW_SAME_FRACTION * raw.compared
     med = float(np.median(sims)) if sims.size else (float(np.median(raw_sims)) if raw_sims.size else 0.0)
     low = float(np.min(sims)) if sims.size else 0.0
     ffn_ref, ffn_sus = ref.meta.get("ffn_dim") or 0, sus.meta.get("ffn_dim") or 0
@@ -112,10 +117,10 @@ def decide(
     }
 
     # 1. vocabulary extension (before raw identity: grown embeddings are excluded from the raw check)
-    if vocab["relation"] == "extended":
-        tr["vocab_extension"] = {"added_tokens": vocab["added_tokens"]}
-        reasons.append(f"suspect vocabulary holds the reference's plus {vocab['added_tokens']} tokens")
-        return Verdict("vocab-extended", True, min(conf_p, 0.9), reasons, tr)
+    if vocab.relation == VocabChange.EXTENDED:
+        tr["vocab_extension"] = {"added_tokens": vocab.added_tokens}
+        reasons.append(f"suspect vocabulary holds the reference's plus {vocab.added_tokens} tokens")
+        return Verdict(R.VOCAB_EXTENDED, True, min(conf_p, 0.9), reasons, tr)
 
     # 2. same raw values
     if raw_same and identity_map:
@@ -142,21 +147,21 @@ def decide(
                 "fused_tensors": sus.meta.get("fused"),
             }
             reasons.append("same values in the same layout, under other tensor names or fused tensors")
-            return Verdict("renamed-copy", True, min(conf_p, 0.97), reasons, tr)
+            return Verdict(R.RENAMED_COPY, True, min(conf_p, 0.97), reasons, tr)
         reasons.append("same values in the same layout (up to dtype/quantisation error)")
-        return Verdict("identical", True, min(conf_p, 0.97), reasons, tr)
+        return Verdict(R.IDENTICAL, True, min(conf_p, 0.97), reasons, tr)
 
     # 3. merges with named parents
-    sig_parents = [p for p in parents if p.get("p_value", 1.0) < alpha]
+    sig_parents = [p for p in parents if p.p_value < alpha]
     if len(sig_parents) >= 2:
-        tr["merge"] = {p["name"]: p.get("share") for p in parents}
-        shares = ", ".join(f"{p['name']} {p['share']:.2f}" for p in sig_parents if "share" in p)
+        tr["merge"] = {p.name: p.share for p in parents}
+        shares = ", ".join(f"{p.name} {p.share:.2f}" for p in sig_parents if p.share is not None)
         reasons.append(
             "suspect descends from "
-            + " and ".join(p["name"] for p in sig_parents)
+            + " and ".join(p.name for p in sig_parents)
             + (f": estimated shares {shares}" if shares else "")
         )
-        return Verdict("merged", True, min(conf_p, 0.9), reasons, tr)
+        return Verdict(R.MERGED, True, min(conf_p, 0.9), reasons, tr)
 
     # 4. structure: depth and width
     if n_sus > n_ref or repeated:
@@ -164,14 +169,14 @@ def decide(
             f"{n_sus} suspect layers map onto {len(set(used))} reference layers with repeats: "
             "layers were duplicated"
         )
-        return Verdict("depth-upscaled", True, min(conf_p, 0.9), reasons, tr)
+        return Verdict(R.DEPTH_UPSCALED, True, min(conf_p, 0.9), reasons, tr)
     if unmatched and mapped:
         reasons.append(
             f"suspect layers {unmatched} match no reference layer while "
             f"{[j for j, _ in mapped]} do: only some layers were copied"
         )
         tr["copied_layers"] = {str(j): i for j, i in mapped}
-        return Verdict("partial", True, min(conf_p, 0.85), reasons, tr)
+        return Verdict(R.PARTIAL, True, min(conf_p, 0.85), reasons, tr)
     if skipped or narrower or n_sus < n_ref:
         what = []
         if skipped:
@@ -184,29 +189,29 @@ def decide(
             "ffn_dim": [ffn_ref, ffn_sus],
             "d_model": [ref.d_model, sus.d_model],
         }
-        return Verdict("pruned", True, min(conf_p, 0.9), reasons, tr)
+        return Verdict(R.PRUNED, True, min(conf_p, 0.9), reasons, tr)
 
     # 5. same function, transformed
     if sims.size and low >= FUNCTION_EQUAL and identity_map:
-        found = []
+        undone = []
         if resid is not None and resid.kind not in ("identity", "none", "undetermined"):
-            found.append(f"residual {resid.kind}")
-        if neurons is not None and neurons.get("moved"):
-            found.append(f"{neurons['moved']} FFN neurons permuted")
+            undone.append(f"residual {resid.kind}")
+        if neurons is not None and neurons.moved:
+            undone.append(f"{neurons.moved} FFN neurons permuted")
         if not raw_same:
-            found.append("raw values differ at the same positions")
-        tr["obfuscation"] = found
+            undone.append("raw values differ at the same positions")
+        tr["obfuscation"] = undone
         reasons.append(
             "every layer computes the same function (basis-free similarity >= "
-            f"{FUNCTION_EQUAL}) but the stored values differ: " + ", ".join(found)
+            f"{FUNCTION_EQUAL}) but the stored values differ: " + ", ".join(undone)
         )
-        return Verdict("obfuscated-copy", True, min(conf_p, 0.95), reasons, tr)
+        return Verdict(R.OBFUSCATED_COPY, True, min(conf_p, 0.95), reasons, tr)
 
     # 6. drift
     tr["drift"] = {"median_layer_similarity": med, "min_layer_similarity": low}
     if med >= FINE_TUNE_MIN:
         reasons.append(f"all layers match with small drift (median similarity {med:.3f} >= {FINE_TUNE_MIN})")
-        return Verdict("fine-tuned", True, min(conf_p, 0.8), reasons, tr)
+        return Verdict(R.FINE_TUNED, True, min(conf_p, 0.8), reasons, tr)
     reasons.append(f"all layers match with large drift (median similarity {med:.3f} < {FINE_TUNE_MIN})")
     spread = float(np.max(sims) - np.min(sims)) if sims.size else 0.0
     if sims.size and med < MERGE_FLAG_MAX and spread < 0.1:
@@ -217,4 +222,4 @@ def decide(
         )
     if parents:
         reasons.append("the named parents do not both explain it: not a merge of them")
-    return Verdict("continued-pretraining", True, min(conf_p, 0.7), reasons, tr)
+    return Verdict(R.CONTINUED_PRETRAINING, True, min(conf_p, 0.7), reasons, tr)

@@ -1,6 +1,7 @@
-"""Measuring the lineage test on the zoo: accuracy, false-positive rate, margin; fitting the null.
+"""``taoke eval``: the lineage test measured on the zoo (accuracy, false-positive rate, margin) and
+the calibration of its nulls.
 
-``evaluate`` runs :func:`taoke.compare.compare` on every labelled pair of a manifest (default: the
+``evaluate`` runs :func:`taoke.weights.compare` on every labelled pair of a manifest (default: the
 built-in zoo of issue 3) and on the calibration pairs (independent bases of one shape), and reports:
 
 - the confusion table of relationships and the derived-vs-not accuracy;
@@ -10,7 +11,10 @@ built-in zoo of issue 3) and on the calibration pairs (independent bases of one 
 - min/max p-value per class and the margin: the weakest derived pair's statistic minus the strongest
   independent pair's, in null standard deviations.
 
-``fit_null`` is the calibration itself: the basis-free layer-pair scores of independent models, pooled.
+The labelled pairs are compared with the nulls pooled over every calibration pair (laid over the
+packaged ones), or with the nulls the caller names (``taoke eval --nulls FILE``). The calibration itself
+(``taoke eval --calibrate OUT.json``) is that pooled fit, written where the caller says: the nulls
+:func:`taoke.weights.compare` uses are always passed to it, never patched in.
 """
 
 from __future__ import annotations
@@ -18,107 +22,30 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from itertools import combinations
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from taoke.analyzers.weights import lineage as lin
-from taoke.analyzers.weights.similarity import component_similarity, shared_anchors
+from taoke.weights import (
+    CompareResult,
+    Fingerprint,
+    Nulls,
+    Relationship,
+    compare,
+    fingerprint,
+    load_fingerprint,
+    packaged_nulls,
+)
+from taoke.weights.lineage import fit_nulls, pair_scores
 
 ALPHAS = (0.01, 0.001)
-
-
-def pair_scores(ref: Any, sus: Any) -> tuple[np.ndarray, np.ndarray, float]:
-    """One pair's basis-free scores standardised by its anchor-permutation noise (z units), its
-    raw-basis scores (correlation units) and the raw-basis probe-permutation noise SD; no null needed."""
-    from taoke.analyzers.weights.similarity import SharedAnchors, permutation_noise
-
-    anchors = shared_anchors(ref.anchors, sus.anchors, lin._inv_size(ref.inv), lin._inv_size(sus.inv))
-    s1 = np.zeros((0, 0))
-    if len(anchors.ref) >= lin.MIN_SHARED_ANCHORS:
-        raw1 = lin.layer_scores(component_similarity(ref.inv, sus.inv, anchors))
-        m, sd = permutation_noise(ref.inv, sus.inv, anchors)
-        s1 = (raw1 - m) / sd
-    s2 = np.zeros((0, 0))
-    perm2 = float("nan")
-    k = lin._inv_size(ref.rinv)
-    if ref.d_model == sus.d_model and ref.rinv and sus.rinv and k == lin._inv_size(sus.rinv):
-        ident = SharedAnchors(np.arange(k), np.arange(k), k, k)
-        s2 = lin.layer_scores(component_similarity(ref.rinv, sus.rinv, ident))
-        perm2 = permutation_noise(ref.rinv, sus.rinv, ident)[1]
-    return s1, s2, perm2
-
-
-def median_best(z: np.ndarray) -> float:
-    """S1's model statistic: the median over suspect layers of each one's best layer-pair z."""
-    return float(np.median(z.max(axis=0))) if z.size else float("nan")
-
-
-def fit_null(scores: list[np.ndarray], source: str, units: str = "") -> dict[str, Any]:
-    """Fit N(mu, sd) to pooled layer-pair scores of independent pairs.
-
-    WHY this fit and not the plain sample SD: the pooled scores are mostly noise around zero, with a
-    tail from same-depth convergence (layer 0 of same-data twins). A Gaussian test applied to every layer
-    pair must not call that tail significant, so the SD is the larger of the sample SD and the spread
-    that puts the most extreme observed score at 3.5 SDs (a one-in-4000 event per layer pair).
-    ``units`` = "_z" names the keys mu_z/sd_z (basis-free scores already in permutation-noise units).
-    """
-    allv = np.concatenate([np.ravel(s) for s in scores if np.size(s)]) if scores else np.zeros(0)
-    if allv.size < 10:
-        raise ValueError("too few calibration scores to fit a null")
-    mu = float(np.mean(allv))
-    sd = float(np.std(allv, ddof=1))
-    tail = float((allv.max() - mu) / 3.5)
-    return {
-        f"mu{units}": mu,
-        f"sd{units}": max(sd, tail),
-        "sample_sd": sd,
-        "max": float(allv.max()),
-        "n": int(allv.size),
-        "pairs": len(scores),
-        "source": source,
-    }
-
-
-def fit_nulls(
-    pair_z: list[np.ndarray],
-    pair_raw: list[np.ndarray],
-    source: str,
-    n_models: int = 10,
-    perm_sd: list[float] | None = None,
-) -> dict[str, Any]:
-    """All calibrated nulls from the score matrices of independent pairs (see :mod:`...lineage`).
-
-    - ``basis_free``: per layer pair, basis-free scores in permutation-noise units (the layer map);
-    - ``basis_free_median``: per pair, the median over suspect layers of the best z (model level);
-    - ``raw_basis``: per layer pair, raw-basis scores (a floor for the per-pair raw-basis null).
-    """
-    out: dict[str, Any] = {}
-    zs = [z for z in pair_z if z.size]
-    if zs:
-        out["basis_free"] = fit_null(zs, source, "_z")
-        out["basis_free"]["n_models"] = n_models
-        meds = np.array([median_best(z) for z in zs])
-        if meds.size >= 5:
-            mu, sd = float(meds.mean()), float(meds.std(ddof=1))
-            out["basis_free_median"] = {
-                "mu": mu,
-                "sd": max(sd, float((meds.max() - mu) / 3.5)),
-                "sample_sd": sd,
-                "max": float(meds.max()),
-                "n": int(meds.size),
-                "n_models": n_models,
-                "source": source,
-            }
-    rs = [r for r in pair_raw if r.size]
-    if rs:
-        out["raw_basis"] = fit_null(rs, source + " (raw basis)")
-        finite = [v for v in (perm_sd or []) if np.isfinite(v) and v > 0]
-        if finite:
-            out["raw_basis"]["perm_ratio"] = float(out["raw_basis"]["sd"] / np.mean(finite))
-    return out
+ERROR = "error"  # the "relationship" of a pair whose comparison failed (counted as wrong)
+ABOUT = (
+    "Calibrated nulls of taoke's lineage statistics, fitted on independently trained zoo "
+    "models (issue 3's calibration set). Written by `taoke eval --calibrate`."
+)
 
 
 def load_manifest(path: str | Path) -> list[dict[str, Any]]:
@@ -138,16 +65,14 @@ def load_manifest(path: str | Path) -> list[dict[str, Any]]:
 
 
 class FingerprintCache:
-    """Fingerprint each zoo model (or path) once per evaluation."""
+    """Fingerprint each zoo model (or path) once per evaluation (and once per code version on disk)."""
 
     def __init__(self, progress: Callable[[str], None] | None = None) -> None:
-        self.fps: dict[str, Any] = {}
+        self.fps: dict[str, Fingerprint] = {}
         self.seconds: dict[str, float] = {}
         self.progress = progress
 
-    def get(self, model_id: str) -> Any:
-        from taoke.fingerprint import fingerprint, load_fingerprint
-
+    def get(self, model_id: str) -> Fingerprint:
         if model_id not in self.fps:
             path = _materialize(model_id)
             disk = _disk_cache(model_id, path)
@@ -169,21 +94,21 @@ def _disk_cache(model_id: str, path: Path) -> Path | None:
     """Where a zoo model's fingerprint is cached: keyed by the model files' mtimes and sizes and by the
     source of the code that computes fingerprints, so a change to either recomputes it."""
     import hashlib
+    from importlib import import_module
+
+    from taoke.zoo.build import cache_dir
 
     try:
-        from taoke import fingerprint as fpmod
-        from taoke import zoo
-        from taoke.analyzers.weights import invariants
-
         h = hashlib.sha256()
-        for mod in (invariants, fpmod):
-            h.update(Path(mod.__file__).read_bytes())
+        # by module name: the package face exports a *function* named fingerprint
+        for name in ("taoke.weights.invariants", "taoke.weights.fingerprint"):
+            h.update(Path(str(import_module(name).__file__)).read_bytes())
         files = [path] if path.is_file() else sorted(q for q in path.rglob("*") if q.is_file())
         for q in files:
             st = q.stat()
             h.update(f"{q.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-        return Path(zoo.cache_dir()) / "fingerprints" / f"{model_id}-{h.hexdigest()[:16]}.npz"
-    except (OSError, AttributeError):
+        return Path(cache_dir()) / "fingerprints" / f"{model_id}-{h.hexdigest()[:16]}.npz"
+    except OSError:
         return None
 
 
@@ -191,42 +116,82 @@ def _materialize(model_id: str) -> Path:
     p = Path(model_id)
     if p.exists():
         return p
-    from taoke import zoo
+    from taoke.zoo.build import materialize
 
-    return Path(zoo.materialize(model_id))
+    return Path(materialize(model_id))
 
 
-def _with_null(nulls: dict[str, Any] | None, fn: Callable[[], Any]) -> Any:
-    """Run ``fn`` with the calibrated nulls temporarily replaced (for leave-one-out calibration)."""
-    if nulls is None:
-        return fn()
-    saved = dict(lin.calibrated_nulls())
-    cache = lin.calibrated_nulls()
-    cache.clear()
-    cache.update({**saved, **nulls})
-    try:
-        return fn()
-    finally:
-        cache.clear()
-        cache.update(saved)
+@dataclass
+class _Calibration:
+    """The calibration pairs' scores (computed once), from which every null of the evaluation is fitted."""
+
+    z: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    raw: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    perm_sd: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    @property
+    def models(self) -> list[str]:
+        return sorted({m for ab in self.z for m in ab})
+
+    def fit(self, keys: list[tuple[str, str]], source: str, n_models: int) -> Nulls | None:
+        if not keys:
+            return None
+        return fit_nulls(
+            [self.z[k] for k in keys],
+            [self.raw[k] for k in keys],
+            source,
+            n_models,
+            [self.perm_sd[k] for k in keys if np.isfinite(self.perm_sd[k])],
+        )
+
+
+def _scores(cache: FingerprintCache, calib_pairs: list[dict[str, Any]]) -> _Calibration:
+    cal = _Calibration()
+    for p in calib_pairs:
+        a, b = p["reference"], p["suspect"]
+        cal.z[(a, b)], cal.raw[(a, b)], cal.perm_sd[(a, b)] = pair_scores(cache.get(a), cache.get(b))
+    return cal
+
+
+def _pooled(cal: _Calibration) -> Nulls | None:
+    models = cal.models
+    source = f"zoo calibration: {len(cal.z)} independent pairs of {len(models)} same-shape bases"
+    return cal.fit(list(cal.z), source, len(models))
+
+
+def _write(cal: _Calibration, out: str | Path, base: Nulls | None) -> Nulls:
+    """Write the pooled fit, laid over ``base`` (default: the packaged nulls, so a null the calibration
+    cannot fit keeps its value), to ``out``: what ``taoke compare`` reads once it is copied to
+    ``taoke/data/weights_null.json`` or passed as ``nulls=``."""
+    pooled = _pooled(cal)
+    if pooled is None:
+        raise ValueError("no calibration pairs to fit the nulls on")
+    nulls = replace((packaged_nulls() if base is None else base).overlay(pooled), about=ABOUT)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    nulls.save(out)
+    return nulls
 
 
 def evaluate(
     pairs: list[dict[str, Any]] | None = None,
     *,
     include_real: bool = True,
-    calibrate: bool = False,
+    nulls: Nulls | None = None,
+    calibrate_to: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run the zoo evaluation; see the module docstring. Returns the JSON-able report."""
-    from taoke import zoo
-    from taoke.compare import compare
+    """Run the zoo evaluation; see the module docstring. Returns the JSON-able report.
+
+    ``nulls``: compare the labelled pairs with these nulls instead of the pooled calibration fit;
+    ``calibrate_to``: also write the pooled calibration (laid over the packaged nulls) to this file.
+    """
+    from taoke.zoo.pairs import calibration_pairs, manifest
 
     t_start = time.perf_counter()
     cache = FingerprintCache(progress)
-    calib_pairs = zoo.calibration_pairs()
+    calib_pairs = calibration_pairs()
     if pairs is None:
-        pairs = zoo.manifest()
+        pairs = manifest()
     skipped: list[dict[str, Any]] = []
     runnable = []
     for p in pairs:
@@ -240,30 +205,18 @@ def evaluate(
             runnable.append(p)
 
     # calibration: scores of every calibration pair, the pooled null, and leave-one-out nulls
-    calib_scores: dict[tuple[str, str], np.ndarray] = {}
-    raw_scores: dict[tuple[str, str], np.ndarray] = {}
-    perm_sd: dict[tuple[str, str], float] = {}
-    for p in calib_pairs:
-        a, b = p["reference"], p["suspect"]
-        calib_scores[(a, b)], raw_scores[(a, b)], perm_sd[(a, b)] = pair_scores(cache.get(a), cache.get(b))
-    models = sorted({m for ab in calib_scores for m in ab})
-    source = f"zoo calibration: {len(calib_scores)} independent pairs of {len(models)} same-shape bases"
-
-    def fit(keys: list[tuple[str, str]], src: str, n_models: int) -> dict[str, Any] | None:
-        if not keys:
-            return None
-        return fit_nulls(
-            [calib_scores[k] for k in keys],
-            [raw_scores[k] for k in keys],
-            src,
-            n_models,
-            [perm_sd[k] for k in keys if np.isfinite(perm_sd[k])],
-        )
-
-    pooled = fit(list(calib_scores), source, len(models))
-    if calibrate and pooled:
-        save_nulls(pooled)
-    null_in_use = pooled or None
+    cal = _scores(cache, calib_pairs)
+    models = cal.models
+    pooled = _pooled(cal)
+    if calibrate_to is not None:
+        _write(cal, calibrate_to, None)
+    base = packaged_nulls()
+    if nulls is not None:
+        in_use, reported = nulls, nulls
+    elif pooled is not None:
+        in_use, reported = base.overlay(pooled), pooled
+    else:
+        in_use, reported = base, None
 
     results = []
     for p in runnable:
@@ -275,9 +228,7 @@ def evaluate(
                 [cache.get(x) for x in parents] if isinstance(parents, dict) and len(parents) >= 2 else None
             )
             t = time.perf_counter()
-            res = _with_null(
-                null_in_use, lambda ref=ref, sus=sus, pf=parent_fps: compare(ref, sus, parents=pf)
-            )
+            res = compare(ref, sus, parents=parent_fps, nulls=in_use)
             results.append(_row(p, pid, res, time.perf_counter() - t))
         except Exception as exc:  # report, never hide: a pair that fails is counted as wrong
             results.append(
@@ -286,7 +237,7 @@ def evaluate(
                     "truth": p.get("relationship"),
                     "derived_truth": bool(p.get("derived")),
                     "error": f"{type(exc).__name__}: {exc}",
-                    "relationship": "error",
+                    "relationship": ERROR,
                     "derived": None,
                     "p_value": None,
                     "log10_p_value": None,
@@ -297,17 +248,28 @@ def evaluate(
     calib_rows = []
     for p in calib_pairs:
         a, b = p["reference"], p["suspect"]
-        keep = [k for k in calib_scores if not set(k) & {a, b}]
-        null = fit(keep, f"leave-one-out calibration ({len(keep)} pairs without {a} or {b})", len(models) - 2)
+        keep = [k for k in cal.z if not set(k) & {a, b}]
+        loo = cal.fit(
+            keep, f"leave-one-out calibration ({len(keep)} pairs without {a} or {b})", len(models) - 2
+        )
         t = time.perf_counter()
-        res = _with_null(null, lambda a=a, b=b: compare(cache.get(a), cache.get(b)))
+        res = compare(
+            cache.get(a), cache.get(b), nulls=(nulls or base).overlay(loo) if loo else (nulls or base)
+        )
         row = _row(p, f"{a}__{b}", res, time.perf_counter() - t)
         row["calibration"] = True
         calib_rows.append(row)
-    return _report(results, calib_rows, skipped, null_in_use, cache, time.perf_counter() - t_start)
+    return _report(
+        results,
+        calib_rows,
+        skipped,
+        reported.to_dict() if reported else None,
+        cache,
+        time.perf_counter() - t_start,
+    )
 
 
-def _row(p: dict[str, Any], pid: str, res: Any, seconds: float) -> dict[str, Any]:
+def _row(p: dict[str, Any], pid: str, res: CompareResult, seconds: float) -> dict[str, Any]:
     stat = None
     z = None
     for e in res.evidence:
@@ -341,13 +303,12 @@ def _report(
     cache: FingerprintCache,
     seconds: float,
 ) -> dict[str, Any]:
-    from taoke.zoo import RELATIONSHIPS
-
-    labels = list(RELATIONSHIPS)
+    labels = list(Relationship)
     allrows = rows + calib
-    confusion: dict[str, dict[str, int]] = {t: {p: 0 for p in labels + ["error"]} for t in labels}
+    columns: list[str] = [*labels, ERROR]
+    confusion: dict[str, dict[str, int]] = {t: {p: 0 for p in columns} for t in labels}
     for r in allrows:
-        confusion.setdefault(r["truth"], {p: 0 for p in labels + ["error"]})
+        confusion.setdefault(r["truth"], {p: 0 for p in columns})
         confusion[r["truth"]][r["relationship"]] = confusion[r["truth"]].get(r["relationship"], 0) + 1
     n = len(allrows)
     derived_ok = sum(1 for r in allrows if r["derived"] == r["derived_truth"])
@@ -397,7 +358,7 @@ def _report(
             "margin_null_sd": margin,
             "weakest_derived": weakest and {"id": weakest["id"], "z": weakest["max_z"]},
             "strongest_independent": strongest and {"id": strongest["id"], "z": strongest["max_z"]},
-            "errors": [r["id"] for r in allrows if r["relationship"] == "error"],
+            "errors": [r["id"] for r in allrows if r["relationship"] == ERROR],
             "seconds": seconds,
             "fingerprint_seconds_total": sum(cache.seconds.values()),
         },
@@ -408,24 +369,3 @@ def _report(
         "calibration": calib,
         "skipped": skipped,
     }
-
-
-def save_nulls(nulls: dict[str, Any]) -> Path:
-    """Write the fitted nulls into the package data (``taoke/data/weights_null.json``)."""
-    from importlib import resources
-
-    target = Path(str(resources.files("taoke").joinpath("data", lin.NULL_FILE)))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    current = {**dict(lin.calibrated_nulls()), **nulls}
-    current["_about"] = (
-        "Calibrated nulls of taoke's lineage statistics, fitted on independently trained zoo "
-        "models (issue 3's calibration set). Written by `taoke eval --calibrate`."
-    )
-    target.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
-    lin.calibrated_nulls.cache_clear()
-    return target
-
-
-def calibration_fingerprint_pairs(fps: dict[str, Any]) -> list[tuple[str, str]]:
-    """All unordered pairs of a dict of fingerprints (helper for benches)."""
-    return list(combinations(sorted(fps), 2))

@@ -1,4 +1,4 @@
-"""Layer-by-layer similarity of two fingerprints' invariants, and the monotone layer map.
+"""Layer-by-layer similarity of two fingerprints' invariants, and the layer map.
 
 For every component (qk, ov, ffn, gate) and every pair (reference layer i, suspect layer j) the
 similarity is the Pearson correlation of the off-diagonal entries of the two token-space invariant
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from taoke.analyzers.weights.invariants import COMPONENTS
+from taoke.weights.invariants import COMPONENTS
 
 
 @dataclass
@@ -110,60 +110,12 @@ def permutation_noise(
     return float(v.mean()), float(max(v.std(ddof=1), 1e-6))
 
 
-def combine(sims: dict[str, np.ndarray]) -> np.ndarray:
-    """Layer-pair similarity: the mean over components of Fisher-z transformed correlations, back to r."""
-    if not sims:
-        return np.zeros((0, 0))
-    z = np.mean([np.arctanh(np.clip(s, -0.999999, 0.999999)) for s in sims.values()], axis=0)
-    return np.tanh(z)
-
-
-def monotone_layer_map(score: np.ndarray, threshold: float) -> list[int | None]:
-    """For each suspect layer, the reference layer it comes from (or None), non-decreasing in depth.
-
-    Dynamic programming over suspect layers: a suspect layer either maps to a reference layer at or
-    after the previous mapped one (repeats allowed: SOLAR-style depth up-scaling duplicates layers;
-    skips allowed: pruning drops them) and earns ``score - threshold``, or maps to none and earns 0.
-    Maximising the total finds the map that a copy-and-edit would produce; layers whose best score is
-    below the threshold stay unmatched (partial copies, independent layers).
-    """
-    n_ref, n_sus = score.shape
-    if n_ref == 0 or n_sus == 0:
-        return [None] * n_sus
-    gain = score - threshold
-    # state k = 0: nothing mapped yet; k = i + 1: the last mapped reference layer is i.
-    dp = np.full(n_ref + 1, -np.inf)
-    dp[0] = 0.0
-    parents: list[np.ndarray] = []  # per suspect layer: for each state, (previous state, took?)
-    for j in range(n_sus):
-        new = dp.copy()  # skip suspect layer j: state unchanged
-        par = np.stack([np.arange(n_ref + 1), np.zeros(n_ref + 1, dtype=np.int64)], axis=1)
-        run_best, run_arg = dp[0], 0
-        for i in range(n_ref):
-            if dp[i + 1] > run_best:  # previous last mapped layer <= i (repeats allowed)
-                run_best, run_arg = dp[i + 1], i + 1
-            cand = run_best + gain[i, j]
-            if cand > new[i + 1]:
-                new[i + 1] = cand
-                par[i + 1] = (run_arg, 1)
-        parents.append(par)
-        dp = new
-    state = int(np.argmax(dp))
-    result: list[int | None] = [None] * n_sus
-    for j in range(n_sus - 1, -1, -1):
-        prev, took = parents[j][state]
-        if took:
-            result[j] = state - 1
-        state = int(prev)
-    return result
-
-
 def best_layer_map(score: np.ndarray, threshold: float) -> list[int | None]:
     """For each suspect layer, the reference layer with the highest score if it clears ``threshold``.
 
-    Unlike :func:`monotone_layer_map` this allows the map to go back in depth, which SOLAR-style depth
-    up-scaling does (layers [0..n-k] followed by [k..n] of the same model: the map restarts). The
-    threshold is a significance level, so layers of an independent model stay unmatched.
+    The map may go back in depth, as SOLAR-style depth up-scaling does (layers [0..n-k] followed by
+    [k..n] of the same model: the map restarts), so it is not constrained to be monotone. The threshold
+    is a significance level, so layers of an independent model stay unmatched.
     """
     n_ref, n_sus = score.shape
     if n_ref == 0:

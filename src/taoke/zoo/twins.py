@@ -14,8 +14,8 @@ The item set is split: ``train`` items (mixed into the contaminated twins) and `
 trained on by any twin), so the false-positive rate is also measured on the contaminated models
 themselves.
 
-Committed: ``data/items.jsonl`` (regenerate with ``python -m taoke.contamination.twins items``) and
-``data/twins/<id>.safetensors`` + ``data/twins/train_log.json`` (``python -m taoke.contamination.twins
+Committed: ``twins_data/items.jsonl`` (regenerate with ``python -m taoke.zoo.twins items``) and
+``twins_data/twins/<id>.safetensors`` + ``twins_data/twins/train_log.json`` (``python -m taoke.zoo.twins
 train``; minutes of one CPU thread). Tests and benches never train: :func:`materialize` writes a twin
 as an HF folder from the committed float16 weights in well under a second.
 """
@@ -34,7 +34,7 @@ import numpy as np
 
 from taoke.contamination.items import Item, read_benchmark, render
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent / "twins_data"
 ITEMS_PATH = DATA / "items.jsonl"
 TWINS_DIR = DATA / "twins"
 N_TRAIN_ITEMS = 120
@@ -113,7 +113,7 @@ def generate_items(seed: int = ITEM_SEED) -> list[dict]:
 
 
 def write_items(path: Path = ITEMS_PATH) -> Path:
-    """Regenerate ``data/items.jsonl`` (deterministic for one Python version's stdlib)."""
+    """Regenerate ``twins_data/items.jsonl`` (deterministic for one Python version's stdlib)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = generate_items()
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
@@ -348,18 +348,15 @@ def twin_log() -> dict:
 
 def materialize(twin_id: str, root: str | Path | None = None) -> Path:
     """HF folder of a committed twin (config, float16 safetensors, tokenizer), written once into a cache."""
-    import os
-
-    from taoke.zoo.build import load
+    from taoke.zoo.build import cache_dir, load
     from taoke.zoo.hf import write_folder
 
     if twin_id not in TWINS:
         raise KeyError(f"unknown twin {twin_id!r}; known: {', '.join(TWINS)}")
     ckpt = TWINS_DIR / f"{twin_id}.safetensors"
     if not ckpt.exists():
-        raise FileNotFoundError(f"{ckpt}: twin not committed (python -m taoke.contamination.twins train)")
-    base_dir = Path(root or os.environ.get("TAOKE_ZOO_DIR", Path.home() / ".cache" / "taoke" / "zoo"))
-    target = base_dir / "contamination" / twin_id
+        raise FileNotFoundError(f"{ckpt}: twin not committed (python -m taoke.zoo.twins train)")
+    target = cache_dir(root) / "contamination" / twin_id
     stamp = f"{ckpt.stat().st_size}-{int(ckpt.stat().st_mtime)}"
     marker = target / ".complete"
     if marker.exists() and marker.read_text() == stamp:
@@ -380,11 +377,11 @@ def materialize(twin_id: str, root: str | Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m taoke.contamination.twins items|train [ID ...]``."""
+    """``python -m taoke.zoo.twins items|train [ID ...]``."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] not in ("items", "train", "smollm2"):
         print(
-            "usage: python -m taoke.contamination.twins items|train [TWIN_ID ...]|smollm2 OUT",
+            "usage: python -m taoke.zoo.twins items|train [TWIN_ID ...]|smollm2 OUT",
             file=sys.stderr,
         )
         return 2

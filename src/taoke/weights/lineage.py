@@ -1,0 +1,630 @@
+"""The lineage test: two layer-similarity statistics, their nulls, layer-level and model-level p-values.
+
+Two statistics, each a ``[L_ref, L_sus]`` matrix of layer-pair scores (the mean over the qk/ov/ffn/gate
+components of the Fisher-z transformed correlation of their invariants):
+
+``basis-free`` (S1): invariants on whitened anchor-token embeddings. Survives renaming, dtype and
+    quantization, permutations of residual dimensions/heads/neurons, the allowed rescalings and any
+    orthogonal rotation of the residual stream; tokens are matched by string, so a reordered or
+    extended vocabulary lines up too. Scores are first expressed in units of *this pair's*
+    anchor-permutation noise (B's anchors shuffled), which makes them comparable whatever the number of
+    shared tokens or the width. The null cannot be built from the pair alone: two models trained
+    independently on similar text converge a little at the same depth (the "cautionary tale" of issue
+    4; on the zoo, layer 0 of same-data twins reaches 12 noise SDs where other layer pairs stay near 1).
+    So S1's null is *calibrated* on the zoo's independent calibration pairs (:class:`Nulls`; the
+    packaged ``taoke/data/weights_null.json`` is what ``taoke eval --calibrate OUT.json`` fits on the
+    zoo), and the model-level
+    statistic is the median over suspect layers of each one's best match (a copy makes every layer
+    match; convergence sits in one layer pair), tested against the predictive Student-t of that
+    statistic (:func:`effective_pairs`).
+
+``raw-basis`` (S2): the same invariants on fixed orthonormal probe vectors instead of anchors. Needs
+    equal widths and breaks under a residual rotation/permutation, but does not depend on the
+    embeddings (it sees blocks transplanted into a model that kept its own embeddings: partial copies).
+    An independent model's residual coordinates are exchangeable (i.i.d. init and permutation-
+    equivariant training), so there is no convergence to allow for, only noise: the null is the
+    calibrated spread of raw-basis scores between independent models, never tighter than this pair's
+    own probe-permutation noise (model tracing, Zhu et al. ICML 2025, makes the same exchangeability
+    argument for its exact permutation null over MLP neurons, github.com/ahmeda14960/model-tracing).
+    Without a calibration file, the pair's own off-map layer pairs give the centre and spread.
+
+The model-level p-value is a Bonferroni minimum over the two statistics (and over every layer pair for
+S2), which is valid whatever the dependence between layers (Fisher's method, used by model tracing,
+assumes independent layers; it would be anti-conservative here because layers of one model share a
+residual basis). Layer-pair p-values (for the layer map and the ``layers`` output) are the tails of
+the per-layer-pair nulls, Bonferroni over reference layers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import norm
+from scipy.stats import t as student_t
+
+from taoke.errors import CorruptFile, SourceNotFound
+from taoke.evidence import Evidence
+from taoke.weights.fingerprint import Fingerprint
+from taoke.weights.similarity import (
+    SharedAnchors,
+    best_layer_map,
+    component_similarity,
+    permutation_noise,
+    shared_anchors,
+)
+
+NULL_FILE = "weights_null.json"
+MIN_SHARED_ANCHORS = 16
+LAYER_ALPHA = 1e-3  # per-suspect-layer significance for drawing the layer map (after Bonferroni)
+
+
+@dataclass
+class Null:
+    """A null for a score: Gaussian N(mu, sd), or Student-t with ``dof`` degrees of freedom (location mu,
+    scale sd) when the tail itself is uncertain; where it comes from and how many values fitted it."""
+
+    mu: float
+    sd: float
+    source: str
+    n: int = 0
+    dof: float | None = None
+
+    def z(self, score: np.ndarray) -> np.ndarray:
+        return (score - self.mu) / self.sd
+
+    def log10_sf(self, score: np.ndarray) -> np.ndarray:
+        z = self.z(score)
+        if self.dof:
+            return student_t.logsf(z, self.dof) / np.log(10)
+        return norm.logsf(z) / np.log(10)
+
+    def describe(self) -> str:
+        shape = (
+            f"t(dof={self.dof:g}, loc={self.mu:.4f}, scale={self.sd:.4f})"
+            if self.dof
+            else (f"N(mu={self.mu:.4f}, sd={self.sd:.4f})")
+        )
+        return f"{shape} from {self.source}" + (f" (n={self.n})" if self.n else "")
+
+
+@dataclass(frozen=True)
+class NullFit:
+    """One calibrated null: where a statistic lies between independently trained models.
+
+    ``mu``/``sd``: the centre and spread the test uses (``sd`` never below the spread that puts the most
+    extreme calibration value at 3.5 SDs, see :func:`fit_null`); ``sample_sd`` and ``max``: what was
+    observed; ``n`` values from ``pairs`` pairs of ``n_models`` models; ``perm_ratio`` (raw basis only):
+    calibrated SD over the mean probe-permutation noise SD, to scale the null to other widths.
+    """
+
+    mu: float
+    sd: float
+    source: str = "calibration"
+    n: int = 0
+    sample_sd: float | None = None
+    max: float | None = None
+    pairs: int | None = None
+    n_models: int | None = None
+    perm_ratio: float | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], units: str = "") -> NullFit:
+        """Read the JSON form; ``units`` = "_z" for the keys ``mu_z``/``sd_z`` (noise units)."""
+        opt = {f.name: d[f.name] for f in fields(cls)[2:] if d.get(f.name) is not None}
+        return cls(float(d[f"mu{units}"]), float(d[f"sd{units}"]), **opt)
+
+    def to_dict(self, units: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {f"mu{units}": self.mu, f"sd{units}": self.sd}
+        for f in fields(self)[2:]:
+            v = getattr(self, f.name)
+            if v is not None:
+                out[f.name] = v
+        return out
+
+
+@dataclass(frozen=True)
+class Nulls:
+    """The calibrated nulls of the lineage statistics (the JSON of ``taoke/data/weights_null.json``).
+
+    - ``basis_free``: per layer pair, basis-free scores in permutation-noise units (draws the layer map);
+    - ``basis_free_median``: per pair, the median over suspect layers of the best z (model level);
+    - ``raw_basis``: per layer pair, raw-basis scores (a floor for the per-pair raw-basis null).
+
+    A missing one falls back to what the pair alone can give (flagged in the notes as uncalibrated).
+    """
+
+    basis_free: NullFit | None = None
+    basis_free_median: NullFit | None = None
+    raw_basis: NullFit | None = None
+    about: str | None = None
+
+    def overlay(self, other: Nulls) -> Nulls:
+        """These nulls with every null that ``other`` sets replaced by ``other``'s."""
+        keys = ("basis_free", "basis_free_median", "raw_basis", "about")
+        return replace(self, **{k: getattr(other, k) for k in keys if getattr(other, k) is not None})
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Nulls:
+        def fit(key: str, units: str = "") -> NullFit | None:
+            v = d.get(key)
+            return NullFit.from_dict(v, units) if v else None
+
+        about = d.get("_about")
+        return cls(
+            fit("basis_free", "_z"),
+            fit("basis_free_median"),
+            fit("raw_basis"),
+            str(about) if about is not None else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.basis_free is not None:
+            out["basis_free"] = self.basis_free.to_dict("_z")
+        if self.basis_free_median is not None:
+            out["basis_free_median"] = self.basis_free_median.to_dict()
+        if self.raw_basis is not None:
+            out["raw_basis"] = self.raw_basis.to_dict()
+        if self.about is not None:
+            out["_about"] = self.about
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        """Write the JSON form to ``path`` (``taoke eval --calibrate PATH``)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)  # never a half-written calibration
+        return path
+
+
+def packaged_nulls() -> Nulls:
+    """The calibration shipped in ``taoke/data`` (empty :class:`Nulls` when absent or unreadable)."""
+    try:
+        text = resources.files("taoke").joinpath("data", NULL_FILE).read_text(encoding="utf-8")
+        return Nulls.from_dict(json.loads(text))
+    except (OSError, ModuleNotFoundError, ValueError, KeyError, TypeError, AttributeError):
+        return Nulls()
+
+
+def load_nulls(path: str | Path) -> Nulls:
+    """Nulls from a file written by ``taoke eval --calibrate``; a bad file raises ``CorruptFile``."""
+    p = Path(path)
+    if not p.is_file():
+        raise SourceNotFound("no such nulls file", p)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        nulls = Nulls.from_dict(data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        raise CorruptFile(f"unreadable nulls file ({type(exc).__name__}: {exc})", p) from None
+    if nulls.basis_free is None and nulls.basis_free_median is None and nulls.raw_basis is None:
+        raise CorruptFile("no calibrated null in this file (basis_free, basis_free_median, raw_basis)", p)
+    return nulls
+
+
+def p_value(log10p: float) -> float:
+    """A p-value from its log10 (0.0 below float range: the exact value stays in ``log10_p_value``)."""
+    return float(10.0**log10p) if log10p > -300 else 0.0
+
+
+def fisher_z(r: np.ndarray) -> np.ndarray:
+    return np.arctanh(np.clip(r, -0.999999, 0.999999))
+
+
+def layer_scores(sims: dict[str, np.ndarray]) -> np.ndarray:
+    """Mean over components of Fisher-z correlations: one score per layer pair."""
+    if not sims:
+        return np.zeros((0, 0))
+    return np.mean([fisher_z(s) for s in sims.values()], axis=0)
+
+
+def internal_null(score: np.ndarray, exclude: np.ndarray, source: str) -> Null | None:
+    """Robust centre/spread of the layer pairs not in ``exclude`` (the off-map pairs of this comparison)."""
+    vals = score[~exclude]
+    if vals.size < 6:
+        return None
+    med = float(np.median(vals))
+    mad = float(np.median(np.abs(vals - med))) * 1.4826
+    sd = max(mad, float(np.std(vals)) * 0.5, 1e-4)
+    return Null(med, sd, source, int(vals.size))
+
+
+@dataclass
+class LineageStats:
+    """Everything the lineage test computed for one (reference, suspect) pair."""
+
+    anchors: SharedAnchors
+    basis_free: dict[str, np.ndarray]
+    raw_basis: dict[str, np.ndarray]
+    s1: np.ndarray
+    s2: np.ndarray | None
+    null1: Null | None
+    null2: Null | None
+    log10p: np.ndarray  # [L_ref, L_sus] combined layer-pair log10 p (min over statistics, x2)
+    layer_map: list[int | None]
+    layer_log10p: list[float]  # per suspect layer, Bonferroni over reference layers
+    log10p_model: float
+    best_statistic: str
+    notes: list[str] = field(default_factory=list)
+    t1: float | None = None  # S1 model statistic: median over suspect layers of the best z (noise units)
+    t1_null: Null | None = None
+    log10p_basis_free: float = 0.0
+    log10p_raw_basis: float = 0.0
+
+    def similarity(self) -> np.ndarray:
+        """The ``[L_ref, L_sus]`` similarity shown to users: S1 as a correlation (S2 where S1 is absent)."""
+        s = self.s1 if self.s1.size else (self.s2 if self.s2 is not None else np.zeros((0, 0)))
+        return np.tanh(s)
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        """The statistics with their nulls (severity "info": how much they weigh is the verdict's call,
+        see :func:`taoke.weights.compare.compare`), the layer map, then the notes."""
+        ev: list[Evidence] = []
+        sev = "info"
+        if self.null1 is not None and self.s1.size:
+            i, j = np.unravel_index(int(np.argmax(self.s1)), self.s1.shape)
+            detail: dict[str, Any] = {
+                "strongest_reference_layer": int(i),
+                "strongest_suspect_layer": int(j),
+                "strongest_r": float(np.tanh(self.s1[i, j])),
+                "layer_pair_null": self.null1.describe(),
+                "shared_anchor_tokens": int(len(self.anchors.ref)),
+                "components": sorted(self.basis_free),
+            }
+            if self.t1 is not None and self.t1_null is not None:
+                z = float(self.t1_null.z(np.asarray(self.t1)))
+                detail["z"] = z
+                msg = (
+                    f"basis-free match: the median suspect layer's best match is {self.t1:.1f} noise SDs "
+                    f"({z:.1f} null SDs above independent models); strongest: suspect layer {j} ~ reference "
+                    f"layer {i}, r={np.tanh(self.s1[i, j]):.3f}"
+                )
+                null = (
+                    "independent training: statistic ~ "
+                    + self.t1_null.describe()
+                    + "; Bonferroni over the two statistics"
+                )
+                value = self.t1
+                stat = (
+                    "median over suspect layers of the best layer-pair score, in units of this pair's "
+                    "anchor-permutation noise (whitened anchor-token invariants qk, ov, ffn, gate)"
+                )
+            else:
+                z = float(self.null1.z(self.s1[i, j]))
+                detail["z"] = z
+                msg = (
+                    f"strongest basis-free layer match: suspect layer {j} ~ reference layer {i} "
+                    f"(r={np.tanh(self.s1[i, j]):.3f}, {z:.1f} null SDs)"
+                )
+                null = (
+                    "independent training: "
+                    + self.null1.describe()
+                    + "; Bonferroni over layer pairs and statistics"
+                )
+                value = float(self.s1[i, j])
+                stat = "mean Fisher-z correlation of whitened anchor-token invariants (qk, ov, ffn, gate)"
+            lp = self.log10p_basis_free + np.log10(2)
+            ev.append(
+                Evidence(
+                    "weights",
+                    "lineage-basis-free",
+                    msg,
+                    sev,
+                    stat,
+                    value,
+                    p_value(min(0.0, lp)),
+                    null,
+                    detail,
+                )
+            )
+        if self.null2 is not None and self.s2 is not None:
+            i, j = np.unravel_index(int(np.argmax(self.s2)), self.s2.shape)
+            lp = self.log10p_raw_basis + np.log10(2)
+            ev.append(
+                Evidence(
+                    "weights",
+                    "lineage-raw-basis",
+                    f"strongest raw-basis layer match: suspect layer {j} ~ reference layer {i} "
+                    f"(r={np.tanh(self.s2[i, j]):.3f}, {self.null2.z(self.s2[i, j]):.1f} null SDs)",
+                    sev,
+                    "mean Fisher-z correlation of probe-vector invariants in the raw residual basis",
+                    float(self.s2[i, j]),
+                    p_value(min(0.0, lp)),
+                    "exchangeable residual basis: "
+                    + self.null2.describe()
+                    + "; Bonferroni over layer pairs and statistics",
+                    {
+                        "reference_layer": int(i),
+                        "suspect_layer": int(j),
+                        "z": float(self.null2.z(self.s2[i, j])),
+                    },
+                )
+            )
+        if not ev:
+            ev.append(
+                Evidence(
+                    "weights",
+                    "lineage-untestable",
+                    "no lineage statistic could be computed: " + "; ".join(self.notes),
+                    "medium",
+                )
+            )
+        mapped = [(j, i) for j, i in enumerate(self.layer_map) if i is not None]
+        ev.append(
+            Evidence(
+                "weights",
+                "layer-map",
+                f"{len(mapped)} of {len(self.layer_map)} suspect layers match a reference layer"
+                + (f": {', '.join(f'{j}<-{i}' for j, i in mapped[:12])}" if mapped else ""),
+                "info",
+                "layer map: most significant reference layer per suspect layer",
+                float(len(mapped)),
+                None,
+                None,
+                {"layer_map": {str(j): i for j, i in enumerate(self.layer_map)}},
+            )
+        )
+        for note in self.notes:
+            ev.append(Evidence("weights", "note", note, "low"))
+        return ev
+
+
+def _inv_size(inv: dict[str, np.ndarray]) -> int:
+    """Rows of a fingerprint's invariant matrices (anchors or probes), 0 when it has none."""
+    return int(next(iter(inv.values())).shape[1]) if inv else 0
+
+
+def effective_pairs(cal: NullFit) -> int:
+    """Independent pairs behind a calibration: its pairs share models, so only n_models // 2 of them
+    are disjoint. The calibrated nulls of the basis-free statistic are therefore used as the predictive
+    Student-t of a new value (dof = n_eff - 1, scale x sqrt(1 + 1/n_eff)), not as a Gaussian whose tail
+    45 correlated pairs cannot pin down (on the zoo, one same-data pair out of 45 sits 4 SDs out)."""
+    return max(2, int(cal.n_models if cal.n_models is not None else 10) // 2)
+
+
+def basis_free_null(z_cal: NullFit | None, perm_mean: float, perm_sd: float, n_shared: int) -> Null:
+    """The S1 null in score units: the calibrated N(mu_z, sd_z) of permutation-standardised scores.
+
+    A score s is first standardised by this pair's anchor-permutation noise, z = (s - m_perm) / sd_perm,
+    then compared with the calibrated distribution of z between independent models. Without a
+    calibration file the null is the permutation null alone (which ignores convergence; flagged).
+    """
+    if z_cal is not None:
+        mu_z, sd_z = z_cal.mu, z_cal.sd
+        src = (
+            f"{z_cal.source}, applied to scores standardised by this pair's "
+            f"anchor-permutation noise (sd {perm_sd:.4f}, {n_shared} shared anchors)"
+        )
+        n_eff = effective_pairs(z_cal)
+        return Null(
+            perm_mean + mu_z * perm_sd,
+            sd_z * perm_sd * np.sqrt(1 + 1 / n_eff),
+            src,
+            int(z_cal.n),
+            dof=float(n_eff - 1),
+        )
+    return Null(perm_mean, perm_sd, f"anchor-permutation null only ({n_shared} shared anchors; uncalibrated)")
+
+
+def lineage(ref: Fingerprint, sus: Fingerprint, nulls: Nulls) -> LineageStats:
+    """Run the lineage test on two fingerprints, against the calibrated ``nulls``."""
+    notes: list[str] = []
+    m_ref, m_sus = _inv_size(ref.inv), _inv_size(sus.inv)
+    anchors = shared_anchors(ref.anchors, sus.anchors, m_ref, m_sus)
+    n_ref, n_sus = ref.n_layers, sus.n_layers
+    shape = (n_ref, n_sus)
+    cal = nulls
+
+    # S1: basis-free invariants on shared anchor tokens
+    bf: dict[str, np.ndarray] = {}
+    if len(anchors.ref) >= MIN_SHARED_ANCHORS:
+        bf = component_similarity(ref.inv, sus.inv, anchors)
+    else:
+        notes.append(
+            f"only {len(anchors.ref)} of the first {m_ref} anchor tokens are shared: the basis-free "
+            f"statistic needs >= {MIN_SHARED_ANCHORS}"
+        )
+    s1 = layer_scores(bf) if bf else np.zeros(shape)
+    null1 = None
+    log10p1 = np.zeros(shape)
+    perm1 = (0.0, 1.0)
+    if bf:
+        m, sd = permutation_noise(ref.inv, sus.inv, anchors)
+        perm1 = (m, sd)
+        null1 = basis_free_null(cal.basis_free, m, sd, len(anchors.ref))
+        if cal.basis_free is None:
+            notes.append(
+                "no calibrated null for the basis-free statistic (taoke/data/weights_null.json): "
+                "p-values ignore the convergence of independent models"
+            )
+        log10p1 = null1.log10_sf(s1)
+
+    # S2: the same invariants on fixed probes in the raw residual basis (equal widths only)
+    rb: dict[str, np.ndarray] = {}
+    k = _inv_size(ref.rinv)
+    ident = SharedAnchors(np.arange(k), np.arange(k), k, k)
+    if ref.d_model == sus.d_model and ref.rinv and sus.rinv and k == _inv_size(sus.rinv):
+        rb = component_similarity(ref.rinv, sus.rinv, ident)
+    s2 = layer_scores(rb) if rb else None
+    null2 = None
+    log10p2 = np.zeros(shape)
+    if s2 is not None:
+        _, perm_sd = permutation_noise(ref.rinv, sus.rinv, ident)
+        c = cal.raw_basis
+        if c is not None:
+            # Calibrated centre and spread, but never tighter than this pair's own probe-permutation
+            # noise scaled by the ratio seen in calibration (so the null follows the noise level of
+            # other widths and probe counts).
+            ratio = float(c.perm_ratio if c.perm_ratio is not None else 1.0)
+            sd2 = max(c.sd, ratio * perm_sd)
+            src = c.source
+            if sd2 > c.sd:
+                src += f"; sd raised to {ratio:.2f} x this pair's probe-permutation noise"
+            null2 = Null(c.mu, sd2, src, int(c.n))
+        else:
+            on_map = np.zeros(shape, dtype=bool)
+            for j in range(n_sus):
+                on_map[int(np.argmax(s2[:, j])), j] = True
+            for i in range(n_ref):
+                on_map[i, int(np.argmax(s2[i, :]))] = True
+            null2 = internal_null(s2, on_map, "this pair's off-map layer pairs (uncalibrated)")
+            if null2 is None or null2.sd < perm_sd:
+                null2 = Null(
+                    0.0 if null2 is None else null2.mu, perm_sd, "probe-permutation noise (uncalibrated)"
+                )
+            notes.append("no calibrated null for the raw-basis statistic: using this pair's own layers")
+        log10p2 = null2.log10_sf(s2)
+
+    n_stats = int(null1 is not None) + int(null2 is not None)
+    if n_stats == 0:
+        log10p = np.zeros(shape)
+    else:
+        log10p = np.minimum(log10p1, log10p2)
+        log10p = np.minimum(0.0, log10p + np.log10(n_stats))
+    # layer map on significance: a suspect layer maps to its most significant reference layer if that
+    # clears LAYER_ALPHA after Bonferroni over the reference layers
+    thr = -np.log10(LAYER_ALPHA) + np.log10(max(n_ref, 1))
+    layer_map = best_layer_map(-log10p, thr) if log10p.size else [None] * n_sus
+    layer_log10p = []
+    for j in range(n_sus):
+        i = layer_map[j]
+        best = float(log10p[:, j].min()) if n_ref else 0.0
+        val = float(log10p[i, j]) if i is not None else best
+        layer_log10p.append(min(0.0, val + np.log10(max(n_ref, 1))))
+
+    # model-level p-values, one per statistic, then Bonferroni over the statistics
+    t1 = None
+    t1_null = None
+    model1 = 0.0
+    if null1 is not None and s1.size:
+        cm = cal.basis_free_median
+        if cm is not None:
+            # S1 at model level: the median over suspect layers of each one's best match, in units of
+            # this pair's permutation noise. A copy makes every layer match; the convergence of
+            # independent models sits in one or two layer pairs (layer 0 on the zoo), which the median
+            # ignores. Its null is calibrated on the zoo's independent pairs.
+            z = (s1 - perm1[0]) / perm1[1]
+            t1 = median_best(z)
+            n_eff = effective_pairs(cm)
+            t1_null = Null(
+                cm.mu,
+                cm.sd * np.sqrt(1 + 1 / n_eff),
+                cm.source,
+                int(cm.n),
+                dof=float(n_eff - 1),
+            )
+            model1 = float(t1_null.log10_sf(np.asarray(t1)))
+        else:
+            model1 = float(log10p1.min()) + np.log10(log10p1.size)
+    model2 = float(log10p2.min()) + np.log10(log10p2.size) if null2 is not None and s2 is not None else 0.0
+    model = min(model1, model2) + np.log10(max(n_stats, 1))
+    which = "basis-free" if model1 <= model2 else "raw-basis"
+    return LineageStats(
+        anchors,
+        bf,
+        rb,
+        s1,
+        s2,
+        null1,
+        null2,
+        log10p,
+        layer_map,
+        layer_log10p,
+        min(0.0, model),
+        which,
+        notes,
+        t1=t1,
+        t1_null=t1_null,
+        log10p_basis_free=min(0.0, model1),
+        log10p_raw_basis=min(0.0, model2),
+    )
+
+
+# ------------------------------------------------------------------------------------ calibration
+
+
+def pair_scores(ref: Fingerprint, sus: Fingerprint) -> tuple[np.ndarray, np.ndarray, float]:
+    """One pair's basis-free scores standardised by its anchor-permutation noise (z units), its
+    raw-basis scores (correlation units) and the raw-basis probe-permutation noise SD; no null needed.
+    What the calibration of :class:`Nulls` is fitted on (``taoke eval``)."""
+    anchors = shared_anchors(ref.anchors, sus.anchors, _inv_size(ref.inv), _inv_size(sus.inv))
+    s1 = np.zeros((0, 0))
+    if len(anchors.ref) >= MIN_SHARED_ANCHORS:
+        raw1 = layer_scores(component_similarity(ref.inv, sus.inv, anchors))
+        m, sd = permutation_noise(ref.inv, sus.inv, anchors)
+        s1 = (raw1 - m) / sd
+    s2 = np.zeros((0, 0))
+    perm2 = float("nan")
+    k = _inv_size(ref.rinv)
+    if ref.d_model == sus.d_model and ref.rinv and sus.rinv and k == _inv_size(sus.rinv):
+        ident = SharedAnchors(np.arange(k), np.arange(k), k, k)
+        s2 = layer_scores(component_similarity(ref.rinv, sus.rinv, ident))
+        perm2 = permutation_noise(ref.rinv, sus.rinv, ident)[1]
+    return s1, s2, perm2
+
+
+def median_best(z: np.ndarray) -> float:
+    """S1's model statistic: the median over suspect layers of each one's best layer-pair z."""
+    return float(np.median(z.max(axis=0))) if z.size else float("nan")
+
+
+def fit_null(scores: list[np.ndarray], source: str) -> NullFit:
+    """Fit N(mu, sd) to pooled layer-pair scores of independent pairs.
+
+    WHY this fit and not the plain sample SD: the pooled scores are mostly noise around zero, with a
+    tail from same-depth convergence (layer 0 of same-data twins). A Gaussian test applied to every layer
+    pair must not call that tail significant, so the SD is the larger of the sample SD and the spread
+    that puts the most extreme observed score at 3.5 SDs (a one-in-4000 event per layer pair).
+    """
+    allv = np.concatenate([np.ravel(s) for s in scores if np.size(s)]) if scores else np.zeros(0)
+    if allv.size < 10:
+        raise ValueError("too few calibration scores to fit a null")
+    mu = float(np.mean(allv))
+    sd = float(np.std(allv, ddof=1))
+    tail = float((allv.max() - mu) / 3.5)
+    return NullFit(
+        mu, max(sd, tail), source, int(allv.size), sample_sd=sd, max=float(allv.max()), pairs=len(scores)
+    )
+
+
+def fit_nulls(
+    pair_z: list[np.ndarray],
+    pair_raw: list[np.ndarray],
+    source: str,
+    n_models: int = 10,
+    perm_sd: list[float] | None = None,
+) -> Nulls:
+    """All calibrated nulls (see :class:`Nulls`) from the score matrices of independent pairs
+    (:func:`pair_scores`); a null without enough scores is left out."""
+    basis_free = median = raw = None
+    zs = [z for z in pair_z if z.size]
+    if zs:
+        basis_free = replace(fit_null(zs, source), n_models=n_models)
+        meds = np.array([median_best(z) for z in zs])
+        if meds.size >= 5:
+            mu, sd = float(meds.mean()), float(meds.std(ddof=1))
+            median = NullFit(
+                mu,
+                max(sd, float((meds.max() - mu) / 3.5)),
+                source,
+                int(meds.size),
+                sample_sd=sd,
+                max=float(meds.max()),
+                n_models=n_models,
+            )
+    rs = [r for r in pair_raw if r.size]
+    if rs:
+        raw = fit_null(rs, source + " (raw basis)")
+        finite = [v for v in (perm_sd or []) if np.isfinite(v) and v > 0]
+        if finite:
+            raw = replace(raw, perm_ratio=float(raw.sd / np.mean(finite)))
+    return Nulls(basis_free, median, raw)

@@ -1,0 +1,43 @@
+"""The relationship vocabulary of ``taoke compare``: what SUSPECT did with REFERENCE's weights.
+
+One closed vocabulary (DESIGN.md), used by the verdict that picks a label, the zoo that labels its
+pairs with the truth, the declared-lineage check, the renderers and the demo. The members are ``str``
+valued so that JSON output and comparisons with plain strings keep the documented labels
+(``Relationship.FINE_TUNED == "fine-tuned"``).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Relationship(str, Enum):
+    """One label of the vocabulary; ``derived`` says whether it means "weights come from REFERENCE"."""
+
+    IDENTICAL = "identical"
+    RENAMED_COPY = "renamed-copy"
+    OBFUSCATED_COPY = "obfuscated-copy"
+    FINE_TUNED = "fine-tuned"
+    CONTINUED_PRETRAINING = "continued-pretraining"
+    PRUNED = "pruned"
+    DEPTH_UPSCALED = "depth-upscaled"
+    VOCAB_EXTENDED = "vocab-extended"
+    MERGED = "merged"
+    PARTIAL = "partial"
+    INDEPENDENT_SAME_ARCHITECTURE = "independent-same-architecture"
+    INDEPENDENT = "independent"
+
+    # The label itself wherever text is made (f-strings, str(), rich), as a plain str would be.
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+    @property
+    def derived(self) -> bool:
+        """True for every label but the two independent ones."""
+        return self not in NEGATIVE
+
+
+NEGATIVE = frozenset({Relationship.INDEPENDENT_SAME_ARCHITECTURE, Relationship.INDEPENDENT})
+DERIVED = frozenset(r for r in Relationship if r not in NEGATIVE)
+
+__all__ = ["DERIVED", "NEGATIVE", "Relationship"]
