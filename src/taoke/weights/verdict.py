@@ -65,13 +65,8 @@ def decide(
 ) -> Verdict:
     """Pick the relationship from the lineage test (``stats``) and the explainers (``found``); see the
     module docstring for the order and thresholds."""
-    raw, resid, vocab, neurons, parents = (
-        found.raw,
-        found.residual,
-        found.vocabulary,
-        found.neurons,
-        found.parents,
-    )
+    raw, resid, vocab = found.raw, found.residual, found.vocabulary
+    neurons, parents = found.neurons, found.parents
     log10p = stats.log10p_model
     derived = log10p < np.log10(alpha)
     conf_p = _confidence_from_p(log10p, alpha, derived)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from taoke.weights.relationship import Relationship as R
 from taoke.zoo import transforms as T
 from taoke.zoo.train import (
     Workspace,
@@ -91,7 +92,7 @@ def train_derivatives(ws: Workspace, only: set[str] | None = None) -> None:
         )
         print(f"{model_id}: {rec}", flush=True)
 
-    def plain(model_id: str, corpus: str, stream, val, steps: int, lr: float, seed: int, relationship: str):
+    def plain(model_id: str, corpus: str, stream, val, steps: int, lr: float, seed: int, relationship: R):
         if not want(model_id):
             return
         w, cfg = _from(ws, "base-a")
@@ -100,9 +101,9 @@ def train_derivatives(ws: Workspace, only: set[str] | None = None) -> None:
         rec = train_loop(model, stream, steps, lr, seed, val_tokens=val, weight_decay=0.0)
         finish(model_id, model, cfg, rec, parent="base-a", corpus=corpus, relationship=relationship)
 
-    plain("a-ft-man", "man", man, man_val, 150, 3e-4, 11, "fine-tuned")
-    plain("a-ft-doc", "doc", doc, doc_val, 150, 3e-4, 12, "fine-tuned")
-    plain("a-cpt-man", "man", man, man_val, 800, 2e-3, 13, "continued-pretraining")
+    plain("a-ft-man", "man", man, man_val, 150, 3e-4, 11, R.FINE_TUNED)
+    plain("a-ft-doc", "doc", doc, doc_val, 150, 3e-4, 12, R.FINE_TUNED)
+    plain("a-cpt-man", "man", man, man_val, 800, 2e-3, 13, R.CONTINUED_PRETRAINING)
 
     if want("a-lora-man"):
         w, cfg = _from(ws, "base-a")
@@ -117,7 +118,7 @@ def train_derivatives(ws: Workspace, only: set[str] | None = None) -> None:
             "targets": "q,k,v,o,gate,up,down of every block",
             "merged": True,
         }
-        finish("a-lora-man", model, cfg, rec, parent="base-a", corpus="man", relationship="fine-tuned")
+        finish("a-lora-man", model, cfg, rec, parent="base-a", corpus="man", relationship=R.FINE_TUNED)
 
     if want("a-pruned"):
         w, cfg = _from(ws, "base-a")
@@ -133,7 +134,7 @@ def train_derivatives(ws: Workspace, only: set[str] | None = None) -> None:
             rec,
             parent="base-a",
             corpus="code",
-            relationship="pruned",
+            relationship=R.PRUNED,
             layer_map=PRUNE_LAYERS,
             ffn_kept=kept,
         )
@@ -151,7 +152,7 @@ def train_derivatives(ws: Workspace, only: set[str] | None = None) -> None:
             rec,
             parent="base-a",
             corpus="code",
-            relationship="depth-upscaled",
+            relationship=R.DEPTH_UPSCALED,
             layer_map=UPSCALE_MAP,
         )
 
@@ -181,7 +182,7 @@ def train_derivatives(ws: Workspace, only: set[str] | None = None) -> None:
                 "training": rec,
                 "parent": "base-a",
                 "corpus": "code+man",
-                "relationship": "vocab-extended",
+                "relationship": R.VOCAB_EXTENDED,
                 "added_tokens": len(added),
                 "old_vocab_size": int(w[T.EMBED].shape[0] - len(added)),
             },
@@ -205,7 +206,7 @@ def train_derivatives(ws: Workspace, only: set[str] | None = None) -> None:
             parent="base-a2",
             donor="base-a",
             corpus="code",
-            relationship="partial",
+            relationship=R.PARTIAL,
             transplanted_layers=PARTIAL_LAYERS,
             layer_origin=per_layer,
             embeddings_from="base-a2",
