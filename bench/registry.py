@@ -198,6 +198,7 @@ def shortlist_latency(sizes: list[int], workloads: list[str], k: int = 5, n_quer
 def zoo_search(workdir: Path) -> dict:
     """Index the zoo's references, search every suspect; accuracy, timings and size per model."""
     import test_registry_zoo as tz  # the same ground truth as the test
+
     from taoke import zoo
     from taoke.errors import AnalysisError, TaokeError
     from taoke.registry import Registry, index_source, search
@@ -359,7 +360,7 @@ def one_run(spec: str, sources: list[str]) -> None:
         ray.get([remote.remote() for _ in range(int(n))])
         warm = time.perf_counter() - t
     t = time.perf_counter()
-    res = scan(sources, db, executor=kind, workers=int(n), progress=False, search_phase=False)
+    res = scan(sources, db, executor=kind, workers=int(n), search_phase=False)
     dt = time.perf_counter() - t
     if ray is not None:
         ray.shutdown()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from taoke.cli.common import Format, emit, format_option, output_option, quiet_option
 
 
 def register(app: typer.Typer) -> None:
@@ -13,47 +17,34 @@ def register(app: typer.Typer) -> None:
         manifest: str = typer.Argument(
             None, help="A manifest JSON (list of pairs); default: the built-in zoo."
         ),
-        output: str = typer.Option(
-            "bench/results/accuracy.json", "--output", "-o", help="Where to write JSON."
-        ),
-        fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+        output: Path | None = output_option(),
+        fmt: Format = format_option(),
         real: bool = typer.Option(
             True, "--real/--no-real", help="Include pairs that need the real PyPI models."
         ),
         calibrate: bool = typer.Option(
             False, "--calibrate", help="Refit the basis-free null on the calibration pairs and save it."
         ),
+        quiet: bool = quiet_option(),
     ) -> None:
         """Compare every zoo pair and report how often taoke is right, with the FPR on the calibration set."""
-        from pathlib import Path
-
-        from rich.console import Console
+        import itertools
 
         from taoke.analyzers.weights.evaluation import evaluate, load_manifest
-        from taoke.errors import TaokeError
         from taoke.render.common import dumps
         from taoke.render.compare import eval_renderables
+        from taoke.render.progress import reporter
 
-        if fmt not in ("text", "json"):
-            raise TaokeError(f"unknown --format {fmt!r} (use text or json)")
-        con = Console(highlight=False, stderr=True)
         pairs = load_manifest(manifest) if manifest else None
-        report = evaluate(
-            pairs,
-            include_real=real,
-            calibrate=calibrate,
-            progress=(lambda msg: con.print(f"[dim]{msg}[/]")) if fmt == "text" else None,
-        )
-        if output:
-            Path(output).parent.mkdir(parents=True, exist_ok=True)
-            Path(output).write_text(dumps(report) + "\n", encoding="utf-8")
-        if fmt == "json":
-            typer.echo(dumps(report))
-            return
-        out = Console(highlight=False)
-        if not out.is_terminal:
-            out = Console(highlight=False, width=130)
-        for r in eval_renderables(report):
-            out.print(r)
-        if output:
-            out.print(f"[dim]written {output}[/]")
+        with reporter(quiet) as progress:
+            steps = itertools.count(1)  # evaluate() tells each step, not how many there are
+            report = evaluate(
+                pairs,
+                include_real=real,
+                calibrate=calibrate,
+                progress=lambda msg: progress("zoo evaluation", next(steps), None, item=msg),
+            )
+        if fmt is Format.JSON:
+            emit(dumps(report), fmt, output)
+        else:
+            emit(eval_renderables(report), fmt, output, width=130)
