@@ -108,9 +108,11 @@ def test_usage_error_through_the_console_script() -> None:
     assert res.returncode == 0 and "Usage" in res.stdout
 
 
-def test_bad_input_is_exit_2_and_internal_error_is_3(capsys, tmp_path: Path, monkeypatch) -> None:
+def test_bad_input_is_exit_2_and_an_internal_error_is_70(capsys, tmp_path: Path, monkeypatch) -> None:
     code, out, err = _run(capsys, "inspect", str(tmp_path / "nope"))
     assert code == 2 and out == "" and err.count("\n") == 1 and "nope" in err
+    code, out, err = _run(capsys, "inspect", str(tmp_path / "model[bold].gguf"))  # not rich markup
+    assert code == 2 and "model[bold].gguf" in err
 
     import taoke.api
 
@@ -119,7 +121,8 @@ def test_bad_input_is_exit_2_and_internal_error_is_3(capsys, tmp_path: Path, mon
 
     monkeypatch.setattr(taoke.api, "inspect", boom)
     code, out, err = _run(capsys, "inspect", str(tmp_path))
-    assert code == 3 and "internal error" in err and "a bug" in err
+    # a crash is not a verdict: not 1 (gate), 2 (bad input) or 3 (untestable), but sysexits' EX_SOFTWARE
+    assert code == 70 and "internal error" in err and "a bug" in err and "--debug" in err
 
 
 def _commands_with(option: str) -> list[tuple[str, ...]]:

@@ -1,8 +1,9 @@
 """The ``taoke`` command: a typer app whose commands live one per module in this package.
 
-Exit codes, the same for every command: 0 it ran, 1 a gate tripped (``--fail-if-derived``,
-``--fail-on``), 2 bad input or usage (one line naming the file, or typer's usage message), 3 untestable
-where a command says so, or an internal error. ``--debug`` (or TAOKE_DEBUG=1) shows the traceback.
+Exit codes, the same for every command: 0 it ran, 1 a gate tripped (``--fail-if-derived``), 2 bad input
+or usage (one line naming the file, or typer's usage message), 3 untestable where a command says so;
+:data:`INTERNAL_ERROR` (70, ``EX_SOFTWARE`` of sysexits.h) for a bug, so that CI never mistakes a crash
+for a verdict. ``--debug`` (or TAOKE_DEBUG=1) shows the traceback.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from taoke import __version__
 from taoke.errors import TaokeError
+
+INTERNAL_ERROR = 70  # a bug in taoke, not a property of the input: distinct from every documented code
 
 # Each module exposes register(app). Add one line per command module.
 COMMANDS = [
@@ -67,8 +71,8 @@ for _name in COMMANDS:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 ran, 1 a gate tripped, 2 bad input or usage, 3 untestable
-    or an internal error).
+    """Entry point; returns the exit code (0 ran, 1 a gate tripped, 2 bad input or usage, 3 untestable,
+    70 an internal error).
 
     WHY standalone mode: typer itself turns usage errors (unknown option, missing argument, a typo'd
     command, a value outside the choices) into its usage message and exit code 2, whichever click it
@@ -88,17 +92,17 @@ def main(argv: list[str] | None = None) -> int:
     except TaokeError as exc:
         if _state["debug"]:
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except Exception as exc:
         if _state["debug"]:
             raise
         err_console.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug)",
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} (rerun with --debug)",
             highlight=False,
             soft_wrap=True,
         )
-        return 3
+        return INTERNAL_ERROR
     return 0
 
 
