@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from taoke.cli.common import Format, emit, format_option, output_option
-from taoke.llamafy import DEFAULT_SHARD_BYTES
 
 
 def register(app: typer.Typer) -> None:
@@ -26,7 +25,10 @@ def register(app: typer.Typer) -> None:
             help="Compare transformers' logits with a reference forward (torch extra).",
         ),
         shard_gb: float = typer.Option(
-            DEFAULT_SHARD_BYTES / 1024**3, "--shard-gb", min=1e-6, help="Largest safetensors shard, GiB."
+            None,
+            "--shard-gb",
+            min=1e-6,
+            help="Largest safetensors shard in GiB (default: llamafy's DEFAULT_SHARD_BYTES).",
         ),
         fmt: Format = format_option(),
         output: Path | None = output_option(),
@@ -41,6 +43,6 @@ def register(app: typer.Typer) -> None:
             out,
             force=force,
             verify_logits=None if logits else False,
-            shard_bytes=int(shard_gb * 1024**3),
+            shard_bytes=None if shard_gb is None else int(shard_gb * 1024**3),  # None: the library's
         )
         emit(render_llamafy(result, fmt.value), fmt, output, width=WIDTH)
