@@ -359,7 +359,7 @@ def one_run(spec: str, sources: list[str]) -> None:
         ray.get([remote.remote() for _ in range(int(n))])
         warm = time.perf_counter() - t
     t = time.perf_counter()
-    res = scan(sources, db, executor=kind, workers=int(n), progress=False, search_phase=False)
+    res = scan(sources, db, executor=kind, workers=int(n), search_phase=False)
     dt = time.perf_counter() - t
     if ray is not None:
         ray.shutdown()

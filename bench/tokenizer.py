@@ -69,10 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "tokenizer.json")
     args = ap.parse_args(argv)
 
+    from test_tokenizer_identify import LOO  # the leave-one-out ground truth lives with the tests
+
     from taoke.tokenizers import compare_tokenizers, identify, load_file
     from taoke.tokenizers.build_library import CURATED, TOKENIZER_KINDS
     from taoke.tokenizers.library import QueryIndex, load_library, match_entry, shipped_library_path
-    from test_tokenizer_identify import LOO  # the leave-one-out ground truth lives with the tests
 
     index = json.loads((args.fixtures / "index.json").read_text(encoding="utf-8"))
     items = sorted((it for it in index if it["kind"] in TOKENIZER_KINDS), key=lambda it: it["path"])

@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from taoke.defaults import DEFAULT_ALPHA
 from taoke.errors import SourceNotFound, TaokeError
+from taoke.progress import Progress, no_progress
 from taoke.registry.ann import describe_plan
 from taoke.registry.search import DEFAULT_TOP, prepare, search
 from taoke.registry.store import Registry, fingerprint_bytes, fingerprint_from_bytes
-from taoke.render.progress import progress_bar
-from taoke.weights import DEFAULT_ALPHA
 
 EXECUTORS = ("local", "ray")
 _WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".bin", ".pt", ".pth")
@@ -315,82 +315,80 @@ def scan(
     ray_address: str | None = None,
     top: int = DEFAULT_TOP,
     alpha: float = DEFAULT_ALPHA,
-    progress: bool = True,
+    progress: Progress = no_progress,
     search_phase: bool = True,
     exact: bool = False,
 ) -> ScanResult:
     """Index every source into the registry at ``db`` and search each; see the module docstring.
 
-    ``exact`` shortlists by scanning every registered vector (see :func:`taoke.registry.search`).
+    ``exact`` shortlists by scanning every registered vector (see :func:`taoke.registry.search`);
+    ``progress`` hears of each model indexed and searched (see :mod:`taoke.progress`).
     """
-    reg = Registry(db)
+    reg = Registry(db, progress=progress)
     known = frozenset(reg.content_ids())
     ex = make_executor(executor, workers, ray_address)
     findings: dict[str, Finding] = {}
     ids: dict[str, int] = {}
     t0 = time.perf_counter()
-    bar = progress_bar(progress)
     try:
-        with bar:
-            task = bar.add_task("fingerprint + index", total=len(sources))
-            for res in ex.map(index_task, [(s,) for s in sources], known):
-                src = res["source"]
-                if res["status"] == "failed":
-                    reg.record_failure(src, res["error"])
-                    findings[src] = Finding(src, "failed", "failed", error=res["error"])
-                elif res["status"] == "skipped":
-                    rec = reg.find_content(res["content_id"])
-                    if rec is not None:
-                        ids[src] = rec.id
-                        findings[src] = Finding(
-                            src, "skipped", "no-relative", rec.name, rec.id, rec.declared_base
-                        )
-                else:
-                    fp = fingerprint_from_bytes(res["fingerprint"], src)
-                    ident = res["identity"]
-                    mid, created = reg.add(ident, fp, res.get("seconds"))
-                    reg.clear_failure(src)
-                    rec = reg.get(mid)
-                    ids[src] = mid
-                    status = "indexed" if created else "skipped"
-                    findings[src] = Finding(src, status, "no-relative", ident.name, mid, ident.declared_base)
-                    if rec.name != ident.name:
-                        findings[src].same_content_as = rec.name
-                bar.advance(task)
-            reg.ann()  # build + persist the index once, so search workers load it instead of rebuilding
-            reg.close()
-            t1 = time.perf_counter()
-            if search_phase and ids:
-                task2 = bar.add_task("search relatives", total=len(ids))
-                by_id: dict[int, list[str]] = {}
-                for src, mid in ids.items():
-                    by_id.setdefault(mid, []).append(src)
-                url = reg.url
-                for res in ex.map(search_task, [(url, mid, top, alpha, exact) for mid in by_id], known):
-                    for src in by_id[res["model_id"]]:
-                        f = findings[src]
-                        if res["status"] != "ok":
-                            f.finding, f.error = "failed", res["error"]
-                            continue
-                        me = {"name": f.name, "source": src, "declared_base": f.declared_base}
-                        if f.same_content_as:  # byte-identical to an indexed model: that is its relative
-                            same = {
-                                "name": f.same_content_as,
-                                "source": f.same_content_as,
-                                "declared_base": [],
-                            }
-                            confirmed = _names(same) & {_norm(d) for d in f.declared_base}
-                            f.finding = "declared-parent-confirmed" if confirmed else "undeclared-parent"
-                            f.relative, f.relationship, f.p_value_holm = f.same_content_as, "identical", 0.0
-                            continue
-                        finding, hit = classify(me, res["result"])
-                        f.finding = finding
-                        if hit is not None:
-                            f.relative = hit["model"]["name"]
-                            f.relationship = hit["relationship"]
-                            f.p_value_holm = hit["p_value_holm"]
-                            f.ann_similarity = hit["ann_similarity"]
-                    bar.advance(task2)
+        for n_done, res in enumerate(ex.map(index_task, [(s,) for s in sources], known), 1):
+            src = res["source"]
+            if res["status"] == "failed":
+                reg.record_failure(src, res["error"])
+                findings[src] = Finding(src, "failed", "failed", error=res["error"])
+            elif res["status"] == "skipped":
+                rec = reg.find_content(res["content_id"])
+                if rec is not None:
+                    ids[src] = rec.id
+                    findings[src] = Finding(
+                        src, "skipped", "no-relative", rec.name, rec.id, rec.declared_base
+                    )
+            else:
+                fp = fingerprint_from_bytes(res["fingerprint"], src)
+                ident = res["identity"]
+                mid, created = reg.add(ident, fp, res.get("seconds"))
+                reg.clear_failure(src)
+                rec = reg.get(mid)
+                ids[src] = mid
+                status = "indexed" if created else "skipped"
+                findings[src] = Finding(src, status, "no-relative", ident.name, mid, ident.declared_base)
+                if rec.name != ident.name:
+                    findings[src].same_content_as = rec.name
+            progress("fingerprint + index", n_done, len(sources), item=src)
+        reg.ann()  # build + persist the index once, so search workers load it instead of rebuilding
+        reg.close()
+        t1 = time.perf_counter()
+        if search_phase and ids:
+            by_id: dict[int, list[str]] = {}
+            for src, mid in ids.items():
+                by_id.setdefault(mid, []).append(src)
+            url = reg.url
+            searches = ex.map(search_task, [(url, mid, top, alpha, exact) for mid in by_id], known)
+            for n_done, res in enumerate(searches, 1):
+                for src in by_id[res["model_id"]]:
+                    f = findings[src]
+                    if res["status"] != "ok":
+                        f.finding, f.error = "failed", res["error"]
+                        continue
+                    me = {"name": f.name, "source": src, "declared_base": f.declared_base}
+                    if f.same_content_as:  # byte-identical to an indexed model: that is its relative
+                        same = {
+                            "name": f.same_content_as,
+                            "source": f.same_content_as,
+                            "declared_base": [],
+                        }
+                        confirmed = _names(same) & {_norm(d) for d in f.declared_base}
+                        f.finding = "declared-parent-confirmed" if confirmed else "undeclared-parent"
+                        f.relative, f.relationship, f.p_value_holm = f.same_content_as, "identical", 0.0
+                        continue
+                    finding, hit = classify(me, res["result"])
+                    f.finding = finding
+                    if hit is not None:
+                        f.relative = hit["model"]["name"]
+                        f.relationship = hit["relationship"]
+                        f.p_value_holm = hit["p_value_holm"]
+                        f.ann_similarity = hit["ann_similarity"]
+                progress("search relatives", n_done, len(by_id), item=", ".join(by_id[res["model_id"]]))
     finally:
         ex.close()
         reg.engine.dispose()

@@ -40,7 +40,7 @@ def test_collect_sources(scan_list: Path, tmp_path: Path) -> None:
 
 def test_local_scan_findings_failures_and_resume(scan_list: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "scan.sqlite")
-    res = scan(collect_sources(scan_list), db, executor="local", workers=2, progress=False)
+    res = scan(collect_sources(scan_list), db, executor="local", workers=2)
     by = {f.name or Path(f.source).name: f for f in res.findings}
     # undeclared parents first: a-obf-all is a disguised copy of base-a and says nothing
     assert res.findings[0].finding == "undeclared-parent" and res.findings[0].name == "a-obf-all"
@@ -54,7 +54,7 @@ def test_local_scan_findings_failures_and_resume(scan_list: Path, tmp_path: Path
     with Registry(db) as reg:
         assert reg.count() == 4 and len(reg.failures()) == 2
     # resumable: a second run fingerprints nothing it already has
-    again = scan(collect_sources(scan_list), db, workers=2, progress=False, search_phase=False)
+    again = scan(collect_sources(scan_list), db, workers=2, search_phase=False)
     assert again.counts["status"] == {"skipped": 4, "failed": 2}
 
 

@@ -31,14 +31,14 @@ def test_ray_scan_matches_the_local_one(ray_local, tmp_path: Path) -> None:
     bad.mkdir()
     (bad / "model.safetensors").write_bytes(b"\x00" * 8)
     sources = [str(zoo.materialize(m)) for m in ("base-a", "a-rotate", "base-b")] + [str(bad)]
-    res = scan(sources, str(tmp_path / "ray.sqlite"), executor="ray", workers=2, progress=False)
+    res = scan(sources, str(tmp_path / "ray.sqlite"), executor="ray", workers=2)
     assert res.executor == "ray"
     assert ray_local.is_initialized()  # a Ray started by the caller is left running
     by = {f.name or f.source: f for f in res.findings}
     assert by["a-rotate"].finding == "undeclared-parent" and by["a-rotate"].relative == "base-a"
     assert by["base-b"].finding == "no-relative"
     assert by[str(bad)].finding == "failed" and "too short" in by[str(bad)].error
-    local = scan(sources, str(tmp_path / "local.sqlite"), executor="local", workers=2, progress=False)
+    local = scan(sources, str(tmp_path / "local.sqlite"), executor="local", workers=2)
     assert [(f.name, f.finding, f.relative) for f in local.findings] == [
         (f.name, f.finding, f.relative) for f in res.findings
     ]

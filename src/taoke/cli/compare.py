@@ -1,9 +1,13 @@
-"""``taoke compare REFERENCE SUSPECT``: calibrated weight lineage (the job :mod:`taoke.jobs.compare`)."""
+"""``taoke compare REFERENCE SUSPECT``: calibrated weight lineage (see :mod:`taoke.weights`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
+from taoke.cli.common import Format, alpha_option, emit, format_option, output_option
+from taoke.defaults import DEFAULT_ALPHA
 from taoke.errors import TaokeError
 
 
@@ -26,37 +30,24 @@ def register(app: typer.Typer) -> None:
             ..., help="Reference model: folder, weight file, hub id or fingerprint."
         ),
         suspect: str = typer.Argument(..., help="Suspect model: folder, weight file, hub id or fingerprint."),
-        fmt: str = typer.Option("text", "--format", "-f", help="Output format: text, json or html."),
+        fmt: Format = format_option(),
         fail_if_derived: bool = typer.Option(
             False, "--fail-if-derived", help="Exit with code 1 when SUSPECT's weights derive from REFERENCE."
         ),
         parent: list[str] = typer.Option(
             [], "--parent", "-p", help="A candidate merge parent (repeat for each); shares are estimated."
         ),
-        alpha: float = typer.Option(1e-3, "--alpha", help="Significance level for 'derived'."),
-        output: str = typer.Option(
-            None, "--output", "-o", help="Write the report to this file instead of stdout."
-        ),
+        alpha: float = alpha_option(DEFAULT_ALPHA, "Significance level for 'derived'."),
+        output: Path | None = output_option(),
     ) -> None:
         """Did SUSPECT's weights come from REFERENCE (copied, renamed, disguised, fine-tuned, pruned,
         merged...) or did it train its own? Prints the relationship, a p-value with its null, per-layer
         matches and what was undone to align the two."""
         from taoke.jobs import compare
-        from taoke.render.compare import print_compare, render_compare
+        from taoke.render.compare import render_compare
 
-        if fmt not in ("text", "json", "html"):
-            raise TaokeError(f"unknown --format {fmt!r} (use text, json or html)")
-        if not 0 < alpha < 1:
-            raise TaokeError(f"--alpha must be in (0, 1), got {alpha}")
         result = compare(reference, suspect, parents=parent or None, alpha=alpha)
-        if output:
-            from pathlib import Path
-
-            Path(output).write_text(render_compare(result, fmt) + "\n", encoding="utf-8")
-        elif fmt == "text":
-            print_compare(result)
-        else:
-            typer.echo(render_compare(result, fmt))
+        emit(render_compare(result, fmt.value), fmt, output)
         if fail_if_derived and result.derived:
             raise DerivedWeights(
                 f"{result.suspect} derives from {result.reference} ({result.relationship}, "

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import typer
 
-from taoke.errors import TaokeError
-from taoke.render.common import FORMATS
+from taoke.cli.common import Format, emit, format_option, library_defaults, output_option
+from taoke.contamination import analyze
+
+_DEFAULT = library_defaults(analyze)
 
 
 def register(app: typer.Typer) -> None:
@@ -19,20 +21,22 @@ def register(app: typer.Typer) -> None:
         benchmark: Path = typer.Option(
             ..., "--benchmark", "-b", help="Benchmark file: MMLU/C-Eval/CMMLU CSV, JSONL, or plain text."
         ),
-        shuffles: int = typer.Option(99, "--shuffles", "-n", help="Shuffled item orders (min p = 1/(N+1))."),
-        option_orders: int = typer.Option(5, "--option-orders", help="Random option orders per item."),
-        max_items: int = typer.Option(200, "--max-items", help="Score the first N items of the benchmark."),
-        seed: int = typer.Option(0, "--seed", help="Seed of the shuffles and perturbations."),
-        fmt: str = typer.Option("text", "--format", "-f", help="text | json | html"),
-        output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to FILE."),
+        shuffles: int = typer.Option(
+            _DEFAULT["shuffles"], "--shuffles", "-n", min=1, help="Shuffled item orders (min p = 1/(N+1))."
+        ),
+        option_orders: int = typer.Option(
+            _DEFAULT["option_orders_k"], "--option-orders", min=1, help="Random option orders per item."
+        ),
+        max_items: int = typer.Option(
+            _DEFAULT["max_items"], "--max-items", min=1, help="Score the first N items of the benchmark."
+        ),
+        seed: int = typer.Option(_DEFAULT["seed"], "--seed", help="Seed of the shuffles and perturbations."),
+        fmt: Format = format_option(),
+        output: Path | None = output_option(),
     ) -> None:
         """Was MODEL trained on this benchmark? Exact item-order and option-order permutation tests
         (Oren et al. 2023), Min-K%/Min-K%++ item scores against perturbed controls, and a conclusion."""
-        if fmt not in FORMATS:
-            raise TaokeError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-        if shuffles < 1 or option_orders < 1 or max_items < 1:
-            raise TaokeError("--shuffles, --option-orders and --max-items must be at least 1")
-        from taoke.contamination import analyze, read_benchmark
+        from taoke.contamination import read_benchmark
         from taoke.render.contamination import render
 
         items = read_benchmark(benchmark)  # bad input fails before the model is loaded
@@ -45,12 +49,4 @@ def register(app: typer.Typer) -> None:
             seed=seed,
             items=items,
         )
-        text = render(result, fmt)
-        if output is not None:
-            try:
-                output.write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise TaokeError(f"cannot write report: {exc.strerror or exc}", output) from None
-            typer.echo(f"wrote {output}")
-        else:
-            typer.echo(text, nl=not text.endswith("\n"))
+        emit(render(result, fmt.value), fmt, output)

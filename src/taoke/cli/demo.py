@@ -5,7 +5,11 @@ The table is computed by :func:`taoke.zoo.demo.demo`; this command only prints i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from taoke.cli.common import Format, emit, format_option, output_option, quiet_option
 
 
 def register(app: typer.Typer) -> None:
@@ -13,29 +17,27 @@ def register(app: typer.Typer) -> None:
 
     @app.command("demo")
     def demo_cmd(
-        fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+        fmt: Format = format_option(),
+        output: Path | None = output_option(),
+        quiet: bool = quiet_option(),
     ) -> None:
         """Run ``taoke compare`` on four suspects built from the zoo's committed checkpoints: a Yi-style
         renamed copy, a disguised (permuted + rotated) copy, a fine-tune and an independent twin."""
-        from rich.console import Console
+        from rich.text import Text
 
-        from taoke.errors import TaokeError
         from taoke.render.common import dumps
         from taoke.render.compare import demo_table
+        from taoke.render.progress import reporter
         from taoke.zoo.demo import demo
 
-        if fmt not in ("text", "json"):
-            raise TaokeError(f"unknown --format {fmt!r} (use text or json)")
-        con = Console(highlight=False, stderr=True)
-        result = demo(progress=(lambda msg: con.print(f"[dim]{msg}[/]")) if fmt == "text" else None)
-        if fmt == "json":
-            typer.echo(dumps(result))
+        with reporter(quiet) as progress:
+            result = demo(progress=progress)
+        if fmt is Format.JSON:
+            emit(dumps(result), fmt, output)
             return
-        out = Console(highlight=False)
-        if not out.is_terminal:
-            out = Console(highlight=False, width=130)
-        out.print(demo_table(result))
-        out.print(
-            f"[dim]{result.seconds:.1f}s in total. Run `taoke compare A B` on your own models; "
-            "`taoke eval` for the full zoo accuracy table.[/]"
+        note = Text(
+            f"{result.seconds:.1f}s in total. Run `taoke compare A B` on your own models; "
+            "`taoke eval` for the full zoo accuracy table.",
+            style="dim",
         )
+        emit([demo_table(result), note], fmt, output, width=130)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from taoke.cli.common import Format, emit, format_option, output_option, quiet_option
 
 
 def register(app: typer.Typer) -> None:
@@ -13,63 +17,42 @@ def register(app: typer.Typer) -> None:
         manifest: str = typer.Argument(
             None, help="A manifest JSON (list of pairs); default: the built-in zoo."
         ),
-        output: str = typer.Option(
-            "bench/results/accuracy.json", "--output", "-o", help="Where to write JSON."
-        ),
-        fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+        output: Path | None = output_option(),
+        fmt: Format = format_option(),
         real: bool = typer.Option(
             True, "--real/--no-real", help="Include pairs that need the real PyPI models."
         ),
-        calibrate: str = typer.Option(
+        calibrate: Path | None = typer.Option(
             None,
             "--calibrate",
             metavar="OUT.json",
             help="Also refit the lineage nulls on the calibration pairs and write them to this file.",
         ),
-        nulls: str = typer.Option(
+        nulls: Path | None = typer.Option(
             None,
             "--nulls",
             metavar="FILE",
             help="Compare the labelled pairs with these nulls (a --calibrate file) instead of the refit.",
         ),
+        quiet: bool = quiet_option(),
     ) -> None:
         """Compare every zoo pair and report how often taoke is right, with the FPR on the calibration set."""
-        from pathlib import Path
-
-        from rich.console import Console
-
         from taoke.errors import TaokeError
         from taoke.render.common import dumps
         from taoke.render.compare import eval_renderables
+        from taoke.render.progress import reporter
         from taoke.weights import load_nulls
         from taoke.zoo.evaluation import evaluate, load_manifest
 
-        if fmt not in ("text", "json"):
-            raise TaokeError(f"unknown --format {fmt!r} (use text or json)")
-        if calibrate is not None and Path(calibrate).is_dir():
+        if calibrate is not None and calibrate.is_dir():
             raise TaokeError(f"--calibrate {calibrate}: a directory; name the JSON file to write")
-        con = Console(highlight=False, stderr=True)
         pairs = load_manifest(manifest) if manifest else None
         given = load_nulls(nulls) if nulls else None
-        report = evaluate(
-            pairs,
-            include_real=real,
-            nulls=given,
-            calibrate_to=calibrate,
-            progress=(lambda msg: con.print(f"[dim]{msg}[/]")) if fmt == "text" else None,
-        )
-        if output:
-            Path(output).parent.mkdir(parents=True, exist_ok=True)
-            Path(output).write_text(dumps(report) + "\n", encoding="utf-8")
-        if fmt == "json":
-            typer.echo(dumps(report))
-            return
-        out = Console(highlight=False)
-        if not out.is_terminal:
-            out = Console(highlight=False, width=130)
-        for r in eval_renderables(report):
-            out.print(r)
-        if output:
-            out.print(f"[dim]written {output}[/]")
-        if calibrate:
-            out.print(f"[dim]nulls written to {calibrate}[/]")
+        with reporter(quiet) as progress:
+            report = evaluate(
+                pairs, include_real=real, nulls=given, calibrate_to=calibrate, progress=progress
+            )
+        if fmt is Format.JSON:
+            emit(dumps(report), fmt, output)
+        else:
+            emit(eval_renderables(report), fmt, output, width=130)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from taoke.cli.common import Format, emit, format_option
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``fingerprint`` command to the taoke app."""
@@ -12,18 +14,34 @@ def register(app: typer.Typer) -> None:
     def fingerprint_cmd(
         model: str = typer.Argument(..., help="Folder, weight file (.safetensors/.gguf/.bin) or hub id."),
         output: str = typer.Option(..., "--output", "-o", help="Fingerprint file to write (.npz)."),
+        fmt: Format = format_option("Format of the summary printed on stdout."),
     ) -> None:
         """Compute a model's lineage fingerprint; ``taoke compare`` accepts it in place of the model."""
         import time
         from pathlib import Path
 
+        from rich.text import Text
+
+        from taoke.render.common import dumps
         from taoke.weights import fingerprint
 
         t0 = time.perf_counter()
         fp = fingerprint(model)
         path = fp.save(output)
-        size = Path(path).stat().st_size
-        typer.echo(
+        summary = {
+            "name": fp.name,
+            "n_layers": fp.n_layers,
+            "d_model": fp.d_model,
+            "anchors": len(fp.anchors),
+            "path": str(path),
+            "bytes": Path(path).stat().st_size,
+            "seconds": time.perf_counter() - t0,
+        }
+        if fmt is Format.JSON:
+            emit(dumps(summary), fmt)
+            return
+        line = Text(
             f"{fp.name}: {fp.n_layers} layers, d={fp.d_model}, {len(fp.anchors)} anchor tokens -> "
-            f"{path} ({size / 1e6:.2f} MB) in {time.perf_counter() - t0:.1f}s"
+            f"{path} ({summary['bytes'] / 1e6:.2f} MB) in {summary['seconds']:.1f}s"
         )
+        emit(line if fmt is Format.HTML else line.plain, fmt)  # plain: one unwrapped line

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
+from taoke.cli.common import DB_HELP, Format, emit, format_option, output_option, quiet_option
 from taoke.errors import TaokeError
-
-DB_HELP = (
-    "Registry: a SQLite path or sqlite:///..., or postgresql://user@host/db "
-    "(default: $TAOKE_REGISTRY, else ~/.cache/taoke/registry.sqlite)."
-)
 
 
 def register(app: typer.Typer) -> None:
@@ -19,21 +17,22 @@ def register(app: typer.Typer) -> None:
     def index_cmd(
         sources: list[str] = typer.Argument(..., help="Models: folders, weight files, hub ids."),
         db: str = typer.Option(None, "--db", help=DB_HELP),
-        fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+        fmt: Format = format_option(),
+        output: Path | None = output_option(),
+        quiet: bool = quiet_option(),
     ) -> None:
         """Fingerprint SOURCEs into the registry with their identity (name, revision, sha256 of each
         weight file, family, size, declared base model, licence). Known content is skipped; each model
         is committed on its own, so an interrupted run keeps what it finished."""
         from taoke.registry import Registry, index_source
-        from taoke.render.registry import print_renderables, render_index
+        from taoke.render.progress import reporter
+        from taoke.render.registry import render_index
         from taoke.scan import one_line
 
-        if fmt not in ("text", "json"):
-            raise TaokeError(f"unknown --format {fmt!r} (use text or json)")
         rows = []
         failed = 0
-        with Registry(db) as reg:
-            for src in sources:
+        with reporter(quiet) as progress, Registry(db, progress=progress) as reg:
+            for i, src in enumerate(sources, 1):
                 try:
                     rec, created = index_source(reg, src)
                 except TaokeError as exc:
@@ -42,14 +41,13 @@ def register(app: typer.Typer) -> None:
                     failed += 1
                     reg.record_failure(src, one_line(exc))
                     rows.append({"source": src, "status": "failed", "error": one_line(exc)})
+                    progress("index", i, len(sources), item=f"{src} failed")
                     continue
                 row = rec.to_dict()
                 row.update(source=src, status="indexed" if created else "already indexed")
                 rows.append(row)
-            out = render_index(rows, fmt, reg.display_url)
-        if fmt == "json":
-            typer.echo(out)
-        else:
-            print_renderables(out)
+                progress("index", i, len(sources), item=src)
+            out = render_index(rows, fmt.value, reg.display_url)
+        emit(out, fmt, output)
         if failed == len(sources):
             raise TaokeError("no source could be indexed")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from taoke.errors import TaokeError
+from taoke.cli.common import Format, emit, format_option, output_option
 
 
 def register(app: typer.Typer) -> None:
@@ -16,21 +18,18 @@ def register(app: typer.Typer) -> None:
             ...,
             help="Folder, weight file (.safetensors/.gguf/.bin), HF cache entry or hub id org/name[@rev].",
         ),
-        fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+        fmt: Format = format_option(),
         verify: bool = typer.Option(
             False,
             "--verify",
             help="Also read (dequantize) every tensor and check that all values are finite.",
         ),
+        output: Path | None = output_option(),
     ) -> None:
         """Files, formats, parameter count, architecture family, the role of every tensor, tokenizer,
         licence, custom code, and every finding of the architecture and claims analyzers."""
         from taoke import api
-        from taoke.render.inspect import render_inspect
+        from taoke.render.inspect import WIDTH, render_inspect
 
-        if fmt not in ("text", "json"):
-            raise TaokeError(f"unknown --format {fmt!r} (use text or json)")
         result = api.inspect(source, verify=verify)
-        text = render_inspect(result, fmt)
-        if text is not None:
-            typer.echo(text)
+        emit(render_inspect(result, fmt.value), fmt, output, width=WIDTH)

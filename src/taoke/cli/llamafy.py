@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from taoke.errors import TaokeError
+from taoke.cli.common import Format, emit, format_option, output_option
 
 
 def register(app: typer.Typer) -> None:
@@ -22,25 +24,25 @@ def register(app: typer.Typer) -> None:
             "--logits/--no-logits",
             help="Compare transformers' logits with a reference forward (torch extra).",
         ),
-        shard_gb: float = typer.Option(2.0, "--shard-gb", help="Maximum safetensors shard size in GiB."),
-        fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+        shard_gb: float = typer.Option(
+            None,
+            "--shard-gb",
+            min=1e-6,
+            help="Largest safetensors shard in GiB (default: llamafy's DEFAULT_SHARD_BYTES).",
+        ),
+        fmt: Format = format_option(),
+        output: Path | None = output_option(),
     ) -> None:
         """Write OUT as LlamaForCausalLM safetensors + config.json (+ tokenizer and licence files), then
         verify every tensor bit for bit against its source slice and, with torch installed, the logits."""
         from taoke import api
-        from taoke.render.inspect import render_llamafy
+        from taoke.render.inspect import WIDTH, render_llamafy
 
-        if fmt not in ("text", "json"):
-            raise TaokeError(f"unknown --format {fmt!r} (use text or json)")
-        if shard_gb <= 0:
-            raise TaokeError("--shard-gb must be positive")
         result = api.llamafy(
             source,
             out,
             force=force,
             verify_logits=None if logits else False,
-            shard_bytes=int(shard_gb * 1024**3),
+            shard_bytes=None if shard_gb is None else int(shard_gb * 1024**3),  # None: the library's
         )
-        text = render_llamafy(result, fmt)
-        if text is not None:
-            typer.echo(text)
+        emit(render_llamafy(result, fmt.value), fmt, output, width=WIDTH)

@@ -1,6 +1,9 @@
 """The ``taoke`` command: a typer app whose commands live one per module in this package.
 
-Errors on input become one line and exit code 2; ``--debug`` (or TAOKE_DEBUG=1) shows the traceback.
+Exit codes, the same for every command: 0 it ran, 1 a gate tripped (``--fail-if-derived``), 2 bad input
+or usage (one line naming the file, or typer's usage message), 3 untestable where a command says so;
+:data:`INTERNAL_ERROR` (70, ``EX_SOFTWARE`` of sysexits.h) for a bug, so that CI never mistakes a crash
+for a verdict. ``--debug`` (or TAOKE_DEBUG=1) shows the traceback.
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from taoke import __version__
 from taoke.errors import TaokeError
+
+INTERNAL_ERROR = 70  # a bug in taoke, not a property of the input: distinct from every documented code
 
 # Each module exposes register(app). Add one line per command module.
 COMMANDS = [
@@ -65,30 +71,39 @@ for _name in COMMANDS:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the app, turning TaokeError into one line and exit code 2."""
+    """Entry point; returns the exit code (0 ran, 1 a gate tripped, 2 bad input or usage, 3 untestable,
+    70 an internal error).
+
+    WHY standalone mode: typer itself turns usage errors (unknown option, missing argument, a typo'd
+    command, a value outside the choices) into its usage message and exit code 2, whichever click it
+    runs on (recent typers vendor their own copy, so ``click.ClickException`` from the ``click``
+    package no longer matches what they raise). Only taoke's own errors and real bugs come out of it.
+    """
     try:
-        rv = app(args=argv, standalone_mode=False)  # click returns typer.Exit codes here
+        app(args=argv, prog_name="taoke", standalone_mode=True)
+    except SystemExit as exc:  # how typer ends every run in standalone mode, usage errors included
+        code = exc.code
+        if code is None:
+            return 0
+        if isinstance(code, int):
+            return code
+        err_console.print(str(code), highlight=False, markup=False)
+        return 1
     except TaokeError as exc:
         if _state["debug"]:
             raise
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
-    except typer.Exit as exc:
-        return exc.exit_code
-    except typer.Abort:
-        err_console.print("[bold red]aborted[/]")
-        return 130
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return 2
+    except Exception as exc:
         if _state["debug"]:
             raise
-        err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug)")
-        return 3
-    return rv if isinstance(rv, int) else 0
+        err_console.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} (rerun with --debug)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return INTERNAL_ERROR
+    return 0
 
 
 if __name__ == "__main__":

@@ -7,18 +7,16 @@ endless or huge answers, slow) are one line and exit code 2.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from taoke.errors import TaokeError
+from taoke.cli.common import Format, Lang, emit, format_option, lang_option, library_defaults, output_option
+from taoke.probe import run_probe
+from taoke.probe.compare_run import run_compare
 
-_FORMATS = ("text", "json", "html")
-
-
-def _check(fmt: str, lang: str) -> None:
-    if fmt not in _FORMATS:
-        raise TaokeError(f"unknown --format {fmt!r} (use text, json or html)")
-    if lang not in ("en", "zh"):
-        raise TaokeError(f"unknown --lang {lang!r} (use en or zh)")
+_PROBE = library_defaults(run_probe)
+_COMPARE = library_defaults(run_compare)
 
 
 def register(app: typer.Typer) -> None:
@@ -33,20 +31,25 @@ def register(app: typer.Typer) -> None:
         api_key_env: str = typer.Option(
             None, "--api-key-env", help="Environment variable holding the API key."
         ),
-        max_requests: int = typer.Option(60, "--max-requests", min=1, help="Most requests to send."),
-        timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="Seconds per request."),
-        max_seconds: float = typer.Option(900.0, "--max-seconds", min=1, help="Seconds for the whole probe."),
-        max_bytes: int = typer.Option(1_000_000, "--max-bytes", min=1024, help="Largest response body."),
+        max_requests: int = typer.Option(
+            _PROBE["max_requests"], "--max-requests", min=1, help="Most requests to send."
+        ),
+        timeout: float = typer.Option(_PROBE["timeout_s"], "--timeout", min=0.1, help="Seconds per request."),
+        max_seconds: float = typer.Option(
+            _PROBE["max_seconds"], "--max-seconds", min=1, help="Seconds for the whole probe."
+        ),
+        max_bytes: int = typer.Option(
+            _PROBE["max_bytes"], "--max-bytes", min=1024, help="Largest response body."
+        ),
         record: str = typer.Option(None, "--record", help="Save this endpoint's fingerprint under NAME."),
         no_identity: bool = typer.Option(False, "--no-identity", help="Skip the identity questions."),
-        fmt: str = typer.Option("text", "--format", "-f", help="text, json or html."),
-        lang: str = typer.Option("en", "--lang", help="Report language: en or zh."),
+        fmt: Format = format_option(),
+        lang: Lang = lang_option(),
+        output: Path | None = output_option(),
     ) -> None:
         """Who is behind this chat endpoint: identity, tokenizer and behaviour fingerprints."""
-        from taoke.probe import run_probe
         from taoke.render.probe import render_probe
 
-        _check(fmt, lang)
         report = run_probe(
             url,
             model=model,
@@ -58,7 +61,7 @@ def register(app: typer.Typer) -> None:
             identity=not no_identity,
             record=record,
         )
-        typer.echo(render_probe(report, fmt, lang))
+        emit(render_probe(report, fmt.value, lang.value), fmt, output)
 
     @app.command("probe-compare")
     def compare_cmd(
@@ -72,17 +75,22 @@ def register(app: typer.Typer) -> None:
         api_key_env: str = typer.Option(
             None, "--api-key-env", help="Environment variable holding the API key."
         ),
-        max_requests: int = typer.Option(60, "--max-requests", min=1, help="Most requests per endpoint."),
-        timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="Seconds per request."),
-        alpha: float = typer.Option(0.01, "--alpha", min=1e-9, max=0.5, help="Family-wise error level."),
-        fmt: str = typer.Option("text", "--format", "-f", help="text, json or html."),
-        lang: str = typer.Option("en", "--lang", help="Report language: en or zh."),
+        max_requests: int = typer.Option(
+            _COMPARE["max_requests"], "--max-requests", min=1, help="Most requests per endpoint."
+        ),
+        timeout: float = typer.Option(
+            _COMPARE["timeout_s"], "--timeout", min=0.1, help="Seconds per request."
+        ),
+        alpha: float = typer.Option(
+            _COMPARE["alpha"], "--alpha", min=1e-9, max=0.5, help="Family-wise error level."
+        ),
+        fmt: Format = format_option(),
+        lang: Lang = lang_option(),
+        output: Path | None = output_option(),
     ) -> None:
         """Is B a passthrough or derivative of A? A permutation test against control models."""
-        from taoke.probe.compare_run import run_compare
         from taoke.render.probe import render_compare
 
-        _check(fmt, lang)
         res = run_compare(
             url_a,
             url_b,
@@ -94,4 +102,4 @@ def register(app: typer.Typer) -> None:
             timeout_s=timeout,
             alpha=alpha,
         )
-        typer.echo(render_compare(res, fmt, lang))
+        emit(render_compare(res, fmt.value, lang.value), fmt, output)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from taoke.cli.index import DB_HELP
+from taoke.cli.common import DB_HELP, Format, emit, format_option, output_option
 
 
 def register(app: typer.Typer) -> None:
@@ -39,11 +41,12 @@ def register(app: typer.Typer) -> None:
     @group.command("info")
     def info_cmd(
         db: str = typer.Option(None, "--db", help=DB_HELP),
-        fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+        fmt: Format = format_option(),
+        output: Path | None = output_option(),
     ) -> None:
         """Where the registry is, its schema version, size, models and recorded failures."""
         from taoke.registry import Registry
-        from taoke.render.common import dumps
+        from taoke.render.registry import render_info
 
         with Registry(db) as reg:
             info = {
@@ -54,10 +57,6 @@ def register(app: typer.Typer) -> None:
                 "ann_index": str(reg.ann_path()),
                 "failures": reg.failures(),
             }
-        if fmt == "json":
-            typer.echo(dumps(info))
-        else:
-            for k, v in info.items():
-                typer.echo(f"{k}: {len(v) if k == 'failures' else v}")
+        emit(render_info(info, fmt.value), fmt, output)
 
     app.add_typer(group, name="registry")

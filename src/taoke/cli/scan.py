@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-import sys
+import enum
+from pathlib import Path
 
 import typer
 
-from taoke.cli.index import DB_HELP
+from taoke.cli.common import DB_HELP, Format, alpha_option, emit, format_option, output_option, quiet_option
+from taoke.defaults import DEFAULT_ALPHA
 from taoke.errors import TaokeError
+
+
+class Executor(str, enum.Enum):
+    """Where scan's tasks run: local processes or a Ray cluster (see :mod:`taoke.scan`)."""
+
+    LOCAL = "local"
+    RAY = "ray"
 
 
 def register(app: typer.Typer) -> None:
@@ -18,15 +27,27 @@ def register(app: typer.Typer) -> None:
         list_or_dir: str = typer.Argument(
             ..., help="A file listing sources (one a line) or a folder of models."
         ),
-        executor: str = typer.Option("local", "--executor", "-e", help="local (processes) or ray."),
+        executor: Executor = typer.Option(
+            Executor.LOCAL, "--executor", "-e", help="local (processes) or ray.", case_sensitive=False
+        ),
         ray_address: str = typer.Option(
             None, "--ray-address", help="Ray cluster address (default: local Ray)."
         ),
-        workers: int = typer.Option(None, "--workers", "-w", help="Parallel workers (default: CPU count)."),
+        workers: int = typer.Option(
+            None, "--workers", "-w", min=1, help="Parallel workers (default: CPU count)."
+        ),
         db: str = typer.Option(None, "--db", help=DB_HELP),
-        top: int = typer.Option(5, "--top", "-k", help="Candidates compared in full per model."),
-        alpha: float = typer.Option(1e-3, "--alpha", help="Family-wise significance level (Holm)."),
-        fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+        top: int = typer.Option(
+            None,
+            "--top",
+            "-k",
+            min=1,
+            help="Candidates compared in full per model (default: the registry search's).",
+        ),
+        alpha: float = alpha_option(DEFAULT_ALPHA, "Family-wise significance level (Holm)."),
+        fmt: Format = format_option(),
+        output: Path | None = output_option(),
+        quiet: bool = quiet_option(),
         exact: bool = typer.Option(
             False, "--exact", help="Shortlist by scanning every registered vector (see taoke search --exact)."
         ),
@@ -34,33 +55,25 @@ def register(app: typer.Typer) -> None:
         """Fingerprint, index and search every model of LIST_OR_DIR; resumable (known content hashes are
         skipped); failures are recorded with their one-line error. Prints the findings, undeclared
         parents first."""
-        from taoke.render.registry import print_renderables, render_scan
-        from taoke.scan import EXECUTORS, collect_sources, scan
+        from taoke.render.progress import reporter
+        from taoke.render.registry import render_scan
+        from taoke.scan import collect_sources, scan
 
-        if fmt not in ("text", "json"):
-            raise TaokeError(f"unknown --format {fmt!r} (use text or json)")
-        if executor not in EXECUTORS:
-            raise TaokeError(f"unknown --executor {executor!r} (use {' or '.join(EXECUTORS)})")
-        if ray_address and executor != "ray":
-            raise TaokeError("--ray-address needs --executor ray")
-        if workers is not None and workers < 1:
-            raise TaokeError(f"--workers must be at least 1, got {workers}")
+        if ray_address and executor is not Executor.RAY:
+            raise typer.BadParameter("needs --executor ray", param_hint="--ray-address")
         sources = collect_sources(list_or_dir)
         if not sources:
             raise TaokeError(f"{list_or_dir}: no models to scan")
-        result = scan(
-            sources,
-            db,
-            executor=executor,
-            workers=workers,
-            ray_address=ray_address,
-            top=top,
-            alpha=alpha,
-            progress=sys.stderr.isatty(),
-            exact=exact,
-        )
-        out = render_scan(result, fmt)
-        if fmt == "json":
-            typer.echo(out)
-        else:
-            print_renderables(out)
+        with reporter(quiet) as progress:
+            result = scan(
+                sources,
+                db,
+                executor=executor.value,
+                workers=workers,
+                ray_address=ray_address,
+                alpha=alpha,
+                progress=progress,
+                exact=exact,
+                **({"top": top} if top is not None else {}),  # the library's shortlist size by default
+            )
+        emit(render_scan(result, fmt.value), fmt, output)

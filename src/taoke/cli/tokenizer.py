@@ -6,16 +6,11 @@ that ``taoke.cli.main`` prints as one line (exit code 2).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from taoke.errors import TaokeError
-
-_FORMATS = ("text", "json")
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in _FORMATS:
-        raise TaokeError(f"unknown --format {fmt!r} (use text or json)")
+from taoke.cli.common import Format, emit, format_option, output_option
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +27,8 @@ def register(app: typer.Typer) -> None:
             ..., help="Reference: tokenizer file, release folder or hub id in the cache."
         ),
         b: str = typer.Argument(..., help="Suspect: tokenizer file, release folder or hub id in the cache."),
-        fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+        fmt: Format = format_option(),
+        output: Path | None = output_option(),
         behaviour: bool = typer.Option(
             True,
             "--behaviour/--no-behaviour",
@@ -41,48 +37,41 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Identical, reordered, extends, subset, partial overlap or unrelated, with the numbers behind it."""
         from taoke.analyzers.tokenizer import compare_evidence
-        from taoke.render.tokenizer import render_compare
+        from taoke.render.tokenizer import WIDTH, render_compare
         from taoke.tokenizers import compare_tokenizers, load_tokenizer
 
-        _check_format(fmt)
         comp = compare_tokenizers(load_tokenizer(a), load_tokenizer(b), behaviour=behaviour)
-        text = render_compare(comp, compare_evidence(comp), fmt)
-        if text is not None:
-            typer.echo(text)
+        emit(render_compare(comp, compare_evidence(comp), fmt.value), fmt, output, width=WIDTH)
 
     @sub.command("identify")
     def identify_cmd(
         source: str = typer.Argument(..., help="Tokenizer file, release folder or hub id in the cache."),
         top: int = typer.Option(5, "--top", "-k", min=1, max=100, help="How many known tokenizers to list."),
-        fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+        fmt: Format = format_option(),
+        output: Path | None = output_option(),
     ) -> None:
         """The nearest known tokenizers (shipped library + yours), with overlap and extension figures."""
         from taoke.analyzers.tokenizer import identify_evidence
-        from taoke.render.tokenizer import render_identify
+        from taoke.render.tokenizer import WIDTH, render_identify
         from taoke.tokenizers import identify, load_tokenizer
 
-        _check_format(fmt)
         res = identify(load_tokenizer(source), top=top)
-        text = render_identify(res, identify_evidence(res), fmt)
-        if text is not None:
-            typer.echo(text)
+        emit(render_identify(res, identify_evidence(res), fmt.value), fmt, output, width=WIDTH)
 
     @sub.command("add")
     def add_cmd(
         source: str = typer.Argument(..., help="Tokenizer file, release folder or hub id in the cache."),
         name: str = typer.Option(..., "--name", "-n", help="Name to list it under."),
         family: str = typer.Option(None, "--family", help="Family (defaults to the name)."),
-        fmt: str = typer.Option("text", "--format", "-f", help="Output format: text or json."),
+        fmt: Format = format_option(),
+        output: Path | None = output_option(),
     ) -> None:
         """Add a tokenizer to your library ($TAOKE_CACHE_DIR/tokenizers/library.json) for identify."""
-        from taoke.render.tokenizer import render_added
+        from taoke.render.tokenizer import WIDTH, render_added
         from taoke.tokenizers import load_tokenizer
         from taoke.tokenizers.library import add_to_user_library, user_library_path
 
-        _check_format(fmt)
         entry = add_to_user_library(load_tokenizer(source), name=name, family=family)
-        text = render_added(entry, user_library_path(), fmt)
-        if text is not None:
-            typer.echo(text)
+        emit(render_added(entry, user_library_path(), fmt.value), fmt, output, width=WIDTH)
 
     app.add_typer(sub, name="tokenizer")

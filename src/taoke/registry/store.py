@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,15 +24,15 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from taoke import __version__
 from taoke.errors import TaokeError
+from taoke.progress import Progress, no_progress
 from taoke.registry import schema
 from taoke.registry.ann import AnnIndex, make_stamp
 from taoke.registry.identity import Identity
 from taoke.registry.vector import DIM, VECTOR_VERSION, compact_vector
-from taoke.render.progress import progress_bar
 from taoke.weights import Fingerprint, load_fingerprint
 
-# An ANN rebuild of REBUILD_PROGRESS_FROM rows or more shows a progress bar on a terminal; rows are
-# added REBUILD_CHUNK at a time so the bar moves.
+# An ANN rebuild of REBUILD_PROGRESS_FROM rows or more reports its progress; rows are added
+# REBUILD_CHUNK at a time so that progress moves.
 REBUILD_PROGRESS_FROM = 20_000
 REBUILD_CHUNK = 10_000
 
@@ -163,9 +162,12 @@ class Registry:
 
     >>> reg = Registry("/tmp/reg.sqlite")          # doctest: +SKIP
     >>> reg.add(identity, fp)                      # doctest: +SKIP
+
+    ``progress`` hears about the long steps (a large ANN rebuild); see :mod:`taoke.progress`.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, progress: Progress = no_progress) -> None:
+        self.progress = progress
         self.url = normalize_url(url) if url else default_url()
         self.display_url = redact(self.url)
         try:
@@ -425,11 +427,10 @@ class Registry:
             index = AnnIndex(DIM)
             ids, vecs = self.vectors()
             # a large rebuild (after an import, another writer, a new taoke) takes minutes: show it
-            with progress_bar(len(ids) >= REBUILD_PROGRESS_FROM and sys.stderr.isatty()) as bar:
-                task = bar.add_task("rebuilding the ANN index", total=len(ids))
-                for start in range(0, len(ids), REBUILD_CHUNK):
-                    index.add(ids[start : start + REBUILD_CHUNK], vecs[start : start + REBUILD_CHUNK])
-                    bar.update(task, advance=len(ids[start : start + REBUILD_CHUNK]))
+            report = self.progress if len(ids) >= REBUILD_PROGRESS_FROM else no_progress
+            for start in range(0, len(ids), REBUILD_CHUNK):
+                index.add(ids[start : start + REBUILD_CHUNK], vecs[start : start + REBUILD_CHUNK])
+                report("rebuilding the ANN index", min(start + REBUILD_CHUNK, len(ids)), len(ids))
             try:
                 index.save(self.ann_path(), stamp)
             except OSError:  # a read-only location: keep the in-memory index

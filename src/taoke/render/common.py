@@ -1,15 +1,34 @@
-"""Helpers shared by all renderers."""
+"""Helpers shared by all renderers: the output formats, JSON conversion, and drawing rich renderables
+as text or as a self-contained HTML page."""
 
 from __future__ import annotations
 
+import enum
 import html
+import io
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 
-FORMATS = ("text", "json", "html")
+
+class Format(str, enum.Enum):
+    """The output formats of every command. ``text`` is for people, ``json`` for programs, ``html`` a
+    self-contained page (no script, nothing fetched) for a report to send on.
+
+    Commands with a report of their own in HTML (audit, compare, contamination, probe) render it; the
+    others draw their text rendering as HTML through rich (:func:`renderables_html`).
+    """
+
+    TEXT = "text"
+    JSON = "json"
+    HTML = "html"
+
+
+Rendered = str | RenderableType | Sequence[RenderableType]
+"""What a renderer returns: finished text (JSON, HTML or plain text), or rich renderables to draw."""
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -66,3 +85,26 @@ def esc(text: Any) -> str:
 
 def stdout_console() -> Console:
     return Console(highlight=False, soft_wrap=False)
+
+
+def as_group(items: RenderableType | Sequence[RenderableType]) -> RenderableType:
+    """One renderable from one or many."""
+    if isinstance(items, (list, tuple)):
+        return Group(*items)
+    return items
+
+
+def renderables_text(items: RenderableType | Sequence[RenderableType], width: int = 120) -> str:
+    """Rich renderables as plain text (no colour codes), ``width`` columns: for files and pipes."""
+    buf = io.StringIO()
+    Console(file=buf, width=width, highlight=False, force_terminal=False, color_system=None).print(
+        as_group(items)
+    )
+    return buf.getvalue()
+
+
+def renderables_html(items: RenderableType | Sequence[RenderableType], width: int = 120) -> str:
+    """Rich renderables as one self-contained HTML page (inline styles, nothing fetched)."""
+    con = Console(file=io.StringIO(), width=width, highlight=False, record=True, force_terminal=True)
+    con.print(as_group(items))
+    return con.export_html(inline_styles=True)

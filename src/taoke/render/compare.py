@@ -3,11 +3,9 @@ and for the side-by-side tables of ``taoke demo`` and ``taoke eval``. They never
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np
-from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -16,11 +14,6 @@ from taoke.render.common import dumps, esc, fmt_p
 from taoke.weights.relationship import Relationship
 
 _SEV = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
-
-
-def _console(file: Any = None) -> Console:
-    probe = Console(highlight=False, file=file)
-    return probe if probe.is_terminal else Console(highlight=False, width=120, file=file)
 
 
 def _verdict_style(derived: bool) -> str:
@@ -159,21 +152,13 @@ td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;vertical-align:top}}
 """
 
 
-def render_compare(result: Any, fmt: str) -> str:
-    """Render a CompareResult as ``text``, ``json`` or ``html``."""
+def render_compare(result: Any, fmt: str) -> str | list[Any]:
+    """A CompareResult as ``json`` or ``html`` text, or (``text``) the rich renderables to draw."""
     if fmt == "json":
         return dumps(result)
     if fmt == "html":
         return render_compare_html(result)
-    buf = io.StringIO()
-    con = Console(file=buf, highlight=False, width=120, force_terminal=False)
-    con.print(Group(*compare_renderables(result)))
-    return buf.getvalue().rstrip("\n")
-
-
-def print_compare(result: Any) -> None:
-    """Print the text rendering to the terminal (colours when it is one)."""
-    _console().print(Group(*compare_renderables(result)))
+    return compare_renderables(result)
 
 
 def demo_table(result: Any) -> Table:

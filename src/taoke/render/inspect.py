@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -14,10 +13,7 @@ _SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info"
 _SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
 
-def _console() -> Console:
-    """A console that does not truncate tensor names when stdout is a pipe or a file (80 columns)."""
-    probe = Console(highlight=False)
-    return probe if probe.is_terminal else Console(highlight=False, width=200)
+WIDTH = 200  # columns in a pipe or a file: tensor names are long and must not be cut
 
 
 def _size(n: int | None) -> str:
@@ -164,27 +160,22 @@ def inspect_renderables(result: Any) -> list[Any]:
     return out
 
 
-def render_inspect(result: Any, fmt: str = "text", console: Console | None = None) -> str | None:
-    """Print an InspectResult (text) or return its JSON (json)."""
+def render_inspect(result: Any, fmt: str = "text") -> str | list[Any]:
+    """An InspectResult as JSON text, or the rich renderables to draw (text, html)."""
     if fmt == "json":
         return dumps(result)
-    console = console or _console()
-    console.print(Group(*inspect_renderables(result)))
-    return None
+    return inspect_renderables(result)
 
 
-def render_llamafy(result: Any, fmt: str = "text", console: Console | None = None) -> str | None:
-    """Print a LlamafyResult (text) or return its JSON (json)."""
+def render_llamafy(result: Any, fmt: str = "text") -> str | list[Any]:
+    """A LlamafyResult as JSON text, or the rich renderables to draw (text, html)."""
     if fmt == "json":
         return dumps(result)
     d = result.to_dict()
-    console = console or _console()
-    console.print(
-        Text.assemble(
-            ("llamafy ", "bold"),
-            f"{d['source']} -> {d['out']}  ",
-            (f"({d['family']} -> LlamaForCausalLM)", "green"),
-        )
+    head = Text.assemble(
+        ("llamafy ", "bold"),
+        f"{d['source']} -> {d['out']}  ",
+        (f"({d['family']} -> LlamaForCausalLM)", "green"),
     )
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -214,5 +205,4 @@ def render_llamafy(result: Any, fmt: str = "text", console: Console | None = Non
         )
     for note in d.get("notes") or []:
         grid.add_row("note", note)
-    console.print(grid)
-    return None
+    return [head, grid]

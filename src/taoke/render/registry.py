@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -99,7 +98,13 @@ def render_scan(result: Any, fmt: str) -> str | list[Any]:
     return [table, f"[dim]{counts}[/]"]
 
 
-def print_renderables(items: str | Table | list[Any]) -> None:
-    console = Console()
-    for item in items if isinstance(items, list) else [items]:
-        console.print(item, highlight=False) if not isinstance(item, str) else console.print(item)
+def render_info(info: dict[str, Any], fmt: str) -> str | Table:
+    """``taoke registry info``: where the registry is, its schema, size, models and recorded failures."""
+    if fmt == "json":
+        return dumps(info)
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    for k, v in info.items():
+        table.add_row(k, escape(str(len(v) if k == "failures" else v)))
+    return table

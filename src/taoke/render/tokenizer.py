@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -20,9 +19,7 @@ _RELATION_STYLE = {
 }
 
 
-def _console() -> Console:
-    probe = Console(highlight=False)
-    return probe if probe.is_terminal else Console(highlight=False, width=160)
+WIDTH = 160  # columns in a pipe or a file
 
 
 def _row(table: Table, *cells: Any) -> None:
@@ -131,14 +128,11 @@ def _evidence_table(evidence: list[Any]) -> list[Any]:
     return [t]
 
 
-def render_compare(
-    comp: Any, evidence: list[Any], fmt: str = "text", console: Console | None = None
-) -> str | None:
-    """Print a TokenizerComparison (text) or return it with its evidence as JSON."""
+def render_compare(comp: Any, evidence: list[Any], fmt: str = "text") -> str | list[Any]:
+    """A TokenizerComparison with its evidence as JSON text, or the rich renderables to draw."""
     if fmt == "json":
         return dumps({"comparison": comp, "evidence": evidence})
-    (console or _console()).print(Group(*compare_renderables(comp, evidence)))
-    return None
+    return compare_renderables(comp, evidence)
 
 
 def identify_renderables(res: Any, evidence: list[Any]) -> list[Any]:
@@ -181,17 +175,14 @@ def identify_renderables(res: Any, evidence: list[Any]) -> list[Any]:
     return out
 
 
-def render_identify(
-    res: Any, evidence: list[Any], fmt: str = "text", console: Console | None = None
-) -> str | None:
-    """Print an IdentifyResult (text) or return it with its evidence as JSON."""
+def render_identify(res: Any, evidence: list[Any], fmt: str = "text") -> str | list[Any]:
+    """An IdentifyResult with its evidence as JSON text, or the rich renderables to draw."""
     if fmt == "json":
         return dumps({"identify": res, "evidence": evidence})
-    (console or _console()).print(Group(*identify_renderables(res, evidence)))
-    return None
+    return identify_renderables(res, evidence)
 
 
-def render_added(entry: Any, path: Any, fmt: str = "text", console: Console | None = None) -> str | None:
+def render_added(entry: Any, path: Any, fmt: str = "text") -> str | Text:
     """Confirm a tokenizer added to the user library."""
     d = {
         "name": entry.name,
@@ -202,7 +193,4 @@ def render_added(entry: Any, path: Any, fmt: str = "text", console: Console | No
     }
     if fmt == "json":
         return dumps(d)
-    (console or _console()).print(
-        Text.assemble(("added ", "bold green"), f"{entry.name} ({entry.kind}, {entry.size} ids) to {path}")
-    )
-    return None
+    return Text.assemble(("added ", "bold green"), f"{entry.name} ({entry.kind}, {entry.size} ids) to {path}")

@@ -29,7 +29,6 @@ from taoke.weights.fingerprint import Fingerprint
 from taoke.weights.lineage import LineageStats
 from taoke.weights.relationship import Relationship as R
 
-DEFAULT_ALPHA = 1e-3
 FUNCTION_EQUAL = 0.985
 FINE_TUNE_MIN = 0.65
 RAW_SAME_FRACTION = 0.9

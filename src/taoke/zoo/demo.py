@@ -8,10 +8,10 @@ holds the truth next to what :func:`taoke.weights.compare` says; the renderer dr
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from taoke.progress import Progress, no_progress
 from taoke.weights import Relationship, compare, fingerprint
 from taoke.zoo.build import materialize
 
@@ -74,15 +74,14 @@ class DemoResult:
         }
 
 
-def demo(progress: Callable[[str], None] | None = None) -> DemoResult:
+def demo(progress: Progress = no_progress) -> DemoResult:
     """Fingerprint ``base-a`` once and compare each demo suspect with it."""
     t0 = time.perf_counter()
+    progress("demo", 0, len(DEMO), item=f"fingerprinting {REFERENCE}")
     ref = fingerprint(str(materialize(REFERENCE)))
     rows = []
-    for suspect, truth, what in DEMO:
+    for i, (suspect, truth, what) in enumerate(DEMO, 1):
         t = time.perf_counter()
-        if progress:
-            progress(f"comparing {REFERENCE} with {suspect} ({what})...")
         res = compare(ref, fingerprint(str(materialize(suspect))))
         mapped = [m.similarity for m in res.layers if m.reference_layer is not None]
         sim = max(m.similarity for m in res.layers) if not mapped else sum(mapped) / len(mapped)
@@ -100,4 +99,5 @@ def demo(progress: Callable[[str], None] | None = None) -> DemoResult:
                 res.reasons,
             )
         )
+        progress("demo", i, len(DEMO), item=f"compared {REFERENCE} with {suspect} ({what})")
     return DemoResult(REFERENCE, rows, time.perf_counter() - t0)

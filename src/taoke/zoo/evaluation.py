@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from taoke.progress import Progress, no_progress
 from taoke.weights import (
     CompareResult,
     Fingerprint,
@@ -67,7 +67,7 @@ def load_manifest(path: str | Path) -> list[dict[str, Any]]:
 class FingerprintCache:
     """Fingerprint each zoo model (or path) once per evaluation (and once per code version on disk)."""
 
-    def __init__(self, progress: Callable[[str], None] | None = None) -> None:
+    def __init__(self, progress: Progress = no_progress) -> None:
         self.fps: dict[str, Fingerprint] = {}
         self.seconds: dict[str, float] = {}
         self.progress = progress
@@ -79,8 +79,7 @@ class FingerprintCache:
             if disk is not None and disk.exists():
                 self.fps[model_id] = load_fingerprint(disk)
                 return self.fps[model_id]
-            if self.progress:
-                self.progress(f"fingerprinting {model_id}")
+            self.progress("fingerprinting zoo models", len(self.seconds) + 1, None, item=model_id)
             t = time.perf_counter()
             self.fps[model_id] = fingerprint(str(path))
             self.seconds[model_id] = time.perf_counter() - t
@@ -178,7 +177,7 @@ def evaluate(
     include_real: bool = True,
     nulls: Nulls | None = None,
     calibrate_to: str | Path | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """Run the zoo evaluation; see the module docstring. Returns the JSON-able report.
 

@@ -1,0 +1,143 @@
+"""What every command shares: the option types and their spelling, the library's defaults, writing the
+report to ``-o FILE`` or stdout, and the progress reporter handed to library code.
+
+WHY here: each of these was written out once per command (a hand-made ``--format`` check, the ``-o``
+branch, ``alpha=1e-3``), and each copy drifted a little. Typer validates the choice types itself, so a bad
+``--format`` is a usage error (exit 2) like any other, listed in ``--help``.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from taoke import i18n
+from taoke.errors import TaokeError
+from taoke.render.common import Format, Rendered, as_group, renderables_html, renderables_text
+
+Lang = enum.Enum("Lang", {code.upper(): code for code in i18n.LANGS}, type=str)  # type: ignore[misc]
+"""The report languages, as :mod:`taoke.i18n` has them."""
+
+DB_HELP = (
+    "Registry: a SQLite path or sqlite:///..., or postgresql://user@host/db "
+    "(default: $TAOKE_REGISTRY, else ~/.cache/taoke/registry.sqlite)."
+)
+
+
+def library_defaults(func: Callable[..., Any]) -> dict[str, Any]:
+    """The default of each keyword parameter of a library function: the CLI's defaults are the library's,
+    written once, there."""
+    return {
+        name: p.default
+        for name, p in inspect.signature(func).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
+def alpha_option(default: float, help: str) -> Any:
+    """``--alpha``: a significance level, strictly between 0 and 1 (else a usage error)."""
+    return typer.Option(default, "--alpha", help=help, callback=_open_unit_interval)
+
+
+def _open_unit_interval(value: float | None) -> float | None:
+    if value is not None and not 0 < value < 1:
+        raise typer.BadParameter(f"must be between 0 and 1 (exclusive), not {value:g}")
+    return value
+
+
+def format_option(help: str = "Output format.") -> Any:
+    """``--format/-f text|json|html``, validated by typer."""
+    return typer.Option(Format.TEXT, "--format", "-f", help=help, case_sensitive=False)
+
+
+def output_option(help: str = "Write the report to FILE instead of stdout.") -> Any:
+    """``--output/-o FILE``: where :func:`emit` writes the report."""
+    return typer.Option(None, "--output", "-o", help=help, dir_okay=False)
+
+
+def lang_option() -> Any:
+    """``--lang en|zh``: the report language."""
+    return typer.Option(Lang.EN, "--lang", help="Report language.", case_sensitive=False)  # type: ignore[attr-defined]
+
+
+def quiet_option() -> Any:
+    """``--quiet/-q``: no progress on stderr."""
+    return typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="No progress on stderr (by default: a bar on a terminal, else one line per step).",
+    )
+
+
+def emit(rendered: Rendered, fmt: Format, output: Path | None = None, *, width: int = 120) -> None:
+    """Print a rendered report on stdout, or write it whole to ``output`` and say so on stderr.
+
+    ``rendered`` is finished text (JSON, HTML or plain text) or rich renderables; renderables are drawn
+    in colour on a terminal, as plain text of ``width`` columns in a file or a pipe, and as a
+    self-contained HTML page when ``fmt`` is ``html``. The file is written to a temporary name beside it
+    and renamed, so that a failure leaves no half-written report and never clobbers the old one.
+    """
+    if isinstance(rendered, str):
+        text = rendered
+    elif fmt is Format.HTML:
+        text = renderables_html(rendered, width)
+    elif output is not None:
+        text = renderables_text(rendered, width)
+    else:
+        _print_renderables(rendered, width)
+        return
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+        return
+    write_text_atomic(output, text if text.endswith("\n") else text + "\n")
+    typer.echo(f"wrote {output}", err=True)
+
+
+def _print_renderables(rendered: Any, width: int) -> None:
+    from rich.console import Console
+
+    con = Console(highlight=False)
+    if not con.is_terminal:  # a pipe or a file: a fixed width instead of 80 columns that cut names
+        con = Console(highlight=False, width=width)
+    con.print(as_group(rendered))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename it.
+
+    A path that exists and is not a regular file (``/dev/stdout``, a named pipe) is written directly.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        try:
+            with path.open("w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as exc:
+            raise TaokeError(f"cannot write the report: {exc.strerror or exc}", path) from None
+        return
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise TaokeError(f"cannot write the report: {exc.strerror or exc}", path) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            if hasattr(os, "fchmod"):  # what open() would have given, not mkstemp's 0600
+                umask = os.umask(0)
+                os.umask(umask)
+                os.fchmod(f.fileno(), 0o666 & ~umask)
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise TaokeError(f"cannot write the report: {exc.strerror or exc}", path) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
