@@ -9,7 +9,9 @@ name and system prompt. Only the endpoint is visible, so taoke asks it three kin
 - behaviour (:mod:`taoke.probe.behaviour`): greedy answers to discriminative prompts (after LLMmap,
   Pasquini et al., USENIX Security 2025), nearest recorded model.
 
-``probe-compare`` (:mod:`taoke.probe.compare`) tests whether B derives from A against control models
+:func:`run_probe` (:mod:`taoke.probe.run`) asks them within a budget and :func:`conclude`
+(:mod:`taoke.probe.report`) names the backend. ``probe-compare`` (:mod:`taoke.probe.compare`,
+run by :func:`run_compare`) tests whether B derives from A against control models
 (after model provenance testing, Nikolić et al., NeurIPS 2025). Every request goes through
 :class:`taoke.probe.client.ProbeClient`: bounded, polite, never redirected.
 
