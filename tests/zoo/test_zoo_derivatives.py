@@ -8,13 +8,13 @@ import gguf
 import numpy as np
 import pytest
 from safetensors.numpy import load_file
+from tokenizers import Tokenizer
 
 from taoke import zoo
 from taoke.zoo import build as B
 from taoke.zoo import transforms as T
 from taoke.zoo.gguf_io import permute_qk, read_llama_gguf, unpermute_qk
 from taoke.zoo.tok import extend_tokenizer
-from tokenizers import Tokenizer
 
 
 @pytest.fixture(scope="module")
