@@ -19,23 +19,6 @@ from typing import Any
 
 from gguf import MODEL_ARCH, MODEL_ARCH_NAMES, MODEL_TENSOR, TENSOR_NAMES
 
-__all__ = [
-    "ARCH_BY_NAME",
-    "EXTRA_TENSOR_NAMES",
-    "FAMILIES",
-    "GGUF_KEYS",
-    "HPARAM_KEYS",
-    "KNOWN_CLASSES",
-    "MODULE_PREFIXES",
-    "Family",
-    "Fused",
-    "canonical_name",
-    "families_for_gguf_arch",
-    "family",
-    "generic_family",
-    "is_ignored",
-]
-
 
 def _load(name: str) -> dict[str, Any]:
     return json.loads(resources.files("taoke.families").joinpath(name).read_text(encoding="utf-8"))

@@ -8,7 +8,7 @@ tensor for tensor, is "llama family, renamed" — the Yi-34B case.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import gguf
@@ -25,8 +25,6 @@ from taoke.families.data import (
     is_ignored,
 )
 from taoke.families.roles import mapper_for_family
-
-__all__ = ["CONFIG_MARGIN", "FamilyMatch", "LayoutFit", "family_for_config", "fit_layout", "identify"]
 
 CONFIG_MARGIN = 0.05  # layout score by which another family must beat the config's to overrule it
 
@@ -54,15 +52,8 @@ class LayoutFit:
         return round(0.55 * exact + 0.45 * cover - penalty, 4)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "family": self.family,
-            "score": self.score,
-            "n_tensors": self.n_tensors,
-            "mapped": self.mapped,
-            "exact": self.exact,
-            "missing_types": self.missing_types,
-            "unexpected_types": self.unexpected_types,
-        }
+        fields = asdict(self)
+        return {"family": fields.pop("family"), "score": self.score, **fields}
 
 
 def fit_layout(fam: Family, names: Iterable[str], gguf_file: bool = False) -> LayoutFit:

@@ -14,8 +14,6 @@ from gguf import MODEL_TENSOR, MODEL_TENSORS, TENSOR_NAMES
 
 from taoke.families.data import ARCH_BY_NAME, EXTRA_TENSOR_NAMES, MODULE_PREFIXES, Family, family
 
-__all__ = ["SUFFIXES", "RoleMapper", "StoredRole", "mapper_for_family"]
-
 SUFFIXES = (".weight", ".bias")
 
 

@@ -9,8 +9,6 @@ from taoke.probe.behaviour import BehaviourFingerprint
 from taoke.probe.identity import IdentityResult
 from taoke.probe.tokfp import TokenizerFingerprint, distance
 
-__all__ = ["BEHAVIOUR_MIN", "TOKENIZER_CONSISTENT", "ProbeReport", "conclude"]
-
 TOKENIZER_CONSISTENT = 0.02  # relative count distance under which a record's tokenizer fits
 # Mean answer similarity needed to name a recorded model (open set: an unrecorded model with a known
 # tokenizer must not be named as a recorded one). bench/probe.py: shells over SmolLM2/Gemma 3 score

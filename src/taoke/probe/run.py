@@ -10,8 +10,6 @@ from taoke.probe.identity import probe_identity
 from taoke.probe.report import ProbeReport, conclude
 from taoke.probe.tokfp import probe_tokenizer
 
-__all__ = ["run_probe"]
-
 
 def run_probe(
     url: str,

@@ -31,8 +31,6 @@ from taoke.analyzers.code.notices import header_notice, notice_status
 from taoke.evidence import Evidence
 from taoke.limits import Limits, current_limits
 
-__all__ = ["CodeLineageResult", "FileLineage", "analyze_files", "analyze_text", "read_code_text"]
-
 
 @dataclass
 class FileLineage:

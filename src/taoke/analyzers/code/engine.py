@@ -27,18 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = [
-    "K",
-    "W",
-    "Fingerprints",
-    "Tokens",
-    "fingerprint",
-    "kgram_hashes",
-    "name_bag",
-    "normalise",
-    "winnow",
-]
-
 K = 12  # tokens per k-gram (JPlag's default minimum match length is 9-12 tokens for Python)
 W = 8  # winnowing window: shared runs of >= W + K - 1 = 19 tokens are always detected
 

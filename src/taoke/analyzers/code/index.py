@@ -26,19 +26,6 @@ import numpy as np
 from taoke.analyzers.code.engine import fingerprint, name_bag
 from taoke.analyzers.code.notices import header_notice
 
-__all__ = [
-    "INDEX_VERSION",
-    "Block",
-    "CodeIndex",
-    "RefFile",
-    "build_index",
-    "cache_dir",
-    "load_index",
-    "reference_index",
-    "save_index",
-    "transformers_models_dir",
-]
-
 INDEX_VERSION = 4  # bump when normalisation or hashing changes (invalidates caches)
 
 

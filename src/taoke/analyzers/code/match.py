@@ -21,24 +21,6 @@ from taoke.analyzers.code.engine import Fingerprints
 from taoke.analyzers.code.index import CodeIndex, RefFile
 from taoke.analyzers.code.notices import earliest_year
 
-__all__ = [
-    "MAX_CANDIDATES",
-    "MIN_BLOCK_COVER",
-    "MIN_BLOCK_FPS",
-    "MIN_CONTAINMENT",
-    "MIN_SHARED",
-    "TIE",
-    "RefMatch",
-    "Span",
-    "attribute",
-    "block_cover",
-    "excerpt",
-    "is_parent",
-    "match_fingerprints",
-    "name_similarity",
-    "spans",
-]
-
 # A reference file is a parent when, after greedy attribution (see `attribute`), it explains at least
 # MIN_SHARED fingerprints nobody better-ranked explained AND either holds MIN_CONTAINMENT of the suspect
 # or covers MIN_BLOCK_COVER of one of its own top-level classes/functions (>= MIN_BLOCK_FPS matched).

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["earliest_year", "header_notice", "notice_status"]
-
 _COPYRIGHT_RE = re.compile(r"copyright\s*(?:\(c\)|©)?\s*(\d{4}(?:\s*[-,]\s*\d{4})*)?\s*(.+)", re.I)
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["yi_style_refactor"]
-
 
 def yi_style_refactor(text: str, old: str = "Llama", new: str = "Yi") -> str:
     """The Yi-34B transformation of a modeling file, as ground truth for tests and the benchmark:
