@@ -10,6 +10,9 @@ winnowing (Schleimer, Wilkerson & Aiken 2003, the algorithm behind MOSS). One mo
 - :mod:`~taoke.analyzers.code.match`: ranking, greedy attribution and the parent decision;
 - :mod:`~taoke.analyzers.code.analyze`: the entry points (:func:`analyze_files`, :func:`analyze_text`);
 - :mod:`~taoke.analyzers.code.refactor`: the Yi-style refactor used as ground truth by tests and bench.
+
+The matching reads the index only through :class:`CodeIndex`'s interface, so another matching method
+or another reference corpus replaces one module, not the package.
 """
 
 from taoke.analyzers.code.analyze import (
