@@ -88,14 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     for ref in files:
         fp, toks = code.fingerprint((models / ref.rel).read_text(encoding="utf-8"))
         ranked = code.match_fingerprints(
-            fp, code._name_bag(toks.names), index, exclude={index.file_id(ref.rel)}
+            fp, code.name_bag(toks.names), index, exclude={index.file_id(ref.rel)}
         )
         found = set()
         for m, rows in ranked:
             if m.containment_suspect >= code.MIN_CONTAINMENT:
                 found.add(m.reference)
                 continue
-            blocks = code._block_cover(index.files[index.file_id(m.reference)], index, rows)
+            blocks = code.block_cover(index.files[index.file_id(m.reference)], index, rows)
             if any(b["cover"] >= code.MIN_BLOCK_COVER and b["matched"] >= code.MIN_BLOCK_FPS for b in blocks):
                 found.add(m.reference)
         copies[ref.rel] = found

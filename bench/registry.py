@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tests is a package
 
 OUT = Path(__file__).resolve().parent / "results" / "registry.json"
 
@@ -197,8 +197,7 @@ def shortlist_latency(sizes: list[int], workloads: list[str], k: int = 5, n_quer
 
 def zoo_search(workdir: Path) -> dict:
     """Index the zoo's references, search every suspect; accuracy, timings and size per model."""
-    import test_registry_zoo as tz  # the same ground truth as the test
-
+    import tests.registry.test_registry_zoo as tz  # the same ground truth as the test
     from taoke import zoo
     from taoke.errors import AnalysisError, TaokeError
     from taoke.registry import Registry, index_source, search

@@ -9,8 +9,8 @@ For every tokenizer file of the fixtures (23 files, 21 distinct vocabularies) it
    the behavioural check (encoding the sample texts with both data-only encoders);
 
 and reports identify accuracy: self-identification (exact, top-1) and leave-one-out (the query's own
-entry removed) against the expectations in tests/test_tokenizer_identify.py. Prints a table and writes
-``bench/results/tokenizer.json`` with the machine description.
+entry removed) against the expectations in tests/tokenizers/test_tokenizer_identify.py. Prints a table
+and writes ``bench/results/tokenizer.json`` with the machine description.
 
     python bench/tokenizer.py [FIXTURES_DIR] [--repeat 3]
 """
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))  # tests is a package
 
 
 def _best_time(fn, repeat: int) -> tuple[float, object]:
@@ -69,11 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "tokenizer.json")
     args = ap.parse_args(argv)
 
-    from test_tokenizer_identify import LOO  # the leave-one-out ground truth lives with the tests
-
     from taoke.tokenizers import compare_tokenizers, identify, load_file
     from taoke.tokenizers.build_library import CURATED, TOKENIZER_KINDS
     from taoke.tokenizers.library import QueryIndex, load_library, match_entry, shipped_library_path
+
+    # the leave-one-out ground truth lives with the tests
+    from tests.tokenizers.test_tokenizer_identify import LOO
 
     index = json.loads((args.fixtures / "index.json").read_text(encoding="utf-8"))
     items = sorted((it for it in index if it["kind"] in TOKENIZER_KINDS), key=lambda it: it["path"])

@@ -150,9 +150,9 @@ def test_bad_files_become_one_line_findings(tmp_path: Path, index):
 def test_index_cache_roundtrip(tmp_path: Path, index, monkeypatch):
     files = sorted(index.root.glob("llama/modeling_*.py")) + sorted(index.root.glob("gpt2/modeling_*.py"))
     small = code.build_index(index.root, index.version, files)
-    code._save(small, tmp_path)
-    loaded = code._load(tmp_path, index.version, index.root)
+    code.save_index(small, tmp_path)
+    loaded = code.load_index(tmp_path, index.version, index.root)
     assert loaded is not None and loaded.from_cache
     assert [f.rel for f in loaded.files] == [f.rel for f in small.files]
     assert np.array_equal(loaded.hashes, small.hashes)
-    assert code._load(tmp_path, "0.0.0-other", index.root) is None  # keyed by transformers version
+    assert code.load_index(tmp_path, "0.0.0-other", index.root) is None  # keyed by transformers version

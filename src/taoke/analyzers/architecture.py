@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taoke.evidence import Evidence
-from taoke.families import FAMILIES, KNOWN_CLASSES, canonical_name, is_ignored
+from taoke.families import KNOWN_CLASSES, canonical_name, is_ignored
 from taoke.model import Model
 
 ANALYZER = "architecture"
@@ -495,8 +495,3 @@ def _tied(model: Model, result: ArchitectureResult) -> None:
         result.evidence.append(
             _ev("tied-embeddings", f"embeddings are {state}, as usual for {fam.name}", "info", actual=actual)
         )
-
-
-def family_names() -> list[str]:
-    """Families taoke knows by HF layout (families.json)."""
-    return sorted(FAMILIES)

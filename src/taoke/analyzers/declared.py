@@ -218,24 +218,10 @@ def reconcile(declared: DeclaredLineage, measured: list[Measured]) -> Reconcilia
     weights = [m for m in measured if m.layer == "weights"]
     for m in weights:
         decl = [p for p in declared.parents if same_model(p.name, m.reference)]
-        if m.derived and not declared.parents:
-            msg = f"weights derive from {m.reference} ({m.relationship}); the release declares no base model"
-            out.append(
-                Evidence(
-                    "declared",
-                    "undeclared-parent",
-                    msg,
-                    "high",
-                    p_value=m.p_value,
-                    null=m.detail.get("null"),
-                    detail=m.to_dict(),
-                )
-            )
-            headline = headline or msg
-        elif m.derived and not decl:
+        if m.derived and not decl:
             names = ", ".join(p.name for p in declared.parents)
-            msg = (
-                f"weights derive from {m.reference} ({m.relationship}); the release declares {names} instead"
+            msg = f"weights derive from {m.reference} ({m.relationship}); the release declares " + (
+                f"{names} instead" if declared.parents else "no base model"
             )
             out.append(
                 Evidence(

@@ -9,7 +9,6 @@ must be a no-op. The identity is therefore sha256 over the sorted sha256 of each
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,7 +104,3 @@ def describe(model: Any, files: list[WeightFile], cid: str) -> Identity:
         declared_base=[p.name for p in declared.structured] or [p.name for p in declared.parents],
         license=lic,
     )
-
-
-def declared_json(names: list[str]) -> str:
-    return json.dumps(list(names))

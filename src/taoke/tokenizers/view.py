@@ -39,8 +39,6 @@ CLASS_NAMES = {
     UNUSED: "unused",
 }
 
-KINDS = ("bpe-bytelevel", "spm-bpe", "spm-unigram", "wordpiece", "tiktoken", "bpe", "unigram", "wordlevel")
-
 _PAD = re.compile(r"^\[PAD\d+\]$")
 _BYTE_PIECE = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 SPM_SPACE = "\u2581"

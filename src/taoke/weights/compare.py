@@ -23,12 +23,13 @@ from typing import Any
 
 import numpy as np
 
+from taoke.defaults import DEFAULT_ALPHA
 from taoke.evidence import Evidence
 from taoke.weights.alignment import Explanation, ParentMatch, explain, rescaled_tensors
 from taoke.weights.fingerprint import Fingerprint, blas_limit
 from taoke.weights.lineage import LineageStats, Nulls, lineage, p_value, packaged_nulls
 from taoke.weights.relationship import Relationship
-from taoke.weights.verdict import DEFAULT_ALPHA, Verdict, decide
+from taoke.weights.verdict import Verdict, decide
 
 __all__ = ["CompareResult", "LayerMatch", "compare"]
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from taoke.defaults import DEFAULT_ALPHA
 from taoke.weights.alignment import Explanation, VocabChange
 from taoke.weights.fingerprint import Fingerprint
 from taoke.weights.lineage import LineageStats
@@ -60,7 +61,11 @@ def _confidence_from_p(log10p: float, alpha: float, derived: bool) -> float:
 
 
 def decide(
-    ref: Fingerprint, sus: Fingerprint, stats: LineageStats, found: Explanation, alpha: float
+    ref: Fingerprint,
+    sus: Fingerprint,
+    stats: LineageStats,
+    found: Explanation,
+    alpha: float = DEFAULT_ALPHA,
 ) -> Verdict:
     """Pick the relationship from the lineage test (``stats``) and the explainers (``found``); see the
     module docstring for the order and thresholds."""

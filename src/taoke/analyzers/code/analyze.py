@@ -1,0 +1,237 @@
+"""Code lineage of a release: read its ``.py`` files safely, match each one, report evidence.
+
+The entry points of the package: :func:`analyze_files` for a release (what ``taoke audit`` runs) and
+:func:`analyze_text` for one file's text. Each file goes engine (fingerprints) -> match (ranked,
+attributed references) -> notices (did the copy keep its parent's licence header).
+"""
+
+from __future__ import annotations
+
+import io
+import tokenize
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from taoke.analyzers.code.engine import fingerprint, name_bag
+from taoke.analyzers.code.index import CodeIndex, reference_index
+from taoke.analyzers.code.match import (
+    MIN_BLOCK_COVER,
+    MIN_SHARED,
+    RefMatch,
+    Span,
+    attribute,
+    block_cover,
+    excerpt,
+    is_parent,
+    match_fingerprints,
+    spans,
+)
+from taoke.analyzers.code.notices import header_notice, notice_status
+from taoke.evidence import Evidence
+from taoke.limits import Limits, current_limits
+
+
+@dataclass
+class FileLineage:
+    """Code lineage of one release file."""
+
+    path: str
+    status: str  # "compared" | "skipped"
+    reason: str | None = None
+    n_tokens: int = 0
+    n_fingerprints: int = 0
+    tolerant: bool = False
+    matches: list[RefMatch] = field(default_factory=list)
+    best: RefMatch | None = None
+    spans: list[Span] = field(default_factory=list)
+    header: dict[str, Any] = field(default_factory=dict)
+    reference_header: dict[str, Any] = field(default_factory=dict)
+    notice_kept: str | None = None  # "kept" | "missing" | "partial" | None (no parent)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k not in ("matches", "best", "spans")}
+        d["matches"] = [m.to_dict() for m in self.matches]
+        d["best"] = self.best.to_dict() if self.best else None
+        d["spans"] = [s.to_dict() for s in self.spans]
+        return d
+
+
+@dataclass
+class CodeLineageResult:
+    """Code lineage of a release: one :class:`FileLineage` per ``.py`` file, and the findings."""
+
+    files: list[FileLineage]
+    reference: str | None  # "transformers 5.24.0"
+    index_seconds: float = 0.0
+    index_from_cache: bool = False
+    evidence: list[Evidence] = field(default_factory=list)
+
+    @property
+    def parents(self) -> list[str]:
+        return sorted({m.reference for f in self.files for m in f.matches if m.parent})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "index_seconds": round(self.index_seconds, 3),
+            "index_from_cache": self.index_from_cache,
+            "parents": self.parents,
+            "files": [f.to_dict() for f in self.files],
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+
+
+def analyze_text(
+    path: str,
+    text: str,
+    index: CodeIndex,
+    exclude: set[int] | None = None,
+    with_spans: bool = True,
+    max_span_lines: int = 40,
+) -> FileLineage:
+    """Code lineage of one file's text against the index."""
+    fp, toks = fingerprint(text)
+    result = FileLineage(
+        path,
+        "compared",
+        n_tokens=fp.n_tokens,
+        n_fingerprints=len(fp.hashes),
+        tolerant=fp.tolerant,
+        header=header_notice(text),
+    )
+    ranked = match_fingerprints(fp, name_bag(toks.names), index, exclude=exclude)
+    attribute(ranked, index)
+    for i, (m, rows) in enumerate(ranked):
+        if i < 5 or m.marginal >= MIN_SHARED:
+            ref = index.files[index.file_id(m.reference)]
+            m.blocks = block_cover(ref, index, rows)[:12]
+            m.parent = is_parent(m)
+    result.matches = [m for m, _ in ranked if m.shared >= MIN_SHARED or m.parent][:10]
+    if ranked and ranked[0][0].parent:
+        best, rows = ranked[0]
+        result.best = best
+        ref = index.files[index.file_id(best.reference)]
+        result.reference_header = ref.header
+        result.notice_kept = notice_status(text, ref.header)
+        if with_spans:
+            regions = spans(fp, index, rows)
+            try:
+                ref_lines = (index.root / best.reference).read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                ref_lines = []
+            sus_lines = text.splitlines()
+            regions.sort(key=lambda s: s.fingerprints, reverse=True)
+            for s in regions[:20]:
+                s.suspect_text = excerpt(sus_lines, s.suspect_start, s.suspect_end, max_span_lines)
+                if ref_lines:
+                    s.reference_text = excerpt(ref_lines, s.reference_start, s.reference_end, max_span_lines)
+            result.spans = sorted(regions[:20], key=lambda s: s.suspect_start)
+    return result
+
+
+def read_code_text(path: Path, limits: Limits) -> tuple[str | None, str | None]:
+    """(text, None) or (None, one-line reason). Never raises on bad content: a release's junk .py is a
+    finding, not a crash."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or exc})"
+    if size > limits.max_text_bytes:
+        return None, (
+            f"is {size} bytes, over the {limits.max_text_bytes}-byte limit for text files "
+            "(TAOKE_MAX_TEXT_BYTES); not compared"
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, f"cannot be read ({exc.strerror or exc})"
+    if b"\x00" in raw[:65536]:
+        return None, "contains NUL bytes: binary content in a .py file; not compared"
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+        text = raw.decode(encoding)
+    except (SyntaxError, LookupError, UnicodeDecodeError) as exc:
+        return (
+            None,
+            f"is not decodable as Python source ({type(exc).__name__}: {str(exc).splitlines()[0][:80]})",
+        )
+    return text, None
+
+
+def analyze_files(
+    files: list[tuple[str, Path]], limits: Limits | None = None, index: CodeIndex | None = None
+) -> CodeLineageResult:
+    """Code lineage of a release's ``.py`` files (relative name, absolute path)."""
+    limits = limits or current_limits()
+    if index is None:
+        index = reference_index()
+    ev: list[Evidence] = []
+    if index is None:
+        ev.append(
+            Evidence(
+                "code",
+                "code-reference-unavailable",
+                "transformers is not installed: no reference implementations to compare code with",
+                "info",
+            )
+        )
+        return CodeLineageResult([], None, evidence=ev)
+    out: list[FileLineage] = []
+    for rel, path in files:
+        text, reason = read_code_text(path, limits)
+        if text is None:
+            out.append(FileLineage(rel, "skipped", reason=reason))
+            ev.append(Evidence("code", "code-unreadable", f"{rel} {reason}", "low", detail={"file": rel}))
+            continue
+        fl = analyze_text(rel, text, index)
+        out.append(fl)
+        if fl.tolerant:
+            ev.append(
+                Evidence(
+                    "code",
+                    "code-not-python",
+                    f"{rel} is not valid Python; compared with a tolerant lexer",
+                    "low",
+                    detail={"file": rel},
+                )
+            )
+        if fl.best is not None:
+            b = fl.best
+            blocks = ", ".join(x["name"] for x in b.blocks if x["cover"] >= MIN_BLOCK_COVER)[:300]
+            ev.append(
+                Evidence(
+                    "code",
+                    "code-derived",
+                    f"{rel} derives from transformers {b.reference}: {b.containment_suspect:.0%} of its "
+                    f"normalised code is in the reference ({b.containment_reference:.0%} of the reference); "
+                    f"from {blocks or 'scattered fragments'}",
+                    "medium",
+                    statistic="containment (winnowed token 12-grams)",
+                    value=round(b.containment_suspect, 4),
+                    detail={
+                        "file": rel,
+                        "reference": b.reference,
+                        "shared_fingerprints": b.shared,
+                        "reference_containment": round(b.containment_reference, 4),
+                    },
+                )
+            )
+            if fl.notice_kept in ("missing", "partial") and fl.reference_header.get("licence"):
+                held = "; ".join(fl.reference_header.get("copyright", []))[:200]
+                ev.append(
+                    Evidence(
+                        "code",
+                        "code-notice-missing" if fl.notice_kept == "missing" else "code-notice-partial",
+                        f"{rel} copies {b.reference} ({fl.reference_header['licence']}) but its header "
+                        f"{'drops' if fl.notice_kept == 'missing' else 'keeps only part of'} the reference's "
+                        f"licence notice ({held})",
+                        "high" if fl.notice_kept == "missing" else "medium",
+                        detail={
+                            "file": rel,
+                            "reference": b.reference,
+                            "reference_header": fl.reference_header,
+                        },
+                    )
+                )
+    return CodeLineageResult(out, f"transformers {index.version}", index.build_seconds, index.from_cache, ev)

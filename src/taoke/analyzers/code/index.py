@@ -1,0 +1,268 @@
+"""The reference index: winnowed fingerprints of every ``transformers/models/*/modeling_*.py``.
+
+Built once per installed ``transformers`` version and cached (``~/.cache/taoke/code-index/``, override
+with ``TAOKE_CACHE_DIR``); building it tokenizes ~540 files (measured in ``bench/code_lineage.py``).
+transformers is found without being imported: its source files are read as text.
+
+What the matching needs from an index is :class:`CodeIndex`'s interface (``lookup``, ``file_id``,
+``file_starts`` and the row arrays); another reference corpus only has to build one.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import importlib.util
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from taoke.analyzers.code.engine import fingerprint, name_bag
+from taoke.analyzers.code.notices import header_notice
+
+INDEX_VERSION = 4  # bump when normalisation or hashing changes (invalidates caches)
+
+
+def transformers_models_dir() -> tuple[Path, str] | None:
+    """The installed transformers' ``models/`` folder and version, found without importing it
+    (importing transformers takes seconds and is not needed to read its source files)."""
+    try:
+        spec = importlib.util.find_spec("transformers")
+        version = importlib.metadata.version("transformers")
+    except (ImportError, ValueError, importlib.metadata.PackageNotFoundError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    models = Path(list(spec.submodule_search_locations)[0]) / "models"
+    return (models, version) if models.is_dir() else None
+
+
+def cache_dir() -> Path:
+    """Where reference indexes are cached: ``$TAOKE_CACHE_DIR/code-index``, else the user cache dir."""
+    base = os.environ.get("TAOKE_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
+    root = Path(base) if base else Path.home() / ".cache"
+    return (root / "taoke" if not os.environ.get("TAOKE_CACHE_DIR") else root) / "code-index"
+
+
+@dataclass
+class Block:
+    """A top-level class or function of a reference file (what a suspect 'derives from')."""
+
+    name: str
+    kind: str
+    start: int
+    end: int
+
+
+@dataclass
+class RefFile:
+    """One reference file of the index, with what the matching reports about it."""
+
+    rel: str  # "llama/modeling_llama.py"
+    n_fps: int
+    n_tokens: int
+    blocks: list[Block]
+    header: dict[str, Any]
+    names: dict[str, int]  # identifier -> count (family prefix stripped), for tie-breaking
+
+
+@dataclass
+class CodeIndex:
+    """Inverted index of reference fingerprints: hash -> (file ids, line ranges)."""
+
+    version: str
+    root: Path
+    files: list[RefFile]
+    hashes: np.ndarray  # uint64, sorted
+    file_ids: np.ndarray  # int32, aligned with hashes
+    line_start: np.ndarray
+    line_end: np.ndarray
+    build_seconds: float = 0.0
+    from_cache: bool = False
+
+    def file_id(self, rel: str) -> int:
+        if not hasattr(self, "_by_rel"):
+            self._by_rel = {f.rel: i for i, f in enumerate(self.files)}
+        return self._by_rel[rel]
+
+    def file_starts(self, fid: int) -> np.ndarray:
+        """Sorted k-gram start lines of every fingerprint of one reference file."""
+        if not hasattr(self, "_starts"):
+            order = np.argsort(self.file_ids, kind="stable")
+            bounds = np.searchsorted(self.file_ids[order], np.arange(len(self.files) + 1))
+            starts = self.line_start[order]
+            self._starts = [np.sort(starts[bounds[i] : bounds[i + 1]]) for i in range(len(self.files))]
+        return self._starts[fid]
+
+    def lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each query hash, the slice [lo, hi) of the index rows with that hash."""
+        lo = np.searchsorted(self.hashes, hashes, side="left")
+        hi = np.searchsorted(self.hashes, hashes, side="right")
+        return lo, hi
+
+
+def _blocks(text: str) -> list[Block]:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return []
+    out = []
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            out.append(
+                Block(
+                    node.name,
+                    "class" if isinstance(node, ast.ClassDef) else "function",
+                    start,
+                    node.end_lineno or node.lineno,
+                )
+            )
+    return out
+
+
+def build_index(models: Path, version: str, files: list[Path] | None = None) -> CodeIndex:
+    """Tokenize and winnow every reference file. Slow part of the first audit; cached afterwards."""
+    t0 = time.perf_counter()
+    refs: list[RefFile] = []
+    all_h, all_f, all_s, all_e = [], [], [], []
+    for path in files if files is not None else sorted(models.glob("*/modeling_*.py")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        fp, toks = fingerprint(text)
+        fid = len(refs)
+        refs.append(
+            RefFile(
+                path.relative_to(models).as_posix(),
+                len(fp.hashes),
+                fp.n_tokens,
+                _blocks(text),
+                header_notice(text),
+                name_bag(toks.names),
+            )
+        )
+        all_h.append(fp.hashes)
+        all_f.append(np.full(len(fp.hashes), fid, dtype=np.int32))
+        all_s.append(fp.line_start)
+        all_e.append(fp.line_end)
+    h = np.concatenate(all_h) if all_h else np.zeros(0, np.uint64)
+    order = np.argsort(h, kind="stable")
+
+    def cat(parts: list[np.ndarray], dt: Any) -> np.ndarray:
+        return np.concatenate(parts)[order] if parts else np.zeros(0, dt)
+
+    return CodeIndex(
+        version,
+        models,
+        refs,
+        h[order],
+        cat(all_f, np.int32),
+        cat(all_s, np.int32),
+        cat(all_e, np.int32),
+        build_seconds=time.perf_counter() - t0,
+    )
+
+
+def save_index(index: CodeIndex, folder: Path) -> None:
+    """Write an index to ``folder`` (npz arrays + JSON metadata), replacing any older copy atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".tmp-{os.getpid()}"
+    tmp.mkdir(exist_ok=True)
+    np.savez(
+        tmp / "index.npz",
+        hashes=index.hashes,
+        file_ids=index.file_ids,
+        line_start=index.line_start,
+        line_end=index.line_end,
+    )
+    meta = {
+        "version": index.version,
+        "index_version": INDEX_VERSION,
+        "root": str(index.root),
+        "build_seconds": round(index.build_seconds, 3),
+        "files": [
+            {
+                "rel": f.rel,
+                "n_fps": f.n_fps,
+                "n_tokens": f.n_tokens,
+                "header": f.header,
+                "names": f.names,
+                "blocks": [[b.name, b.kind, b.start, b.end] for b in f.blocks],
+            }
+            for f in index.files
+        ],
+    }
+    (tmp / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    for name in ("index.npz", "meta.json"):
+        os.replace(tmp / name, folder / name)
+    tmp.rmdir()
+
+
+def load_index(folder: Path, version: str, models: Path) -> CodeIndex | None:
+    """The index saved in ``folder`` when it was built from this transformers version, folder and
+    index format; None otherwise (or when it cannot be read): the caller rebuilds."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        if (
+            meta.get("version") != version
+            or meta.get("index_version") != INDEX_VERSION
+            or meta.get("root") != str(models)
+        ):
+            return None
+        with np.load(folder / "index.npz", allow_pickle=False) as z:
+            arrays = {k: z[k] for k in ("hashes", "file_ids", "line_start", "line_end")}
+    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        return None
+    files = [
+        RefFile(
+            f["rel"], f["n_fps"], f["n_tokens"], [Block(*b) for b in f["blocks"]], f["header"], f["names"]
+        )
+        for f in meta["files"]
+    ]
+    return CodeIndex(
+        version,
+        models,
+        files,
+        arrays["hashes"],
+        arrays["file_ids"],
+        arrays["line_start"],
+        arrays["line_end"],
+        build_seconds=float(meta.get("build_seconds") or 0.0),
+        from_cache=True,
+    )
+
+
+_INDEX_MEMO: dict[str, CodeIndex] = {}
+
+
+def reference_index() -> CodeIndex | None:
+    """The index of the installed transformers (memoised, cached on disk by version); None when
+    transformers is not installed."""
+    found = transformers_models_dir()
+    if found is None:
+        return None
+    models, version = found
+    key = f"{version}:{models}"
+    if key in _INDEX_MEMO:
+        return _INDEX_MEMO[key]
+    folder = cache_dir() / f"transformers-{version}-v{INDEX_VERSION}"
+    index = load_index(folder, version, models)
+    if index is None:
+        index = build_index(models, version)
+        try:
+            save_index(index, folder)
+            for stale in folder.parent.glob(f"transformers-{version}-v*"):
+                if stale != folder and stale.is_dir():  # same transformers, older index format
+                    shutil.rmtree(stale, ignore_errors=True)
+        except OSError:
+            pass  # a read-only cache dir costs speed, not correctness
+    _INDEX_MEMO[key] = index
+    return index
