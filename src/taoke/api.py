@@ -338,7 +338,7 @@ def _licence(model: Any) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"source": rel, "value": first[:160]}
         try:
             from taoke.analyzers.license import identify_text
-            from taoke.formats.card import read_text
+            from taoke.release.bounded import read_text
 
             matches = identify_text(read_text(path, model.limits))
             if matches and matches[0].f1 >= 0.5:

@@ -123,7 +123,7 @@ class _Inputs:
 
 def _resolve(source: str | Path, limits: Limits) -> _Inputs:
     """The release's files, through ``taoke.sources.resolve`` (folder, file, HF cache, hub id)."""
-    from taoke.sources import resolve
+    from taoke.release import resolve
 
     rel = resolve(str(source), limits)
     files = [(rel.relative(p), p) for p in rel.files]
@@ -131,13 +131,13 @@ def _resolve(source: str | Path, limits: Limits) -> _Inputs:
 
 
 def _read_text(path: Path, limits: Limits) -> str:
-    from taoke.formats.card import read_text
+    from taoke.release.bounded import read_text
 
     return read_text(path, limits)
 
 
 def _card(inp: _Inputs, limits: Limits, ev: list[Evidence]) -> tuple[dict[str, Any], str]:
-    from taoke.formats.card import parse_card
+    from taoke.release import parse_card
 
     by = {r.lower(): p for r, p in inp.files}
     path = next((by[n] for n in ("readme.md", "readme", "model_card.md") if n in by), None)

@@ -29,6 +29,7 @@ from taoke.analyzers.weights.lineage import LineageStats, lineage
 from taoke.errors import AnalysisError
 from taoke.evidence import Evidence
 from taoke.fingerprint import Fingerprint, _blas_limit, fingerprint, is_fingerprint_file, load_fingerprint
+from taoke.model import HParams
 from taoke.verdict import DEFAULT_ALPHA, Verdict, decide
 
 __all__ = ["CompareResult", "LayerMatch", "as_fingerprint", "compare"]
@@ -125,13 +126,7 @@ def _info(fp: Fingerprint) -> dict[str, Any]:
         "arch",
         "hf_class",
         "format",
-        "n_layers",
-        "d_model",
-        "n_heads",
-        "n_kv_heads",
-        "head_dim",
-        "ffn_dim",
-        "vocab_size",
+        *HParams.SHAPE_FIELDS,
         "renamed",
         "fused",
         "token_keys_from",

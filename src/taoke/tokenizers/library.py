@@ -329,7 +329,7 @@ def user_library_path() -> Path:
 
 def read_library(path: Path, origin: str, limits: Limits | None = None) -> list[LibraryEntry]:
     """Entries of one library file (bounded JSON read; malformed -> CorruptFile naming the file)."""
-    from taoke.formats.config import read_json
+    from taoke.release.bounded import read_json
 
     doc = read_json(path, limits or current_limits())
     if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
