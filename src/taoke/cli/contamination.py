@@ -32,19 +32,12 @@ def register(app: typer.Typer) -> None:
             raise TaokeError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
         if shuffles < 1 or option_orders < 1 or max_items < 1:
             raise TaokeError("--shuffles, --option-orders and --max-items must be at least 1")
-        from taoke.contamination import analyze, read_benchmark
+        from taoke.contamination import Settings
+        from taoke.jobs import check_contamination
         from taoke.render.contamination import render
 
-        items = read_benchmark(benchmark)  # bad input fails before the model is loaded
-        result = analyze(
-            model,
-            benchmark,
-            shuffles=shuffles,
-            option_orders_k=option_orders,
-            max_items=max_items,
-            seed=seed,
-            items=items,
-        )
+        settings = Settings(shuffles=shuffles, option_orders_k=option_orders, max_items=max_items, seed=seed)
+        result = check_contamination(model, benchmark, settings)
         text = render(result, fmt)
         if output is not None:
             try:

@@ -25,12 +25,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Files, formats, parameter count, architecture family, the role of every tensor, tokenizer,
         licence, custom code, and every finding of the architecture and claims analyzers."""
-        from taoke import api
+        from taoke.jobs import inspect
         from taoke.render.inspect import render_inspect
 
         if fmt not in ("text", "json"):
             raise TaokeError(f"unknown --format {fmt!r} (use text or json)")
-        result = api.inspect(source, verify=verify)
+        result = inspect(source, verify=verify)
         text = render_inspect(result, fmt)
         if text is not None:
             typer.echo(text)

@@ -27,14 +27,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write OUT as LlamaForCausalLM safetensors + config.json (+ tokenizer and licence files), then
         verify every tensor bit for bit against its source slice and, with torch installed, the logits."""
-        from taoke import api
+        from taoke.jobs import llamafy
         from taoke.render.inspect import render_llamafy
 
         if fmt not in ("text", "json"):
             raise TaokeError(f"unknown --format {fmt!r} (use text or json)")
         if shard_gb <= 0:
             raise TaokeError("--shard-gb must be positive")
-        result = api.llamafy(
+        result = llamafy(
             source,
             out,
             force=force,

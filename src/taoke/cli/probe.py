@@ -79,11 +79,11 @@ def register(app: typer.Typer) -> None:
         lang: str = typer.Option("en", "--lang", help="Report language: en or zh."),
     ) -> None:
         """Is B a passthrough or derivative of A? A permutation test against control models."""
-        from taoke.probe.compare_run import run_compare
+        from taoke.jobs import probe_compare
         from taoke.render.probe import render_compare
 
         _check(fmt, lang)
-        res = run_compare(
+        res = probe_compare(
             url_a,
             url_b,
             also=list(also),

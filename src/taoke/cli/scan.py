@@ -1,4 +1,4 @@
-"""``taoke scan LIST_OR_DIR``: index and search many models in parallel (see :mod:`taoke.scan`)."""
+"""``taoke scan LIST_OR_DIR``: index and search many models in parallel (see :mod:`taoke.jobs.scan`)."""
 
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def register(app: typer.Typer) -> None:
         """Fingerprint, index and search every model of LIST_OR_DIR; resumable (known content hashes are
         skipped); failures are recorded with their one-line error. Prints the findings, undeclared
         parents first."""
+        from taoke.jobs.scan import EXECUTORS, collect_sources, scan
         from taoke.render.registry import print_renderables, render_scan
-        from taoke.scan import EXECUTORS, collect_sources, scan
 
         if fmt not in ("text", "json"):
             raise TaokeError(f"unknown --format {fmt!r} (use text or json)")
