@@ -79,13 +79,13 @@ def _subsets(tmp: Path, size: int = SUBSET, prefix: str = "", into: dict | None 
 def _run(
     label: str, exposure: int, path: Path, subsets: dict[str, Path], names: list[str], kw: dict
 ) -> list[dict]:
-    from taoke.contamination import analyze, load_scorer
+    from taoke.contamination import Settings, analyze, load_scorer, read_benchmark
 
     t0 = time.time()
     sc = load_scorer(path)
     rows = []
     for name in names:
-        r = analyze(path, subsets[name], scorer=sc, **kw)
+        r = analyze(sc, read_benchmark(subsets[name]), subsets[name], Settings(**kw))
         seen = exposure > 0 and "train" in name
         rows.append(
             {

@@ -333,8 +333,9 @@ def throughput(workdir: Path) -> dict:
 
 def _warm_worker() -> int:
     """A Ray task that imports what ``index_task`` needs (run once per worker before timing)."""
+    import taoke.jobs.scan
     import taoke.model
-    import taoke.scan  # noqa: F401
+    import taoke.weights  # noqa: F401
 
     time.sleep(0.5)  # hold the worker so that each of the n warm-ups lands on a different one
     return os.getpid()
@@ -342,7 +343,7 @@ def _warm_worker() -> int:
 
 def one_run(spec: str, sources: list[str]) -> None:
     """Child process of :func:`throughput`: one scan (index phase only), timed, as one JSON line."""
-    from taoke.scan import scan
+    from taoke.jobs.scan import scan
 
     kind, n, db = spec.split(",", 2)
     ray = None

@@ -120,13 +120,14 @@ def h_gguf_vocab(data: bytes, work: Path) -> None:
 
 
 def h_config(data: bytes, work: Path) -> None:
-    from taoke.formats.config import read_json
+    from taoke.release.bounded import read_json
 
     json.dumps(read_json(_write(work, "config.json", data), FUZZ_LIMITS))
 
 
 def h_card(data: bytes, work: Path) -> None:
-    from taoke.formats.card import parse_card, read_text
+    from taoke.release.bounded import read_text
+    from taoke.release.card import parse_card
 
     p = _write(work, "README.md", data)
     card = parse_card(read_text(p, FUZZ_LIMITS), p, FUZZ_LIMITS)
@@ -135,7 +136,7 @@ def h_card(data: bytes, work: Path) -> None:
 
 
 def h_shard_index(data: bytes, work: Path) -> None:
-    from taoke.sources import resolve
+    from taoke.release import resolve
 
     rel = work / "release"
     if not rel.is_dir():

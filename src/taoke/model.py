@@ -13,9 +13,9 @@ Reads are lazy: headers are parsed at :func:`load`, tensor bytes only on :meth:`
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -31,11 +31,9 @@ from taoke.families import (
     is_ignored,
     mapper_for_family,
 )
-from taoke.formats import open_tensor_file
-from taoke.formats.base import FileSummary, TensorFile, TensorInfo
-from taoke.formats.card import ModelCard, find_license_files, load_card, parse_card, read_text
-from taoke.formats.config import load_config
+from taoke.formats import FileSummary, TensorFile, TensorInfo, open_tensor_file
 from taoke.limits import Limits, current_limits
+from taoke.release import ModelCard, Release, find_license_files, load_card, load_config, resolve
 
 __all__ = ["HParams", "Model", "Role", "load", "permute_rope", "unpermute_rope"]
 
@@ -67,7 +65,23 @@ def unpermute_rope(w: np.ndarray, n_heads: int) -> np.ndarray:
 
 @dataclass
 class HParams:
-    """Hyper-parameters, each from the config, GGUF metadata or tensor shapes (``source`` says which)."""
+    """Hyper-parameters, each from the config, GGUF metadata or tensor shapes (``source`` says which).
+
+    :data:`SHAPE_FIELDS` and :data:`INT_FIELDS` are the one list of their names that every reader of
+    hyper-parameters (fingerprint summaries, renderers) uses.
+    """
+
+    # the sizes that fix tensor shapes; with the context length, the integer-valued fields
+    SHAPE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "n_layers",
+        "d_model",
+        "n_heads",
+        "n_kv_heads",
+        "head_dim",
+        "ffn_dim",
+        "vocab_size",
+    )
+    INT_FIELDS: ClassVar[tuple[str, ...]] = (*SHAPE_FIELDS, "context_length")
 
     n_layers: int | None = None
     d_model: int | None = None
@@ -84,24 +98,7 @@ class HParams:
     source: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            k: getattr(self, k)
-            for k in (
-                "n_layers",
-                "d_model",
-                "n_heads",
-                "n_kv_heads",
-                "head_dim",
-                "ffn_dim",
-                "vocab_size",
-                "context_length",
-                "rope_theta",
-                "rope_scaling",
-                "norm_eps",
-                "tied_embeddings",
-                "source",
-            )
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -149,7 +146,7 @@ class _Plan:
 class Model:
     """A lazily-read release seen through canonical roles. Build with :func:`load`."""
 
-    def __init__(self, release: Any, limits: Limits) -> None:
+    def __init__(self, release: Release, limits: Limits) -> None:
         self.release = release
         self.limits = limits
         self.name: str = release.name
@@ -166,6 +163,7 @@ class Model:
         self.code_files: list[str] = []
         self.license_files: list[str] = []
         self.card: ModelCard | None = None  # README front matter (metadata) and text
+        self.card_error: str | None = None  # why the card could not be read (also in warnings)
         self.warnings: list[str] = []  # problems with side files (card) that do not stop the view
         self._handles: dict[str, TensorFile] = {}
         self._owner: dict[str, str] = {}  # tensor -> file
@@ -361,8 +359,9 @@ class Model:
 # ------------------------------------------------------------------------------------------------
 
 
-def load(spec_or_release: Any, limits: Limits | None = None) -> Model:
-    """Open a release (folder, file, HF cache entry, hub id or a :class:`taoke.sources.Release`).
+def load(spec_or_release: Release | str | Path, limits: Limits | None = None) -> Model:
+    """Open a release (a :class:`~taoke.release.Release`, or a folder, file, HF cache entry or hub id
+    to resolve). Jobs resolve once and pass the Release, so nothing is resolved twice.
 
     Parses every weight file's header (bounded by ``limits``), merges their tensors, reads the config,
     identifies the family and maps every tensor to its canonical role. No tensor bytes are read.
@@ -371,8 +370,6 @@ def load(spec_or_release: Any, limits: Limits | None = None) -> Model:
     >>> m.family.label, m.canonical("blk.0.attn_q.weight").shape   # doctest: +SKIP
     ('llama family', (576, 576))
     """
-    from taoke.sources import Release, resolve
-
     if isinstance(spec_or_release, Release):
         release = spec_or_release
         limits = limits or release.limits
@@ -388,7 +385,7 @@ def load(spec_or_release: Any, limits: Limits | None = None) -> Model:
     return model
 
 
-def _populate(model: Model, release: Any, limits: Limits) -> None:
+def _populate(model: Model, release: Release, limits: Limits) -> None:
     model.config = load_config(release, limits)
     weight_files = release.require_weight_files()  # a view without tensors is no model
     ggufs = [p for p in weight_files if p.suffix.lower() == ".gguf"]
@@ -431,7 +428,7 @@ def _populate(model: Model, release: Any, limits: Limits) -> None:
     _map_roles(model)
 
 
-def _classify_files(model: Model, release: Any, limits: Limits) -> None:
+def _classify_files(model: Model, release: Release, limits: Limits) -> None:
     for path in release.files:
         rel = release.relative(path)
         name = path.name
@@ -443,12 +440,9 @@ def _classify_files(model: Model, release: Any, limits: Limits) -> None:
     model.license_files = [release.relative(p) for p in find_license_files(release)]
     try:
         model.card = load_card(release, limits)
-        if model.card is None:
-            other = release.find("README.upstream.md", "README.txt")
-            if other is not None:
-                model.card = parse_card(read_text(other, limits), other, limits)
     except TaokeError as exc:  # a broken card must not hide the weights: report it, keep going
-        model.warnings.append(str(exc))
+        model.card_error = str(exc)
+        model.warnings.append(model.card_error)
 
 
 def _first(config: dict[str, Any], keys: list[str]) -> tuple[Any, str | None]:
@@ -481,16 +475,7 @@ def _hparams(model: Model) -> HParams:
     cfg = model.config
     text_cfg = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else None
     sources = [c for c in (cfg, text_cfg) if c]
-    ints = (
-        "n_layers",
-        "d_model",
-        "n_heads",
-        "n_kv_heads",
-        "head_dim",
-        "ffn_dim",
-        "vocab_size",
-        "context_length",
-    )
+    ints = HParams.INT_FIELDS
     for name in ints + ("rope_theta", "norm_eps"):
         for c in sources:
             value, key = _first(c, HPARAM_KEYS.get(name, []))

@@ -114,12 +114,12 @@ def test_bad_input_is_exit_2_and_an_internal_error_is_70(capsys, tmp_path: Path,
     code, out, err = _run(capsys, "inspect", str(tmp_path / "model[bold].gguf"))  # not rich markup
     assert code == 2 and "model[bold].gguf" in err
 
-    import taoke.api
+    import taoke.jobs
 
     def boom(*a, **k):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(taoke.api, "inspect", boom)
+    monkeypatch.setattr(taoke.jobs, "inspect", boom)
     code, out, err = _run(capsys, "inspect", str(tmp_path))
     # a crash is not a verdict: not 1 (gate), 2 (bad input) or 3 (untestable), but sysexits' EX_SOFTWARE
     assert code == 70 and "internal error" in err and "a bug" in err and "--debug" in err
@@ -155,7 +155,7 @@ def test_a_bad_format_is_a_usage_error_everywhere(capsys, path: tuple[str, ...])
 
 def test_executor_choices_are_the_library_executors() -> None:
     from taoke.cli.scan import Executor
-    from taoke.scan import EXECUTORS
+    from taoke.jobs.scan import EXECUTORS
 
     assert [e.value for e in Executor] == list(EXECUTORS)
 

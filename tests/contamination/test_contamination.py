@@ -152,9 +152,10 @@ def twin_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_contaminated_twin_is_detected(twin_paths: dict[str, Path]) -> None:
-    from taoke.contamination import analyze
+    from taoke.contamination import Settings
+    from taoke.jobs import check_contamination
 
-    r = analyze(twin_paths["twin-exp10"], twin_paths["train"], **FAST)
+    r = check_contamination(twin_paths["twin-exp10"], twin_paths["train"], Settings(**FAST))
     assert r.verdict == "contaminated", r.conclusion
     assert r.option is not None and r.option.p_value <= 0.025
     assert r.seen_fraction["estimate"] > 0.3
@@ -163,26 +164,30 @@ def test_contaminated_twin_is_detected(twin_paths: dict[str, Path]) -> None:
 
 
 def test_unseen_items_and_clean_twin_are_not_flagged(twin_paths: dict[str, Path]) -> None:
-    from taoke.contamination import analyze
+    from taoke.contamination import Settings
+    from taoke.jobs import check_contamination
 
     for model, split in (("twin-exp10", "unseen"), ("twin-clean-s0", "train")):
-        r = analyze(twin_paths[model], twin_paths[split], **FAST)
+        r = check_contamination(twin_paths[model], twin_paths[split], Settings(**FAST))
         assert r.verdict == "no-evidence", (model, split, r.conclusion)
 
 
 def test_too_few_items_and_uniform_model_have_no_power(twin_paths: dict[str, Path], tmp_path: Path) -> None:
-    from taoke.contamination import analyze
+    from taoke.contamination import Settings
+    from taoke.jobs import check_contamination
     from taoke.zoo.build import load
     from taoke.zoo.hf import write_folder
 
     few = tmp_path / "few.jsonl"
     few.write_text("".join(twin_paths["train"].read_text().splitlines(keepends=True)[:4]))
-    r = analyze(twin_paths["twin-clean-s0"], few, shuffles=5, option_orders_k=2, draws=199)
+    r = check_contamination(
+        twin_paths["twin-clean-s0"], few, Settings(shuffles=5, option_orders_k=2, draws=199)
+    )
     assert r.verdict == "no-power" and "only 4 items" in r.conclusion
     base = load("base-a")
     zeros = {k: np.zeros_like(v) for k, v in base.w.items()}
     flat = write_folder(tmp_path / "uniform", base.cfg, zeros, base.tok, "---\nlicense: mit\n---\n")
-    r = analyze(flat, twin_paths["train"], **{**FAST, "max_items": 12})
+    r = check_contamination(flat, twin_paths["train"], Settings(**{**FAST, "max_items": 12}))
     assert r.verdict == "no-power" and "too weak" in r.conclusion
 
 
@@ -225,12 +230,13 @@ def test_architecture_taoke_cannot_run(minilm_dir: Path, twin_paths: dict[str, P
 
 
 def test_plain_text_benchmark_runs_item_order_test_only(twin_paths: dict[str, Path], tmp_path: Path) -> None:
-    from taoke.contamination import analyze
+    from taoke.contamination import Settings
+    from taoke.jobs import check_contamination
     from taoke.zoo.twins import load_items
 
     f = tmp_path / "items.txt"
     f.write_text("\n\n".join(it.question for it in load_items("unseen")[:12]) + "\n")
-    r = analyze(twin_paths["twin-clean-s0"], f, shuffles=9, substitutions=1)
+    r = check_contamination(twin_paths["twin-clean-s0"], f, Settings(shuffles=9, substitutions=1))
     assert r.option is None and r.order is not None and r.order.draws == 9
     assert r.n_choice_items == 0 and r.verdict == "no-evidence"
     assert all(i.option_rank_p is None for i in r.items)

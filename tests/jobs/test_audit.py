@@ -7,18 +7,23 @@ import re
 import shutil
 import subprocess
 import sys
-import types
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from taoke.analyzers import code
-from taoke.audit import audit, benchmark_claims
 from taoke.errors import TaokeError
+from taoke.jobs.audit import audit, benchmark_claims
 from taoke.render.audit import render
 from taoke.zoo.refactor import yi_style_refactor
+from tests.helpers.calls import count_calls
+from tests.helpers.llama import TINY, write_release
+
+AUDIT_JOB = sys.modules["taoke.jobs.audit"]  # the module: ``taoke.jobs.audit`` names the job function
 
 CARD = """---
 license: other
@@ -134,15 +139,42 @@ def test_bad_inputs_become_findings(tmp_path: Path):
     assert render(r, "text") and render(r, "html")
 
 
+def _tiny_llama(folder: Path, seed: int) -> Path:
+    """A 2-layer LLaMA-layout release the Model view loads: random numpy weights in safetensors and an
+    HF Llama config (no torch needed)."""
+    rng = np.random.default_rng(seed)
+    d, ffn, vocab = TINY["hidden_size"], TINY["intermediate_size"], TINY["vocab_size"]
+    kv = d // TINY["num_attention_heads"] * TINY["num_key_value_heads"]
+    shapes = {
+        "model.embed_tokens.weight": (vocab, d),
+        "model.norm.weight": (d,),
+        "lm_head.weight": (vocab, d),
+    }
+    for i in range(TINY["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        shapes |= {
+            p + "self_attn.q_proj.weight": (d, d),
+            p + "self_attn.k_proj.weight": (kv, d),
+            p + "self_attn.v_proj.weight": (kv, d),
+            p + "self_attn.o_proj.weight": (d, d),
+            p + "mlp.gate_proj.weight": (ffn, d),
+            p + "mlp.up_proj.weight": (ffn, d),
+            p + "mlp.down_proj.weight": (d, ffn),
+            p + "input_layernorm.weight": (d,),
+            p + "post_attention_layernorm.weight": (d,),
+        }
+    state = {k: rng.standard_normal(shape).astype(np.float32) for k, shape in shapes.items()}
+    config = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", **TINY}
+    return write_release(folder, state, config)
+
+
 def test_compare_adapter_undeclared_parent(tmp_path: Path, monkeypatch, fixtures_dir: Path):
     """--against: the compare result is integrated; an undeclared parent becomes the headline and the
     reference licence's obligations are checked."""
-    ref = tmp_path / "Meta-Llama-3.1-8B"
-    ref.mkdir()
+    ref = _tiny_llama(tmp_path / "Meta-Llama-3.1-8B", seed=0)
     shutil.copy(fixtures_dir / "licenses" / "llama-3.1.txt", ref / "LICENSE")
     (ref / "README.md").write_text("---\nlicense: llama3.1\n---\n# Llama 3.1\n", encoding="utf-8")
-    sus = tmp_path / "SuperChat-8B"
-    sus.mkdir()
+    sus = _tiny_llama(tmp_path / "SuperChat-8B", seed=1)
     (sus / "README.md").write_text(
         "---\nlicense: apache-2.0\n---\n# SuperChat, trained from scratch\n", encoding="utf-8"
     )
@@ -159,9 +191,7 @@ def test_compare_adapter_undeclared_parent(tmp_path: Path, monkeypatch, fixtures
                 ],
             }
 
-    fake = types.ModuleType("taoke.jobs.compare")
-    fake.compare = lambda reference, suspect: Fake()
-    monkeypatch.setitem(sys.modules, "taoke.jobs.compare", fake)
+    monkeypatch.setattr(AUDIT_JOB, "compare", lambda reference, suspect: Fake())
     r = audit(sus, against=[ref])
     assert (
         r.headline[0]
@@ -177,14 +207,55 @@ def test_compare_adapter_undeclared_parent(tmp_path: Path, monkeypatch, fixtures
     assert "class=hm" in html and "rgb(" in html  # per-layer heatmap
 
 
-def test_compare_unavailable_is_stated(tmp_path: Path, monkeypatch):
+def test_compare_failure_is_stated(tmp_path: Path):
+    """A release without weights cannot be compared: the comparison says why in one line, the rest of
+    the report stands. (Replaces the check of an 'unavailable' compare module: compare is part of
+    taoke, so the import guard behind that status was dead code and is gone.)"""
     rel = tmp_path / "r"
     rel.mkdir()
     (rel / "README.md").write_text("# r\n", encoding="utf-8")
-    monkeypatch.setitem(sys.modules, "taoke.jobs.compare", None)  # import fails
     r = audit(rel, against=[rel])
-    assert r.comparisons[0].status == "unavailable"
-    assert "compare unavailable" in r.comparisons[0].message
+    assert r.comparisons[0].status == "error"
+    assert "no weight files" in r.comparisons[0].message and "\n" not in r.comparisons[0].message
+    assert any(e.kind == "compare-error" for e in r.evidence)
+    assert r.openness is not None and r.licence is not None
+
+
+def test_audit_resolves_each_release_once(tmp_path: Path, monkeypatch):
+    """One audit with a reference: each release is resolved once and its card read once (the Model
+    view's), however many layers (claims, compare, tokenizer) use it. Before the jobs layer, the same
+    audit resolved 4 times and parsed cards 5 times."""
+    ref = _tiny_llama(tmp_path / "base", seed=0)
+    (ref / "README.md").write_text("---\nlicense: mit\n---\n# base\n", encoding="utf-8")
+    sus = _tiny_llama(tmp_path / "derived", seed=1)
+    (sus / "README.md").write_text("---\nlicense: mit\nbase_model: base\n---\n# derived\n", encoding="utf-8")
+    resolves = count_calls(monkeypatch, "taoke.release.source", "resolve")
+    cards = count_calls(monkeypatch, "taoke.release.card", "parse_card")
+    r = audit(sus, against=[ref])
+    assert r.comparisons[0].status == "ok", r.comparisons[0].message
+    assert (
+        r.comparisons[0].compare["reference"] == "base" and r.comparisons[0].compare["suspect"] == "derived"
+    )
+    assert resolves == Counter({str(sus): 1, str(ref): 1})
+    assert sorted(cards.values()) == [1, 1] and sum(cards.values()) == 2
+
+
+def test_real_gguf_audit_reads_the_release_once(smollm2_gguf: Path, monkeypatch):
+    """A GGUF release: resolved once, and its general.* metadata taken from the Model view, not from
+    a second parse of the GGUF header by the audit."""
+    resolves = count_calls(monkeypatch, "taoke.release.source", "resolve")
+    opened: list[str] = []
+    gguf_file = AUDIT_JOB.GGUFFile
+
+    def counted(path, *args, **kwargs):
+        opened.append(str(path))
+        return gguf_file(path, *args, **kwargs)
+
+    monkeypatch.setattr(AUDIT_JOB, "GGUFFile", counted)
+    r = audit(smollm2_gguf)
+    assert sum(resolves.values()) == 1
+    assert opened == []
+    assert r.licence.tag_source == "gguf:general.license"  # the metadata did arrive
 
 
 def test_zoo_renamed_copy_end_to_end():

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from taoke.errors import AnalysisError, TaokeError
-from taoke.llamafy import llamafy, reference_logits
+from taoke.jobs import llamafy
 from taoke.model import load
+from taoke.rewrite import reference_logits
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

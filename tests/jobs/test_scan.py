@@ -10,8 +10,8 @@ import pytest
 from taoke import zoo
 from taoke.cli.main import main
 from taoke.errors import SourceNotFound
+from taoke.jobs.scan import collect_sources, scan
 from taoke.registry import Registry
-from taoke.scan import collect_sources, scan
 
 MODELS = ("base-a", "a-ft-man", "a-obf-all", "calib-00")
 

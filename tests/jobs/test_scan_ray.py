@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from taoke import zoo
-from taoke.scan import scan
+from taoke.jobs import scan
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 

@@ -29,9 +29,8 @@ from taoke.errors import (
     UnsupportedFormat,
 )
 from taoke.formats import open_tensor_file
-from taoke.formats.card import parse_card
-from taoke.formats.config import read_json
-from taoke.sources import resolve
+from taoke.release import parse_card, resolve
+from taoke.release.bounded import read_json
 
 
 def refused(kind: type[TaokeError], fn: Callable[[], object], path: Path, match: str = "") -> str:

@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """One report on a release: declared vs measured lineage, code lineage, claims, licence
         obligations and openness, each with its evidence."""
-        from taoke.audit import audit
+        from taoke.jobs import audit
         from taoke.render.audit import render
 
         report = audit(source, against=against, lang=lang.value, benchmarks=benchmark)

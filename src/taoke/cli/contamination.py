@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from taoke.cli.common import Format, emit, format_option, library_defaults, output_option
-from taoke.contamination import analyze
+from taoke.cli.common import Format, emit, format_option, output_option
+from taoke.contamination import Settings
 
-_DEFAULT = library_defaults(analyze)
+_DEFAULT = Settings()  # the library's defaults are the CLI's
 
 
 def register(app: typer.Typer) -> None:
@@ -22,31 +22,23 @@ def register(app: typer.Typer) -> None:
             ..., "--benchmark", "-b", help="Benchmark file: MMLU/C-Eval/CMMLU CSV, JSONL, or plain text."
         ),
         shuffles: int = typer.Option(
-            _DEFAULT["shuffles"], "--shuffles", "-n", min=1, help="Shuffled item orders (min p = 1/(N+1))."
+            _DEFAULT.shuffles, "--shuffles", "-n", min=1, help="Shuffled item orders (min p = 1/(N+1))."
         ),
         option_orders: int = typer.Option(
-            _DEFAULT["option_orders_k"], "--option-orders", min=1, help="Random option orders per item."
+            _DEFAULT.option_orders_k, "--option-orders", min=1, help="Random option orders per item."
         ),
         max_items: int = typer.Option(
-            _DEFAULT["max_items"], "--max-items", min=1, help="Score the first N items of the benchmark."
+            _DEFAULT.max_items, "--max-items", min=1, help="Score the first N items of the benchmark."
         ),
-        seed: int = typer.Option(_DEFAULT["seed"], "--seed", help="Seed of the shuffles and perturbations."),
+        seed: int = typer.Option(_DEFAULT.seed, "--seed", help="Seed of the shuffles and perturbations."),
         fmt: Format = format_option(),
         output: Path | None = output_option(),
     ) -> None:
         """Was MODEL trained on this benchmark? Exact item-order and option-order permutation tests
         (Oren et al. 2023), Min-K%/Min-K%++ item scores against perturbed controls, and a conclusion."""
-        from taoke.contamination import read_benchmark
+        from taoke.jobs import check_contamination
         from taoke.render.contamination import render
 
-        items = read_benchmark(benchmark)  # bad input fails before the model is loaded
-        result = analyze(
-            model,
-            benchmark,
-            shuffles=shuffles,
-            option_orders_k=option_orders,
-            max_items=max_items,
-            seed=seed,
-            items=items,
-        )
+        settings = Settings(shuffles=shuffles, option_orders_k=option_orders, max_items=max_items, seed=seed)
+        result = check_contamination(model, benchmark, settings)
         emit(render(result, fmt.value), fmt, output)

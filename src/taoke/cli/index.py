@@ -24,10 +24,10 @@ def register(app: typer.Typer) -> None:
         """Fingerprint SOURCEs into the registry with their identity (name, revision, sha256 of each
         weight file, family, size, declared base model, licence). Known content is skipped; each model
         is committed on its own, so an interrupted run keeps what it finished."""
+        from taoke.jobs.scan import one_line
         from taoke.registry import Registry, index_source
         from taoke.render.progress import reporter
         from taoke.render.registry import render_index
-        from taoke.scan import one_line
 
         rows = []
         failed = 0

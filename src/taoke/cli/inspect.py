@@ -28,8 +28,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Files, formats, parameter count, architecture family, the role of every tensor, tokenizer,
         licence, custom code, and every finding of the architecture and claims analyzers."""
-        from taoke import api
+        from taoke.jobs import inspect
         from taoke.render.inspect import WIDTH, render_inspect
 
-        result = api.inspect(source, verify=verify)
+        result = inspect(source, verify=verify)
         emit(render_inspect(result, fmt.value), fmt, output, width=WIDTH)

@@ -35,10 +35,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write OUT as LlamaForCausalLM safetensors + config.json (+ tokenizer and licence files), then
         verify every tensor bit for bit against its source slice and, with torch installed, the logits."""
-        from taoke import api
+        from taoke.jobs import llamafy
         from taoke.render.inspect import WIDTH, render_llamafy
 
-        result = api.llamafy(
+        result = llamafy(
             source,
             out,
             force=force,

@@ -12,11 +12,11 @@ from pathlib import Path
 import typer
 
 from taoke.cli.common import Format, Lang, emit, format_option, lang_option, library_defaults, output_option
+from taoke.jobs.probe import probe_compare
 from taoke.probe import run_probe
-from taoke.probe.compare_run import run_compare
 
 _PROBE = library_defaults(run_probe)
-_COMPARE = library_defaults(run_compare)
+_COMPARE = library_defaults(probe_compare)
 
 
 def register(app: typer.Typer) -> None:
@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         """Is B a passthrough or derivative of A? A permutation test against control models."""
         from taoke.render.probe import render_compare
 
-        res = run_compare(
+        res = probe_compare(
             url_a,
             url_b,
             also=list(also),

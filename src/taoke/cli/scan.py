@@ -1,4 +1,4 @@
-"""``taoke scan LIST_OR_DIR``: index and search many models in parallel (see :mod:`taoke.scan`)."""
+"""``taoke scan LIST_OR_DIR``: index and search many models in parallel (see :mod:`taoke.jobs.scan`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from taoke.errors import TaokeError
 
 
 class Executor(str, enum.Enum):
-    """Where scan's tasks run: local processes or a Ray cluster (see :mod:`taoke.scan`)."""
+    """Where scan's tasks run: local processes or a Ray cluster (see :mod:`taoke.jobs.scan`)."""
 
     LOCAL = "local"
     RAY = "ray"
@@ -55,9 +55,9 @@ def register(app: typer.Typer) -> None:
         """Fingerprint, index and search every model of LIST_OR_DIR; resumable (known content hashes are
         skipped); failures are recorded with their one-line error. Prints the findings, undeclared
         parents first."""
+        from taoke.jobs.scan import collect_sources, scan
         from taoke.render.progress import reporter
         from taoke.render.registry import render_scan
-        from taoke.scan import collect_sources, scan
 
         if ray_address and executor is not Executor.RAY:
             raise typer.BadParameter("needs --executor ray", param_hint="--ray-address")

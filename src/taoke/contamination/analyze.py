@@ -15,19 +15,46 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from taoke.contamination import stats
-from taoke.contamination.items import Item, names_in, option_orders, read_benchmark, render, substituted
-from taoke.contamination.scorer import Scorer, load_scorer, min_k, min_k_plus_plus
+from taoke.contamination.items import Item, names_in, option_orders, render, substituted
+from taoke.contamination.scorer import Scorer, min_k, min_k_plus_plus
+from taoke.errors import AnalysisError
 from taoke.evidence import Evidence
 
 ALPHA = 0.05
 MIN_ITEMS = 10  # below this neither test can reach a useful p-value
 LOW_POWER_ITEMS = 30
 WEAK_MODEL_FRACTION = 0.9  # mean loss >= 90% of log(vocab): the model is near uniform on the items
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How hard the tests look (the defaults are the CLI's).
+
+    ``shuffles``: N random item orders for the item-order test (smallest p is 1/(N+1)).
+    ``option_orders_k``: K random option orders per multiple-choice item for the option-order test.
+    ``substitutions``: number/name-substituted controls per item for the Min-K% comparisons.
+    ``max_items``: the first items (published order) that are scored; the rest are ignored (and said so).
+    ``window``: tokens per item-order window (default: the model's context, capped by the scorer).
+    ``draws``: Monte Carlo draws of the option-order test; ``alpha``: the report's false-positive rate.
+    """
+
+    shuffles: int = 99
+    option_orders_k: int = 5
+    substitutions: int = 2
+    max_items: int = 200
+    window: int | None = None
+    draws: int = 9999
+    seed: int = 0
+    alpha: float = ALPHA
+
+    def __post_init__(self) -> None:
+        # refused when the settings are made, before a benchmark is read or a model loaded
+        if self.shuffles < 1:
+            raise AnalysisError(f"--shuffles must be at least 1 (got {self.shuffles})")
 
 
 @dataclass
@@ -154,41 +181,24 @@ def _preview(item: Item) -> str:
 
 
 def analyze(
-    model: Any,
-    benchmark: str | Path,
-    shuffles: int = 99,
-    option_orders_k: int = 5,
-    substitutions: int = 2,
-    max_items: int = 200,
-    window: int | None = None,
-    draws: int = 9999,
-    seed: int = 0,
-    alpha: float = ALPHA,
-    scorer: Scorer | None = None,
-    items: list[Item] | None = None,
+    scorer: Scorer, items: list[Item], benchmark: str | Path, settings: Settings | None = None
 ) -> ContaminationResult:
-    """Test whether ``model`` was trained on ``benchmark`` (its items in their published order).
+    """Test whether the model behind ``scorer`` was trained on ``items`` (in their published order).
 
-    ``shuffles``: N random item orders for the item-order test (smallest p is 1/(N+1)).
-    ``option_orders_k``: K random option orders per multiple-choice item for the option-order test.
-    ``substitutions``: number/name-substituted controls per item for the Min-K% comparisons.
-    ``max_items``: the first items (published order) that are scored; the rest are ignored (and said so).
-    ``scorer``: a prepared :class:`Scorer` (e.g. to test several benchmarks with one model load).
+    ``benchmark`` names the items in the report; ``settings``: see :class:`Settings`. Reading the
+    benchmark and loading the model is the job's part (:func:`taoke.jobs.check_contamination`).
 
     Example::
 
-        >>> r = analyze("path/to/model", "mmlu_anatomy_test.csv", shuffles=99)   # doctest: +SKIP
+        >>> r = analyze(load_scorer(model), read_benchmark("mmlu_anatomy_test.csv"), "mmlu")  # doctest: +SKIP
         >>> r.verdict, r.order.p_value, r.option.p_value
     """
     t0 = time.time()
-    if shuffles < 1:
-        from taoke.errors import AnalysisError
-
-        raise AnalysisError(f"--shuffles must be at least 1 (got {shuffles})")
-    all_items = items if items is not None else read_benchmark(benchmark)
-    use = all_items[:max_items]
-    sc = scorer or load_scorer(model)
-    rng = random.Random(seed)
+    settings = settings or Settings()
+    all_items = items
+    use = all_items[: settings.max_items]
+    sc = scorer
+    rng = random.Random(settings.seed)
     notes: list[str] = []
     if len(all_items) > len(use):
         notes.append(f"scored the first {len(use)} of {len(all_items)} items (max_items)")
@@ -203,18 +213,18 @@ def analyze(
         texts.append(render(it))
         owner.append((it.index, "published"))
         if it.is_choice:
-            perms = option_orders(it, option_orders_k, rng)
+            perms = option_orders(it, settings.option_orders_k, rng)
             orders_of[it.index] = len(perms)
             for perm in perms:
                 texts.append(render(it, perm))
                 owner.append((it.index, "order"))
-        for _ in range(substitutions):
+        for _ in range(settings.substitutions):
             sub = substituted(it, rng, pool)
             if sub is not None:
                 texts.append(sub)
                 owner.append((it.index, "subst"))
     seqs = [prefix + sc.encode(t) for t in texts]
-    ctx = window or sc.context
+    ctx = settings.window or sc.context
     seqs = [s[: sc.context] for s in seqs]
     scored = sc.score(seqs)
     by_item: dict[int, dict[str, list]] = {
@@ -257,15 +267,17 @@ def analyze(
             )
         )
 
-    option = stats.option_test(option_scores, draws, seed) if option_scores else None
+    option = stats.option_test(option_scores, settings.draws, settings.seed) if option_scores else None
 
     # ---- item-order test: published order vs N shuffles
     order = None
     tok_items = [sc.encode(render(it)) for it in use]
     med_len = float(np.median([len(t) for t in tok_items])) if tok_items else 0.0
     if len(use) >= 2:
-        nrng = np.random.default_rng(seed + 1)
-        orderings = [list(range(len(use)))] + [list(nrng.permutation(len(use))) for _ in range(shuffles)]
+        nrng = np.random.default_rng(settings.seed + 1)
+        orderings = [list(range(len(use)))] + [
+            list(nrng.permutation(len(use))) for _ in range(settings.shuffles)
+        ]
         flat: list[list[int]] = []
         spans: list[tuple[int, int]] = []
         for o in orderings:
@@ -321,15 +333,15 @@ def analyze(
 
     likely = [r.index for r in sorted(reports, key=key)[:10]]
 
-    verdict, conclusion = _conclude(order, option, alpha, reasons, seen, len(use), power)
+    verdict, conclusion = _conclude(order, option, settings.alpha, reasons, seen, len(use), power)
     settings = {
-        "shuffles": shuffles,
-        "option_orders": option_orders_k,
-        "substitutions": substitutions,
-        "max_items": max_items,
-        "monte_carlo_draws": draws,
-        "alpha": alpha,
-        "seed": seed,
+        "shuffles": settings.shuffles,
+        "option_orders": settings.option_orders_k,
+        "substitutions": settings.substitutions,
+        "max_items": settings.max_items,
+        "monte_carlo_draws": settings.draws,
+        "alpha": settings.alpha,
+        "seed": settings.seed,
         "min_k_fraction": 0.2,
     }
     return ContaminationResult(

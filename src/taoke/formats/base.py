@@ -1,7 +1,12 @@
-"""The contract every weight-file reader fulfils (safetensors, GGUF, PyTorch .bin/.pt).
+"""The contract every weight-file reader fulfils (safetensors, GGUF, PyTorch .bin/.pt), and what they share.
 
 Readers are lazy (header parsed and bounded on open, tensor bytes read on demand) so a 70B release
 can be walked tensor by tensor in bounded memory, the way ``safetensors.safe_open`` works.
+
+Shared here rather than in any one reader: the file-handle lifecycle (:class:`TensorFile` opens the
+descriptor, has the subclass validate the header, and closes the descriptor if that fails), the table
+of plain storage dtypes (safetensors, GGUF's float/integer types and torch's typed storages use the
+same names for the same bits), positional reads, and the widening of stored values to float32.
 """
 
 from __future__ import annotations
@@ -13,6 +18,82 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from taoke.errors import CorruptFile, LimitExceeded
+from taoke.limits import Limits, current_limits
+
+# dtype name (as safetensors spells it) -> (bytes per element, numpy dtype of the stored bits)
+DTYPES: dict[str, tuple[int, np.dtype]] = {
+    "F64": (8, np.dtype("<f8")),
+    "F32": (4, np.dtype("<f4")),
+    "F16": (2, np.dtype("<f2")),
+    "BF16": (2, np.dtype("<u2")),
+    "I64": (8, np.dtype("<i8")),
+    "I32": (4, np.dtype("<i4")),
+    "I16": (2, np.dtype("<i2")),
+    "I8": (1, np.dtype("i1")),
+    "U64": (8, np.dtype("<u8")),
+    "U32": (4, np.dtype("<u4")),
+    "U16": (2, np.dtype("<u2")),
+    "U8": (1, np.dtype("u1")),
+    "BOOL": (1, np.dtype("u1")),
+    "F8_E4M3": (1, np.dtype("u1")),
+    "F8_E5M2": (1, np.dtype("u1")),
+}
+_MAX_PREAD = 0x7FFFF000  # Linux returns at most this much per read syscall
+
+
+def _fp8_table(exp_bits: int, man_bits: int, bias: int, ieee_specials: bool) -> np.ndarray:
+    """float32 value of every 8-bit code of an fp8 format (a 256-entry lookup table)."""
+    codes = np.arange(256, dtype=np.int64)
+    sign = np.where(codes >> 7, -1.0, 1.0)
+    exp = (codes >> man_bits) & ((1 << exp_bits) - 1)
+    man = codes & ((1 << man_bits) - 1)
+    normal = (1 + man / (1 << man_bits)) * np.power(2.0, exp - bias)
+    subnormal = (man / (1 << man_bits)) * np.power(2.0, 1 - bias)
+    values = sign * np.where(exp == 0, subnormal, normal)
+    top = (1 << exp_bits) - 1
+    if ieee_specials:  # E5M2: IEEE-style inf and NaN in the top exponent
+        values = np.where((exp == top) & (man == 0), sign * np.inf, values)
+        values = np.where((exp == top) & (man != 0), np.nan, values)
+    else:  # E4M3FN: no infinities, only S.1111.111 is NaN
+        values = np.where((exp == top) & (man == (1 << man_bits) - 1), np.nan, values)
+    return values.astype(np.float32)
+
+
+FP8 = {"F8_E4M3": _fp8_table(4, 3, 7, False), "F8_E5M2": _fp8_table(5, 2, 15, True)}
+
+
+def to_float32(raw: np.ndarray, dtype: str) -> np.ndarray:
+    """Stored bits (numpy dtype from :data:`DTYPES`) -> the array ``read()`` returns: float32, or
+    integers/bool kept as they are."""
+    if dtype == "F32":
+        return raw
+    if dtype == "BF16":
+        out = np.empty(raw.shape, dtype=np.float32)
+        halves = out.view(np.uint16).reshape(raw.shape + (2,))
+        halves[..., 0] = 0  # little-endian: bf16 bits are the high half of the float32
+        halves[..., 1] = raw
+        return out
+    if dtype in ("F16", "F64"):
+        return raw.astype(np.float32)
+    if dtype in FP8:
+        return FP8[dtype][raw]
+    if dtype == "BOOL":
+        return raw.view(np.bool_)
+    return raw  # integer tensors keep their integer dtype
+
+
+def pread_into(fd: int, buf: np.ndarray, offset: int, path: Path) -> None:
+    """Fill ``buf`` from ``fd`` at ``offset``; a short read means the file shrank: CorruptFile."""
+    view = memoryview(buf).cast("B")
+    done = 0
+    total = len(view)
+    while done < total:
+        n = os.preadv(fd, [view[done : done + _MAX_PREAD]], offset + done)
+        if n <= 0:
+            raise CorruptFile(f"unexpected end of file at byte {offset + done}", path)
+        done += n
 
 
 def alloc(shape: int | tuple[int, ...], dtype: Any, path: str | Path, what: str) -> np.ndarray:
@@ -26,8 +107,6 @@ def alloc(shape: int | tuple[int, ...], dtype: Any, path: str | Path, what: str)
     try:
         return np.empty(shape, dtype=dtype)
     except MemoryError:
-        from taoke.errors import LimitExceeded
-
         count = shape if isinstance(shape, int) else int(np.prod(shape, dtype=np.float64))
         raise LimitExceeded(
             f"{what}: not enough memory for {count * np.dtype(dtype).itemsize} bytes (set "
@@ -42,8 +121,6 @@ def open_for_reading(path: Path) -> int:
     Readers use raw descriptors rather than ``mmap`` so that pages read do not count towards the
     process's resident memory; tensors are mostly read in file order, hence the larger readahead.
     """
-    from taoke.errors import CorruptFile
-
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
@@ -105,16 +182,45 @@ class FileSummary:
 
 
 class TensorFile(ABC):
-    """A lazily-read weight file. Use as a context manager or call :meth:`close`."""
+    """A lazily-read weight file. Use as a context manager or call :meth:`close`.
+
+    The base class owns the file's lifecycle: it opens the descriptor (``self._fd``, for ``os.pread``),
+    has the subclass parse and validate the header in :meth:`_open`, and closes the descriptor when
+    that fails, so a refused file never leaks a handle. :meth:`_open` records the tensors with
+    :meth:`_set_tensors`.
+    """
 
     format: str = "?"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, limits: Limits | None = None) -> None:
         self.path = Path(path)
+        self.limits = limits or current_limits()
+        self._infos: list[TensorInfo] = []
+        self._by_name: dict[str, TensorInfo] = {}
+        self._fd = open_for_reading(self.path)
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
 
     @abstractmethod
+    def _open(self) -> None:
+        """Parse and validate the header of the open file; a bad header raises a TaokeError."""
+
+    def _set_tensors(self, infos: list[TensorInfo]) -> None:
+        self._infos = infos
+        self._by_name = {t.name: t for t in infos}
+
+    def _check_open(self) -> int:
+        """The descriptor, or ``ValueError`` once the file is closed."""
+        if self._fd < 0:
+            raise ValueError(f"{self.path}: file is closed")
+        return self._fd
+
     def tensors(self) -> list[TensorInfo]:
         """All tensors in file order, from the (validated) header only."""
+        return list(self._infos)
 
     @abstractmethod
     def read(self, name: str) -> np.ndarray:
@@ -134,11 +240,18 @@ class TensorFile(ABC):
             str(self.path), self.format, self.path.stat().st_size, len(infos), dtypes, self.metadata()
         )
 
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release file handles and maps."""
+    def close(self) -> None:
+        """Release the file handle (idempotent)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def __enter__(self) -> TensorFile:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", -1) >= 0:
+            self.close()

@@ -24,9 +24,8 @@ import numpy as np
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFValueType
 
 from taoke.errors import CorruptFile, LimitExceeded, UnsupportedFormat
-from taoke.formats.base import TensorFile, TensorInfo, alloc, check_dims, open_for_reading
-from taoke.formats.safetensors import pread_into
-from taoke.limits import Limits, current_limits
+from taoke.formats.base import DTYPES, TensorFile, TensorInfo, alloc, check_dims, pread_into, to_float32
+from taoke.limits import Limits
 
 _SCALAR = {
     GGUFValueType.UINT8: "<B",
@@ -58,17 +57,6 @@ _SMALL_ARRAY = 64  # arrays longer than this appear in metadata() as their lengt
 _MAX_ARRAY_NESTING = 3
 _MAX_ALIGNMENT = 1 << 20
 _DEQUANT_CHUNK = 1 << 20  # elements dequantized at a time: bounds the gguf package's temporaries
-_FLOAT_TYPES = {
-    GGMLQuantizationType.F32: "<f4",
-    GGMLQuantizationType.F16: "<f2",
-    GGMLQuantizationType.F64: "<f8",
-}
-_INT_TYPES = {
-    GGMLQuantizationType.I8: "i1",
-    GGMLQuantizationType.I16: "<i2",
-    GGMLQuantizationType.I32: "<i4",
-    GGMLQuantizationType.I64: "<i8",
-}
 
 
 @dataclass(frozen=True)
@@ -142,18 +130,8 @@ class GGUFFile(TensorFile):
 
     format = "gguf"
 
-    def __init__(self, path: str | Path, limits: Limits | None = None) -> None:
-        super().__init__(path)
-        self.limits = limits or current_limits()
-        self._fd = open_for_reading(self.path)
-        try:
-            self._parse()
-        except BaseException:
-            self.close()
-            raise
-
     # -- header ---------------------------------------------------------------------------------
-    def _parse(self) -> None:
+    def _open(self) -> None:
         path, limits = self.path, self.limits
         size = os.fstat(self._fd).st_size
         if size < 24:
@@ -193,7 +171,6 @@ class GGUFFile(TensorFile):
                 self._kv[key] = self._value(cur, vtype, key, 0)
                 self._kv_types[key] = vtype
             alignment = self._alignment()
-            self._infos: list[TensorInfo] = []
             # name -> (offset in the data section, ggml type, row length ne0)
             self._tensors: dict[str, tuple[int, GGMLQuantizationType, int]] = {}
             for i in range(n_tensors):
@@ -222,7 +199,7 @@ class GGUFFile(TensorFile):
                 raise CorruptFile(f"tensors {last_name!r} and {name!r} overlap", path)
             if end > last_end:
                 last_end, last_name = end, name
-        self._by_name = {t.name: t for t in self._infos}
+        self._set_tensors(self._infos)
         # tensor -> (absolute offset, size) of the tensor stored right after it, for prefetching
         ordered = sorted(self._infos, key=lambda t: self._tensors[t.name][0])
         self._next = {
@@ -356,9 +333,6 @@ class GGUFFile(TensorFile):
         return cur.pos
 
     # -- public API -----------------------------------------------------------------------------
-    def tensors(self) -> list[TensorInfo]:
-        return list(self._infos)
-
     def metadata(self) -> dict[str, Any]:
         """KV pairs; arrays longer than 64 items (vocabularies, merges, scores) appear as their length."""
         out: dict[str, Any] = {}
@@ -398,34 +372,24 @@ class GGUFFile(TensorFile):
 
     def read_raw(self, name: str) -> np.ndarray:
         """The stored bytes of tensor ``name`` (uint8, one row of blocks per ggml row)."""
-        if self._fd < 0:
-            raise ValueError(f"{self.path}: file is closed")
+        fd = self._check_open()
         info = self._by_name[name]
         rel, _, _ = self._tensors[name]
         buf = alloc(info.nbytes, np.uint8, self.path, f"tensor {name!r}")
         if info.nbytes:
-            pread_into(self._fd, buf, self._data_start + rel, self.path)
+            pread_into(fd, buf, self._data_start + rel, self.path)
         nxt = self._next.get(name)
         if nxt is not None and hasattr(os, "posix_fadvise"):
             # start reading the next tensor from disk while this one is dequantized
-            os.posix_fadvise(self._fd, nxt[0], nxt[1], os.POSIX_FADV_WILLNEED)
+            os.posix_fadvise(fd, nxt[0], nxt[1], os.POSIX_FADV_WILLNEED)
         return buf
 
     def read(self, name: str) -> np.ndarray:
         info = self._by_name[name]
         _, qtype, _ = self._tensors[name]
         raw = self.read_raw(name)
-        if qtype in _FLOAT_TYPES:
-            values = raw.view(_FLOAT_TYPES[qtype])
-            if qtype != GGMLQuantizationType.F32:
-                values = values.astype(np.float32)
-            return values.reshape(info.shape)
-        if qtype in _INT_TYPES:
-            return raw.view(_INT_TYPES[qtype]).reshape(info.shape)
-        if qtype == GGMLQuantizationType.BF16:
-            from taoke.formats.safetensors import to_float32
-
-            return to_float32(raw.view("<u2"), "BF16").reshape(info.shape)
+        if qtype.name in DTYPES:  # F32/F16/BF16/F64 and the integer types: plain stored values
+            return to_float32(raw.view(DTYPES[qtype.name][1]).reshape(info.shape), qtype.name)
         return self._dequantize(raw, qtype, info)
 
     def _dequantize(self, raw: np.ndarray, qtype: GGMLQuantizationType, info: TensorInfo) -> np.ndarray:
@@ -465,12 +429,3 @@ class GGUFFile(TensorFile):
             raise UnsupportedFormat(
                 f"tensor {info.name!r}: the gguf package cannot dequantize {qtype.name}", self.path
             ) from None
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    def __del__(self) -> None:
-        if getattr(self, "_fd", -1) >= 0:
-            self.close()

@@ -24,67 +24,14 @@ from typing import Any
 import numpy as np
 
 from taoke.errors import CorruptFile, LimitExceeded
-from taoke.formats.base import TensorFile, TensorInfo, alloc, check_dims, open_for_reading
-from taoke.formats.config import parse_json_bytes
-from taoke.limits import Limits, current_limits
+from taoke.formats.base import DTYPES, FP8, TensorFile, TensorInfo, alloc, check_dims, pread_into, to_float32
+from taoke.release.bounded import parse_json
 
-# dtype -> (bytes per element, numpy dtype of the stored bits)
-DTYPES: dict[str, tuple[int, np.dtype]] = {
-    "F64": (8, np.dtype("<f8")),
-    "F32": (4, np.dtype("<f4")),
-    "F16": (2, np.dtype("<f2")),
-    "BF16": (2, np.dtype("<u2")),
-    "I64": (8, np.dtype("<i8")),
-    "I32": (4, np.dtype("<i4")),
-    "I16": (2, np.dtype("<i2")),
-    "I8": (1, np.dtype("i1")),
-    "U64": (8, np.dtype("<u8")),
-    "U32": (4, np.dtype("<u4")),
-    "U16": (2, np.dtype("<u2")),
-    "U8": (1, np.dtype("u1")),
-    "BOOL": (1, np.dtype("u1")),
-    "F8_E4M3": (1, np.dtype("u1")),
-    "F8_E5M2": (1, np.dtype("u1")),
-}
 _ENTRY_KEYS = {"dtype", "shape", "data_offsets"}
-_MAX_PREAD = 0x7FFFF000  # Linux returns at most this much per read syscall
 # Converting formats are read in chunks this size: the raw chunk is still in the CPU cache when it is
 # widened to float32, so the stored bytes cross memory once and only the float32 result is allocated.
 _CHUNK_BYTES = 1 << 22
-
-
-def _fp8_table(exp_bits: int, man_bits: int, bias: int, ieee_specials: bool) -> np.ndarray:
-    """float32 value of every 8-bit code of an fp8 format (a 256-entry lookup table)."""
-    codes = np.arange(256, dtype=np.int64)
-    sign = np.where(codes >> 7, -1.0, 1.0)
-    exp = (codes >> man_bits) & ((1 << exp_bits) - 1)
-    man = codes & ((1 << man_bits) - 1)
-    normal = (1 + man / (1 << man_bits)) * np.power(2.0, exp - bias)
-    subnormal = (man / (1 << man_bits)) * np.power(2.0, 1 - bias)
-    values = sign * np.where(exp == 0, subnormal, normal)
-    top = (1 << exp_bits) - 1
-    if ieee_specials:  # E5M2: IEEE-style inf and NaN in the top exponent
-        values = np.where((exp == top) & (man == 0), sign * np.inf, values)
-        values = np.where((exp == top) & (man != 0), np.nan, values)
-    else:  # E4M3FN: no infinities, only S.1111.111 is NaN
-        values = np.where((exp == top) & (man == (1 << man_bits) - 1), np.nan, values)
-    return values.astype(np.float32)
-
-
-_FP8 = {"F8_E4M3": _fp8_table(4, 3, 7, False), "F8_E5M2": _fp8_table(5, 2, 15, True)}
 _FLOATS = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
-
-
-def pread_into(fd: int, buf: np.ndarray, offset: int, path: Path) -> None:
-    """Fill ``buf`` from ``fd`` at ``offset``; a short read means the file shrank: CorruptFile."""
-    view = memoryview(buf).cast("B")
-    done = 0
-    total = len(view)
-    while done < total:
-        n = os.preadv(fd, [view[done : done + _MAX_PREAD]], offset + done)
-        if n <= 0:
-            raise CorruptFile(f"unexpected end of file at byte {offset + done}", path)
-        done += n
 
 
 def _convert_into(chunk: np.ndarray, out: np.ndarray, dtype: str) -> None:
@@ -93,8 +40,8 @@ def _convert_into(chunk: np.ndarray, out: np.ndarray, dtype: str) -> None:
         bits = out.view(np.uint32)
         np.copyto(bits, chunk)  # measured faster than a casting left_shift (no buffered cast loop)
         bits <<= 16
-    elif dtype in _FP8:
-        np.take(_FP8[dtype], chunk, out=out)
+    elif dtype in FP8:
+        np.take(FP8[dtype], chunk, out=out)
     else:  # F16, F64
         np.copyto(out, chunk, casting="same_kind")
 
@@ -144,46 +91,19 @@ def read_float32(fd: int, offset: int, numel: int, dtype: str, path: Path) -> np
     return out
 
 
-def to_float32(raw: np.ndarray, dtype: str) -> np.ndarray:
-    """Stored bits -> the array ``read()`` returns (float32, or integers/bool kept as they are)."""
-    if dtype == "F32":
-        return raw
-    if dtype == "BF16":
-        out = np.empty(raw.shape, dtype=np.float32)
-        halves = out.view(np.uint16).reshape(raw.shape + (2,))
-        halves[..., 0] = 0  # little-endian: bf16 bits are the high half of the float32
-        halves[..., 1] = raw
-        return out
-    if dtype in ("F16", "F64"):
-        return raw.astype(np.float32)
-    if dtype in _FP8:
-        return _FP8[dtype][raw]
-    if dtype == "BOOL":
-        return raw.view(np.bool_)
-    return raw  # integer tensors keep their integer dtype
-
-
 class SafetensorsFile(TensorFile):
     """A validated safetensors file; tensors are read one at a time on demand."""
 
     format = "safetensors"
 
-    def __init__(self, path: str | Path, limits: Limits | None = None) -> None:
-        super().__init__(path)
-        self.limits = limits or current_limits()
-        self._fd = open_for_reading(self.path)
-        try:
-            self._infos, self._offsets, self._meta = self._parse()
-            self._by_name = {t.name: t for t in self._infos}
-            # end of one tensor -> (offset, size) of the tensor stored right after it, for prefetching
-            self._next_offset = {
-                self._offsets[a.name] + a.nbytes: (self._offsets[b.name], b.nbytes)
-                for a, b in zip(self._infos, self._infos[1:], strict=False)
-            }
-        except BaseException:
-            os.close(self._fd)
-            self._fd = -1
-            raise
+    def _open(self) -> None:
+        infos, self._offsets, self._meta = self._parse()
+        self._set_tensors(infos)
+        # end of one tensor -> (offset, size) of the tensor stored right after it, for prefetching
+        self._next_offset = {
+            self._offsets[a.name] + a.nbytes: (self._offsets[b.name], b.nbytes)
+            for a, b in zip(infos, infos[1:], strict=False)
+        }
 
     def _parse(self) -> tuple[list[TensorInfo], dict[str, int], dict[str, str]]:
         path, limits = self.path, self.limits
@@ -207,7 +127,7 @@ class SafetensorsFile(TensorFile):
         raw = os.pread(self._fd, n, 8)
         if len(raw) != n:
             raise CorruptFile("truncated safetensors header", path)
-        header = parse_json_bytes(raw, path, limits, what="safetensors header")
+        header = parse_json(raw, path, limits, what="safetensors header")
         if not isinstance(header, dict):
             raise CorruptFile("safetensors header is not a JSON object", path)
         data_start = 8 + n
@@ -296,35 +216,27 @@ class SafetensorsFile(TensorFile):
             )
         return TensorInfo(name, tuple(shape), dtype, nbytes, str(path)), begin, end
 
-    def tensors(self) -> list[TensorInfo]:
-        return list(self._infos)
-
     def info(self, name: str) -> TensorInfo:
-        return self._info_map()[name]
+        return self._by_name[name]
 
     def read_raw(self, name: str) -> np.ndarray:
         """The stored bits as a numpy array of the storage dtype (bf16 as uint16, fp8 as uint8)."""
-        if self._fd < 0:
-            raise ValueError(f"{self.path}: file is closed")
-        info = self._info_map()[name]
+        fd = self._check_open()
+        info = self._by_name[name]
         buf = alloc(info.shape, DTYPES[info.dtype][1], self.path, f"tensor {name!r}")
         if buf.nbytes:
-            pread_into(self._fd, buf, self._offsets[name], self.path)
+            pread_into(fd, buf, self._offsets[name], self.path)
         self._prefetch_after(self._offsets[name] + info.nbytes)
         return buf
 
-    def _info_map(self) -> dict[str, TensorInfo]:
-        return self._by_name
-
     def read(self, name: str) -> np.ndarray:
-        info = self._info_map()[name]
-        if self._fd < 0:
-            raise ValueError(f"{self.path}: file is closed")
+        info = self._by_name[name]
+        fd = self._check_open()
         if info.dtype not in _FLOATS:
             return to_float32(self.read_raw(name), info.dtype)
         offset = self._offsets[name]
         self._prefetch_after(offset + info.nbytes)  # before converting: the disk works meanwhile
-        return read_float32(self._fd, offset, info.numel, info.dtype, self.path).reshape(info.shape)
+        return read_float32(fd, offset, info.numel, info.dtype, self.path).reshape(info.shape)
 
     def _prefetch_after(self, end: int) -> None:
         """Ask the kernel to start reading the next tensor in file order while this one is converted:
@@ -335,12 +247,3 @@ class SafetensorsFile(TensorFile):
 
     def metadata(self) -> dict[str, Any]:
         return dict(self._meta)
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    def __del__(self) -> None:
-        if getattr(self, "_fd", -1) >= 0:
-            self.close()

@@ -31,22 +31,21 @@ from typing import Any
 import numpy as np
 
 from taoke.errors import CorruptFile, LimitExceeded, UnsafeContent, UnsupportedFormat
-from taoke.formats.base import TensorFile, TensorInfo, alloc, check_dims
-from taoke.formats.safetensors import pread_into, to_float32
-from taoke.limits import Limits, current_limits
+from taoke.formats.base import DTYPES, TensorFile, TensorInfo, alloc, check_dims, pread_into, to_float32
+from taoke.limits import Limits
 
-# torch typed storage class -> (taoke dtype name, numpy dtype of the stored bits)
-STORAGES: dict[str, tuple[str, str]] = {
-    "DoubleStorage": ("F64", "<f8"),
-    "FloatStorage": ("F32", "<f4"),
-    "HalfStorage": ("F16", "<f2"),
-    "BFloat16Storage": ("BF16", "<u2"),
-    "LongStorage": ("I64", "<i8"),
-    "IntStorage": ("I32", "<i4"),
-    "ShortStorage": ("I16", "<i2"),
-    "CharStorage": ("I8", "i1"),
-    "ByteStorage": ("U8", "u1"),
-    "BoolStorage": ("BOOL", "u1"),
+# torch typed storage class -> taoke dtype name (its stored bits: formats.base.DTYPES)
+STORAGES: dict[str, str] = {
+    "DoubleStorage": "F64",
+    "FloatStorage": "F32",
+    "HalfStorage": "F16",
+    "BFloat16Storage": "BF16",
+    "LongStorage": "I64",
+    "IntStorage": "I32",
+    "ShortStorage": "I16",
+    "CharStorage": "I8",
+    "ByteStorage": "U8",
+    "BoolStorage": "BOOL",
 }
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
@@ -67,11 +66,11 @@ class _StorageType:
 
     @property
     def dtype(self) -> str:
-        return STORAGES[self.name][0]
+        return STORAGES[self.name]
 
     @property
     def np_dtype(self) -> np.dtype:
-        return np.dtype(STORAGES[self.name][1])
+        return DTYPES[self.dtype][1]
 
 
 @dataclass(frozen=True)
@@ -304,49 +303,41 @@ class TorchFile(TensorFile):
     format = "pytorch"
 
     def __init__(self, path: str | Path, limits: Limits | None = None) -> None:
-        super().__init__(path)
-        self.limits = limits or current_limits()
-        self._fd = -1
-        self._zip: zipfile.ZipFile | None = None
-        try:
-            self._fd = os.open(self.path, os.O_RDONLY)
-        except OSError as exc:
-            raise CorruptFile(f"cannot open: {exc.strerror or exc}", self.path) from None
+        self._zip: zipfile.ZipFile | None = None  # before the base opens the file: close() uses it
         # storage key -> (absolute offset of its raw bytes, or -1 when compressed, member name)
         self._where: dict[str, tuple[int, str]] = {}
-        try:
-            if self._is_zip():
-                obj = self._open_zip()
-            elif os.pread(self._fd, 2, 0) == b"PK":
-                raise CorruptFile("truncated or corrupt zip archive (no central directory)", self.path)
-            else:
-                obj = self._open_legacy()
-            tensors: dict[str, _LazyTensor] = {}
-            self._meta: dict[str, Any] = {}
-            _flatten(obj, "", tensors, self._meta)
-            if len(tensors) > self.limits.max_tensors:
-                raise LimitExceeded(f"{len(tensors)} tensors, more than {self.limits.max_tensors}", self.path)
-            self._tensors = tensors
-            self._infos = []
-            for name, t in tensors.items():
-                if len(t.shape) > self.limits.max_tensor_dims:
-                    raise LimitExceeded(f"tensor {name!r} has {len(t.shape)} dimensions", self.path)
-                bad = check_dims(t.shape, self.limits.max_tensor_bytes // t.storage.stype.np_dtype.itemsize)
-                if bad:
-                    raise LimitExceeded(f"tensor {name!r}: {bad} (TAOKE_MAX_TENSOR_BYTES)", self.path)
-                numel = int(np.prod(t.shape, dtype=object))
-                nbytes = numel * t.storage.stype.np_dtype.itemsize
-                if nbytes > self.limits.max_tensor_bytes:
-                    raise LimitExceeded(
-                        f"tensor {name!r} is {nbytes} bytes, more than "
-                        f"{self.limits.max_tensor_bytes} (TAOKE_MAX_TENSOR_BYTES)",
-                        self.path,
-                    )
-                self._infos.append(TensorInfo(name, t.shape, t.storage.stype.dtype, nbytes, str(self.path)))
-            self._by_name = {i.name: i for i in self._infos}
-        except BaseException:
-            self.close()
-            raise
+        super().__init__(path, limits)
+
+    def _open(self) -> None:
+        if self._is_zip():
+            obj = self._open_zip()
+        elif os.pread(self._fd, 2, 0) == b"PK":
+            raise CorruptFile("truncated or corrupt zip archive (no central directory)", self.path)
+        else:
+            obj = self._open_legacy()
+        tensors: dict[str, _LazyTensor] = {}
+        self._meta: dict[str, Any] = {}
+        _flatten(obj, "", tensors, self._meta)
+        if len(tensors) > self.limits.max_tensors:
+            raise LimitExceeded(f"{len(tensors)} tensors, more than {self.limits.max_tensors}", self.path)
+        self._tensors = tensors
+        infos = []
+        for name, t in tensors.items():
+            if len(t.shape) > self.limits.max_tensor_dims:
+                raise LimitExceeded(f"tensor {name!r} has {len(t.shape)} dimensions", self.path)
+            bad = check_dims(t.shape, self.limits.max_tensor_bytes // t.storage.stype.np_dtype.itemsize)
+            if bad:
+                raise LimitExceeded(f"tensor {name!r}: {bad} (TAOKE_MAX_TENSOR_BYTES)", self.path)
+            numel = int(np.prod(t.shape, dtype=object))
+            nbytes = numel * t.storage.stype.np_dtype.itemsize
+            if nbytes > self.limits.max_tensor_bytes:
+                raise LimitExceeded(
+                    f"tensor {name!r} is {nbytes} bytes, more than "
+                    f"{self.limits.max_tensor_bytes} (TAOKE_MAX_TENSOR_BYTES)",
+                    self.path,
+                )
+            infos.append(TensorInfo(name, t.shape, t.storage.stype.dtype, nbytes, str(self.path)))
+        self._set_tensors(infos)
 
     # -- zip format ------------------------------------------------------------------------------
     def _is_zip(self) -> bool:
@@ -494,17 +485,13 @@ class TorchFile(TensorFile):
         return obj
 
     # -- public API ------------------------------------------------------------------------------
-    def tensors(self) -> list[TensorInfo]:
-        return list(self._infos)
-
     def metadata(self) -> dict[str, Any]:
         """Non-tensor scalars of the checkpoint (e.g. ``epoch``), under dotted names."""
         return dict(self._meta)
 
     def read_raw(self, name: str) -> np.ndarray:
         """The stored values of ``name`` in its storage dtype (bf16 as uint16), C-contiguous."""
-        if self._fd < 0:
-            raise ValueError(f"{self.path}: file is closed")
+        self._check_open()
         t = self._tensors[name]
         dt = t.storage.stype.np_dtype
         numel = int(np.prod(t.shape, dtype=np.int64)) if t.shape else 1
@@ -544,10 +531,4 @@ class TorchFile(TensorFile):
         if self._zip is not None:
             self._zip.close()
             self._zip = None
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    def __del__(self) -> None:
-        if getattr(self, "_fd", -1) >= 0:
-            self.close()
+        super().close()

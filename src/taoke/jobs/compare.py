@@ -1,6 +1,6 @@
 """The ``taoke compare`` job: fingerprint each source once, then compare the fingerprints.
 
-A source is a spec (folder, weight file, hub id), a :class:`~taoke.sources.Release`, a model view
+A source is a spec (folder, weight file, hub id), a :class:`~taoke.release.Release`, a model view
 (:class:`taoke.model.Model`), a fingerprint file or a :class:`~taoke.weights.Fingerprint`. Each one is
 resolved and streamed once (a spec named twice, e.g. as the reference and as a merge parent, is
 fingerprinted once), then :func:`taoke.weights.compare` works on fingerprints only.
@@ -20,7 +20,7 @@ from typing import Any
 from taoke import weights
 from taoke.errors import AnalysisError
 from taoke.limits import Limits
-from taoke.sources import Release
+from taoke.release import Release
 from taoke.weights import DEFAULT_ALPHA, CompareResult, Fingerprint, Nulls
 
 __all__ = ["compare"]

@@ -62,7 +62,7 @@ def prepare(spec: str | Path, known: Container[str] | None = None) -> Prepared |
     after reading their bytes once, without building the model view.
     """
     from taoke.model import load
-    from taoke.sources import resolve
+    from taoke.release import resolve
 
     if is_fingerprint_file(spec):
         t = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Draw an :class:`~taoke.audit.AuditReport`: terminal text (rich), JSON, or one self-contained HTML file.
+"""Draw an :class:`~taoke.jobs.audit.AuditReport`: terminal text (rich), JSON, or one self-contained HTML.
 
 The HTML has no network references (inline CSS, no scripts, no fonts or images fetched), so it can be
 mailed, archived or opened offline; it shows a per-layer heatmap when a weights comparison returned

@@ -7,6 +7,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from taoke.model import HParams
 from taoke.render.common import dumps, fmt_count
 
 _SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -56,18 +57,7 @@ def inspect_renderables(result: Any) -> list[Any]:
     hp = d["hparams"]
     hp_text = ", ".join(
         f"{k}={hp[k]}"
-        for k in (
-            "n_layers",
-            "d_model",
-            "n_heads",
-            "n_kv_heads",
-            "head_dim",
-            "ffn_dim",
-            "vocab_size",
-            "context_length",
-            "rope_theta",
-            "tied_embeddings",
-        )
+        for k in (*HParams.INT_FIELDS, "rope_theta", "tied_embeddings")
         if hp.get(k) is not None
     )
     if hp.get("rope_scaling"):

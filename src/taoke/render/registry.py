@@ -72,7 +72,7 @@ def render_search(result: Any, fmt: str) -> str | list[Any]:
 
 
 def render_scan(result: Any, fmt: str) -> str | list[Any]:
-    """A :class:`taoke.scan.ScanResult`: undeclared parents first, failures with their one line."""
+    """A :class:`taoke.jobs.scan.ScanResult`: undeclared parents first, failures with their one line."""
     if fmt == "json":
         return dumps(result)
     table = Table(

@@ -29,6 +29,7 @@ import numpy as np
 
 from taoke.errors import CorruptFile, TaokeError
 from taoke.limits import Limits, current_limits
+from taoke.release.bounded import read_json
 from taoke.tokenizers.compare import derived_signals, relation_of
 from taoke.tokenizers.view import TokenizerView
 
@@ -329,8 +330,6 @@ def user_library_path() -> Path:
 
 def read_library(path: Path, origin: str, limits: Limits | None = None) -> list[LibraryEntry]:
     """Entries of one library file (bounded JSON read; malformed -> CorruptFile naming the file)."""
-    from taoke.formats.config import read_json
-
     doc = read_json(path, limits or current_limits())
     if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
         raise CorruptFile('not a taoke tokenizer library (no "entries" list)', path)

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from taoke.errors import CorruptFile, LimitExceeded, SourceNotFound, UnsupportedFormat
 from taoke.limits import Limits, current_limits
+from taoke.release import Release, resolve
+from taoke.release.bounded import read_bytes, read_json
 from taoke.tokenizers.gguf_vocab import read_tokenizer_kv
 from taoke.tokenizers.view import (
     BYTE,
@@ -34,34 +35,11 @@ from taoke.tokenizers.view import (
     spm_piece_to_bytes,
 )
 
-if TYPE_CHECKING:
-    from taoke.sources import Release
-
 # Release-folder search order (first hit wins): the richest description of the tokenizer first.
 SEARCH_ORDER = ("tokenizer.json", "tokenizer.model", "*.tiktoken", "vocab.json", "vocab.txt", "*.gguf")
 _TIKTOKEN_LINE = re.compile(rb"^[A-Za-z0-9+/]+=*[ \t]+\d+\r?$")
 _WORDPIECE_SPECIAL = re.compile(r"^\[[A-Z]+\]$")
 _WORDPIECE_UNUSED = re.compile(r"^\[unused\d+\]$")
-
-
-def _read_bytes(path: Path, limits: Limits, what: str) -> bytes:
-    """Read a whole tokenizer file, refusing files above ``max_string_bytes`` before reading them."""
-    try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > limits.max_string_bytes:
-                raise LimitExceeded(
-                    f"{what} is {size} bytes, more than the {limits.max_string_bytes} allowed "
-                    "(TAOKE_MAX_STRING_BYTES)",
-                    path,
-                )
-            return fh.read(limits.max_string_bytes + 1)
-    except FileNotFoundError:
-        raise SourceNotFound("file not found", path) from None
-    except IsADirectoryError:
-        raise CorruptFile(f"expected a {what}, found a directory", path) from None
-    except OSError as exc:
-        raise CorruptFile(f"cannot read: {exc.strerror or exc}", path) from None
 
 
 def _utf8(text: str) -> bytes:
@@ -132,8 +110,6 @@ def _spm_convention(doc: dict[str, Any]) -> bool:
 
 def load_tokenizer_json(path: str | Path, limits: Limits | None = None) -> TokenizerView:
     """An HF ``tokenizer.json`` (BPE, Unigram, WordPiece or WordLevel model), parsed as bounded JSON."""
-    from taoke.formats.config import read_json
-
     limits = limits or current_limits()
     path = Path(path)
     doc = read_json(path, limits)
@@ -271,7 +247,8 @@ def load_sentencepiece(path: str | Path, limits: Limits | None = None) -> Tokeni
     """A SentencePiece ``.model`` (protobuf): pieces, types and the model type, never executing anything."""
     limits = limits or current_limits()
     path = Path(path)
-    proto = parse_sentencepiece(_read_bytes(path, limits, "SentencePiece model"), path, limits)
+    data = read_bytes(path, limits.max_string_bytes, "SentencePiece model")
+    proto = parse_sentencepiece(data, path, limits)
     tokens: list[bytes] = []
     classes: list[int] = []
     for p in proto.pieces:
@@ -315,7 +292,7 @@ def load_tiktoken(path: str | Path, limits: Limits | None = None) -> TokenizerVi
     """A tiktoken BPE rank file: rank = token id, token = raw bytes. Special tokens live in code, not here."""
     limits = limits or current_limits()
     path = Path(path)
-    data = _read_bytes(path, limits, "tiktoken rank file")
+    data = read_bytes(path, limits.max_string_bytes, "tiktoken rank file")
     lines = data.splitlines()
     _check_size(len(lines), path, limits)
     ranks: dict[int, bytes] = {}
@@ -367,8 +344,6 @@ def load_vocab_merges(
     vocab_path: str | Path, merges_path: str | Path | None = None, limits: Limits | None = None
 ) -> TokenizerView:
     """GPT-2 style ``vocab.json`` (byte-level token -> id) with its optional ``merges.txt``."""
-    from taoke.formats.config import read_json
-
     limits = limits or current_limits()
     vocab_path = Path(vocab_path)
     vocab = read_json(vocab_path, limits)
@@ -393,7 +368,7 @@ def load_vocab_merges(
     if merges_path is not None:
         merges_path = Path(merges_path)
         files.append(merges_path)
-        text = _read_bytes(merges_path, limits, "merges.txt").decode("utf-8", "replace")
+        text = read_bytes(merges_path, limits.max_string_bytes, "merges.txt").decode("utf-8", "replace")
         lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#version")]
         _check_size(len(lines), merges_path, limits, "merges list")
         for lineno, ln in enumerate(lines, 1):
@@ -417,7 +392,7 @@ def load_wordpiece(path: str | Path, limits: Limits | None = None) -> TokenizerV
     """A BERT ``vocab.txt``: one token per line, line number = id."""
     limits = limits or current_limits()
     path = Path(path)
-    data = _read_bytes(path, limits, "vocab.txt")
+    data = read_bytes(path, limits.max_string_bytes, "vocab.txt")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -593,18 +568,12 @@ def _pick(files: dict[str, Path]) -> list[Path]:
 def find_tokenizer_files(source: Release | str | Path) -> list[Path]:
     """The tokenizer files of a release folder, best first (tokenizer.json > .model > ... > GGUF).
 
-    A folder goes through :func:`taoke.sources.resolve` like any release: a ``tokenizer.json`` that is
+    A folder goes through :func:`taoke.release.resolve` like any release: a ``tokenizer.json`` that is
     a symlink to ``/etc/passwd`` (or anything outside the folder) is refused there, never opened.
     """
-    release = source if not isinstance(source, (str, Path)) else _resolve(source)
+    release = source if isinstance(source, Release) else resolve(source)
     files = {release.relative(p): p for p in release.files}
     return _pick(files)
-
-
-def _resolve(spec: str | Path) -> Release:
-    from taoke.sources import resolve
-
-    return resolve(spec)
 
 
 def load_tokenizer(source: Release | str | Path, limits: Limits | None = None) -> TokenizerView:

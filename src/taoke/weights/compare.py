@@ -25,6 +25,7 @@ import numpy as np
 
 from taoke.defaults import DEFAULT_ALPHA
 from taoke.evidence import Evidence
+from taoke.model import HParams
 from taoke.weights.alignment import Explanation, ParentMatch, explain, rescaled_tensors
 from taoke.weights.fingerprint import Fingerprint, blas_limit
 from taoke.weights.lineage import LineageStats, Nulls, lineage, p_value, packaged_nulls
@@ -108,13 +109,7 @@ def _info(fp: Fingerprint) -> dict[str, Any]:
         "arch",
         "hf_class",
         "format",
-        "n_layers",
-        "d_model",
-        "n_heads",
-        "n_kv_heads",
-        "head_dim",
-        "ffn_dim",
-        "vocab_size",
+        *HParams.SHAPE_FIELDS,
         "renamed",
         "fused",
         "token_keys_from",

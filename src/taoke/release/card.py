@@ -11,17 +11,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-from taoke.errors import CorruptFile, LimitExceeded, SourceNotFound
+from taoke.errors import CorruptFile, LimitExceeded
 from taoke.limits import Limits, current_limits
-
-if TYPE_CHECKING:
-    from taoke.sources import Release
+from taoke.release.bounded import read_text
+from taoke.release.source import Release
 
 MAX_YAML_ALIASES = 100
+# Model card file names, in order of preference. The last two are where a card is kept when the
+# release was repackaged with its own README in front (README.upstream.md) or ships it as plain text.
+CARD_NAMES = ("readme.md", "readme", "model_card.md", "readme.upstream.md", "readme.txt")
 _TEXT_SUFFIXES = ("", ".txt", ".md", ".html", ".htm", ".rst", ".pdf")
 MAX_YAML_NODES = 1_000_000  # nodes after expanding aliases
 _FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$\n?", re.S | re.M)
@@ -104,24 +106,6 @@ def safe_yaml(text: str, path: str | Path, limits: Limits | None = None) -> Any:
         loader.dispose()
 
 
-def read_text(path: str | Path, limits: Limits | None = None) -> str:
-    """A text file of the release (README, LICENSE, *.py) bounded by ``limits.max_text_bytes``."""
-    limits = limits or current_limits()
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(limits.max_text_bytes + 1)
-    except FileNotFoundError:
-        raise SourceNotFound("file not found", path) from None
-    except OSError as exc:
-        raise CorruptFile(f"cannot read: {exc.strerror or exc}", path) from None
-    if len(data) > limits.max_text_bytes:
-        raise LimitExceeded(
-            f"text file is larger than {limits.max_text_bytes} bytes (TAOKE_MAX_TEXT_BYTES)", path
-        )
-    return data.decode("utf-8", "replace")
-
-
 @dataclass
 class ModelCard:
     """A model card: its YAML metadata (``{}`` if none) and Markdown body."""
@@ -181,9 +165,22 @@ def parse_card(text: str, path: str | Path | None = None, limits: Limits | None 
     return ModelCard(Path(path) if path else None, {str(k): v for k, v in meta.items()}, text[match.end() :])
 
 
+def find_card(release: Release) -> Path | None:
+    """The release's model card file: the first of :data:`CARD_NAMES` at its top level, or ``None``.
+
+    Names are compared case-insensitively (``README.md``, ``Readme.md``...); of two spellings of one
+    name, the first in sort order wins. One rule for every reader of the card (the Model view, audit).
+    """
+    top: dict[str, Path] = {}
+    for path in release.files:  # sorted by resolve()
+        if path.parent == release.root:
+            top.setdefault(path.name.lower(), path)
+    return next((top[name] for name in CARD_NAMES if name in top), None)
+
+
 def load_card(release: Release, limits: Limits | None = None) -> ModelCard | None:
-    """The release's README.md model card, or ``None`` when it has none."""
-    path = release.find("README.md", "readme.md", "README.MD", "Readme.md", "README")
+    """The release's model card (see :func:`find_card`), or ``None`` when it has none."""
+    path = find_card(release)
     if path is None:
         return None
     limits = limits or release.limits

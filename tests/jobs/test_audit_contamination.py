@@ -36,7 +36,7 @@ def release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_audit_includes_contamination_when_card_lists_scores(release: tuple[Path, Path]) -> None:
-    from taoke.audit import audit
+    from taoke.jobs import audit
     from taoke.render.audit import render
 
     folder, bench = release
@@ -53,7 +53,7 @@ def test_audit_includes_contamination_when_card_lists_scores(release: tuple[Path
 
 
 def test_audit_skips_contamination_without_claimed_scores(release: tuple[Path, Path]) -> None:
-    from taoke.audit import audit
+    from taoke.jobs import audit
 
     folder, bench = release
     (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n# twin\n")
@@ -74,3 +74,18 @@ def test_audit_cli_bad_benchmark_is_one_line(
     assert main(["audit", str(folder), "--benchmark", str(empty)]) == 2
     err = capsys.readouterr().err.strip()
     assert "empty" in err and len(err.splitlines()) == 1
+
+
+def test_audit_with_benchmark_loads_the_model_once(release: tuple[Path, Path], monkeypatch) -> None:
+    """The claims and the contamination scorer share one Model view of one resolved release (before the
+    jobs layer, the scorer resolved and loaded the release a second time)."""
+    from taoke.jobs import audit
+    from tests.helpers.calls import count_calls
+
+    folder, bench = release
+    (folder / "README.md").write_text(CARD_WITH_SCORES)
+    resolves = count_calls(monkeypatch, "taoke.release.source", "resolve")
+    loads = count_calls(monkeypatch, "taoke.model", "load")
+    report = audit(folder, benchmarks=[bench])
+    assert len(report.contamination) == 1
+    assert sum(resolves.values()) == 1 and sum(loads.values()) == 1

@@ -1,4 +1,8 @@
-"""Collect answers from the endpoints and recorded controls, then run :func:`compare_answers`."""
+"""``taoke probe-compare``: is endpoint B a passthrough or derivative of endpoint A?
+
+The job collects greedy answers from every endpoint (suspect, candidates, control endpoints) and the
+recorded controls of the probe library, then runs :func:`taoke.probe.compare.compare_answers` on them.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from taoke.errors import TaokeError
 from taoke.probe.behaviour import BEHAVIOUR_PROMPTS, collect, load_library, similarity
 from taoke.probe.client import Budget, ProbeClient
 from taoke.probe.compare import CompareResult, compare_answers
+
+__all__ = ["probe_compare"]
 
 SAME_MODEL = 0.95  # a recorded "control" this close to candidate A is A itself, not a control
 
@@ -19,7 +25,7 @@ def _answers(url: str, api_key_env: str | None, budget: Budget) -> tuple[str, li
     return f"{client.model} @ {client.base}", collect(client, BEHAVIOUR_PROMPTS)
 
 
-def run_compare(
+def probe_compare(
     url_a: str,
     url_b: str,
     also: list[str] | None = None,

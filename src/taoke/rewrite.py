@@ -5,37 +5,45 @@ Why: "is Yi a LLaMA?" was argued for weeks over tensor names. If a release loads
 ``W_pack``) and gives the same logits, the architecture question is settled by construction, and every
 LLaMA tool can be used on it without running the release's own modeling code.
 
-How: tensor by tensor through the Model view (one tensor in memory), written into safetensors shards
-this module lays out itself (header first: shapes are known from the headers), in a temporary folder
-beside OUT that is renamed to OUT only after verification. Verification re-reads every written tensor
-and compares it bit for bit with its source slice; with the ``torch`` extra it also loads OUT with
-``transformers.LlamaForCausalLM`` and compares its logits with a reference forward pass computed here,
-in numpy, from the *source* tensors (never from the release's code).
+How (this module is the rewriting library; :mod:`taoke.jobs.llamafy` runs it on a release and owns the
+output folder): tensor by tensor through the Model view (one tensor in memory), written into
+safetensors shards this module lays out itself (header first: shapes are known from the headers).
+Verification re-reads every written tensor and compares it bit for bit with its source slice; with the
+``torch`` extra it also loads the output with ``transformers.LlamaForCausalLM`` and compares its logits
+with a reference forward pass computed here, in numpy, from the *source* tensors (never from the
+release's code).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import struct
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from taoke.errors import AnalysisError, SourceNotFound, TaokeError, UnsupportedFormat
-from taoke.families import family
+from taoke.errors import AnalysisError, UnsupportedFormat
+from taoke.families import family, is_ignored
 from taoke.limits import Limits
 from taoke.model import Model, load
 
-__all__ = ["LlamafyResult", "llamafy", "reference_logits"]
+__all__ = [
+    "COPY_FILES",
+    "DEFAULT_SHARD_BYTES",
+    "check_convertible",
+    "compare_logits",
+    "llama_config",
+    "llama_plan",
+    "reference_logits",
+    "verify_bitwise",
+    "write_shards",
+]
 
 DEFAULT_SHARD_BYTES = 2 * 1024**3
 PROBE_MAX_PARAMS = 1_500_000_000  # above this the logits probe is skipped: transformers holds the whole model
-_COPY = (
+COPY_FILES = (
     "tokenizer.json",
     "tokenizer.model",
     "tokenizer_config.json",
@@ -47,40 +55,6 @@ _COPY = (
 )
 _KEEP_CONFIG = ("bos_token_id", "eos_token_id", "pad_token_id", "initializer_range")
 _NP_DTYPE = {"F32": np.float32, "F16": np.float16}
-
-
-@dataclass
-class LlamafyResult:
-    """What was written and how it was verified."""
-
-    source: str
-    out: str
-    family: str
-    n_tensors: int
-    n_params: int
-    shards: list[str]
-    renamed: int  # output tensors whose name differs from the stored name
-    split: int  # output tensors cut out of a fused stored tensor
-    mapping: list[dict[str, Any]]  # {name, source, part, dtype, shape}
-    copied: list[str]
-    verify: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "out": self.out,
-            "family": self.family,
-            "n_tensors": self.n_tensors,
-            "n_params": self.n_params,
-            "shards": self.shards,
-            "renamed": self.renamed,
-            "split": self.split,
-            "copied": self.copied,
-            "verify": self.verify,
-            "notes": self.notes,
-            "mapping": self.mapping,
-        }
 
 
 def _out_dtype(stored_dtype: str) -> str:
@@ -99,7 +73,7 @@ def _to_bytes(arr: np.ndarray, dtype: str) -> bytes:
     )
 
 
-def _plan(model: Model) -> list[dict[str, Any]]:
+def llama_plan(model: Model) -> list[dict[str, Any]]:
     """Output name, source key, dtype and shape of every tensor of the Llama layout."""
     llama = family("llama")
     out: list[dict[str, Any]] = []
@@ -137,7 +111,7 @@ def _plan(model: Model) -> list[dict[str, Any]]:
     return out
 
 
-def _check_convertible(model: Model) -> list[str]:
+def check_convertible(model: Model) -> list[str]:
     """Refuse what the Llama layout cannot hold; return notes on what changes."""
     notes: list[str] = []
     fam = model.family_info
@@ -156,8 +130,6 @@ def _check_convertible(model: Model) -> list[str]:
             f"Mistral sliding_window={model.config['sliding_window']} is not part of the Llama config"
         )
     ignored = [n for n in model.tensor_infos if n not in model.roles]
-    from taoke.families import is_ignored
-
     lost = [n for n in ignored if not is_ignored(n)]
     if lost:
         raise AnalysisError(
@@ -187,7 +159,7 @@ def _check_convertible(model: Model) -> list[str]:
     return notes
 
 
-def _config(model: Model, dtype: str) -> dict[str, Any]:
+def llama_config(model: Model, dtype: str) -> dict[str, Any]:
     hp = model.hparams
     emb = next(k for k in model.canonical_keys() if k.startswith("token_embd."))
     vocab = model.canonical_shape(emb)[0]
@@ -223,7 +195,7 @@ def _config(model: Model, dtype: str) -> dict[str, Any]:
     return cfg
 
 
-def _write_shards(model: Model, plan: list[dict[str, Any]], folder: Path, shard_bytes: int) -> list[str]:
+def write_shards(model: Model, plan: list[dict[str, Any]], folder: Path, shard_bytes: int) -> list[str]:
     """Write the planned tensors into safetensors shard(s); one tensor in memory at a time."""
     shards: list[list[dict[str, Any]]] = [[]]
     size = 0
@@ -281,10 +253,8 @@ def _write_shards(model: Model, plan: list[dict[str, Any]], folder: Path, shard_
     return names
 
 
-def _verify_bitwise(model: Model, plan: list[dict[str, Any]], folder: Path, limits: Limits) -> dict[str, Any]:
+def verify_bitwise(model: Model, plan: list[dict[str, Any]], folder: Path, limits: Limits) -> dict[str, Any]:
     """Re-read every written tensor and compare its bits with the source slice it came from."""
-    from taoke.formats import open_tensor_file
-
     out = load(folder, limits)
     mismatched: list[str] = []
     try:
@@ -303,7 +273,6 @@ def _verify_bitwise(model: Model, plan: list[dict[str, Any]], folder: Path, limi
         layout_ok = out.family.family == "llama" and not out.family.renamed
     finally:
         out.close()
-    del open_tensor_file
     return {
         "checked": len(plan),
         "equal": len(plan) - len(mismatched),
@@ -373,7 +342,7 @@ def reference_logits(model: Model, tokens: np.ndarray) -> np.ndarray:
     return x @ model.canonical(head).T  # float32 head, float64 result: no float64 copy of vocab x d
 
 
-def _verify_logits(model: Model, folder: Path) -> dict[str, Any]:
+def compare_logits(model: Model, folder: Path) -> dict[str, Any]:
     """transformers' LlamaForCausalLM from ``folder`` vs :func:`reference_logits` of the source."""
     try:
         import torch
@@ -416,99 +385,3 @@ def _verify_logits(model: Model, folder: Path) -> dict[str, Any]:
         "tolerance": tol,
         "passed": bool(diff <= tol and agree == 1.0),
     }
-
-
-# ------------------------------------------------------------------------------------------------
-
-
-def llamafy(
-    source: Any,
-    out: str | Path,
-    force: bool = False,
-    limits: Limits | None = None,
-    verify_logits: bool | None = None,
-    shard_bytes: int = DEFAULT_SHARD_BYTES,
-) -> LlamafyResult:
-    """Rewrite ``source`` as a canonical HF Llama release in ``out``, verified; nothing half-written.
-
-    ``verify_logits``: None = when torch is installed, True = required (error without torch), False = skip.
-    Raises a one-line :class:`TaokeError` when ``out`` exists (unless ``force``), when the release is not
-    a LLaMA-layout family, or when verification fails (``out`` is then left untouched).
-    """
-    out = Path(out).expanduser()
-    if out.exists() and not force:
-        raise TaokeError("output exists; pass --force to replace it", out)
-    if out.exists() and not out.is_dir():
-        raise TaokeError("output exists and is not a folder", out)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise SourceNotFound("parent folder of the output does not exist", parent)
-    model = load(source, limits)
-    limits = model.limits
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.taoke-", dir=parent))
-    try:
-        notes = _check_convertible(model)
-        plan = _plan(model)
-        shards = _write_shards(model, plan, tmp, shard_bytes)
-        dtypes = {item["dtype"] for item in plan}
-        main_dtype = "F32" if "F32" in dtypes else sorted(dtypes)[0]
-        (tmp / "config.json").write_text(json.dumps(_config(model, main_dtype), indent=1))
-        copied: list[str] = []
-        for rel in list(_COPY) + list(model.license_files) + ["README.md"]:
-            path = model.release.find(rel)
-            if path is not None and "/" not in rel and not (tmp / rel).exists():
-                shutil.copyfile(path, tmp / rel)
-                copied.append(rel)
-        bitwise = _verify_bitwise(model, plan, tmp, limits)
-        if bitwise["mismatched"]:
-            raise AnalysisError(
-                f"verification failed: {len(bitwise['mismatched'])} written tensor(s) differ from "
-                f"their source (e.g. {bitwise['mismatched'][0]}); nothing written",
-                out,
-            )
-        verify: dict[str, Any] = {"bitwise": bitwise, "logits": None}
-        if verify_logits is not False:
-            logits = _verify_logits(model, tmp)
-            if logits.get("skipped") and verify_logits:
-                raise TaokeError(f"logits check requested but {logits['skipped']}", out)
-            if not logits.get("skipped") and not logits["passed"]:
-                raise AnalysisError(
-                    f"verification failed: logits differ by {logits['max_abs_diff']:.3g} "
-                    f"(tolerance {logits['tolerance']:.3g}); nothing written",
-                    out,
-                )
-            verify["logits"] = logits
-        result = LlamafyResult(
-            source=str(source),
-            out=str(out),
-            family=model.family.label,
-            n_tensors=len(plan),
-            n_params=int(sum(int(np.prod(p["shape"], dtype=np.int64)) for p in plan)),
-            shards=shards,
-            renamed=sum(1 for p in plan if p["name"] != p["source"]),
-            split=sum(1 for p in plan if p["part"] is not None),
-            mapping=[{k: p[k] for k in ("name", "source", "part", "dtype", "shape")} for p in plan],
-            copied=copied,
-            verify=verify,
-            notes=notes,
-        )
-        if model.is_gguf and not any(c in copied for c in ("tokenizer.json", "tokenizer.model")):
-            result.notes.append(
-                "the GGUF's embedded tokenizer is not converted: OUT has weights and config only"
-            )
-        model.close()
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it private; OUT is an ordinary folder
-        if out.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.taoke-old-", dir=parent))
-            os.replace(out, trash / "old")
-            os.replace(tmp, out)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-        return result
-    except BaseException:
-        model.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from taoke.errors import CorruptFile, LimitExceeded
-from taoke.formats.card import find_license_files, load_card, parse_card, read_text
-from taoke.formats.config import load_config, read_json
 from taoke.limits import Limits
-from taoke.sources import resolve
+from taoke.release import find_license_files, load_card, load_config, parse_card, resolve
+from taoke.release.bounded import read_json, read_text
 
 
 def test_real_configs_of_many_families(fixtures_dir: Path) -> None:

@@ -1,14 +1,18 @@
-"""The Python API: plain functions the CLI is a thin shell over.
+"""``taoke inspect``: read a release and say exactly what it is.
 
->>> from taoke import api
->>> report = api.inspect("path/to/release")            # doctest: +SKIP
+Files, size, family, the role of every tensor, tokenizer, licence and the findings of the architecture
+and claims analyzers, from one Model view (the release is resolved once, by :func:`taoke.model.load`,
+or handed in already resolved).
+
+>>> from taoke import inspect
+>>> report = inspect("path/to/release")                  # doctest: +SKIP
 >>> report.family["label"], report.n_params             # doctest: +SKIP
 ('llama family', 134515008)
->>> api.llamafy("path/to/yi-like", "out/")              # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,11 +21,19 @@ from typing import Any
 
 import numpy as np
 
+from taoke.analyzers import architecture, claims
+from taoke.analyzers import tokenizer as tok_analyzer
+from taoke.analyzers.architecture import block_pattern
+from taoke.analyzers.license import identify_text
 from taoke.errors import TaokeError
 from taoke.evidence import Evidence
 from taoke.limits import Limits
+from taoke.model import Model, load
+from taoke.release import Release
+from taoke.release.bounded import read_text
+from taoke.tokenizers import load_tokenizer
 
-__all__ = ["InspectResult", "inspect", "llamafy"]
+__all__ = ["InspectResult", "inspect", "verify_model"]
 
 _TEXT_HEAD = 4096  # bytes of a licence file read to show its first line
 
@@ -82,15 +94,14 @@ class InspectResult:
         }
 
 
-def inspect(source: Any, limits: Limits | None = None, verify: bool = False) -> InspectResult:
+def inspect(
+    source: Release | str | Path, limits: Limits | None = None, verify: bool = False
+) -> InspectResult:
     """Read a release and say exactly what it is: files, size, family, roles, tokenizer, licence, findings.
 
     ``verify=True`` also reads every tensor (dequantizing quantized ones) through the canonical view and
     checks that all values are finite: a full read of the weights, not just their headers.
     """
-    from taoke.analyzers import architecture, claims
-    from taoke.model import load
-
     model = load(source, limits)
     try:
         arch = architecture.analyze(model)
@@ -118,7 +129,7 @@ def inspect(source: Any, limits: Limits | None = None, verify: bool = False) -> 
                     {"path": model.release.relative(p), "format": _side_format(model, p), "size": size}
                 )
         result = InspectResult(
-            source=str(source),
+            source=model.release.spec,
             name=model.name,
             kind=model.release.kind,
             format=model.format,
@@ -169,7 +180,7 @@ def inspect(source: Any, limits: Limits | None = None, verify: bool = False) -> 
         model.close()
 
 
-def verify_model(model: Any) -> dict[str, Any]:
+def verify_model(model: Model) -> dict[str, Any]:
     """Read every canonical tensor (and every stored tensor without a role) and check finiteness."""
     start = time.perf_counter()
     nonfinite: list[str] = []
@@ -196,7 +207,7 @@ def verify_model(model: Any) -> dict[str, Any]:
     }
 
 
-def _side_format(model: Any, path: Path) -> str:
+def _side_format(model: Model, path: Path) -> str:
     rel = model.release.relative(path)
     if rel in model.tokenizer_files:
         return "tokenizer"
@@ -211,9 +222,7 @@ def _side_format(model: Any, path: Path) -> str:
     return path.suffix.lstrip(".") or "file"
 
 
-def _tensor_table(model: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    from taoke.analyzers.architecture import block_pattern
-
+def _tensor_table(model: Model) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     rows: list[dict[str, Any]] = []
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     order: Counter[tuple[Any, ...]] = Counter()
@@ -251,7 +260,7 @@ def _tensor_table(model: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]
     return rows, [groups[k] for k in sorted(groups, key=lambda k: order[k])]
 
 
-def _embedding_rows(model: Any) -> int | None:
+def _embedding_rows(model: Model) -> int | None:
     """Rows of the token embedding (what every token id must index), from the headers."""
     key = "token_embd.weight"
     if key in model.canonical_keys():
@@ -259,12 +268,9 @@ def _embedding_rows(model: Any) -> int | None:
     return None
 
 
-def _tokenizer(model: Any) -> tuple[dict[str, Any], list[Evidence]]:
+def _tokenizer(model: Model) -> tuple[dict[str, Any], list[Evidence]]:
     """Tokenizer kind and size via taoke.tokenizers and its analyzer (identification, vocab vs embedding);
     GGUF metadata or the config's vocab_size when no tokenizer file can be read."""
-    from taoke.analyzers import tokenizer as tok_analyzer
-    from taoke.tokenizers import load_tokenizer
-
     info: dict[str, Any] = {}
     evidence: list[Evidence] = []
     view = None
@@ -322,7 +328,7 @@ def _tokenizer(model: Any) -> tuple[dict[str, Any], list[Evidence]]:
     return info, evidence
 
 
-def _licence(model: Any) -> list[dict[str, Any]]:
+def _licence(model: Model) -> list[dict[str, Any]]:
     """Licences the release states: licence files (first line), the card's ``license:``, GGUF metadata."""
     out: list[dict[str, Any]] = []
     for rel in model.license_files:
@@ -337,14 +343,11 @@ def _licence(model: Any) -> list[dict[str, Any]]:
         first = next((ln.strip() for ln in _strip_markup(head).splitlines() if ln.strip()), "")
         entry: dict[str, Any] = {"source": rel, "value": first[:160]}
         try:
-            from taoke.analyzers.license import identify_text
-            from taoke.formats.card import read_text
-
             matches = identify_text(read_text(path, model.limits))
             if matches and matches[0].f1 >= 0.5:
                 entry["identified"] = matches[0].licence
                 entry["f1"] = round(float(matches[0].f1), 3)
-        except (ImportError, TaokeError, OSError, ValueError, KeyError):
+        except (TaokeError, OSError, ValueError, KeyError):
             pass
         out.append(entry)
     if model.card is not None and model.card.metadata.get("license") is not None:
@@ -356,25 +359,6 @@ def _licence(model: Any) -> list[dict[str, Any]]:
 
 
 def _strip_markup(text: str) -> str:
-    import re
-
     text = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", text, flags=re.S | re.I)
     text = re.sub(r"<[^>]+>", "\n", text)
     return re.sub(r"^[#>*\s-]+", "", text, flags=re.M)
-
-
-def llamafy(
-    source: Any,
-    out: str | Path,
-    force: bool = False,
-    limits: Limits | None = None,
-    verify_logits: bool | None = None,
-    shard_bytes: int | None = None,
-) -> Any:
-    """Rewrite a renamed/fused LLaMA-family release as canonical HF Llama (see :mod:`taoke.llamafy`)."""
-    from taoke import llamafy as _llamafy
-
-    kwargs: dict[str, Any] = {"force": force, "limits": limits, "verify_logits": verify_logits}
-    if shard_bytes is not None:
-        kwargs["shard_bytes"] = shard_bytes
-    return _llamafy.llamafy(source, out, **kwargs)

@@ -1,4 +1,4 @@
-"""taoke.sources: folders, single files, HF cache entries and hub ids, built as real files on disk."""
+"""taoke.release.source: folders, single files, HF cache entries and hub ids, built as real files on disk."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from safetensors.numpy import save_file
 
 from taoke.errors import HubUnreachable, SourceNotFound, UnsafeContent, UnsupportedFormat
 from taoke.formats import open_tensor_file
-from taoke.formats.config import load_config
-from taoke.sources import resolve
+from taoke.release import load_config, resolve
 
 
 def _weights(path: Path, names: list[str], seed: int = 0) -> dict[str, np.ndarray]:

@@ -2,8 +2,12 @@
 obligations, openness — with evidence for every line.
 
 The orchestrator only gathers inputs (files, card, GGUF metadata, texts) and calls the analyzers; each
-layer that cannot run (no weights, no transformers, compare not installed) becomes an info finding, not
-an exception. Only a source that cannot be resolved at all raises (one-line ``TaokeError``).
+layer that cannot run (no weights, a model taoke cannot load or run) becomes a finding, not an
+exception. Only a source that cannot be resolved at all raises (one-line ``TaokeError``).
+
+Every release of an audit (the audited one and each ``--against`` reference) is resolved once; its
+Model view is loaded at most once and shared by the claims, the weight comparisons and the
+contamination tests, and the model card and GGUF metadata are taken from that view when it holds them.
 
 >>> report = audit("path/to/release", against=["path/to/llama"])   # doctest: +SKIP
 >>> report.headline                                                 # doctest: +SKIP
@@ -12,20 +16,34 @@ an exception. Only a source that cannot be resolved at all raises (one-line ``Ta
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from taoke.analyzers import architecture, claims
 from taoke.analyzers import code as code_lineage
 from taoke.analyzers import declared as declared_mod
 from taoke.analyzers import license as licence_mod
 from taoke.analyzers import openness as openness_mod
+from taoke.analyzers.claims import context_claims
+from taoke.contamination import ContaminationResult, analyze, load_scorer, read_benchmark
 from taoke.errors import TaokeError
 from taoke.evidence import Evidence
+from taoke.formats.gguf import GGUFFile
+from taoke.jobs.compare import compare
 from taoke.limits import Limits, current_limits
+from taoke.model import Model, load
+from taoke.release import WEIGHT_SUFFIXES, ModelCard, Release, load_card, resolve
+from taoke.release.bounded import read_text
+from taoke.tokenizers import compare_tokenizers, find_tokenizer_files, load_tokenizer
+from taoke.tokenizers import library as tokenizer_library
+from taoke.weights import is_fingerprint_file
 from taoke.weights.relationship import DERIVED
+
+__all__ = ["AuditReport", "Comparison", "audit", "benchmark_claims"]
 
 _TEXT_EXT = ("", ".txt", ".md", ".rst")
 _BENCH_NAMES = re.compile(
@@ -65,7 +83,7 @@ class AuditReport:
     code: code_lineage.CodeLineageResult | None = None
     claims: list[Evidence] = field(default_factory=list)
     benchmarks: list[dict[str, Any]] = field(default_factory=list)
-    contamination: list[Any] = field(default_factory=list)  # taoke.contamination.ContaminationResult
+    contamination: list[ContaminationResult] = field(default_factory=list)
     licence: licence_mod.ReleaseLicence | None = None
     obligations: list[licence_mod.ObligationCheck] = field(default_factory=list)
     openness: openness_mod.OpennessResult | None = None
@@ -113,67 +131,97 @@ class AuditReport:
 # --------------------------------------------------------------------------- inputs
 
 
-@dataclass
-class _Inputs:
-    source: str
-    name: str
-    root: Path
-    files: list[tuple[str, Path]]
-    release: Any = None
+class _Subject:
+    """One release of the audit, resolved once: its files, and its Model view loaded at most once.
+
+    A view that cannot be loaded is remembered with its error, so every layer that needs the weights
+    (claims, each comparison, contamination) reports the same one line without loading it again.
+    """
+
+    def __init__(self, release: Release, limits: Limits) -> None:
+        self.release = release
+        self.limits = limits
+        self.files = [(release.relative(p), p) for p in release.files]
+        self._model: Model | None = None
+        self._error: TaokeError | None = None
+
+    @property
+    def has_weights(self) -> bool:
+        return any(r.lower().endswith(WEIGHT_SUFFIXES) for r, _ in self.files)
+
+    def model(self) -> Model:
+        """The Model view, loaded on first use; if loading failed, its TaokeError on every call."""
+        if self._model is None and self._error is None:
+            try:
+                self._model = load(self.release, self.limits)
+            except TaokeError as exc:
+                self._error = exc
+        if self._error is not None:
+            raise self._error
+        assert self._model is not None
+        return self._model
+
+    @property
+    def loaded(self) -> Model | None:
+        """The Model view if it was loaded already (never loads it)."""
+        return self._model
+
+    def weights(self) -> Model | str:
+        """What :func:`taoke.jobs.compare` takes for this release: its Model view, or the path of the
+        fingerprint file the release is (``--against ref.taoke.npz``)."""
+        only = self.release.files[0] if self.release.kind == "file" else None
+        if only is not None and is_fingerprint_file(only):
+            return str(only)
+        return self.model()
+
+    def card(self) -> tuple[ModelCard | None, str | None]:
+        """(model card or None, why it could not be read or None): the view's when it is loaded."""
+        if self._model is not None:
+            return self._model.card, self._model.card_error
+        try:
+            return load_card(self.release, self.limits), None
+        except TaokeError as exc:
+            return None, str(exc)
+
+    def close(self) -> None:
+        if self._model is not None:
+            self._model.close()
 
 
-def _resolve(source: str | Path, limits: Limits) -> _Inputs:
-    """The release's files, through ``taoke.sources.resolve`` (folder, file, HF cache, hub id)."""
-    from taoke.sources import resolve
-
-    rel = resolve(str(source), limits)
-    files = [(rel.relative(p), p) for p in rel.files]
-    return _Inputs(str(source), rel.name, rel.root, files, rel)
-
-
-def _read_text(path: Path, limits: Limits) -> str:
-    from taoke.formats.card import read_text
-
-    return read_text(path, limits)
-
-
-def _card(inp: _Inputs, limits: Limits, ev: list[Evidence]) -> tuple[dict[str, Any], str]:
-    from taoke.formats.card import parse_card
-
-    by = {r.lower(): p for r, p in inp.files}
-    path = next((by[n] for n in ("readme.md", "readme", "model_card.md") if n in by), None)
-    if path is None:
-        ev.append(Evidence("audit", "no-model-card", "the release has no README.md model card", "medium"))
+def _card(subject: _Subject, ev: list[Evidence]) -> tuple[dict[str, Any], str]:
+    card, error = subject.card()
+    if error is not None:
+        ev.append(Evidence("audit", "card-unreadable", error, "medium"))
         return {}, ""
-    try:
-        card = parse_card(_read_text(path, limits), path, limits)
-    except TaokeError as exc:
-        ev.append(Evidence("audit", "card-unreadable", str(exc), "medium"))
+    if card is None:
+        ev.append(Evidence("audit", "no-model-card", "the release has no README.md model card", "medium"))
         return {}, ""
     return card.metadata, card.text
 
 
-def _gguf_meta(inp: _Inputs, limits: Limits, ev: list[Evidence]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for rel, path in inp.files:
-        if not rel.lower().endswith(".gguf"):
-            continue
+def _gguf_meta(subject: _Subject, ev: list[Evidence]) -> dict[str, Any]:
+    """The ``general.*`` keys of the release's first GGUF file (shards of one model share them): from
+    the Model view when it read that file, otherwise from the file's header."""
+    first = next((p for r, p in subject.files if r.lower().endswith(".gguf")), None)
+    if first is None:
+        return {}
+    model = subject.loaded
+    meta = next((f.metadata for f in model.files if f.path == str(first)), None) if model else None
+    if meta is None:
         try:
-            from taoke.formats.gguf import GGUFFile
-
-            with GGUFFile(path, limits) as g:
-                out.update({k: v for k, v in g.metadata().items() if k.startswith("general.")})
+            with GGUFFile(first, subject.limits) as g:
+                meta = g.metadata()
         except TaokeError as exc:
             ev.append(Evidence("audit", "gguf-unreadable", str(exc), "medium"))
-        break  # shards of one model share the general.* keys
-    return out
+            return {}
+    return {k: v for k, v in meta.items() if k.startswith("general.")}
 
 
-def _texts(inp: _Inputs, limits: Limits, ev: list[Evidence]) -> dict[str, str]:
+def _texts(subject: _Subject, ev: list[Evidence]) -> dict[str, str]:
     """Top-level text files other than the card (licences, NOTICE, policies — whatever their names:
     a renamed licence is identified by its content)."""
     out: dict[str, str] = {}
-    for rel, path in inp.files:
+    for rel, path in subject.files:
         name = rel.rsplit("/", 1)[-1]
         suffix = Path(name).suffix.lower()
         if "/" in rel and not licence_mod.is_licence_like(rel):
@@ -183,7 +231,7 @@ def _texts(inp: _Inputs, limits: Limits, ev: list[Evidence]) -> dict[str, str]:
         if suffix == "" and not licence_mod.is_licence_like(rel):
             continue
         try:
-            out[rel] = _read_text(path, limits)
+            out[rel] = read_text(path, subject.limits)
         except TaokeError as exc:
             ev.append(Evidence("audit", "text-unreadable", str(exc), "low"))
     return out
@@ -217,13 +265,10 @@ def benchmark_claims(card_text: str, limit: int = 40) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- adapters
 
 
-def _architecture_claims(inp: _Inputs, limits: Limits, card_text: str) -> tuple[list[Evidence], Any]:
+def _architecture_claims(subject: _Subject, card_text: str) -> list[Evidence]:
     """The architecture/claims analyzers' checks, when a model can be loaded from the release."""
-    has_weights = any(
-        r.lower().endswith((".safetensors", ".gguf", ".bin", ".pt", ".pth")) for r, _ in inp.files
-    )
-    has_config = any(r.lower() == "config.json" for r, _ in inp.files)
-    if not (has_weights or has_config):
+    has_config = any(r.lower() == "config.json" for r, _ in subject.files)
+    if not (subject.has_weights or has_config):
         return [
             Evidence(
                 "claims",
@@ -231,43 +276,28 @@ def _architecture_claims(inp: _Inputs, limits: Limits, card_text: str) -> tuple[
                 "no weights or config.json: no architecture claims to check",
                 "info",
             )
-        ], None
-    if not has_weights:
-        return _config_only_claims(inp, limits, card_text), None
+        ]
+    if not subject.has_weights:
+        return _config_only_claims(subject, card_text)
     try:
-        from taoke import model as model_mod
-        from taoke.analyzers import architecture
-    except ImportError as exc:  # another engineer's module not present in this build
-        return [
-            Evidence("claims", "claims-unavailable", f"architecture analyzer unavailable ({exc})", "info")
-        ], None
-    try:
-        m = model_mod.load(inp.release if inp.release is not None else inp.root, limits)
+        m = subject.model()
     except TaokeError as exc:
-        return [Evidence("claims", "model-unreadable", str(exc), "medium")], None
+        return [Evidence("claims", "model-unreadable", str(exc), "medium")]
     ev: list[Evidence] = []
     try:
         ev.extend(architecture.analyze(m).evidence)
-        try:
-            from taoke.analyzers import claims as claims_mod  # type: ignore[attr-defined]
-
-            res = claims_mod.analyze(m)
-            ev.extend(getattr(res, "evidence", res if isinstance(res, list) else []))
-        except ImportError:
-            pass
+        ev.extend(claims.analyze(m).evidence)
     except TaokeError as exc:
         ev.append(Evidence("claims", "claims-error", str(exc), "medium"))
-    return ev, m
+    return ev
 
 
-def _config_only_claims(inp: _Inputs, limits: Limits, card: str) -> list[Evidence]:
+def _config_only_claims(subject: _Subject, card: str) -> list[Evidence]:
     """Without weights the model view cannot be built; the context claim can still be checked against
     config.json (the Yi-34B case: card 200K, config 4096 positions, no RoPE scaling)."""
-    import json
-
-    path = dict(inp.files).get("config.json")
+    path = dict(subject.files).get("config.json")
     try:
-        cfg = json.loads(_read_text(path, limits)) if path else {}
+        cfg = json.loads(read_text(path, subject.limits)) if path else {}
     except (TaokeError, ValueError) as exc:
         return [Evidence("claims", "config-unreadable", f"config.json: {exc}", "medium")]
     if not isinstance(cfg, dict):
@@ -288,14 +318,10 @@ def _config_only_claims(inp: _Inputs, limits: Limits, card: str) -> list[Evidenc
         eff = int(float(n_pos) * max(factor, 1.0)) if n_pos else None
     except (TypeError, ValueError):
         eff = None
-    try:
-        from taoke.analyzers.claims import context_claims
-    except ImportError:
-        return ev
-    claims = context_claims(card, "card") if card else []
+    stated = context_claims(card, "card") if card else []
     if eff is None:
         return ev
-    for c in claims:
+    for c in stated:
         if c.value > eff * 1.05:
             ev.append(
                 Evidence(
@@ -308,7 +334,7 @@ def _config_only_claims(inp: _Inputs, limits: Limits, card: str) -> list[Evidenc
                     detail={"claim": c.to_dict(), "config": eff},
                 )
             )
-    if not claims:
+    if not stated:
         ev.append(
             Evidence(
                 "claims",
@@ -321,60 +347,38 @@ def _config_only_claims(inp: _Inputs, limits: Limits, card: str) -> list[Evidenc
     return ev
 
 
-def _compare(reference: str, suspect: str, limits: Limits) -> tuple[str, str, dict[str, Any] | None]:
-    """(status, message, result dict) from ``taoke.jobs.compare``; 'unavailable' when not installed."""
+def _compare(reference: _Subject, suspect: _Subject) -> tuple[str, str, dict[str, Any] | None]:
+    """(status, message, result dict) of :func:`taoke.jobs.compare` on the two releases' weights."""
     try:
-        from taoke.jobs.compare import compare  # type: ignore[import-not-found]
-    except ImportError:
-        return "unavailable", "compare unavailable (taoke.jobs.compare is not installed in this build)", None
-    try:
-        res = compare(reference, suspect)
+        res = compare(reference.weights(), suspect.weights())
     except TaokeError as exc:
         return "error", str(exc), None
     except (ValueError, ArithmeticError, MemoryError, OSError) as exc:
         # one layer failing must not lose the rest of the report; the failure is stated, not hidden
         return "error", f"compare failed: {type(exc).__name__}: {exc}", None
-    return "ok", "", res.to_dict() if hasattr(res, "to_dict") else dict(res)
+    return "ok", "", res.to_dict()
 
 
-def _tokenizer_compare(reference: Any, suspect: Any) -> tuple[str, dict[str, Any] | None]:
+def _tokenizer_compare(reference: _Subject, suspect: _Subject) -> tuple[str, dict[str, Any] | None]:
     """Tokenizer lineage between the two releases (``taoke.tokenizers``), when both have one."""
     try:
-        from taoke.tokenizers import compare as tcmp
-        from taoke.tokenizers import loaders
-    except ImportError:
-        return "tokenizer comparison unavailable", None
-
-    def view(rel: Any) -> Any:
-        loader = getattr(loaders, "load_release_tokenizer", None) or getattr(loaders, "load_tokenizer", None)
-        if loader is not None:
-            return loader(rel)
-        path = rel.find("tokenizer.json")
-        return loaders.load_tokenizer_json(path, rel.limits) if path else None
-
-    try:
-        a, b = view(reference), view(suspect)
-        if a is None or b is None:
-            return "no tokenizer.json in one of the releases", None
-        res = tcmp.compare_tokenizers(a, b, behaviour=False)
+        a = load_tokenizer(reference.release, reference.limits)
+        b = load_tokenizer(suspect.release, suspect.limits)
+        res = compare_tokenizers(a, b, behaviour=False)
     except TaokeError as exc:
         return str(exc), None
     except (ValueError, KeyError, TypeError, OSError) as exc:
         return f"tokenizer comparison failed: {type(exc).__name__}: {exc}", None
-    return "", res.to_dict() if hasattr(res, "to_dict") else {"relation": getattr(res, "relation", None)}
+    return "", res.to_dict()
 
 
-def _tokenizer_identity(inp: _Inputs, limits: Limits, ev: list[Evidence]) -> declared_mod.Measured | None:
+def _tokenizer_identity(subject: _Subject, ev: list[Evidence]) -> declared_mod.Measured | None:
     """Without --against: the nearest tokenizer of taoke's shipped library (tokenizer lineage), when the
     release has a tokenizer. Only identical / extended / subset / reordered vocabularies count as lineage."""
-    try:
-        from taoke.tokenizers import library, loaders
-    except ImportError:
-        return None
-    if inp.release is None or not loaders.find_tokenizer_files(inp.release):
+    if not find_tokenizer_files(subject.release):
         return None
     try:
-        res = library.identify(loaders.load_tokenizer(inp.release, limits), top=3)
+        res = tokenizer_library.identify(load_tokenizer(subject.release, subject.limits), top=3)
     except TaokeError as exc:
         ev.append(Evidence("tokenizer", "tokenizer-unreadable", str(exc), "low"))
         return None
@@ -444,31 +448,58 @@ def _measured(comp: Comparison) -> list[declared_mod.Measured]:
 
 
 def audit(
-    source: str | Path,
+    source: Release | str | Path,
     against: Sequence[str | Path] | Iterable[str | Path] = (),
     lang: str = "en",
     limits: Limits | None = None,
     benchmarks: Sequence[str | Path] = (),
 ) -> AuditReport:
-    """Audit one release; ``against`` are reference releases for weights/tokenizer comparison.
+    """Audit one release (resolved here unless given as a Release); ``against`` are reference releases
+    for weights/tokenizer comparison.
 
     ``benchmarks``: benchmark files the user has; when the card reports benchmark scores, each is tested
     for contamination (:mod:`taoke.contamination`) and the result joins the report's claims.
     """
-    limits = limits or current_limits()
-    inp = _resolve(source, limits)
+    if isinstance(source, Release):
+        release, limits = source, limits or source.limits
+    else:
+        limits = limits or current_limits()
+        release = resolve(str(source), limits)
+    subject = _Subject(release, limits)
+    references: list[_Subject] = []
+    try:
+        return _audit(subject, release.spec, against, lang, benchmarks, references)
+    finally:
+        for s in (subject, *references):
+            s.close()
+
+
+def _audit(
+    subject: _Subject,
+    source: str,
+    against: Iterable[str | Path],
+    lang: str,
+    benchmarks: Sequence[str | Path],
+    references: list[_Subject],
+) -> AuditReport:
+    limits = subject.limits
     ev: list[Evidence] = []
     report = AuditReport(
-        inp.source, inp.name, lang if lang in ("en", "zh") else "en", [r for r, _ in inp.files], evidence=ev
+        source,
+        subject.release.name,
+        lang if lang in ("en", "zh") else "en",
+        [r for r, _ in subject.files],
+        evidence=ev,
     )
-    meta, card_text = _card(inp, limits, ev)
-    gguf = _gguf_meta(inp, limits, ev)
-    texts = _texts(inp, limits, ev)
-    display = str(meta.get("model_name") or gguf.get("general.name") or inp.name)
+    _load_weights(subject)
+    meta, card_text = _card(subject, ev)
+    gguf = _gguf_meta(subject, ev)
+    texts = _texts(subject, ev)
+    display = str(meta.get("model_name") or gguf.get("general.name") or subject.release.name)
     report.name = display
 
     # code lineage
-    py = [(r, p) for r, p in inp.files if r.lower().endswith(".py")]
+    py = [(r, p) for r, p in subject.files if r.lower().endswith(".py")]
     report.code = (
         code_lineage.analyze_files(py, limits)
         if py
@@ -481,9 +512,7 @@ def audit(
     report.declared = declared_mod.declared_lineage(meta, card_text, gguf)
 
     # claims
-    report.claims, _model = _architecture_claims(inp, limits, card_text)
-    if _model is not None:
-        _model.close()
+    report.claims = _architecture_claims(subject, card_text)
     report.benchmarks = benchmark_claims(card_text)
     if report.benchmarks:
         report.claims.append(
@@ -495,7 +524,7 @@ def audit(
             )
         )
     if benchmarks:
-        _contamination(report, inp, list(benchmarks))
+        _contamination(report, subject, list(benchmarks))
 
     # licence of the release
     tag = meta.get("license")
@@ -508,13 +537,13 @@ def audit(
     # comparisons
     measured: list[declared_mod.Measured] = []
     for ref in against:
-        comp = _one_comparison(str(ref), inp, limits)
+        comp = _one_comparison(str(ref), subject, references)
         report.comparisons.append(comp)
         measured.extend(_measured(comp))
         if comp.status != "ok":
             ev.append(Evidence("compare", "compare-" + comp.status, f"{ref}: {comp.message}", "info"))
     if not report.comparisons:
-        known = _tokenizer_identity(inp, limits, ev)
+        known = _tokenizer_identity(subject, ev)
         if known is not None:
             measured.append(known)
     for f in report.code.files if report.code else []:
@@ -528,7 +557,7 @@ def audit(
 
     # obligations
     facts = licence_mod.ReleaseFacts(
-        display, card_text, texts, report.licence, _derived_code(report.code, texts, inp, limits)
+        display, card_text, texts, report.licence, _derived_code(report.code, subject)
     )
     report.obligations = _obligations(report, facts, measured)
 
@@ -542,7 +571,7 @@ def audit(
         for f in (report.code.files if report.code else [])
     }
     inv = openness_mod.inventory_from_release(
-        [r for r, _ in inp.files], meta, card_text, report.licence.licence, spdx, headers
+        [r for r, _ in subject.files], meta, card_text, report.licence.licence, spdx, headers
     )
     report.openness = openness_mod.assess(inv, display)
 
@@ -550,37 +579,42 @@ def audit(
     return report
 
 
-def _one_comparison(ref: str, inp: _Inputs, limits: Limits) -> Comparison:
+def _load_weights(subject: _Subject) -> None:
+    """Load the Model view first when the release has weights, so the card and GGUF metadata come from
+    it; a view that cannot be loaded is reported by the layers that need it (claims, compare)."""
+    if subject.has_weights:
+        try:
+            subject.model()
+        except TaokeError:
+            pass
+
+
+def _one_comparison(ref: str, subject: _Subject, references: list[_Subject]) -> Comparison:
     try:
-        ref_inp = _resolve(ref, limits)
+        reference = _Subject(resolve(ref, subject.limits), subject.limits)
     except TaokeError as exc:
         return Comparison(ref, ref, "error", str(exc))
-    ref_meta, ref_card = _card(ref_inp, limits, [])
-    ref_name = str(ref_meta.get("model_name") or ref_inp.name)
-    ref_texts = _texts(ref_inp, limits, [])
+    references.append(reference)
+    _load_weights(reference)
+    ref_meta, ref_card = _card(reference, [])
+    ref_name = str(ref_meta.get("model_name") or reference.release.name)
+    ref_texts = _texts(reference, [])
     ref_lic = licence_mod.analyze_release_licence(ref_texts, ref_meta.get("license"), ref_card).licence
-    status, message, result = _compare(ref, inp.source, limits)
-    tok_msg, tok = ("", None)
-    if ref_inp.release is not None and inp.release is not None:
-        try:
-            tok_msg, tok = _tokenizer_compare(ref_inp.release, inp.release)
-        except TaokeError as exc:
-            tok_msg = str(exc)
+    status, message, result = _compare(reference, subject)
+    tok_msg, tok = _tokenizer_compare(reference, subject)
     msg = "; ".join(x for x in (message, tok_msg) if x)
     return Comparison(ref, ref_name, status, msg, result, tok, ref_lic)
 
 
-def _derived_code(
-    code: code_lineage.CodeLineageResult | None, texts: dict[str, str], inp: _Inputs, limits: Limits
-) -> list[dict[str, Any]]:
+def _derived_code(code: code_lineage.CodeLineageResult | None, subject: _Subject) -> list[dict[str, Any]]:
     out = []
     for f in code.files if code else []:
         if f.best is None:
             continue
-        path = dict(inp.files).get(f.path)
+        path = dict(subject.files).get(f.path)
         head = ""
         if path is not None:
-            text, _ = code_lineage.read_code_text(path, limits)
+            text, _ = code_lineage.read_code_text(path, subject.limits)
             head = "\n".join((text or "").splitlines()[:40])
         out.append(
             {"file": f.path, "reference": f.best.reference, "notice": f.notice_kept, "header_text": head}
@@ -623,14 +657,12 @@ def _obligations(
     return out
 
 
-def _contamination(report: AuditReport, inp: _Inputs, files: list[str | Path]) -> None:
+def _contamination(report: AuditReport, subject: _Subject, files: list[str | Path]) -> None:
     """Test the card's benchmark claims against the user's benchmark files (one model load for all).
 
     A bad benchmark file is the user's input error and raises; a model taoke cannot run becomes a
     finding, so the rest of the audit still stands.
     """
-    from taoke.contamination import analyze, load_scorer, read_benchmark
-
     if not report.benchmarks:
         report.claims.append(
             Evidence(
@@ -643,7 +675,8 @@ def _contamination(report: AuditReport, inp: _Inputs, files: list[str | Path]) -
         return
     parsed = [(f, read_benchmark(f)) for f in files]
     try:
-        scorer = load_scorer(inp.source)
+        # the view already loaded for the claims; the release (loaded there) when there is none
+        scorer = load_scorer(subject.loaded or subject.release)
     except TaokeError as exc:
         report.claims.append(
             Evidence(
@@ -652,7 +685,7 @@ def _contamination(report: AuditReport, inp: _Inputs, files: list[str | Path]) -
         )
         return
     for f, items in parsed:
-        result = analyze(inp.source, f, scorer=scorer, items=items)
+        result = analyze(scorer, items, f)
         report.contamination.append(result)
         report.claims.extend(result.evidence()[-1:])
 

@@ -26,14 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from taoke.defaults import DEFAULT_ALPHA
-from taoke.errors import SourceNotFound, TaokeError
+from taoke.errors import MissingDependency, SourceNotFound, TaokeError
 from taoke.progress import Progress, no_progress
 from taoke.registry.ann import describe_plan
 from taoke.registry.search import DEFAULT_TOP, prepare, search
 from taoke.registry.store import Registry, fingerprint_bytes, fingerprint_from_bytes
+from taoke.release import WEIGHT_SUFFIXES
 
 EXECUTORS = ("local", "ray")
-_WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".bin", ".pt", ".pth")
 
 
 def one_line(exc: BaseException) -> str:
@@ -51,7 +51,7 @@ def collect_sources(list_or_dir: str | Path) -> list[str]:
     """
     p = Path(list_or_dir).expanduser()
     if p.is_file():
-        if p.suffix in _WEIGHT_SUFFIXES:
+        if p.suffix in WEIGHT_SUFFIXES:
             return [str(p)]
         base = p.parent
         out = []
@@ -65,13 +65,13 @@ def collect_sources(list_or_dir: str | Path) -> list[str]:
         raise SourceNotFound("no such list file or folder", p)
     # a release folder: a config or non-GGUF weights at the top (a folder of .gguf files is many models)
     if (p / "config.json").exists() or any(
-        c.suffix in _WEIGHT_SUFFIXES and c.suffix != ".gguf" for c in p.iterdir() if c.is_file()
+        c.suffix in WEIGHT_SUFFIXES and c.suffix != ".gguf" for c in p.iterdir() if c.is_file()
     ):
         return [str(p)]
     return [
         str(c)
         for c in sorted(p.iterdir())
-        if not c.name.startswith(".") and (c.is_dir() or c.suffix in _WEIGHT_SUFFIXES)
+        if not c.name.startswith(".") and (c.is_dir() or c.suffix in WEIGHT_SUFFIXES)
     ]
 
 
@@ -174,8 +174,6 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            from taoke.errors import MissingDependency
-
             raise MissingDependency("--executor ray needs Ray: pip install 'taoke[ray]'") from None
         self.ray = ray
         self.started = False

@@ -13,8 +13,16 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from taoke.errors import CorruptFile, HubUnreachable, LimitExceeded, SourceNotFound, UnsafeContent
+from taoke.errors import (
+    CorruptFile,
+    HubUnreachable,
+    LimitExceeded,
+    SourceNotFound,
+    UnsafeContent,
+    UnsupportedFormat,
+)
 from taoke.limits import Limits, current_limits
+from taoke.release.bounded import read_json, sniff_format
 
 WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".bin", ".pt", ".pth")
 # Folders that tools put beside a release but that are not part of it (git metadata, hub download state).
@@ -102,8 +110,6 @@ class Release:
 
     def _from_index(self, index: Path) -> list[Path]:
         """Shards named by a ``*.index.json``; every name is checked before it becomes a path."""
-        from taoke.formats.config import read_json
-
         data = read_json(index, self.limits)
         weight_map = data.get("weight_map") if isinstance(data, dict) else None
         if not isinstance(weight_map, dict) or not weight_map:
@@ -321,11 +327,7 @@ def resolve(spec: str | os.PathLike[str], limits: Limits | None = None) -> Relea
             return Release(text, "folder", real, files, real.name, None, limits)
         if real.is_file():
             # The user named this file: it is the release, wherever a symlink to it points.
-            from taoke.formats import sniff_format
-
             if not real.name.lower().endswith(WEIGHT_SUFFIXES) and sniff_format(real) is None:
-                from taoke.errors import UnsupportedFormat
-
                 raise UnsupportedFormat("not a weight file (.safetensors, .gguf, .bin, .pt, .pth)", path)
             absolute = Path(os.path.abspath(path))
             return Release(text, "file", absolute.parent, [absolute], absolute.name, None, limits)
