@@ -2,7 +2,8 @@
 
 The CLI (``taoke``) is a thin shell over the jobs exported here (:mod:`taoke.jobs`): :func:`inspect`,
 :func:`compare`, :func:`audit`, :func:`llamafy`, :func:`scan`, :func:`check_contamination`,
-:func:`probe_compare`, with their result types and the key types they take (:class:`Release`, :class:`Limits`).
+:func:`probe_compare`, with their result types and the key types they take (:class:`Release`,
+:class:`Limits`).
 
 >>> import taoke
 >>> report = taoke.audit("path/to/release", against=["path/to/llama"])   # doctest: +SKIP
