@@ -14,10 +14,9 @@ The CLI (``taoke``) is a thin shell over the jobs exported here (:mod:`taoke.job
 from __future__ import annotations
 
 from taoke import jobs
+from taoke._version import __version__
 from taoke.errors import TaokeError
 from taoke.lazy import lazy_face
-
-__version__ = "0.1.0"
 
 # name -> the module that defines it; the jobs' own face says which names are jobs
 _NAMES = {

@@ -83,25 +83,3 @@ def test_ann_rebuild_reports_through_the_registry_callback(tmp_path: Path, monke
     reg = Registry(db, progress=lambda task, done, total=None, item=None: calls.append((task, done, total)))
     reg.ann()
     assert calls == [("rebuilding the ANN index", 1, 2), ("rebuilding the ANN index", 2, 2)]
-
-
-def test_library_code_does_not_import_the_renderer_or_the_cli() -> None:
-    """Library code (all but cli/, render/ and the jobs/ layer) hands progress to a callback instead."""
-    import ast
-
-    import taoke
-
-    root = Path(taoke.__file__).parent
-    bad = []
-    for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(root)
-        if rel.parts[0] in ("cli", "render", "jobs"):
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            elif isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            bad += [f"{rel}: {n}" for n in names if n.startswith(("taoke.render", "taoke.cli"))]
-    assert bad == []

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from taoke import __version__
+from taoke._version import __version__
 from taoke.errors import TaokeError
 
 INTERNAL_ERROR = 70  # a bug in taoke, not a property of the input: distinct from every documented code

@@ -78,14 +78,16 @@ def llamafy(
     force: bool = False,
     limits: Limits | None = None,
     verify_logits: bool | None = None,
-    shard_bytes: int = DEFAULT_SHARD_BYTES,
+    shard_bytes: int | None = None,
 ) -> LlamafyResult:
     """Rewrite ``source`` as a canonical HF Llama release in ``out``, verified; nothing half-written.
 
     ``verify_logits``: None = when torch is installed, True = required (error without torch), False = skip.
+    ``shard_bytes``: the largest safetensors shard (None: ``DEFAULT_SHARD_BYTES``).
     Raises a one-line :class:`TaokeError` when ``out`` exists (unless ``force``), when the release is not
     a LLaMA-layout family, or when verification fails (``out`` is then left untouched).
     """
+    shard_bytes = DEFAULT_SHARD_BYTES if shard_bytes is None else shard_bytes
     out = Path(out).expanduser()
     if out.exists() and not force:
         raise TaokeError("output exists; pass --force to replace it", out)

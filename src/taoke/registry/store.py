@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, delete, event, func, insert, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
-from taoke import __version__
+from taoke._version import __version__
 from taoke.errors import TaokeError
 from taoke.progress import Progress, no_progress
 from taoke.registry import schema

@@ -24,7 +24,7 @@ def _build(args: argparse.Namespace) -> int:
     out = Path(args.dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     if args.retrain:
-        from taoke.zoo.train import main as train_main
+        from taoke.zoo.train_derived import train_all as train_main
 
         ckpt = out / "_checkpoints"
         train_main(ckpt, "all", args.threads)
@@ -66,7 +66,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from taoke.zoo.train import main as train_main
+    from taoke.zoo.train_derived import train_all as train_main
 
     train_main(Path(args.out), args.stage, args.threads, set(args.only) if args.only else None)
     return 0

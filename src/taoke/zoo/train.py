@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -276,18 +275,3 @@ def train_bases(ws: Workspace, only: set[str] | None = None) -> None:
         }
         ws.save(model_id, weights_of(model), info)
         print(f"{model_id}: {rec}", flush=True)
-
-
-def main(out: Path, stage: str = "all", threads: int = 1, only: set[str] | None = None) -> None:
-    """Train the committed checkpoints into ``out`` (bases first, then derivatives)."""
-    torch = require_torch()
-    torch.set_num_threads(threads)
-    ws = Workspace(out)
-    t0 = time.time()
-    if stage in ("all", "bases"):
-        train_bases(ws, only)
-    if stage in ("all", "derivatives"):
-        from taoke.zoo.train_derived import train_derivatives
-
-        train_derivatives(ws, only)
-    print(f"training done in {time.time() - t0:.0f} s (threads={threads}, pid={os.getpid()})", flush=True)

@@ -8,6 +8,10 @@ added) is exact.
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 import numpy as np
 
 from taoke.weights.relationship import Relationship as R
@@ -17,6 +21,7 @@ from taoke.zoo.train import (
     build_model,
     load_weights,
     require_torch,
+    train_bases,
     train_loop,
     weights_of,
 )
@@ -211,3 +216,16 @@ def train_derivatives(ws: Workspace, only: set[str] | None = None) -> None:
             layer_origin=per_layer,
             embeddings_from="base-a2",
         )
+
+
+def train_all(out: Path, stage: str = "all", threads: int = 1, only: set[str] | None = None) -> None:
+    """Train the committed checkpoints into ``out`` (bases first, then derivatives)."""
+    torch = require_torch()
+    torch.set_num_threads(threads)
+    ws = Workspace(out)
+    t0 = time.time()
+    if stage in ("all", "bases"):
+        train_bases(ws, only)
+    if stage in ("all", "derivatives"):
+        train_derivatives(ws, only)
+    print(f"training done in {time.time() - t0:.0f} s (threads={threads}, pid={os.getpid()})", flush=True)
