@@ -53,3 +53,13 @@ class MissingDependency(TaokeError):
 
 class AnalysisError(TaokeError):
     """The inputs are readable but cannot be analysed together (e.g. nothing comparable)."""
+
+
+class Untestable(TaokeError):
+    """The comparison ran but could not be made (no statistic applies to the pair): exit code 3.
+
+    Raised by the CLI after the report is written, so that CI sees "untestable" and never mistakes it
+    for a pass (``--fail-if-derived``) or for "independent".
+    """
+
+    exit_code = 3

@@ -24,3 +24,18 @@ def zoo_fp(model_id: str):
     from taoke.weights import fingerprint
 
     return fingerprint(zoo_path(model_id))
+
+
+def without_tokenizer(model_id: str, out, card: str | None = None):
+    """A copy of zoo model ``model_id`` in folder ``out`` without its tokenizer files (what llamafy
+    writes); ``card`` replaces its README.md."""
+    import shutil
+    from pathlib import Path
+
+    out = Path(out)
+    shutil.copytree(zoo_path(model_id), out)
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (out / name).unlink(missing_ok=True)
+    if card is not None:
+        (out / "README.md").write_text(card, encoding="utf-8")
+    return out

@@ -90,3 +90,19 @@ def test_api_key_env_must_exist(monkeypatch):
     monkeypatch.delenv("TAOKE_TEST_NO_SUCH_KEY", raising=False)
     with pytest.raises(EndpointError, match="not set"):
         ProbeClient.from_env("http://127.0.0.1:1/v1", None, "TAOKE_TEST_NO_SUCH_KEY", Budget())
+
+
+def test_cli_probe_compare_without_controls_is_untestable_before_any_request(tmp_path, monkeypatch, capsys):
+    """Issue 17: no --control and no recorded model to serve as one: exit 3 at once, no p-value, and no
+    request sent (nothing listens on these ports: a request would fail with exit 2)."""
+    monkeypatch.setenv("TAOKE_CACHE_DIR", str(tmp_path))
+    a, b = f"http://127.0.0.1:{_free_port()}/v1", f"http://127.0.0.1:{_free_port()}/v1"
+    rc = cli_main(["probe-compare", a, b, "--format", "json"])
+    out = capsys.readouterr()
+    assert rc == 3, out.err
+    import json
+
+    doc = json.loads(out.out)
+    assert doc["relationship"] == "untestable" and all(c["p_value"] is None for c in doc["candidates"])
+    assert cli_main(["probe-compare", a, b]) == 3
+    assert "untestable" in capsys.readouterr().out

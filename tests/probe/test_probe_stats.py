@@ -34,8 +34,14 @@ def test_holm_matches_definition():
 
 
 def test_compare_needs_controls_and_reports_null():
+    """Without controls nothing can be tested (issue 17): untestable, no p-value -- never p = 1."""
     res = compare_answers(("b", ["x y"] * 4), {"a": ["x y"] * 4}, {})
-    assert res.candidates[0].p_value == 1.0 and res.notes and "no closer" in res.null
+    assert res.untestable and res.notes and "no closer" in res.null
+    c = res.candidates[0]
+    assert c.p_value is None and c.p_holm is None and c.verdict.startswith("untestable")
+    assert res.to_dict()["relationship"] == "untestable" and res.to_dict()["candidates"][0]["p_value"] is None
+    with_control = compare_answers(("b", ["x y"] * 4), {"a": ["x y"] * 4}, {"c": ["u v"] * 4})
+    assert not with_control.untestable and with_control.candidates[0].p_value is not None
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ LABELS = [
     "partial",
     "independent-same-architecture",
     "independent",
+    "untestable",
 ]
 
 
@@ -38,6 +39,14 @@ def test_text_and_json_show_the_label_not_the_member_name():
 
 def test_derived_is_everything_but_the_two_independents():
     assert NEGATIVE == {Relationship.INDEPENDENT, Relationship.INDEPENDENT_SAME_ARCHITECTURE}
-    assert DERIVED | NEGATIVE == set(Relationship) and not DERIVED & NEGATIVE
+    assert DERIVED | NEGATIVE | {Relationship.UNTESTABLE} == set(Relationship) and not DERIVED & NEGATIVE
     assert all(r.derived for r in DERIVED) and not any(r.derived for r in NEGATIVE)
     assert "fine-tuned" in DERIVED and "independent" not in DERIVED and "?" not in DERIVED
+
+
+def test_untestable_is_neither_derived_nor_independent():
+    """Issue 17: a comparison that could not be made is its own answer, never "independent"."""
+    u = Relationship.UNTESTABLE
+    assert u == "untestable" and not u.derived and not u.tested
+    assert u not in DERIVED and u not in NEGATIVE
+    assert all(r.tested for r in Relationship if r is not u)

@@ -247,6 +247,18 @@ def reconcile(declared: DeclaredLineage, measured: list[Measured]) -> Reconcilia
                     detail=m.to_dict(),
                 )
             )
+        elif m.relationship == "untestable":
+            # no statistic applied: neither a confirmation nor a contradiction (issue 17)
+            out.append(
+                Evidence(
+                    "declared",
+                    "weights-untestable",
+                    f"weights could not be compared with {m.reference} (compare: untestable)"
+                    + (f"; the declared base {decl[0].name} is unchecked" if decl else ""),
+                    "medium" if decl else "info",
+                    detail=m.to_dict(),
+                )
+            )
         elif not m.derived and decl:
             msg = (
                 f"declares base {decl[0].name} but the weights do not support it (compare: {m.relationship})"

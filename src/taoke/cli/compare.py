@@ -8,7 +8,7 @@ import typer
 
 from taoke.cli.common import Format, alpha_option, emit, format_option, output_option
 from taoke.defaults import DEFAULT_ALPHA
-from taoke.errors import TaokeError
+from taoke.errors import TaokeError, Untestable
 
 
 class DerivedWeights(TaokeError):
@@ -42,12 +42,17 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Did SUSPECT's weights come from REFERENCE (copied, renamed, disguised, fine-tuned, pruned,
         merged...) or did it train its own? Prints the relationship, a p-value with its null, per-layer
-        matches and what was undone to align the two."""
+        matches and what was undone to align the two. Exit code 3 when the pair is untestable."""
         from taoke.jobs import compare
         from taoke.render.compare import render_compare
 
         result = compare(reference, suspect, parents=parent or None, alpha=alpha)
         emit(render_compare(result, fmt.value), fmt, output)
+        if not result.relationship.tested:
+            raise Untestable(
+                f"{result.suspect} vs {result.reference}: untestable, no lineage statistic applies "
+                f"({'; '.join(result.reasons[:1])})"
+            )
         if fail_if_derived and result.derived:
             raise DerivedWeights(
                 f"{result.suspect} derives from {result.reference} ({result.relationship}, "

@@ -88,7 +88,8 @@ def register(app: typer.Typer) -> None:
         lang: Lang = lang_option(),
         output: Path | None = output_option(),
     ) -> None:
-        """Is B a passthrough or derivative of A? A permutation test against control models."""
+        """Is B a passthrough or derivative of A? A permutation test against control models (exit code
+        3, untestable, when there is no control model)."""
         from taoke.render.probe import render_compare
 
         res = probe_compare(
@@ -103,3 +104,9 @@ def register(app: typer.Typer) -> None:
             alpha=alpha,
         )
         emit(render_compare(res, fmt.value, lang.value), fmt, output)
+        if res.untestable:
+            from taoke.errors import Untestable
+
+            raise Untestable(
+                f"{res.suspect}: untestable, {res.notes[0] if res.notes else 'no control model'}"
+            )

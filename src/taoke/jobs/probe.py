@@ -11,7 +11,7 @@ from typing import Any
 from taoke.errors import TaokeError
 from taoke.probe.behaviour import BEHAVIOUR_PROMPTS, collect, load_library, similarity
 from taoke.probe.client import Budget, ProbeClient
-from taoke.probe.compare import CompareResult, compare_answers
+from taoke.probe.compare import CompareResult, compare_answers, untestable_result
 
 __all__ = ["probe_compare"]
 
@@ -42,6 +42,16 @@ def probe_compare(
     Recorded models whose answers are near-identical to a candidate's (mean similarity >= 0.95) are
     dropped from the controls and the report says so: a copy of A cannot serve as A's control.
     """
+    lib = load_library() if library is None else library
+    if not controls and not (control_records or lib):
+        # Nothing can serve as a control: untestable now, not after a minute of requests (issue 17).
+        return untestable_result(
+            url_b,
+            [url_a, *(also or [])],
+            alpha,
+            "no control model: no --control endpoint and no recorded model in the probe library "
+            "(record some with taoke probe URL --record NAME); nothing was requested",
+        )
     budget = lambda: Budget(max_requests=max_requests, timeout_s=timeout_s)  # noqa: E731 - one per endpoint
     b_name, b = _answers(url_b, api_key_env, budget())
     cands: dict[str, list[str]] = {}
@@ -52,7 +62,6 @@ def probe_compare(
     for url in controls or []:
         name, ans = _answers(url, api_key_env, budget())
         ctrl[name] = ans
-    lib = load_library() if library is None else library
     wanted = control_records if control_records else ([] if controls else list(lib))
     notes = []
     for name in wanted:

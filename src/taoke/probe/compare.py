@@ -13,6 +13,8 @@ n <= 20 prompts, else 20,000 seeded random flips). "B derives from A" requires b
 an intersection-union test, so its p-value is the largest of the per-control p-values and needs no
 correction across controls; across candidate parents Holm-Bonferroni controls the family-wise error.
 With n prompts the smallest attainable p-value is 2^-n (12 prompts: 2.4e-4), which the report states.
+Without any control there is nothing to test against: the result is ``untestable`` (no p-value), never
+p = 1 (issue 17).
 """
 
 from __future__ import annotations
@@ -74,12 +76,16 @@ class ControlTest:
 @dataclass
 class CandidateTest:
     candidate: str
-    mean_sim: float
+    mean_sim: float | None  # None when no answers were collected (untestable before any request)
     identical: int
     controls: list[ControlTest] = field(default_factory=list)
-    p_value: float = 1.0  # max over controls (intersection-union)
-    p_holm: float = 1.0
+    p_value: float | None = None  # max over controls (intersection-union); None without controls
+    p_holm: float | None = None
     verdict: str = ""
+
+
+UNTESTABLE = "untestable"
+UNTESTABLE_VERDICT = "untestable: no control model to compare against (give --control or record models)"
 
 
 @dataclass
@@ -92,8 +98,21 @@ class CompareResult:
     min_p: float
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def untestable(self) -> bool:
+        """True when no control model was available: no p-value could be computed."""
+        return bool(self.candidates) and all(c.p_value is None for c in self.candidates)
+
+    @property
+    def relationship(self) -> str:
+        """``untestable``, or the verdict of the best candidate (passthrough / derivative / not shown)."""
+        if self.untestable or not self.candidates:
+            return UNTESTABLE
+        return self.candidates[0].verdict
+
     def to_dict(self) -> dict[str, Any]:
         return {
+            "relationship": self.relationship,
             "suspect": self.suspect,
             "n_prompts": self.n_prompts,
             "alpha": self.alpha,
@@ -131,6 +150,21 @@ def compare_answers(
         res.notes.append(
             "no control models: the p-values cannot be computed (give --control or record models)"
         )
+        for a_name, a in candidates.items():
+            sims_a = [similarity(x, y) for x, y in zip(b, a, strict=True)]
+            same = sum(1 for x, y in zip(b, a, strict=True) if x == y)
+            res.candidates.append(
+                CandidateTest(
+                    a_name,
+                    round(float(np.mean(sims_a)), 4) if sims_a else None,
+                    same,
+                    [],
+                    None,
+                    None,
+                    UNTESTABLE_VERDICT,
+                )
+            )
+        return res
     raw: dict[str, float] = {}
     for a_name, a in candidates.items():
         sims_a = [similarity(x, y) for x, y in zip(b, a, strict=True)]
@@ -153,6 +187,13 @@ def compare_answers(
             kind = "derivative or wrapped (closer to A than to every control)"
         ct.verdict = kind if ct.p_holm <= alpha else "not shown to derive from this candidate"
     res.candidates.sort(key=lambda c: c.p_holm)
+    return res
+
+
+def untestable_result(suspect: str, candidates: list[str], alpha: float, reason: str) -> CompareResult:
+    """The answer when no control can exist, given before any request is sent."""
+    res = CompareResult(suspect, 0, [], alpha, NULL, 1.0, [reason])
+    res.candidates = [CandidateTest(c, None, 0, [], None, None, UNTESTABLE_VERDICT) for c in candidates]
     return res
 
 

@@ -105,16 +105,18 @@ class Hit:
     ann_similarity: float
     relationship: str
     derived: bool
-    p_value: float
-    log10_p_value: float
-    log10_p_adjusted: float
+    p_value: float | None  # None: this candidate could not be compared (untestable)
+    log10_p_value: float | None
+    log10_p_adjusted: float | None
     significant: bool
-    confidence: float
+    confidence: float | None
     evidence: list[dict[str, Any]]
     layers: list[dict[str, Any]]
 
     @property
-    def p_adjusted(self) -> float:
+    def p_adjusted(self) -> float | None:
+        if self.log10_p_adjusted is None:
+            return None
         return float(10.0**self.log10_p_adjusted) if self.log10_p_adjusted > -300 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,14 +126,18 @@ class Hit:
             "relationship": self.relationship,
             "derived": self.derived,
             "p_value": self.p_value,
-            "log10_p_value": round(self.log10_p_value, 3),
+            "log10_p_value": _round(self.log10_p_value),
             "p_value_holm": self.p_adjusted,
-            "log10_p_value_holm": round(self.log10_p_adjusted, 3),
+            "log10_p_value_holm": _round(self.log10_p_adjusted),
             "significant": self.significant,
-            "confidence": round(self.confidence, 3),
+            "confidence": _round(self.confidence),
             "evidence": self.evidence,
             "layers": self.layers,
         }
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 3)
 
 
 @dataclass
@@ -236,7 +242,12 @@ def search(
         res = compare(ref, fp)
         results.append((registry.get(mid), sim, res))
     t4 = time.perf_counter()
-    adjusted = holm([r.log10_p_value for _, _, r in results])
+    # Holm over the candidates that could be tested; an untestable one (no p-value) is no hypothesis
+    tested = [i for i, (_, _, r) in enumerate(results) if r.log10_p_value is not None]
+    adj_tested = holm([results[i][2].log10_p_value for i in tested])
+    adjusted: list[float | None] = [None] * len(results)
+    for i, a in zip(tested, adj_tested, strict=True):
+        adjusted[i] = a
     hits = [
         Hit(
             record=rec,
@@ -246,14 +257,20 @@ def search(
             p_value=res.p_value,
             log10_p_value=res.log10_p_value,
             log10_p_adjusted=adj,
-            significant=bool(res.derived and adj <= np.log10(alpha)),
+            significant=bool(res.derived and adj is not None and adj <= np.log10(alpha)),
             confidence=res.confidence,
             evidence=[e.to_dict() for e in res.evidence],
             layers=[m.to_dict() for m in res.layers],
         )
         for (rec, sim, res), adj in zip(results, adjusted, strict=True)
     ]
-    hits.sort(key=lambda h: (not h.significant, h.log10_p_adjusted, -h.ann_similarity))
+    hits.sort(
+        key=lambda h: (
+            not h.significant,
+            np.inf if h.log10_p_adjusted is None else h.log10_p_adjusted,
+            -h.ann_similarity,
+        )
+    )
     return SearchResult(
         query=ident.name if ident is not None else fp.name,
         query_identity=ident.to_dict() if ident is not None else None,

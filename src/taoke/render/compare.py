@@ -16,8 +16,15 @@ from taoke.weights.relationship import Relationship
 _SEV = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
-def _verdict_style(derived: bool) -> str:
+def _verdict_style(derived: bool, relationship: str = "") -> str:
+    if relationship == Relationship.UNTESTABLE:
+        return "bold yellow"
     return "bold red" if derived else "bold green"
+
+
+def _num(v: float | None, spec: str) -> str:
+    """A number for humans, "-" where there is none (untestable: no p-value, no confidence)."""
+    return "-" if v is None else format(v, spec)
 
 
 def compare_renderables(result: Any) -> list[Any]:
@@ -29,9 +36,9 @@ def compare_renderables(result: Any) -> list[Any]:
         (d["reference"], "bold"),
         "\n",
         ("relationship: ", ""),
-        (d["relationship"], _verdict_style(d["derived"])),
-        f"   derived: {'yes' if d['derived'] else 'no'}   p-value: {fmt_p(d['p_value'])}"
-        f" (log10 {d['log10_p_value']:.1f})   confidence: {d['confidence']:.2f}",
+        (d["relationship"], _verdict_style(d["derived"], d["relationship"])),
+        f"   derived: {_derived_word(d)}   p-value: {fmt_p(d['p_value'])}"
+        f" (log10 {_num(d['log10_p_value'], '.1f')})   confidence: {_num(d['confidence'], '.2f')}",
     )
     out: list[Any] = [Panel(head, expand=False)]
     if d["reasons"]:
@@ -45,7 +52,7 @@ def compare_renderables(result: Any) -> list[Any]:
         layers.add_row(
             str(m["suspect_layer"]),
             ref,
-            f"{m['similarity']:.3f}",
+            _num(m["similarity"], ".3f"),
             fmt_p(m["p_value"]),
             "-" if rb is None else f"{rb:.3f}",
         )
@@ -85,6 +92,12 @@ def compare_renderables(result: Any) -> list[Any]:
     return out
 
 
+def _derived_word(d: dict[str, Any]) -> str:
+    if d["relationship"] == Relationship.UNTESTABLE:
+        return "cannot tell"
+    return "yes" if d["derived"] else "no"
+
+
 def _heatmap_svg(sim: list[list[float]], layer_map: dict[str, Any], cell: int = 18) -> str:
     arr = np.asarray(sim, dtype=float)
     if arr.size == 0:
@@ -118,11 +131,11 @@ def _heatmap_svg(sim: list[list[float]], layer_map: dict[str, Any], cell: int = 
 def render_compare_html(result: Any) -> str:
     """A self-contained HTML page: verdict, per-layer heatmap (matched cells outlined), layers, evidence."""
     d = result.to_dict()
-    colour = "#b00" if d["derived"] else "#070"
+    colour = "#b80" if d["relationship"] == Relationship.UNTESTABLE else ("#b00" if d["derived"] else "#070")
     rows = "".join(
         f"<tr><td>{m['suspect_layer']}</td>"
         f"<td>{'-' if m['reference_layer'] is None else m['reference_layer']}</td>"
-        f"<td>{m['similarity']:.3f}</td><td>{esc(fmt_p(m['p_value']))}</td></tr>"
+        f"<td>{_num(m['similarity'], '.3f')}</td><td>{esc(fmt_p(m['p_value']))}</td></tr>"
         for m in d["layers"]
     )
     ev = "".join(
@@ -131,7 +144,7 @@ def render_compare_html(result: Any) -> str:
         for e in d["evidence"]
     )
     heat = _heatmap_svg(d["similarity_matrix"], d["transformations"].get("layer_map", {}))
-    derived = "yes" if d["derived"] else "no"
+    derived = _derived_word(d)
     layer_head = "<tr><th>suspect</th><th>from reference</th><th>similarity</th><th>p-value</th></tr>"
     ev_head = "<tr><th>kind</th><th>finding</th><th>p-value</th><th>null</th></tr>"
     return f"""<!DOCTYPE html>
@@ -142,7 +155,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;vertical-align:top}}
 </head><body>
 <h1>{esc(d["suspect"])} vs reference {esc(d["reference"])}</h1>
 <p>relationship: <span class="v">{esc(d["relationship"])}</span> &middot; derived: {derived}
-&middot; p-value: {esc(fmt_p(d["p_value"]))} &middot; confidence {d["confidence"]:.2f}</p>
+&middot; p-value: {esc(fmt_p(d["p_value"]))} &middot; confidence {_num(d["confidence"], ".2f")}</p>
 <p>{esc("; ".join(d["reasons"]))}</p>
 <h2>Layer similarity (basis-free; outlined: layer map)</h2>{heat}
 <h2>Suspect layers</h2><table>{layer_head}{rows}</table>
@@ -178,7 +191,7 @@ def demo_table(result: Any) -> Table:
             Text(str(r.relationship), style="bold green" if r.correct else "bold red"),
             "yes" if r.derived else "no",
             fmt_p(r.p_value),
-            f"{r.similarity:.3f}",
+            _num(r.similarity, ".3f"),
             f"{r.seconds:.1f}s",
         )
     return t
@@ -197,6 +210,7 @@ SHORT: dict[str, str] = {
     Relationship.PARTIAL: "part",
     Relationship.INDEPENDENT_SAME_ARCHITECTURE: "ind-sa",
     Relationship.INDEPENDENT: "indep",
+    Relationship.UNTESTABLE: "untst",
     "error": "error",
 }
 

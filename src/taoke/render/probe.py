@@ -99,7 +99,8 @@ def render_compare(res: Any, fmt: str = "text", lang: str = "en") -> str:
             (
                 "p",
                 f"{c.verdict}: p = {fmt_p(c.p_value)} (Holm {fmt_p(c.p_holm)}); "
-                f"mean similarity B~A {c.mean_sim:.3f}, identical answers {c.identical}/{res.n_prompts}",
+                f"mean similarity B~A {'-' if c.mean_sim is None else format(c.mean_sim, '.3f')}, "
+                f"identical answers {c.identical}/{res.n_prompts}",
             )
         )
         for x in c.controls:

@@ -41,8 +41,8 @@ class LayerMatch:
 
     suspect_layer: int
     reference_layer: int | None
-    similarity: float
-    p_value: float
+    similarity: float | None  # None when no statistic was computed (untestable)
+    p_value: float | None
     components: dict[str, float] = field(default_factory=dict)
     raw_basis_similarity: float | None = None
 
@@ -50,7 +50,7 @@ class LayerMatch:
         out = {
             "suspect_layer": self.suspect_layer,
             "reference_layer": self.reference_layer,
-            "similarity": round(self.similarity, 6),
+            "similarity": None if self.similarity is None else round(self.similarity, 6),
             "p_value": self.p_value,
             "components": {k: round(v, 6) for k, v in self.components.items()},
         }
@@ -67,9 +67,9 @@ class CompareResult:
     suspect: str
     relationship: Relationship
     derived: bool
-    p_value: float
-    log10_p_value: float
-    confidence: float
+    p_value: float | None  # None when untestable (JSON null): no test was made
+    log10_p_value: float | None
+    confidence: float | None
     alpha: float
     evidence: list[Evidence]
     layers: list[LayerMatch]
@@ -88,8 +88,8 @@ class CompareResult:
             "relationship": self.relationship,
             "derived": self.derived,
             "p_value": self.p_value,
-            "log10_p_value": round(self.log10_p_value, 3),
-            "confidence": round(self.confidence, 3),
+            "log10_p_value": None if self.log10_p_value is None else round(self.log10_p_value, 3),
+            "confidence": None if self.confidence is None else round(self.confidence, 3),
             "alpha": self.alpha,
             "reasons": self.reasons,
             "evidence": [e.to_dict() for e in self.evidence],
@@ -120,7 +120,9 @@ def _info(fp: Fingerprint) -> dict[str, Any]:
     return out
 
 
-def _layers(stats: LineageStats) -> list[LayerMatch]:
+def _layers(stats: LineageStats, tested: bool = True) -> list[LayerMatch]:
+    if not tested:
+        return [LayerMatch(j, None, None, None) for j in range(len(stats.layer_map))]
     out = []
     sim = stats.similarity()
     for j, i in enumerate(stats.layer_map):
@@ -160,17 +162,18 @@ def compare(
         verdict = decide(reference, suspect, stats, found, alpha)
         transformations = _transformations(reference, suspect, stats, found, verdict)
         evidence = _evidence(stats, found, verdict)
+        tested = verdict.relationship.tested
         result = CompareResult(
             reference=reference.name,
             suspect=suspect.name,
             relationship=verdict.relationship,
             derived=verdict.derived,
-            p_value=p_value(stats.log10p_model),
-            log10_p_value=stats.log10p_model,
+            p_value=p_value(stats.log10p_model) if tested else None,
+            log10_p_value=stats.log10p_model if tested else None,
             confidence=verdict.confidence,
             alpha=alpha,
             evidence=evidence,
-            layers=_layers(stats),
+            layers=_layers(stats, tested),
             transformations=transformations,
             similarity=stats.similarity(),
             reference_info=_info(reference),
@@ -189,6 +192,7 @@ def _transformations(
     out = dict(verdict.transformations)
     out["vocabulary"] = found.vocabulary.to_dict()
     out["layer_map"] = {str(j): i for j, i in enumerate(stats.layer_map)}
+    out["similarity_statistic"] = stats.similarity_scores()[0]
     if found.residual is not None:
         out["residual_stream"] = found.residual.to_dict()
     if found.neurons is not None:

@@ -260,9 +260,28 @@ class LineageStats:
     log10p_raw_basis: float = 0.0
 
     def similarity(self) -> np.ndarray:
-        """The ``[L_ref, L_sus]`` similarity shown to users: S1 as a correlation (S2 where S1 is absent)."""
-        s = self.s1 if self.s1.size else (self.s2 if self.s2 is not None else np.zeros((0, 0)))
-        return np.tanh(s)
+        """The ``[L_ref, L_sus]`` similarity shown to users: S1 as a correlation (S2 where S1 was not
+        computed; an empty matrix when no statistic was)."""
+        return np.tanh(self.similarity_scores()[1])
+
+    def similarity_scores(self) -> tuple[str | None, np.ndarray]:
+        """Which statistic :meth:`similarity` shows, and its scores (issue 17: never zeros standing in
+        for a statistic that was not computed)."""
+        if self.basis_free and self.s1.size:
+            return "basis-free", self.s1
+        if self.s2 is not None:
+            return "raw-basis", self.s2
+        return None, np.zeros((0, 0))
+
+    @property
+    def computed(self) -> list[str]:
+        """The lineage statistics that could be computed for this pair (empty: the pair is untestable)."""
+        out = []
+        if self.null1 is not None and self.basis_free:
+            out.append("basis-free")
+        if self.null2 is not None and self.s2 is not None:
+            out.append("raw-basis")
+        return out
 
     @property
     def evidence(self) -> list[Evidence]:
@@ -454,6 +473,8 @@ def lineage(ref: Fingerprint, sus: Fingerprint, nulls: Nulls) -> LineageStats:
     ident = SharedAnchors(np.arange(k), np.arange(k), k, k)
     if ref.d_model == sus.d_model and ref.rinv and sus.rinv and k == _inv_size(sus.rinv):
         rb = component_similarity(ref.rinv, sus.rinv, ident)
+    elif ref.d_model != sus.d_model:
+        notes.append(f"the raw-basis statistic needs equal widths (d_model {ref.d_model} vs {sus.d_model})")
     s2 = layer_scores(rb) if rb else None
     null2 = None
     log10p2 = np.zeros(shape)

@@ -42,7 +42,7 @@ class Verdict:
 
     relationship: R
     derived: bool
-    confidence: float
+    confidence: float | None  # None for untestable: there is nothing to be confident about
     reasons: list[str] = field(default_factory=list)
     transformations: dict[str, Any] = field(default_factory=dict)
 
@@ -69,6 +69,9 @@ def decide(
 ) -> Verdict:
     """Pick the relationship from the lineage test (``stats``) and the explainers (``found``); see the
     module docstring for the order and thresholds."""
+    cannot = untestable(stats, alpha)
+    if cannot is not None:
+        return cannot
     raw, resid, vocab = found.raw, found.residual, found.vocabulary
     neurons, parents = found.neurons, found.parents
     log10p = stats.log10p_model
@@ -222,3 +225,26 @@ def decide(
     if parents:
         reasons.append("the named parents do not both explain it: not a merge of them")
     return Verdict(R.CONTINUED_PRETRAINING, True, min(conf_p, 0.7), reasons, tr)
+
+
+def untestable(stats: LineageStats, alpha: float = DEFAULT_ALPHA) -> Verdict | None:
+    """``untestable`` (no p-value, no confidence) when the pair cannot be tested; None when it can.
+
+    Untestable means no lineage statistic applies to the pair (other widths and too few shared tokens:
+    SmolLM2 vs Gemma 3), or the only one that does is the raw-basis statistic and it found nothing: it
+    is blind to a rotated or permuted residual stream, so "not significant" there cannot say
+    "independent" (issue 15.5, issue 17). Never "independent, p = 1".
+    """
+    computed = stats.computed
+    if computed and (computed != ["raw-basis"] or stats.log10p_model < np.log10(alpha)):
+        return None
+    why = "; ".join(stats.notes) if stats.notes else "no statistic applies"
+    if not computed:
+        reasons = [f"no lineage statistic could be computed for this pair: {why}"]
+    else:
+        reasons = [
+            "only the raw-basis statistic could be computed and it found no match; it cannot see a copy "
+            f"whose residual stream was rotated or permuted ({why})"
+        ]
+    reasons.append("could not compare: neither derived nor independent")
+    return Verdict(R.UNTESTABLE, False, None, reasons, {})

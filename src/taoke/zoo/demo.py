@@ -33,9 +33,9 @@ class DemoRow:
     truth: Relationship
     relationship: Relationship
     derived: bool
-    p_value: float
-    log10_p_value: float
-    similarity: float  # mean similarity of the mapped layers (the best layer's when none is mapped)
+    p_value: float | None  # None when untestable
+    log10_p_value: float | None
+    similarity: float | None  # mean similarity of the mapped layers (the best layer's when none is)
     seconds: float
     reasons: list[str] = field(default_factory=list)
 
@@ -83,8 +83,11 @@ def demo(progress: Progress = no_progress) -> DemoResult:
     for i, (suspect, truth, what) in enumerate(DEMO, 1):
         t = time.perf_counter()
         res = compare(ref, fingerprint(str(materialize(suspect))))
-        mapped = [m.similarity for m in res.layers if m.reference_layer is not None]
-        sim = max(m.similarity for m in res.layers) if not mapped else sum(mapped) / len(mapped)
+        sims = [m.similarity for m in res.layers if m.similarity is not None]
+        mapped = [
+            m.similarity for m in res.layers if m.reference_layer is not None and m.similarity is not None
+        ]
+        sim = (sum(mapped) / len(mapped)) if mapped else (max(sims) if sims else None)
         rows.append(
             DemoRow(
                 suspect,

@@ -358,6 +358,7 @@ def _report(
             "weakest_derived": weakest and {"id": weakest["id"], "z": weakest["max_z"]},
             "strongest_independent": strongest and {"id": strongest["id"], "z": strongest["max_z"]},
             "errors": [r["id"] for r in allrows if r["relationship"] == ERROR],
+            "untestable": [r["id"] for r in allrows if r["relationship"] == Relationship.UNTESTABLE],
             "seconds": seconds,
             "fingerprint_seconds_total": sum(cache.seconds.values()),
         },
