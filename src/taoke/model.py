@@ -32,6 +32,7 @@ from taoke.families import (
     mapper_for_family,
 )
 from taoke.formats import FileSummary, TensorFile, TensorInfo, open_tensor_file
+from taoke.formats.base import DTYPES
 from taoke.limits import Limits, current_limits
 from taoke.release import ModelCard, Release, find_license_files, load_card, load_config, resolve
 
@@ -266,6 +267,34 @@ class Model:
             if fam.gguf_norm_shift and key.endswith("norm.weight"):
                 arr = arr - np.float32(fam.gguf_norm_shift)
         return np.ascontiguousarray(arr, dtype=np.float32)
+
+    def canonical_blocks(self, key: str) -> tuple[str, np.ndarray] | None:
+        """The stored quantization blocks of canonical tensor ``key``, untouched: (ggml type name, uint8
+        ``[rows, bytes per row]``) in the rows of :meth:`canonical` (fused parts split, llama.cpp's q/k
+        row permutation undone: blocks never cross a row, so rows move whole). None when the tensor is
+        not block-quantized (plain float storage) or not a matrix. What the exact requantization check
+        of ``taoke compare`` compares bit for bit (issue 15.2)."""
+        plan = self._plans.get(key)
+        if plan is None or not self.is_gguf:
+            return None
+        info = self.tensor_infos[plan.stored]
+        read_raw = getattr(self._handles[self._owner[plan.stored]], "read_raw", None)
+        if info.dtype in DTYPES or len(info.shape) != 2 or read_raw is None:
+            return None
+        raw = read_raw(plan.stored).reshape(info.shape[0], -1)
+        fam = self.family_info
+        if plan.part is not None:
+            raw = self._split(plan, raw, fam)
+        part_type = self._plan_type(plan)
+        if fam is not None and fam.gguf_rope_permuted and part_type in ("ATTN_Q", "ATTN_K"):
+            heads = (
+                self.hparams.n_heads
+                if part_type == "ATTN_Q"
+                else (self.hparams.n_kv_heads or self.hparams.n_heads)
+            )
+            if heads and raw.shape[0] % (2 * heads) == 0:
+                raw = unpermute_rope(raw, heads)
+        return info.dtype, np.ascontiguousarray(raw)
 
     def _plan_type(self, plan: _Plan) -> str:
         if plan.part is None:

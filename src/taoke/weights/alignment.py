@@ -20,6 +20,9 @@ a significant match is.
 - :func:`vocabulary_relation`: the two vocabularies compared by the hashes of their token keys.
 - :func:`rescaled_tensors`: tensors whose RMS moved (function-preserving rescalings move pairs of them).
 - :func:`merge_parents`: the lineage test against each named parent and least-squares mixing weights.
+- :func:`requantization`: the exact requantization check (issue 15.2): both sides' sampled spans put
+  into the same quantization scheme (``gguf.quants.quantize``, llama.cpp's reference quantizers ported
+  by the ``gguf`` package) and compared block for block, bit for bit and code for code.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from taoke.evidence import Evidence
-from taoke.weights.fingerprint import Fingerprint
+from taoke.weights.fingerprint import Fingerprint, QuantSample
 from taoke.weights.lineage import Nulls, lineage, p_value
 
 
@@ -343,6 +346,7 @@ class VocabChange(str, Enum):
     REDUCED = "reduced"  # a subset (>= 98% of SUSPECT's tokens are REFERENCE's)
     OVERLAPPING = "overlapping"  # at least half of the smaller vocabulary shared
     DIFFERENT = "different"
+    UNKNOWN = "unknown"  # one side has no tokenizer and its ids cannot be aligned with the other's
 
     __str__ = str.__str__
     __format__ = str.__format__
@@ -375,12 +379,18 @@ class VocabularyRelation:
 
     @property
     def evidence(self) -> list[Evidence]:
+        if self.aligned_by.startswith(("token id (", "none (")):
+            msg = f"vocabularies: {self.relation}, aligned by {self.aligned_by}"
+        else:
+            msg = (
+                f"vocabularies: {self.relation} ({self.shared_tokens} shared tokens, "
+                f"{self.added_tokens} added in the suspect)"
+            )
         return [
             Evidence(
                 "weights",
                 "vocabulary-alignment",
-                f"vocabularies: {self.relation} ({self.shared_tokens} shared tokens, "
-                f"{self.added_tokens} added in the suspect)",
+                msg,
                 "info",
                 None,
                 None,
@@ -403,6 +413,9 @@ def vocabulary_relation(ref: Fingerprint, sus: Fingerprint) -> VocabularyRelatio
         if k in shared_pos and int(ref.anchor_ids[i]) != int(sus.anchor_ids[shared_pos[k]])
     )
     both = sum(1 for k in ref.anchors if k in shared_pos)
+    by_ids = _id_aligned(ref, sus)
+    if by_ids is not None:
+        return by_ids
     if inter == na == nb:
         kind = VocabChange.SAME if moved == 0 else VocabChange.REORDERED
     elif na and inter >= 0.98 * na and nb > na:
@@ -422,6 +435,49 @@ def vocabulary_relation(ref: Fingerprint, sus: Fingerprint) -> VocabularyRelatio
         both,
         moved,
         "token string" if sus.meta.get("token_keys_from") != "ids" else "token id",
+    )
+
+
+def _id_aligned(ref: Fingerprint, sus: Fingerprint) -> VocabularyRelation | None:
+    """When exactly one side has no tokenizer (its token keys are its ids: what llamafy writes), its
+    vocabulary cannot be compared by token string (issue 17: "different (0 shared)" for a copy). If the
+    vocabulary sizes and the embedding rows agree (the seeded raw samples of ``token_embd`` hold the
+    same values), the ids are the same tokens: the vocabularies are the same, aligned by token id.
+    Otherwise they are unknown, not "different". None when both sides (or neither) have a tokenizer."""
+    ids_ref = ref.meta.get("token_keys_from") == "ids"
+    ids_sus = sus.meta.get("token_keys_from") == "ids"
+    if ids_ref == ids_sus:
+        return None
+    side = "suspect" if ids_sus else "reference"
+    n_ref, n_sus = int(ref.meta.get("vocab_size") or 0), int(sus.meta.get("vocab_size") or 0)
+    key = "token_embd.weight"
+    rows_agree = False
+    if n_ref == n_sus and key in ref.raw and key in sus.raw and ref.raw[key].shape == sus.raw[key].shape:
+        a, b = ref.raw[key].astype(np.float64), sus.raw[key].astype(np.float64)
+        ra, rb = ref.rms.get(key, 0.0), sus.rms.get(key, 0.0)
+        rows_agree = bool(
+            np.std(a) > 0
+            and np.std(b) > 0
+            and np.corrcoef(a, b)[0, 1] > 0.995
+            and abs(ra - rb) <= 0.02 * max(ra, rb, 1e-12)
+        )
+    if rows_agree:
+        return VocabularyRelation(
+            VocabChange.SAME,
+            n_ref,
+            n_sus,
+            n_ref,
+            0,
+            aligned_by=f"token id ({side} has no tokenizer; vocabulary sizes and embedding rows agree)",
+        )
+    return VocabularyRelation(
+        VocabChange.UNKNOWN,
+        n_ref,
+        n_sus,
+        0,
+        0,
+        aligned_by=f"none ({side} has no tokenizer, and its ids cannot be aligned: "
+        + ("other embedding rows)" if n_ref == n_sus else f"vocabulary sizes {n_ref} vs {n_sus})"),
     )
 
 
@@ -543,6 +599,264 @@ def same_architecture(a: Fingerprint, b: Fingerprint) -> bool:
     return bool(comps_a) and comps_a == comps_b
 
 
+# --------------------------------------------------------------------------------- requantization
+
+# Fitted on the zoo-A pairs of issue 15.2 (split "fit": A vs its Q4_1 export, the dequantized float16
+# copy and its requantization; the Q4_1 round trip of A fine-tuned 150 steps at lr 2e-5), reported on
+# the SmolLM2 pairs (split "test"), see docs/compare.md.
+SAME_BLOCKS = 0.9  # fraction of blocks reproduced bit for bit at or above which the copy is the same
+DIFFERENT_BLOCKS = 0.5  # below which the blocks differ beyond rounding (between: undecided)
+_FLOAT_STORES = ("F32", "F16", "BF16")
+_GRID_SCHEMES = ("Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0")
+
+
+def _gguf() -> Any:
+    from gguf import quants
+    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    return quants, GGML_QUANT_SIZES, GGMLQuantizationType
+
+
+def _store(x: np.ndarray, dtype: str) -> np.ndarray:
+    """``x`` rounded to float storage ``dtype`` (round to nearest, ties to even) and back to float32:
+    exactly what a copy saved in that dtype holds."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if dtype == "F16":
+        return x.astype(np.float16).astype(np.float32)
+    if dtype == "BF16":
+        bits = x.view(np.uint32)
+        return ((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000).astype(np.uint32).view(np.float32)
+    return x
+
+
+def _deq(data: np.ndarray, scheme: str, span: int) -> np.ndarray:
+    quants, _, qt = _gguf()
+    return quants.dequantize(data, qt[scheme]).reshape(-1, span).astype(np.float32)
+
+
+def _quant(values: np.ndarray, scheme: str) -> np.ndarray | None:
+    """``values`` (``[n, span]``) quantized with ``gguf.quants.quantize``; None when the gguf package has
+    no quantizer for ``scheme`` (the K-quants and IQ types) or the span is not whole blocks."""
+    quants, _, qt = _gguf()
+    try:
+        return np.asarray(quants.quantize(np.ascontiguousarray(values, np.float32), qt[scheme]), np.uint8)
+    except (NotImplementedError, ValueError):
+        return None
+
+
+def _block_size(scheme: str) -> int:
+    _, sizes, qt = _gguf()
+    return int(sizes[qt[scheme]][0])
+
+
+def _per_block(equal: np.ndarray, block: int) -> np.ndarray:
+    """``[n, span]`` element-wise equality -> ``[n * span / block]`` per block: all equal."""
+    return np.all(equal.reshape(-1, block), axis=1)
+
+
+def _reproduces(src: np.ndarray, scheme: str, other: QuantSample) -> tuple[np.ndarray, str] | None:
+    """Per block: does ``other`` hold exactly what a copy made from these ``scheme`` blocks holds?
+
+    A float copy holds the dequantized values rounded to its dtype, bit for bit. A copy stored in
+    another scheme U was quantized from them, possibly after a cast (dequantized to bfloat16 and
+    requantized, say): each of float32, float16 and bfloat16 is tried, and the one that reproduces most
+    blocks is the chain reported. Returns (blocks reproduced, how) or None when U cannot be quantized.
+    """
+    target = _deq(src, scheme, other.span)
+    if not other.quantized:
+        block = _block_size(scheme)
+        return _per_block(_store(target, other.qtype) == other.data, block), f"{scheme} -> {other.qtype}"
+    if other.qtype == scheme:
+        ts = src.shape[1] * _block_size(scheme) // other.span
+        return np.all((src == other.data).reshape(-1, ts), axis=1), scheme
+    best = None
+    for via in _FLOAT_STORES:
+        q = _quant(_store(target, via), other.qtype)
+        if q is None:
+            return None
+        ts = q.shape[1] * _block_size(other.qtype) // other.span
+        ok = np.all((q == other.data).reshape(-1, ts), axis=1)
+        if best is None or ok.mean() > best[0].mean():
+            best = (ok, f"{scheme} -> {via} -> {other.qtype}")
+    return best
+
+
+def on_grid(q: QuantSample, scheme: str) -> float | None:
+    """Fraction of a float sample's blocks that are the dequantization of ``scheme`` blocks: quantized
+    again and dequantized, they come back bit for bit in their own dtype. None when the gguf package
+    cannot quantize ``scheme`` or the sample holds blocks."""
+    if q.quantized:
+        return None
+    blocks = _quant(q.data, scheme)
+    if blocks is None:
+        return None
+    back = _store(_deq(blocks, scheme, q.span), q.qtype)
+    ok = _per_block(back == q.data, _block_size(scheme))
+    return float(ok.mean()) if ok.size else None
+
+
+@dataclass
+class Requantization:
+    """The exact requantization check: do one side's quantization blocks reproduce the other side bit
+    for bit?
+
+    ``scheme``: the scheme compared in (the quantized side's, else the grid a float side lies on);
+    ``blocks``: blocks compared over ``tensors`` tensors; ``reproduced``: blocks the other side holds
+    exactly as a copy made from them would (float values equal to the dequantized block rounded to its
+    dtype, or the same bytes after requantization); ``chain``: how (``Q4_1 -> BF16``,
+    ``Q4_1 -> BF16 -> Q8_0``); ``made_from``: per side, the scheme its values come from; ``verdict``:
+    "same" (>= SAME_BLOCKS reproduced), "differs" (< DIFFERENT_BLOCKS), "undecided" or "not applicable"
+    (``why``).
+    """
+
+    scheme: str | None
+    tensors: int = 0
+    blocks: int = 0
+    reproduced: int = 0
+    chain: str = ""
+    made_from: dict[str, str | None] = field(default_factory=dict)
+    verdict: str = "not applicable"
+    why: str = ""
+    differing: list[str] = field(default_factory=list)  # tensors with the fewest reproduced blocks
+
+    @property
+    def fraction(self) -> float:
+        return self.reproduced / self.blocks if self.blocks else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scheme": self.scheme,
+            "tensors": self.tensors,
+            "blocks": self.blocks,
+            "reproduced_bit_for_bit": self.reproduced,
+            "fraction_reproduced": round(self.fraction, 4),
+            "chain": self.chain,
+            "made_from": self.made_from,
+            "verdict": self.verdict,
+            "why": self.why,
+            "differing": self.differing,
+        }
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        if self.verdict == "not applicable":
+            return []
+        made = ", ".join(f"{side}: {m}" for side, m in self.made_from.items() if m)
+        return [
+            Evidence(
+                "weights",
+                "requantization",
+                f"exact requantization check in {self.scheme}: {self.reproduced} of {self.blocks} "
+                f"sampled blocks ({self.fraction:.1%}, {self.tensors} tensors) reproduced bit for bit "
+                f"({self.chain}): {self.verdict}" + (f"; values made from {made}" if made else ""),
+                "info",
+                "exact requantization check (gguf.quants: llama.cpp's reference (de)quantizers)",
+                self.fraction,
+                None,
+                None,
+                self.to_dict(),
+            )
+        ]
+
+
+def _made_from(q: QuantSample) -> str | None:
+    if q.quantized:
+        return q.qtype
+    best = None
+    for scheme in _GRID_SCHEMES:
+        f = on_grid(q, scheme)
+        if f is not None and f >= SAME_BLOCKS and (best is None or f > best[1]):
+            best = (scheme, f)
+    return best[0] if best else None
+
+
+def _side_made_from(fp: Fingerprint, keys: list[str]) -> str | None:
+    votes = [m for m in (_made_from(fp.quant[k]) for k in keys[:: max(1, len(keys) // 8)]) if m]
+    return max(set(votes), key=votes.count) if votes else None
+
+
+def requantization(ref: Fingerprint, sus: Fingerprint) -> Requantization:
+    """Does one side's quantization reproduce the other side bit for bit (issue 15.2)?
+
+    Per tensor, the scheme is the reference's when it is stored quantized, else the suspect's, else the
+    grid a float side's values lie on (a copy dequantized from a GGUF keeps its values on it). The
+    side stored in that scheme gives the blocks (a float side on the grid is requantized with
+    ``gguf.quants.quantize``); the other side must hold exactly what a copy made from those blocks
+    holds (:func:`_reproduces`). A fine-tune of a dequantized model moves every value by less than one
+    step -- raw values look the same -- but almost no block survives bit for bit. K-quants and IQ types,
+    which the gguf package can dequantize but not quantize, work wherever one side stores them.
+    """
+    keys = [
+        k
+        for k in sorted(set(ref.quant) & set(sus.quant))
+        if ref.quant[k].span == sus.quant[k].span
+        and np.array_equal(ref.quant[k].rows, sus.quant[k].rows)
+        and np.array_equal(ref.quant[k].cols, sus.quant[k].cols)
+    ]
+    if not keys:
+        return Requantization(None, why="no quantization samples at the same positions")
+    made = {"reference": _side_made_from(ref, keys), "suspect": _side_made_from(sus, keys)}
+    grid = made["reference"] or made["suspect"]
+    res = Requantization(None, made_from=made)
+    schemes: dict[str, int] = {}
+    chains: dict[str, int] = {}
+    per_tensor: list[tuple[float, str]] = []
+    for k in keys:
+        a, b = ref.quant[k], sus.quant[k]
+        got = _best_reproduction(a, b, grid)
+        if got is None:
+            continue
+        ok, chain, scheme = got
+        res.tensors += 1
+        res.blocks += int(ok.size)
+        res.reproduced += int(ok.sum())
+        schemes[scheme] = schemes.get(scheme, 0) + int(ok.size)
+        chains[chain] = chains.get(chain, 0) + int(ok.size)
+        per_tensor.append((float(ok.mean()) if ok.size else 1.0, k))
+    if not res.blocks:
+        res.why = "no tensor is stored quantized or on a quantization grid that gguf.quants can rebuild"
+        return res
+    res.scheme = max(schemes, key=lambda x: schemes[x])
+    res.chain = max(chains, key=lambda x: chains[x])
+    f = res.fraction
+    res.verdict = "same" if f >= SAME_BLOCKS else ("differs" if f < DIFFERENT_BLOCKS else "undecided")
+    res.differing = [k for v, k in sorted(per_tensor) if v < SAME_BLOCKS][:12]
+    return res
+
+
+def _best_reproduction(
+    a: QuantSample, b: QuantSample, grid: str | None
+) -> tuple[np.ndarray, str, str] | None:
+    """Both directions of one tensor: blocks stored on one side reproducing the other (a float copy of
+    dequantized blocks, a requantized copy), and one side's float values quantized into the other side's
+    scheme (or the grid both may lie on) reproducing it. The direction that reproduces most blocks
+    wins: (blocks reproduced, the chain, the scheme)."""
+    options: list[tuple[np.ndarray, str, QuantSample, str]] = []
+    for x, y in ((a, b), (b, a)):
+        if x.quantized:
+            options.append((x.data, x.qtype, y, x.qtype))
+        else:
+            scheme = y.qtype if y.quantized else grid
+            q = _quant(x.data, scheme) if scheme is not None else None
+            if q is not None:
+                options.append((q, scheme, y, f"{x.qtype} -> {scheme}"))
+    best = None
+    for src, scheme, other, head in options:
+        got = _reproduces(src, scheme, other)
+        if got is None:
+            continue
+        ok, chain = got
+        chain = head + chain[len(scheme) :] if chain.startswith(scheme) else chain
+        if best is None or ok.mean() > best[0].mean():
+            best = (ok, chain, scheme)
+    return best
+
+
+def _values(q: QuantSample) -> np.ndarray:
+    """The float values of a sample (dequantized with ``gguf.quants`` when it holds blocks)."""
+    return _deq(q.data, q.qtype, q.span) if q.quantized else q.data.astype(np.float32)
+
+
 @dataclass
 class Explanation:
     """Everything the explainers found for one (reference, suspect) pair: what the verdict reads to name
@@ -554,11 +868,14 @@ class Explanation:
     neurons: NeuronPermutation | None
     parents: list[ParentMatch] = field(default_factory=list)
     same_architecture: bool = False
+    requant: Requantization | None = None
 
     @property
     def evidence(self) -> list[Evidence]:
         """The explainers' findings, in report order (raw values, residual, neurons, vocabulary, parents)."""
         ev = list(self.raw.evidence)
+        if self.requant is not None:
+            ev += self.requant.evidence
         if self.residual is not None:
             ev += self.residual.evidence
         if self.neurons is not None:
@@ -584,4 +901,5 @@ def explain(
         neurons=ffn_neurons(ref, sus, layer_map),
         parents=merge_parents(sus, parents, nulls) if parents else [],
         same_architecture=same_architecture(ref, sus),
+        requant=requantization(ref, sus),
     )

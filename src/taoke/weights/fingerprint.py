@@ -25,6 +25,15 @@ file measures 3.1 MB there, see ``bench/speed.py``):
 - ``raw``: per canonical tensor a fixed, seeded sample of 256 raw values and its RMS: equal samples
   mean the same basis and layout (identical / renamed copy), different ones mean a transformed copy.
 - ``vocab_hashes``: sorted 32-bit hashes of every match key, for vocabulary subset/extension checks.
+- ``quant``: per matrix a seeded sample of whole quantization spans (256 values where the row length
+  allows K-quant super-blocks, else 32; the same positions in any model of that shape, at most
+  ``QUANT_VALUES`` values per tensor and ``QUANT_BUDGET`` in all): the raw block bytes where the tensor
+  is stored block-quantized (GGUF Q4_0...Q8_0, K-quants), the float values otherwise. What the exact
+  requantization check needs (issue 15.2, :func:`taoke.weights.alignment.requantization`).
+- ``binv``: the same invariants on ``M_BASIS`` probe vectors taken from the model's own weights (the top
+  right-singular vectors of the first block's folded FFN gate, signs fixed by the skew of the neuron
+  loadings; :func:`weight_basis`): they rotate with the residual stream, so they line up a rotated copy
+  without a single shared token or embedding row (issue 15.6; :mod:`taoke.weights.weightbasis`).
 """
 
 from __future__ import annotations
@@ -48,6 +57,10 @@ M_ALIGN_MAX = 1024
 M_INV = 48  # anchor tokens the invariants are evaluated on
 M_PROBES = 32  # fixed probe vectors of the raw-basis invariants
 RAW_SAMPLES = 256
+M_BASIS = 24  # weight-derived probe vectors of the weight-basis invariants (binv)
+QUANT_VALUES = 1024  # values per matrix in the quantization sample (quant)
+QUANT_BUDGET = 1 << 18  # values over all matrices (1 MB as float32)
+QUANT_SEED = 20240615
 EMBED_BUDGET = 1 << 20  # values of anchor embedding rows kept (fp16 -> 2 MB)
 NEURON_BUDGET = 1 << 20  # values of neuron profiles kept (fp16 -> 2 MB); skipped when < 8 per neuron
 _BLOCK = re.compile(r"^blk\.(\d+)\.(\w+)\.weight$")
@@ -62,6 +75,26 @@ BLOCK_ROLES = (
     "ffn_up",
     "ffn_down",
 )
+
+
+@dataclass
+class QuantSample:
+    """Seeded whole spans of one matrix as stored: block bytes (quantized) or float values (see ``quant``).
+
+    ``rows``/``cols``: the row and first column of each span in the canonical (HF) orientation; ``span``:
+    values per span; ``qtype``: the ggml type of the blocks ("Q4_1", "Q4_K"...) or the float storage
+    dtype ("F16", "BF16", "F32"); ``data``: uint8 ``[n, bytes per span]`` or float32 ``[n, span]``.
+    """
+
+    qtype: str
+    span: int
+    rows: np.ndarray
+    cols: np.ndarray
+    data: np.ndarray
+
+    @property
+    def quantized(self) -> bool:
+        return self.data.dtype == np.uint8
 
 
 class ModelLike(Protocol):
@@ -90,6 +123,8 @@ class Fingerprint:
     rms: dict[str, float]
     vocab_hashes: np.ndarray
     layers: list[int] = field(default_factory=list)
+    binv: dict[str, np.ndarray] = field(default_factory=dict)
+    quant: dict[str, QuantSample] = field(default_factory=dict)
 
     @property
     def n_layers(self) -> int:
@@ -101,10 +136,11 @@ class Fingerprint:
 
     def nbytes(self) -> int:
         """Bytes of the arrays as stored (float16 where the file uses float16), before compression."""
-        half = [self.embed, *self.inv.values(), *self.rinv.values()]
+        half = [self.embed, *self.inv.values(), *self.rinv.values(), *self.binv.values()]
         if self.neurons is not None:
             half.append(self.neurons)
         full = [self.anchor_ids, self.vocab_hashes, *self.raw.values()]
+        full += [a for q in self.quant.values() for a in (q.rows, q.cols, q.data)]
         return int(sum(a.size * 2 for a in half) + sum(a.nbytes for a in full))
 
     def save(self, path: str | Path) -> Path:
@@ -122,11 +158,16 @@ class Fingerprint:
             arrays[f"inv/{comp}"] = arr.astype(np.float16)
         for comp, arr in self.rinv.items():
             arrays[f"rinv/{comp}"] = arr.astype(np.float16)
+        for comp, arr in self.binv.items():
+            arrays[f"binv/{comp}"] = arr.astype(np.float16)
         if self.neurons is not None:
             arrays["neurons"] = self.neurons.astype(np.float16)
         keys = sorted(self.raw)
         if keys:
             arrays["raw"] = np.stack([self.raw[k] for k in keys]).astype(np.float32)
+        for i, (_key, q) in enumerate(sorted(self.quant.items())):
+            arrays[f"quant/{i}/pos"] = np.stack([q.rows, q.cols]).astype(np.int64)
+            arrays[f"quant/{i}/data"] = q.data
         with open(path, "wb") as fh:
             np.savez_compressed(fh, **arrays)
         return path
@@ -139,6 +180,7 @@ class Fingerprint:
             "meta": self.meta,
             "raw_keys": sorted(self.raw),
             "rms": self.rms,
+            "quant": [[k, q.qtype, q.span] for k, q in sorted(self.quant.items())],
         }
 
 
@@ -184,6 +226,7 @@ def load_fingerprint(path: str | Path) -> Fingerprint:
                 raise CorruptFile(f"fingerprint version {head.get('version')} is newer than this taoke", p)
             inv = {k.split("/", 1)[1]: z[k].astype(np.float32) for k in z.files if k.startswith("inv/")}
             rinv = {k.split("/", 1)[1]: z[k].astype(np.float32) for k in z.files if k.startswith("rinv/")}
+            binv = {k.split("/", 1)[1]: z[k].astype(np.float32) for k in z.files if k.startswith("binv/")}
             raw_keys = head["raw_keys"]
             raw_arr = z["raw"] if "raw" in z.files else np.zeros((0, RAW_SAMPLES), np.float32)
             return Fingerprint(
@@ -199,6 +242,8 @@ def load_fingerprint(path: str | Path) -> Fingerprint:
                 rms={k: float(v) for k, v in head["rms"].items()},
                 vocab_hashes=z["vocab_hashes"],
                 layers=[int(x) for x in z["layers"]],
+                binv=binv,
+                quant=_load_quant(z, head.get("quant") or []),
             )
     except (
         KeyError,
@@ -209,6 +254,60 @@ def load_fingerprint(path: str | Path) -> Fingerprint:
         UnicodeDecodeError,
     ) as exc:
         raise CorruptFile(f"unreadable fingerprint ({type(exc).__name__}: {exc})", p) from None
+
+
+def _load_quant(z: Any, index: list[Any]) -> dict[str, QuantSample]:
+    out = {}
+    for i, (key, qtype, span) in enumerate(index):
+        pos, data = z[f"quant/{i}/pos"], z[f"quant/{i}/data"]
+        if data.dtype not in (np.uint8, np.float32) or pos.shape != (2, len(data)):
+            raise ValueError(f"quantization sample {key!r} is malformed")
+        out[str(key)] = QuantSample(str(qtype), int(span), pos[0], pos[1], data)
+    return out
+
+
+def quant_sample(model: Any, key: str, w: np.ndarray, per_tensor: int) -> QuantSample | None:
+    """The quantization sample of canonical matrix ``key`` (its float values ``w`` already read).
+
+    Positions depend only on the shape (a seeded draw of whole spans), so two models of the same shape
+    sample the same spans. A block-quantized tensor contributes its stored block bytes
+    (:meth:`taoke.model.Model.canonical_blocks`), a float one its values. None for vectors and rows
+    that are not whole 32-value blocks.
+    """
+    if w.ndim != 2 or w.shape[1] % 32 or not w.size:
+        return None
+    n_rows, n_cols = w.shape
+    span = 256 if n_cols % 256 == 0 else 32
+    per_row = n_cols // span
+    total = n_rows * per_row
+    n = int(min(total, max(1, per_tensor // span)))
+    rng = np.random.default_rng([QUANT_SEED, n_rows, n_cols])
+    flat = np.sort(rng.choice(total, size=n, replace=False))
+    rows, cols = flat // per_row, (flat % per_row) * span
+    blocks = None
+    getter = getattr(model, "canonical_blocks", None)
+    if callable(getter):
+        try:
+            blocks = getter(key)
+        except Exception:  # blocks unreadable: fall back to the float values
+            blocks = None
+    if blocks is not None:
+        qtype, raw = blocks
+        per_span = raw.shape[1] * span // n_cols if raw.ndim == 2 and raw.shape[0] == n_rows else 0
+        if per_span and raw.shape[1] * span % n_cols == 0:
+            starts = (cols // span * per_span)[:, None] + np.arange(per_span)[None, :]
+            data = raw[rows[:, None], starts]
+            return QuantSample(qtype, span, rows, cols, np.ascontiguousarray(data, dtype=np.uint8))
+    values = w[rows[:, None], cols[:, None] + np.arange(span)[None, :]].astype(np.float32)
+    return QuantSample(_storage_dtype(model, key), span, rows, cols, values)
+
+
+def _storage_dtype(model: Any, key: str) -> str:
+    """The float dtype ``key`` is stored in ("F32" when unknown): it bounds the rounding of its values."""
+    try:
+        return str(model.tensor_infos[model.canonical_source(key)].dtype)
+    except Exception:  # not a Model view (a test double): assume exact float32
+        return "F32"
 
 
 # --------------------------------------------------------------------------------------- token keys
@@ -384,9 +483,14 @@ def _fingerprint(model: Any) -> Fingerprint:
     rms: dict[str, float] = {}
     shapes: dict[str, list[int]] = {}
 
+    quant: dict[str, QuantSample] = {}
+    per_tensor = int(min(QUANT_VALUES, QUANT_BUDGET // max(1, len(keys))))
+
     def read(key: str) -> np.ndarray:
         w = np.asarray(model.canonical(key), dtype=np.float32)
         shapes[key] = list(w.shape)
+        if (q := quant_sample(model, key, w, per_tensor)) is not None:
+            quant[key] = q
         flat = w.reshape(-1)
         rms[key] = float(np.sqrt(np.dot(flat, flat) / flat.size)) if flat.size else 0.0
         if flat.size:
@@ -428,10 +532,12 @@ def _fingerprint(model: Any) -> Fingerprint:
     xn = rms_rows(x[:M_INV])
     xw = whiten_rows(xn)
     omega = probes(d)
+    basis, basis_meta = weight_basis(model, keys, layers, d)
     # Remember: xw/omega are whitened (orthonormal rows); xn is the real, RMS-normalised input.
 
     inv_lists: dict[str, list[np.ndarray]] = {c: [] for c in COMPONENTS}
     rinv_lists: dict[str, list[np.ndarray]] = {c: [] for c in COMPONENTS}
+    binv_lists: dict[str, list[np.ndarray]] = {c: [] for c in COMPONENTS}
     present: dict[str, list[bool]] = {c: [] for c in COMPONENTS}
     ffn_dims = [0]
     profiles: list[np.ndarray | None] = []
@@ -442,12 +548,10 @@ def _fingerprint(model: Any) -> Fingerprint:
         # would cost more compute than the whole lineage test: keep the file small and fast instead.
         k_neur = 0
     for li in layers:
-        blk = BlockInvariants(
-            {"anchors": xw, "probes": omega, "neurons": xn[:k_neur] if k_neur else xn[:0]},
-            n_heads,
-            n_kv,
-            head_dim,
-        )
+        groups = {"anchors": xw, "probes": omega, "neurons": xn[:k_neur] if k_neur else xn[:0]}
+        if basis is not None:
+            groups["basis"] = basis
+        blk = BlockInvariants(groups, n_heads, n_kv, head_dim)
         for role in BLOCK_ROLES:
             key = f"blk.{li}.{role}.weight"
             if key not in keys:
@@ -466,16 +570,20 @@ def _fingerprint(model: Any) -> Fingerprint:
         profiles.append(gp.T.astype(np.float32) if gp is not None and k_neur else None)
         inv = blk.finish("anchors")
         rinv = blk.finish("probes")
+        binv = blk.finish("basis") if basis is not None else {}
         for c in COMPONENTS:
             present[c].append(c in inv)
             inv_lists[c].append(inv.get(c, np.full((len(xn), len(xn)), np.nan, np.float32)))
             rinv_lists[c].append(rinv.get(c, np.full((len(omega), len(omega)), np.nan, np.float32)))
+            if basis is not None:
+                binv_lists[c].append(binv.get(c, np.full((len(basis), len(basis)), np.nan, np.float32)))
     for key in ("output_norm.weight", "output.weight"):
         if key in keys:
             stream.get(key)
     stream.close()
     inv_arr = {c: _unit_rms(np.stack(v)) for c, v in inv_lists.items() if v and any(present[c])}
     rinv_arr = {c: _unit_rms(np.stack(v)) for c, v in rinv_lists.items() if v and any(present[c])}
+    binv_arr = {c: _unit_rms(np.stack(v)) for c, v in binv_lists.items() if v and any(present[c])}
     neurons = None
     fmax = max(ffn_dims)
     if fmax and profiles and all(p is not None for p in profiles):
@@ -505,6 +613,7 @@ def _fingerprint(model: Any) -> Fingerprint:
         "dtypes": _dtypes(model),
         "shapes": shapes,
         "files": [str(getattr(f, "path", f)) for f in (getattr(model, "files", None) or [])][:16],
+        "weight_basis": basis_meta,
     }
     return Fingerprint(
         name=str(getattr(model, "name", "model")),
@@ -519,7 +628,58 @@ def _fingerprint(model: Any) -> Fingerprint:
         rms=rms,
         vocab_hashes=vocab_hashes,
         layers=layers,
+        binv=binv_arr,
+        quant=quant,
     )
+
+
+def weight_basis(model: Any, keys: list[str], layers: list[int], d: int) -> tuple[np.ndarray | None, Any]:
+    """Probe vectors from the model's own weights: ``[k, d]`` rows of unit RMS, and what they came from.
+
+    WHY: the basis-free statistic lines two residual streams up through the embeddings of shared tokens;
+    a copy that replaced its tokenizer and embeddings, then rotated the residual stream, shares none
+    (issue 15.6). The blocks themselves carry a basis that rotates with the stream: the right-singular
+    vectors of the first block's FFN gate with its RMSNorm gain folded in (``W diag(g)``, so the allowed
+    rescalings cancel). For a rotated copy ``W' = W Q`` they are ``Q^T v``; the neuron loadings ``W v``
+    are the same multiset in any neuron order, so the sign making their third moment positive is the
+    same too. The top ``M_BASIS`` (by singular value) are kept: exact eigenvectors of ``W^T W`` up to
+    d = 2048, a randomized range finder with power iterations above (Halko, Martinsson & Tropp 2011).
+    None when the first block has no gate or up projection of this width.
+    """
+    if not layers:
+        return None, None
+    li = layers[0]
+    wkey = next(
+        (f"blk.{li}.{r}.weight" for r in ("ffn_gate", "ffn_up") if f"blk.{li}.{r}.weight" in keys), None
+    )
+    if wkey is None:
+        return None, None
+    w = np.asarray(model.canonical(wkey), dtype=np.float64)
+    if w.ndim != 2 or w.shape[1] != d or not np.isfinite(w).all():
+        return None, None
+    nkey = f"blk.{li}.ffn_norm.weight"
+    if nkey in keys:
+        g = np.asarray(model.canonical(nkey), dtype=np.float64).reshape(-1)
+        if g.shape[0] == d and np.isfinite(g).all():
+            w = w * g[None, :]
+    k = min(M_BASIS, d, w.shape[0])
+    if d <= 2048:
+        vals, vecs = np.linalg.eigh(w.T @ w)
+        v = vecs[:, ::-1][:, :k]
+    else:
+        rng = np.random.default_rng(20240615)
+        y = w.T @ (w @ rng.standard_normal((d, k + 16)))
+        for _ in range(6):
+            y, _r = np.linalg.qr(y)
+            y = w.T @ (w @ y)
+        q, _r = np.linalg.qr(y)
+        small = q.T @ (w.T @ (w @ q))
+        vals, vecs = np.linalg.eigh(small)
+        v = q @ vecs[:, ::-1][:, :k]
+    signs = np.sign(np.sum((w @ v) ** 3, axis=0))
+    signs[signs == 0] = 1.0
+    basis = (v * signs[None, :]).T * np.sqrt(d)
+    return basis.astype(np.float32), {"layer": li, "tensor": wkey.split(".")[2], "k": int(k)}
 
 
 class _Prefetch:

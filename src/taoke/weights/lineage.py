@@ -58,6 +58,7 @@ from taoke.weights.similarity import (
     permutation_noise,
     shared_anchors,
 )
+from taoke.weights.weightbasis import WeightBasisStat, weight_basis_statistic
 
 NULL_FILE = "weights_null.json"
 MIN_SHARED_ANCHORS = 16
@@ -258,6 +259,7 @@ class LineageStats:
     t1_null: Null | None = None
     log10p_basis_free: float = 0.0
     log10p_raw_basis: float = 0.0
+    weight_basis: WeightBasisStat | None = None  # S3, :mod:`taoke.weights.weightbasis`
 
     def similarity(self) -> np.ndarray:
         """The ``[L_ref, L_sus]`` similarity shown to users: S1 as a correlation (S2 where S1 was not
@@ -266,11 +268,14 @@ class LineageStats:
 
     def similarity_scores(self) -> tuple[str | None, np.ndarray]:
         """Which statistic :meth:`similarity` shows, and its scores (issue 17: never zeros standing in
-        for a statistic that was not computed)."""
+        for a statistic that was not computed). Where S1 is absent, the stronger of S2 and S3."""
         if self.basis_free and self.s1.size:
             return "basis-free", self.s1
-        if self.s2 is not None:
+        wb = self.weight_basis
+        if self.s2 is not None and (wb is None or self.log10p_raw_basis <= wb.log10p_model):
             return "raw-basis", self.s2
+        if wb is not None:
+            return "weight-basis", wb.scores
         return None, np.zeros((0, 0))
 
     @property
@@ -281,6 +286,8 @@ class LineageStats:
             out.append("basis-free")
         if self.null2 is not None and self.s2 is not None:
             out.append("raw-basis")
+        if self.weight_basis is not None:
+            out.append("weight-basis")
         return out
 
     @property
@@ -368,6 +375,8 @@ class LineageStats:
                     },
                 )
             )
+        if self.weight_basis is not None:
+            ev.append(self.weight_basis.evidence(sev))
         if not ev:
             ev.append(
                 Evidence(
@@ -505,11 +514,16 @@ def lineage(ref: Fingerprint, sus: Fingerprint, nulls: Nulls) -> LineageStats:
             notes.append("no calibrated null for the raw-basis statistic: using this pair's own layers")
         log10p2 = null2.log10_sf(s2)
 
-    n_stats = int(null1 is not None) + int(null2 is not None)
+    # S3: the same invariants on each model's own weight-derived probes (no token needed)
+    wb, why_not = weight_basis_statistic(ref, sus)
+    log10p3 = wb.log10p if wb is not None and wb.log10p.shape == shape else np.zeros(shape)
+    if wb is None and why_not and not bf:
+        notes.append(why_not)
+    n_stats = int(null1 is not None) + int(null2 is not None) + int(wb is not None)
     if n_stats == 0:
         log10p = np.zeros(shape)
     else:
-        log10p = np.minimum(log10p1, log10p2)
+        log10p = np.minimum(np.minimum(log10p1, log10p2), log10p3)
         log10p = np.minimum(0.0, log10p + np.log10(n_stats))
     # layer map on significance: a suspect layer maps to its most significant reference layer if that
     # clears LAYER_ALPHA after Bonferroni over the reference layers
@@ -547,8 +561,13 @@ def lineage(ref: Fingerprint, sus: Fingerprint, nulls: Nulls) -> LineageStats:
         else:
             model1 = float(log10p1.min()) + np.log10(log10p1.size)
     model2 = float(log10p2.min()) + np.log10(log10p2.size) if null2 is not None and s2 is not None else 0.0
-    model = min(model1, model2) + np.log10(max(n_stats, 1))
-    which = "basis-free" if model1 <= model2 else "raw-basis"
+    model3 = wb.log10p_model if wb is not None else 0.0
+    model = min(model1, model2, model3) + np.log10(max(n_stats, 1))
+    which = (
+        "basis-free"
+        if model1 <= min(model2, model3)
+        else ("raw-basis" if model2 <= model3 else "weight-basis")
+    )
     return LineageStats(
         anchors,
         bf,
@@ -567,6 +586,7 @@ def lineage(ref: Fingerprint, sus: Fingerprint, nulls: Nulls) -> LineageStats:
         t1_null=t1_null,
         log10p_basis_free=min(0.0, model1),
         log10p_raw_basis=min(0.0, model2),
+        weight_basis=wb,
     )
 
 

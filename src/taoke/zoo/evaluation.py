@@ -193,10 +193,16 @@ def evaluate(
         pairs = manifest()
     skipped: list[dict[str, Any]] = []
     runnable = []
+    from taoke.zoo.build import is_built
+
     for p in pairs:
-        if p.get("requires_training"):
+        if p.get("requires_training") and not is_built(str(p.get("suspect"))):
             skipped.append(
-                {"id": p.get("id"), "why": "suspect needs training at build time (torch, minutes)"}
+                {
+                    "id": p.get("id"),
+                    "why": "suspect needs training at build time (torch, minutes): "
+                    "python -m taoke.zoo build DIR --with-training --only " + str(p.get("suspect")),
+                }
             )
         elif p.get("requires_real_data") and not include_real:
             skipped.append({"id": p.get("id"), "why": "needs the real PyPI-shipped models (--real)"})

@@ -70,6 +70,30 @@ def _tokenizer_fields(tokenizer_json: str) -> tuple[list[str], list[int], list[s
     return tokens, [int(t) for t in types], merges, eos
 
 
+def tensor_qtype(gguf_name: str, qtype: str) -> gguf.GGMLQuantizationType:
+    """The storage type of one matrix in a ``qtype`` file: llama.cpp keeps the output head at higher
+    precision in 4/5-bit files (Q8_0 here); every other matrix takes ``qtype``."""
+    if qtype == "Q8_0" or gguf_name == "output.weight":
+        return gguf.GGMLQuantizationType.Q8_0
+    return gguf.GGMLQuantizationType[qtype]
+
+
+def quant_roundtrip(w: Weights, qtype: str) -> Weights:
+    """The float32 weights a ``qtype`` GGUF export of ``w`` dequantizes to (what a copy made from that
+    file holds): every matrix quantized and dequantized with ``gguf.quants`` exactly as
+    :func:`write_gguf` stores it (rows are whole blocks, so llama.cpp's q/k row permutation does not
+    change any value); norms stay float32."""
+    out: Weights = {}
+    for hf_name, arr in w.items():
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        if arr.ndim == 1 or qtype == "F16":
+            out[hf_name] = arr if arr.ndim == 1 else arr.astype(np.float16).astype(np.float32)
+            continue
+        q = tensor_qtype(hf_to_gguf_name(hf_name), qtype)
+        out[hf_name] = gguf.quants.dequantize(gguf.quants.quantize(arr, q), q).astype(np.float32)
+    return out
+
+
 def write_gguf(
     path: Path,
     cfg: dict,
@@ -79,7 +103,8 @@ def write_gguf(
     name: str,
     license_id: str = "apache-2.0",
 ) -> Path:
-    """Write a llama-architecture GGUF with ``F16``, ``Q8_0`` or ``Q4_0`` matrices."""
+    """Write a llama-architecture GGUF with ``F16``, ``Q8_0``, ``Q4_0``, ``Q4_1``, ``Q5_0`` or ``Q5_1``
+    matrices."""
     n_layers, d, h, kv, hd = dims(cfg)
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_name(name)
@@ -98,6 +123,9 @@ def write_gguf(
         "F16": gguf.LlamaFileType.MOSTLY_F16,
         "Q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
         "Q4_0": gguf.LlamaFileType.MOSTLY_Q4_0,
+        "Q4_1": gguf.LlamaFileType.MOSTLY_Q4_1,
+        "Q5_0": gguf.LlamaFileType.MOSTLY_Q5_0,
+        "Q5_1": gguf.LlamaFileType.MOSTLY_Q5_1,
     }[qtype]
     writer.add_file_type(ftype)
     tokens, types, merges, eos = _tokenizer_fields(tokenizer_json)
@@ -121,12 +149,7 @@ def write_gguf(
         elif qtype == "F16":
             writer.add_tensor(gname, arr.astype(np.float16))
         else:
-            # llama.cpp keeps the output head at higher precision in Q4_0 files; Q8_0 here.
-            q = (
-                gguf.GGMLQuantizationType.Q8_0
-                if (qtype == "Q8_0" or gname == "output.weight")
-                else gguf.GGMLQuantizationType.Q4_0
-            )
+            q = tensor_qtype(gname, qtype)
             writer.add_tensor(gname, gguf.quants.quantize(arr, q), raw_dtype=q)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()

@@ -8,6 +8,7 @@ added) is exact.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -30,6 +31,8 @@ PRUNE_LAYERS = [0, 1, 3]
 PRUNE_WIDTH = 128
 UPSCALE_MAP = [0, 1, 2, 1, 2, 3]
 PARTIAL_LAYERS = [0, 1]
+# Width pruning (Minitron / Sheared-LLaMA style): (residual width, key/value groups, SwiGLU width).
+WIDTH_PRUNE = {"a-wpruned": ("base-a", (48, 1, 128), 20), "c-wpruned": ("base-c", (96, 1, 256), 21)}
 
 
 def _lora_wrap(model, rank: int, alpha: float):
@@ -218,6 +221,83 @@ def train_derivatives(ws: Workspace, only: set[str] | None = None) -> None:
         )
 
 
+def train_issue15(ws: Workspace, only: set[str] | None = None) -> None:
+    """The derivatives of issue 15: a fine-tune of a Q4_1-quantized A, width-pruned A and C, and A's
+    blocks under a new tokenizer (embeddings retrained, blocks frozen)."""
+    from taoke.zoo.gguf_io import quant_roundtrip
+
+    def want(model_id: str) -> bool:
+        return not ws.has(model_id) and (not only or model_id in only)
+
+    def finish(model_id: str, model, cfg: dict, rec: dict, tok: str = "tok-code", **info) -> None:
+        ws.save(
+            model_id,
+            weights_of(model),
+            {"kind": "derived", "config": cfg, "tokenizer": tok, "training": rec, **info},
+        )
+        print(f"{model_id}: {rec}", flush=True)
+
+    if want("a-q41-ft"):
+        # The case of issue 15: the fine-tune moves every value by less than one Q4_1 step.
+        w, cfg = _from(ws, "base-a")
+        model = build_model(cfg, 19)
+        load_weights(model, quant_roundtrip(w, "Q4_1"))
+        man, man_val = ws.stream("tok-code", "man"), ws.stream("tok-code", "man", "held_out")
+        rec = train_loop(model, man, 150, 2e-5, 19, val_tokens=man_val, weight_decay=0.0)
+        finish(
+            "a-q41-ft",
+            model,
+            cfg,
+            rec,
+            parent="base-a",
+            started_from="base-a exported to GGUF Q4_1 and dequantized (a-gguf-q4_1)",
+            corpus="man",
+            relationship=R.FINE_TUNED,
+        )
+    for model_id, (parent, (hidden, kv_heads, ffn), seed) in WIDTH_PRUNE.items():
+        if not want(model_id):
+            continue
+        w, cfg = _from(ws, parent)
+        w, cfg, kept = T.prune_width(w, cfg, hidden, kv_heads, ffn)
+        model = build_model(cfg, seed)
+        load_weights(model, w)
+        code, code_val = ws.stream("tok-code", "code"), ws.stream("tok-code", "code", "held_out")
+        rec = train_loop(model, code, 300, 5e-4, seed, val_tokens=code_val, weight_decay=0.0)
+        finish(model_id, model, cfg, rec, parent=parent, corpus="code", relationship=R.PRUNED, kept=kept)
+    if want("a-newtok"):
+        # A's blocks and final norm, frozen; new embeddings and output head for another tokenizer
+        # (tok-man), initialised at random and trained on that tokenizer's text.
+        w, cfg = _from(ws, "base-a")
+        rng = np.random.default_rng(22)
+        new = dict(w)
+        vocab = len(json.loads(ws.tokenizer_json("tok-man"))["model"]["vocab"])
+        for key in (T.EMBED, T.HEAD):
+            sd = float(np.std(w[key]))
+            new[key] = (rng.standard_normal((vocab, w[key].shape[1])) * sd).astype(np.float32)
+        cfg = dict(cfg, vocab_size=vocab)
+        model = build_model(cfg, 22)
+        load_weights(model, new)
+        params = [model.model.embed_tokens.weight, model.lm_head.weight]
+        for p in model.parameters():
+            p.requires_grad_(False)
+        for p in params:
+            p.requires_grad_(True)
+        man, man_val = ws.stream("tok-man", "man"), ws.stream("tok-man", "man", "held_out")
+        rec = train_loop(model, man, 400, 3e-3, 22, params=params, val_tokens=man_val, weight_decay=0.0)
+        finish(
+            "a-newtok",
+            model,
+            cfg,
+            rec,
+            tok="tok-man",
+            parent="base-a",
+            corpus="man",
+            relationship=R.PARTIAL,
+            frozen="every block and the final norm (copied from base-a)",
+            trained="token embeddings and output head, for tok-man",
+        )
+
+
 def train_all(out: Path, stage: str = "all", threads: int = 1, only: set[str] | None = None) -> None:
     """Train the committed checkpoints into ``out`` (bases first, then derivatives)."""
     torch = require_torch()
@@ -228,4 +308,5 @@ def train_all(out: Path, stage: str = "all", threads: int = 1, only: set[str] | 
         train_bases(ws, only)
     if stage in ("all", "derivatives"):
         train_derivatives(ws, only)
+        train_issue15(ws, only)
     print(f"training done in {time.time() - t0:.0f} s (threads={threads}, pid={os.getpid()})", flush=True)

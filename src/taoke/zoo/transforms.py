@@ -281,6 +281,92 @@ def prune_ffn(w: Weights, cfg: dict, width: int) -> tuple[Weights, dict, dict[in
     return out, new_cfg, kept
 
 
+def width_importance(
+    w: Weights, cfg: dict
+) -> tuple[np.ndarray, dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Magnitude importance of residual channels, key/value groups (with their query heads) and SwiGLU
+    neurons, as structured width pruning ranks them (Minitron, Muralidharan et al. 2024, ranks by
+    activations on a calibration set; here by weight norms, which needs no data).
+
+    A residual channel's importance is the norm of everything that reads or writes it: its embedding
+    column, the norm-gain-scaled columns of every projection reading it and the rows of every
+    projection writing it.
+    """
+    n_layers, d, h, kv, hd = dims(cfg)
+    group = h // kv
+    chan = np.linalg.norm(w[EMBED], axis=0) ** 2
+    heads: dict[int, np.ndarray] = {}
+    neurons: dict[int, np.ndarray] = {}
+    for i in range(n_layers):
+        p = _p(i)
+        attn, mlp = _readers(i)
+        for norm, readers in (
+            (p + "input_layernorm.weight", attn),
+            (p + "post_attention_layernorm.weight", mlp),
+        ):
+            g = w[norm]
+            for name in readers:
+                chan = chan + np.linalg.norm(w[name] * g[None, :], axis=0) ** 2
+        for name in (p + "self_attn.o_proj.weight", p + "mlp.down_proj.weight"):
+            chan = chan + np.linalg.norm(w[name], axis=1) ** 2
+        a = p + "self_attn."
+        q = w[a + "q_proj.weight"].reshape(kv, group * hd, d)
+        k = w[a + "k_proj.weight"].reshape(kv, hd, d)
+        v = w[a + "v_proj.weight"].reshape(kv, hd, d)
+        o = w[a + "o_proj.weight"].T.reshape(kv, group * hd, d)
+        heads[i] = np.linalg.norm(q, axis=(1, 2)) * np.linalg.norm(k, axis=(1, 2)) + np.linalg.norm(
+            v, axis=(1, 2)
+        ) * np.linalg.norm(o, axis=(1, 2))
+        neurons[i] = ffn_importance(w, i)
+    return chan, heads, neurons
+
+
+def prune_width(w: Weights, cfg: dict, hidden: int, kv_heads: int, ffn: int) -> tuple[Weights, dict, dict]:
+    """Cut the residual width, the attention heads and the SwiGLU width together (Minitron / Sheared-LLaMA
+    width pruning): keep the ``hidden`` most important residual channels (the same ones in every layer,
+    embeddings and head), the ``kv_heads`` most important key/value groups of every layer with their
+    query heads (the GQA group size is kept) and the ``ffn`` most important neurons of every layer.
+    Returns (weights, config, kept) with the kept indices, in original order, as ground truth."""
+    n_layers, d, h, kv, hd = dims(cfg)
+    group = h // kv
+    chan, heads, neurons = width_importance(w, cfg)
+    keep_d = np.sort(np.argsort(-chan)[:hidden])
+    out = dict(w)
+    out[EMBED] = w[EMBED][:, keep_d]
+    if HEAD in out:
+        out[HEAD] = out[HEAD][:, keep_d]
+    out[NORM] = w[NORM][keep_d]
+    kept: dict = {"hidden": keep_d.tolist(), "kv_groups": {}, "q_heads": {}, "ffn": {}}
+    for i in range(n_layers):
+        p = _p(i)
+        a = p + "self_attn."
+        groups = np.sort(np.argsort(-heads[i])[:kv_heads])
+        qh = np.concatenate([np.arange(g * group, (g + 1) * group) for g in groups])
+        out[a + "q_proj.weight"] = _rows_by_head(w[a + "q_proj.weight"], qh, hd)[:, keep_d]
+        out[a + "k_proj.weight"] = _rows_by_head(w[a + "k_proj.weight"], groups, hd)[:, keep_d]
+        out[a + "v_proj.weight"] = _rows_by_head(w[a + "v_proj.weight"], groups, hd)[:, keep_d]
+        out[a + "o_proj.weight"] = _rows_by_head(w[a + "o_proj.weight"].T, qh, hd).T[keep_d]
+        keep_n = np.sort(np.argsort(-neurons[i])[:ffn])
+        m = p + "mlp."
+        out[m + "gate_proj.weight"] = w[m + "gate_proj.weight"][keep_n][:, keep_d]
+        out[m + "up_proj.weight"] = w[m + "up_proj.weight"][keep_n][:, keep_d]
+        out[m + "down_proj.weight"] = w[m + "down_proj.weight"][keep_d][:, keep_n]
+        for norm in (p + "input_layernorm.weight", p + "post_attention_layernorm.weight"):
+            out[norm] = w[norm][keep_d]
+        kept["kv_groups"][i] = groups.tolist()
+        kept["q_heads"][i] = qh.tolist()
+        kept["ffn"][i] = keep_n.tolist()
+    new_cfg = dict(cfg)
+    new_cfg.update(
+        hidden_size=hidden,
+        num_attention_heads=kv_heads * group,
+        num_key_value_heads=kv_heads,
+        head_dim=hd,
+        intermediate_size=ffn,
+    )
+    return out, new_cfg, kept
+
+
 def transplant(w_into: Weights, w_from: Weights, layers: list[int]) -> Weights:
     """Copy whole blocks (attention, MLP and both norms) of ``w_from`` into ``w_into`` at the same index."""
     out = dict(w_into)
