@@ -205,7 +205,7 @@ def _transformations(
     return out
 
 
-_STATISTICS = ("lineage-basis-free", "lineage-raw-basis")
+_STATISTICS = ("lineage-basis-free", "lineage-raw-basis", "lineage-weight-basis")
 
 
 def _evidence(stats: LineageStats, found: Explanation, verdict: Verdict) -> list[Evidence]:

@@ -90,7 +90,7 @@ def decide(
         return Verdict(R.INDEPENDENT, False, conf_p, reasons, tr)
 
     mapped = [(j, i) for j, i in enumerate(stats.layer_map) if i is not None]
-    sim = np.tanh(stats.s1) if stats.s1.size and stats.basis_free else None
+    sim = np.tanh(stats.s1) if stats.s1.size and stats.basis_free else weight_basis_similarity(stats)
     sims = np.array([sim[i, j] for j, i in mapped]) if sim is not None and mapped else np.zeros(0)
     raw_sims = (
         np.array([np.tanh(stats.s2[i, j]) for j, i in mapped])
@@ -281,3 +281,13 @@ def requantized_fine_tune(
         )
         tr["quantized_from"] = made
     return None
+
+
+def weight_basis_similarity(stats: LineageStats) -> np.ndarray | None:
+    """Layer similarities from the weight-basis statistic (S3) when the basis-free one could not be
+    computed (no shared tokens) and S3 is the stronger of the others: a rotated copy under a new
+    tokenizer is then read as the same function (obfuscated copy), not as drift (issue 15.6)."""
+    wb = stats.weight_basis
+    if wb is None or (stats.s2 is not None and stats.log10p_raw_basis <= wb.log10p_model):
+        return None
+    return np.tanh(wb.scores)

@@ -69,14 +69,20 @@ class WeightBasisStat:
             "lineage-weight-basis",
             f"weight-basis match (probes from each model's own FFN gate, no tokens needed): suspect "
             f"layer {j} ~ reference layer {i}, r={np.tanh(self.scores[i, j]):.3f} "
-            f"({self.z[i, j]:.1f} noise SDs)",
+            f"({self.z[i, j] / Z_SCALE:.1f} null SDs)",
             severity,
             "mean Fisher-z correlation of block invariants on weight-derived probe vectors "
             f"({self.k} right-singular vectors of the first block's folded FFN gate)",
             float(self.scores[i, j]),
             float(10 ** min(0.0, self.log10p_model)) if self.log10p_model > -300 else 0.0,
             NULL,
-            {"reference_layer": int(i), "suspect_layer": int(j), "z": float(self.z[i, j]), "probes": self.k},
+            {
+                "reference_layer": int(i),
+                "suspect_layer": int(j),
+                "z": float(self.z[i, j] / Z_SCALE),  # null SDs, as the other statistics' z
+                "z_noise": float(self.z[i, j]),
+                "probes": self.k,
+            },
         )
 
 

@@ -278,7 +278,7 @@ def _row(p: dict[str, Any], pid: str, res: CompareResult, seconds: float) -> dic
     stat = None
     z = None
     for e in res.evidence:
-        if e.kind in ("lineage-basis-free", "lineage-raw-basis") and e.detail.get("z") is not None:
+        if e.kind.startswith("lineage-") and e.detail.get("z") is not None:
             if z is None or e.detail["z"] > z:
                 z, stat = float(e.detail["z"]), e.kind
     return {
