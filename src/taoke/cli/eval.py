@@ -50,7 +50,12 @@ def register(app: typer.Typer) -> None:
         given = load_nulls(nulls) if nulls else None
         with reporter(quiet) as progress:
             report = evaluate(
-                pairs, include_real=real, nulls=given, calibrate_to=calibrate, progress=progress
+                pairs,
+                include_real=real,
+                nulls=given,
+                calibrate_to=calibrate,
+                progress=progress,
+                sweep=pairs is None,
             )
         if fmt is Format.JSON:
             emit(dumps(report), fmt, output)

@@ -142,6 +142,10 @@ class NeuronMatch:
     matched_high: int  # pairs with correlation > 0.95
     moved: int  # matched pairs whose index differs (a permutation was applied)
     mean_corr: float
+    # the assignment itself (suspect neuron j <- reference neuron ref_of[j], correlation corr[j]); not in
+    # the JSON (it is as long as the layer is wide): width pruning names the kept neurons from it
+    ref_of: np.ndarray | None = field(default=None, repr=False)
+    corr: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -167,8 +171,11 @@ def neuron_matching(p_ref: np.ndarray, p_sus: np.ndarray) -> NeuronMatch:
     rows, cols = linear_sum_assignment(-c)
     vals = c[rows, cols]
     high = vals > 0.95
+    ref_of = np.full(len(b), -1, dtype=np.int64)
+    corr = np.zeros(len(b))
+    ref_of[cols], corr[cols] = rows, vals
     return NeuronMatch(
-        len(a), len(b), int(high.sum()), int(np.sum(high & (rows != cols))), float(vals.mean())
+        len(a), len(b), int(high.sum()), int(np.sum(high & (rows != cols))), float(vals.mean()), ref_of, corr
     )
 
 
@@ -335,6 +342,131 @@ def ffn_neurons(ref: Fingerprint, sus: Fingerprint, layer_map: list[int | None])
         int(sum(x.match.n_ref for x in per_layer)),
         int(sum(x.match.n_sus for x in per_layer)),
     )
+
+
+KEPT_CORR = 0.5  # a kept channel or neuron: matched with at least this correlation (chance: ~0.15)
+
+
+@dataclass
+class WidthPruning:
+    """What a width-pruned suspect kept of the reference (Minitron / Sheared-LLaMA: hidden size, heads
+    and FFN cut together): the sizes from the shapes, and which residual channels and FFN neurons
+    survived where the fingerprints can tell (:func:`width_pruning`)."""
+
+    d_model: list[int]
+    heads: list[int]
+    kv_heads: list[int]
+    ffn: list[int]
+    kept_channels: list[int] | None = None  # reference residual channels, in the suspect's order
+    channel_match: float | None = None  # mean correlation of the matched channels
+    kept_neurons: dict[str, list[int]] = field(default_factory=dict)  # suspect layer -> reference neurons
+    neuron_match: float | None = None
+    why_not: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "d_model": self.d_model,
+            "heads": self.heads,
+            "kv_heads": self.kv_heads,
+            "ffn": self.ffn,
+            "kept_channels": self.kept_channels,
+            "channel_match": self.channel_match,
+            "kept_neurons": self.kept_neurons,
+            "neuron_match": self.neuron_match,
+            "why_not": self.why_not,
+        }
+
+    def describe(self) -> str:
+        parts = []
+        for name, (a, b) in (
+            ("hidden size", self.d_model),
+            ("heads", self.heads),
+            ("kv heads", self.kv_heads),
+            ("FFN", self.ffn),
+        ):
+            if a and b and a != b:
+                parts.append(f"{name} {a}->{b}")
+        if self.kept_channels is not None:
+            parts.append(f"kept residual channels {_ranges(self.kept_channels)}")
+        if self.kept_neurons:
+            n = sum(len(v) for v in self.kept_neurons.values())
+            parts.append(f"{n} FFN neurons named in {len(self.kept_neurons)} layers")
+        return ", ".join(parts)
+
+
+def _ranges(idx: list[int]) -> str:
+    """[0, 1, 2, 5, 7, 8] -> "0-2,5,7-8"."""
+    out, start = [], None
+    for i, v in enumerate(idx):
+        if start is None:
+            start = v
+        if i + 1 == len(idx) or idx[i + 1] != v + 1:
+            out.append(f"{start}-{v}" if v != start else f"{v}")
+            start = None
+    return ",".join(out)
+
+
+def width_pruning(
+    ref: Fingerprint, sus: Fingerprint, neurons: NeuronPermutation | None
+) -> WidthPruning | None:
+    """Which dimensions a narrower suspect kept (None when no width shrank).
+
+    Residual channels: a width-pruned model keeps a subset of the reference's channels in every layer,
+    embedding columns included, so each suspect embedding column (over the anchor tokens both share)
+    correlates with the reference column it was cut from; a Hungarian assignment of columns names them
+    (a rotated residual stream mixes channels: then none are named, and ``why_not`` says so). FFN
+    neurons: the neuron matching of the mapped layers (gate pre-activation profiles) names the
+    reference neuron behind each suspect neuron. Heads: counts from the shapes (the fingerprint keeps no
+    per-head profile).
+    """
+    m_ref, m_sus = ref.meta, sus.meta
+    dims = {
+        k: [int(m_ref.get(k) or 0), int(m_sus.get(k) or 0)]
+        for k in ("d_model", "n_heads", "n_kv_heads", "ffn_dim")
+    }
+    if not any(b and a and b < a for a, b in dims.values()):
+        return None
+    out = WidthPruning(dims["d_model"], dims["n_heads"], dims["n_kv_heads"], dims["ffn_dim"])
+    d_ref, d_sus = dims["d_model"]
+    if d_sus < d_ref:
+        shared = {k: i for i, k in enumerate(sus.anchors)}
+        ia = [i for i, k in enumerate(ref.anchors) if k in shared]
+        ib = [shared[ref.anchors[i]] for i in ia]
+        if len(ia) >= 128:
+            a = ref.embed[ia].astype(np.float64)
+            b = sus.embed[ib].astype(np.float64)
+            a = (a - a.mean(0)) / np.maximum(a.std(0), 1e-12)
+            b = (b - b.mean(0)) / np.maximum(b.std(0), 1e-12)
+            c = b.T @ a / len(ia)  # [d_sus, d_ref]
+            rows, cols = linear_sum_assignment(-c)
+            vals = c[rows, cols]
+            if float(np.median(vals)) >= KEPT_CORR:
+                order = np.argsort(rows)
+                out.kept_channels = [int(x) for x in cols[order]]
+                out.channel_match = float(vals.mean())
+            else:
+                out.why_not.append(
+                    "residual channels not named: no column of the suspect's embeddings matches one of the "
+                    f"reference's (median correlation {float(np.median(vals)):.2f}; a rotation mixes them)"
+                )
+        else:
+            out.why_not.append(f"residual channels not named: {len(ia)} shared anchor embeddings < 128")
+    if neurons is not None and dims["ffn_dim"][1] < dims["ffn_dim"][0]:
+        corrs = []
+        for layer in neurons.layers:
+            mt = layer.match
+            if mt.ref_of is None or mt.corr is None:
+                continue
+            keep = mt.corr >= KEPT_CORR
+            if keep.mean() >= 0.5:
+                out.kept_neurons[str(layer.suspect_layer)] = sorted(int(x) for x in mt.ref_of[keep])
+                corrs.append(float(mt.corr[keep].mean()))
+        out.neuron_match = float(np.mean(corrs)) if corrs else None
+        if not out.kept_neurons:
+            out.why_not.append("FFN neurons not named: their profiles do not match the reference's")
+    elif neurons is None and dims["ffn_dim"][1] < dims["ffn_dim"][0]:
+        out.why_not.append("FFN neurons not named: the fingerprints hold no neuron profiles (wide models)")
+    return out
 
 
 class VocabChange(str, Enum):
@@ -869,6 +1001,7 @@ class Explanation:
     parents: list[ParentMatch] = field(default_factory=list)
     same_architecture: bool = False
     requant: Requantization | None = None
+    width: WidthPruning | None = None
 
     @property
     def evidence(self) -> list[Evidence]:
@@ -894,11 +1027,13 @@ def explain(
     nulls: Nulls,
 ) -> Explanation:
     """Run every explainer on a pair whose lineage test drew ``layer_map``."""
+    neurons = ffn_neurons(ref, sus, layer_map)
     return Explanation(
         raw=raw_identity(ref, sus),
         residual=residual_stream(ref, sus),
         vocabulary=vocabulary_relation(ref, sus),
-        neurons=ffn_neurons(ref, sus, layer_map),
+        neurons=neurons,
+        width=width_pruning(ref, sus, neurons),
         parents=merge_parents(sus, parents, nulls) if parents else [],
         same_architecture=same_architecture(ref, sus),
         requant=requantization(ref, sus),

@@ -177,7 +177,7 @@ def decide(
             "layers were duplicated"
         )
         return Verdict(R.DEPTH_UPSCALED, True, min(conf_p, 0.9), reasons, tr)
-    if unmatched and mapped:
+    if unmatched and mapped and sus.d_model >= ref.d_model:  # a narrower suspect holds no whole block
         reasons.append(
             f"suspect layers {unmatched} match no reference layer while "
             f"{[j for j, _ in mapped]} do: only some layers were copied"
@@ -196,6 +196,7 @@ def decide(
             "ffn_dim": [ffn_ref, ffn_sus],
             "d_model": [ref.d_model, sus.d_model],
         }
+        name_kept_width(found, reasons, tr)
         return Verdict(R.PRUNED, True, min(conf_p, 0.9), reasons, tr)
 
     # 5. same function, transformed
@@ -291,3 +292,13 @@ def weight_basis_similarity(stats: LineageStats) -> np.ndarray | None:
     if wb is None or (stats.s2 is not None and stats.log10p_raw_basis <= wb.log10p_model):
         return None
     return np.tanh(wb.scores)
+
+
+def name_kept_width(found: Explanation, reasons: list[str], tr: dict[str, Any]) -> None:
+    """Width pruning (issue 15.3): name the kept dimensions -- hidden size, heads, FFN, and the residual
+    channels and FFN neurons that survived where the fingerprints tell -- in the reasons and in
+    ``tr["pruning"]["width"]``."""
+    if found.width is None:
+        return
+    tr.setdefault("pruning", {})["width"] = found.width.to_dict()
+    reasons.append("width pruning kept " + found.width.describe())

@@ -296,7 +296,7 @@ MODELS: dict[str, Recipe] = {
     "smollm2-q41-ft": Recipe(
         "train",
         ("smollm2-hf",),
-        {"corpus": "man", "steps": 150, "lr": 2e-5, "batch": 2, "seq_len": 128, "seed": 43},
+        {"corpus": "man", "steps": 150, "lr": 2e-5, "batch": 1, "seq_len": 64, "seed": 43},
         summary="The dequantized Q4_1 SmolLM2 fine-tuned 150 steps at lr 2e-5 on man pages on a CPU.",
     ),
     # Issue 15.3: width pruning (hidden size, heads and FFN cut together).

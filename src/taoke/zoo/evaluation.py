@@ -178,11 +178,13 @@ def evaluate(
     nulls: Nulls | None = None,
     calibrate_to: str | Path | None = None,
     progress: Progress = no_progress,
+    sweep: bool = True,
 ) -> dict[str, Any]:
     """Run the zoo evaluation; see the module docstring. Returns the JSON-able report.
 
     ``nulls``: compare the labelled pairs with these nulls instead of the pooled calibration fit;
     ``calibrate_to``: also write the pooled calibration (laid over the packaged nulls) to this file.
+    ``sweep``: also run the weak-merge sweep (:func:`weak_merges`; the zoo's own models only).
     """
     from taoke.zoo.pairs import calibration_pairs, manifest
 
@@ -264,7 +266,7 @@ def evaluate(
         row = _row(p, f"{a}__{b}", res, time.perf_counter() - t)
         row["calibration"] = True
         calib_rows.append(row)
-    return _report(
+    report = _report(
         results,
         calib_rows,
         skipped,
@@ -272,6 +274,44 @@ def evaluate(
         cache,
         time.perf_counter() - t_start,
     )
+    if sweep:
+        report["weak_merges"] = weak_merges(cache, in_use)
+    return report
+
+
+SWEEP_ALPHA = 0.01
+
+
+def weak_merges(cache: FingerprintCache, nulls: Nulls, alpha: float = SWEEP_ALPHA) -> dict[str, Any]:
+    """Issue 15.7: the smallest share of a reference detected in a linear merge with an independent model.
+
+    Each sweep model is ``s * A + (1 - s) * partner`` (partners: A2, same data and tokenizer; B, other
+    data and tokenizer; shares 0.02 to 0.5); it is compared with A alone, no parent named, and counts as
+    detected when the lineage p-value is below ``alpha``. The smallest detected share is the smallest s
+    from which on every sweep pair, at every larger share too, is detected. Nothing is fitted here.
+    """
+    from taoke.zoo.catalog import sweep_pairs
+
+    rows = []
+    for ref, sus, share in sweep_pairs():
+        res = compare(cache.get(ref), cache.get(sus), nulls=nulls)
+        rows.append(
+            {
+                "reference": ref,
+                "suspect": sus,
+                "share": share,
+                "p_value": res.p_value,
+                "log10_p_value": res.log10_p_value,
+                "detected": res.p_value is not None and res.p_value < alpha,
+                "relationship": res.relationship,
+            }
+        )
+    shares = sorted({r["share"] for r in rows})
+    smallest = None
+    for s in reversed(shares):
+        if all(r["detected"] for r in rows if r["share"] >= s):
+            smallest = s
+    return {"alpha": alpha, "smallest_share_detected": smallest, "rows": rows}
 
 
 def _row(p: dict[str, Any], pid: str, res: CompareResult, seconds: float) -> dict[str, Any]:
@@ -297,6 +337,7 @@ def _row(p: dict[str, Any], pid: str, res: CompareResult, seconds: float) -> dic
         "layer_map": [m.reference_layer for m in res.layers],
         "seconds": seconds,
         "calibration": bool(p.get("details", {}).get("calibration")),
+        "split": p.get("details", {}).get("split"),
     }
 
 
