@@ -256,13 +256,32 @@ def load_fingerprint(path: str | Path) -> Fingerprint:
         raise CorruptFile(f"unreadable fingerprint ({type(exc).__name__}: {exc})", p) from None
 
 
-def _load_quant(z: Any, index: list[Any]) -> dict[str, QuantSample]:
+def _load_quant(z: Any, index: Any) -> dict[str, QuantSample]:
+    """The ``quant`` samples of a fingerprint file, checked: a malformed one is a ValueError (the caller
+    reports CorruptFile), never a crash later in a comparison."""
+    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    if not isinstance(index, list):
+        raise ValueError("quantization sample index is not a list")
     out = {}
-    for i, (key, qtype, span) in enumerate(index):
+    for i, item in enumerate(index):
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)):
+            raise ValueError(f"quantization sample {i} is malformed")
+        key, qtype, span = item
+        if not isinstance(span, int) or span not in (32, 256) or not isinstance(qtype, str):
+            raise ValueError(f"quantization sample {key!r}: bad span or type")
         pos, data = z[f"quant/{i}/pos"], z[f"quant/{i}/data"]
-        if data.dtype not in (np.uint8, np.float32) or pos.shape != (2, len(data)):
+        if pos.ndim != 2 or pos.shape != (2, len(data)) or data.ndim != 2 or pos.dtype.kind != "i":
             raise ValueError(f"quantization sample {key!r} is malformed")
-        out[str(key)] = QuantSample(str(qtype), int(span), pos[0], pos[1], data)
+        if data.dtype == np.uint8:
+            if qtype not in GGMLQuantizationType.__members__:
+                raise ValueError(f"quantization sample {key!r}: unknown block type {qtype!r}")
+            block, size = GGML_QUANT_SIZES[GGMLQuantizationType[qtype]]
+            if span % block or data.shape[1] != span // block * size:
+                raise ValueError(f"quantization sample {key!r}: {data.shape[1]} bytes per span for {qtype}")
+        elif data.dtype != np.float32 or data.shape[1] != span:
+            raise ValueError(f"quantization sample {key!r}: bad values")
+        out[key] = QuantSample(qtype, span, pos[0], pos[1], data)
     return out
 
 

@@ -241,7 +241,9 @@ def untestable(stats: LineageStats, alpha: float = DEFAULT_ALPHA) -> Verdict | N
     is blind to a rotated or permuted residual stream, so "not significant" there cannot say
     "independent" (issue 15.5, issue 17). Never "independent, p = 1".
     """
-    computed = stats.computed
+    computed = getattr(stats, "computed", None)
+    if computed is None:  # a stats object from before the untestable rule (duck-typed): tested
+        return None
     if computed and (computed != ["raw-basis"] or stats.log10p_model < np.log10(alpha)):
         return None
     why = "; ".join(stats.notes) if stats.notes else "no statistic applies"
@@ -288,7 +290,7 @@ def weight_basis_similarity(stats: LineageStats) -> np.ndarray | None:
     """Layer similarities from the weight-basis statistic (S3) when the basis-free one could not be
     computed (no shared tokens) and S3 is the stronger of the others: a rotated copy under a new
     tokenizer is then read as the same function (obfuscated copy), not as drift (issue 15.6)."""
-    wb = stats.weight_basis
+    wb = getattr(stats, "weight_basis", None)
     if wb is None or (stats.s2 is not None and stats.log10p_raw_basis <= wb.log10p_model):
         return None
     return np.tanh(wb.scores)

@@ -92,6 +92,11 @@ def weight_basis_statistic(ref: Fingerprint, sus: Fingerprint) -> tuple[WeightBa
         return None, "the weight-basis statistic needs fingerprints with weight-derived probes (binv)"
     if ref.d_model != sus.d_model:
         return None, f"the weight-basis statistic needs equal widths (d_model {ref.d_model} vs {sus.d_model})"
+    for fp in (ref, sus):
+        if any(
+            v.ndim != 3 or v.shape[1] != v.shape[2] or v.shape[0] != fp.n_layers for v in fp.binv.values()
+        ):
+            return None, f"{fp.name}: malformed weight-basis invariants"
     k = min(_size(ref.binv), _size(sus.binv))
     if k < 8:
         return None, f"only {k} weight-derived probes: the weight-basis statistic needs >= 8"

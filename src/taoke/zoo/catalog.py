@@ -267,6 +267,7 @@ MODELS: dict[str, Recipe] = {
     ),
     # Issue 17: copies without tokenizer files (what llamafy writes).
     "a-notok": Recipe("notok", ("base-a",), summary="Base A without tokenizer files."),
+    "c-notok": Recipe("notok", ("base-c",), summary="Base C without tokenizer files."),
     "smollm2-notok": Recipe(
         "notok", ("smollm2-hf",), declares_base=True, summary="SmolLM2 (dequantized) without tokenizer files."
     ),
@@ -693,18 +694,39 @@ def _pairs() -> list[dict]:
             R.INDEPENDENT_SAME_ARCHITECTURE,
             why="A continued on man pages vs B trained on man pages: same data, different origin",
         ),
-        P("base-a", "smollm2", R.INDEPENDENT_SAME_ARCHITECTURE, why="both llama architecture, unrelated"),
+        P(
+            "base-a",
+            "smollm2",
+            R.UNTESTABLE,
+            why="both llama architecture, unrelated; d 64 vs 576 and 0-3 shared anchor tokens: no statistic "
+            "applies, so compare must say untestable (issue 17), never independent",
+            truth="independent",
+        ),
         P(
             "base-a2",
             "a-obf-all",
             R.INDEPENDENT_SAME_ARCHITECTURE,
             why="disguised copy of A vs independent A2",
         ),
-        # negatives: different families
-        P("base-a", "minilm", R.INDEPENDENT, why="BERT encoder vs LLaMA decoder"),
-        P("base-a", "gemma3", R.INDEPENDENT, why="Gemma 3 vs small LLaMA"),
-        P("smollm2", "gemma3", R.INDEPENDENT, why="Gemma 3 270M vs SmolLM2 135M"),
-        P("smollm2", "minilm", R.INDEPENDENT, why="BERT encoder vs SmolLM2"),
+        # negatives: different families. Where no statistic applies (other widths, too few shared tokens)
+        # the expected answer is "untestable" (issue 17); ``truth`` keeps what the models really are.
+        P(
+            "base-a2",
+            "a-neox",
+            R.INDEPENDENT,
+            why="A under GPT-NeoX names vs independent A2: other family, own weights (testable: same width)",
+        ),
+        P("base-a", "minilm", R.UNTESTABLE, why="BERT encoder vs LLaMA decoder", truth="independent"),
+        P("base-a", "gemma3", R.UNTESTABLE, why="Gemma 3 vs small LLaMA", truth="independent"),
+        P("smollm2", "gemma3", R.UNTESTABLE, why="Gemma 3 270M vs SmolLM2 135M", truth="independent"),
+        P("smollm2", "minilm", R.UNTESTABLE, why="BERT encoder vs SmolLM2", truth="independent"),
+        P(
+            "base-a",
+            "c-notok",
+            R.UNTESTABLE,
+            why="base C (d=128) without tokenizer vs A (d=64): no shared token, other width",
+            truth="independent",
+        ),
     ]
     return pairs
 
