@@ -85,6 +85,7 @@ FINDINGS_ZH: dict[str, str] = {
     "undeclared-parent": "权重来源于 {reference}（{relationship}）；该发布未如实声明",
     "declared-parent-unsupported": "声明的基座为 {declared}，但权重比对不支持这一点（{relationship}）",
     "declared-parent-confirmed": "声明的基座 {reference} 得到权重比对证实（{relationship}）",
+    "weights-untestable": "权重无法与 {reference} 比对（无可用的统计量：untestable）",
     "code-derived": "{file} 的代码来源于 transformers {reference}（共享指纹 {shared_fingerprints} 个）",
     "code-notice-missing": "{file} 复制了 {reference}，但删去了原文件的版权与许可证声明",
     "code-notice-partial": "{file} 复制了 {reference}，但只保留了部分版权与许可证声明",

@@ -145,6 +145,7 @@ def render_compare_html(result: Any) -> str:
     )
     heat = _heatmap_svg(d["similarity_matrix"], d["transformations"].get("layer_map", {}))
     derived = _derived_word(d)
+    stat = esc(str(d["transformations"].get("similarity_statistic") or "none"))
     layer_head = "<tr><th>suspect</th><th>from reference</th><th>similarity</th><th>p-value</th></tr>"
     ev_head = "<tr><th>kind</th><th>finding</th><th>p-value</th><th>null</th></tr>"
     return f"""<!DOCTYPE html>
@@ -157,7 +158,7 @@ td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;vertical-align:top}}
 <p>relationship: <span class="v">{esc(d["relationship"])}</span> &middot; derived: {derived}
 &middot; p-value: {esc(fmt_p(d["p_value"]))} &middot; confidence {_num(d["confidence"], ".2f")}</p>
 <p>{esc("; ".join(d["reasons"]))}</p>
-<h2>Layer similarity (basis-free; outlined: layer map)</h2>{heat}
+<h2>Layer similarity ({stat}; outlined: layer map)</h2>{heat}
 <h2>Suspect layers</h2><table>{layer_head}{rows}</table>
 <h2>Evidence</h2><table>{ev_head}{ev}</table>
 <h2>Transformations</h2><pre>{esc(dumps(d["transformations"]))}</pre>
