@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from taoke.weights import compare, load_fingerprint
-from taoke.weights.alignment import SAME_BLOCKS, requantization
+from taoke.weights.alignment import GRID_RESIDUAL_MAX, SAME_BLOCKS, requantization
 from taoke.weights.fingerprint import QUANT_BUDGET, QUANT_VALUES, QuantSample
 from tests.helpers.compare import zoo_fp
 
@@ -113,3 +113,38 @@ def _replace(fp, quant):
     from dataclasses import replace
 
     return replace(fp, quant=quant)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_smollm2_requantized_copy_reproduces_the_q4_1_blocks():
+    """Test split: the dequantized (bfloat16) SmolLM2 requantized to Q4_1 is the released Q4_1 file."""
+    res = compare(zoo_fp("smollm2"), zoo_fp("smollm2-q4_1"))
+    rq = res.transformations["requantization"]
+    assert res.relationship == "identical" and rq["verdict"] == "same", (res.reasons, rq)
+    assert rq["scheme"] == "Q4_1" and res.transformations["quantized_from"] == "Q4_1"
+    bf16 = compare(zoo_fp("smollm2"), zoo_fp("smollm2-hf")).transformations["requantization"]
+    assert bf16["verdict"] == "same" and bf16["chain"] == "Q4_1 -> BF16", bf16
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_smollm2_fine_tune_of_the_dequantized_q4_1_is_fine_tuned():
+    """Test split, the case of issue 15 itself (needs the CPU fine-tune built: requires_training)."""
+    from taoke.zoo.build import is_built
+
+    if not is_built("smollm2-q41-ft"):
+        pytest.skip(
+            "smollm2-q41-ft needs training: "
+            "python -m taoke.zoo build DIR --with-training --only smollm2-q41-ft"
+        )
+    for ref in ("smollm2", "smollm2-hf"):
+        res = compare(zoo_fp(ref), zoo_fp("smollm2-q41-ft"))
+        rq = res.transformations["requantization"]
+        assert res.relationship == "fine-tuned" and rq["verdict"] == "differs", (ref, res.reasons, rq)
+        # requantization is many-to-one: the fine-tune's values quantize back to the release's very bytes
+        # (source_fraction), which alone could not tell it from the release's float source; its values
+        # sit a tiny fraction of a step off the dequantized grid, a source's about a quarter step
+        assert rq["source_fraction"] > 0.9 and rq["grid_residual"] < GRID_RESIDUAL_MAX, rq
+    source = compare(zoo_fp("smollm2-hf"), zoo_fp("smollm2-q4_0")).transformations["requantization"]
+    assert source["verdict"] == "same" and source["grid_residual"] > GRID_RESIDUAL_MAX, source
