@@ -58,7 +58,13 @@ def test_new_tokenizer_then_rotation_is_derived():
     """The case of issue 15: A's blocks under a new tokenizer (embeddings trained anew), then rotated."""
     res = compare(zoo_fp("base-a"), zoo_fp("a-newtok-rot"))
     assert res.derived and res.p_value < 1e-6, res.reasons
+    assert res.relationship == "partial" and res.transformations["replaced"]["tensors"] == [
+        "token_embd",
+        "output",
+    ]
     assert compare(zoo_fp("base-a2"), zoo_fp("a-newtok-rot")).derived is False
+    unrotated = compare(zoo_fp("base-a"), zoo_fp("a-newtok"))  # raw values say "same": only the blocks are
+    assert unrotated.relationship == "partial", unrotated.reasons
 
 
 def test_never_p_one_without_shared_tokens_of_other_width(tmp_path):

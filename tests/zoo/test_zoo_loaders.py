@@ -29,7 +29,9 @@ def test_model_view_reads_zoo_model(mid, root):
     assert model.hparams.n_layers == cfg["num_hidden_layers"]
     assert model.hparams.n_kv_heads == cfg["num_key_value_heads"]
     q = model.canonical("blk.0.attn_q.weight")
-    assert q.shape == (cfg["hidden_size"], cfg["hidden_size"])
+    d, h = cfg["hidden_size"], cfg["num_attention_heads"]
+    # [heads x head_dim, d]: square except for the width-pruned models, which keep head_dim (issue 15.3)
+    assert q.shape == (h * (cfg.get("head_dim") or d // h), d)
 
 
 @pytest.mark.parametrize(

@@ -124,6 +124,11 @@ def decide(
         reasons.append(f"suspect vocabulary holds the reference's plus {vocab.added_tokens} tokens")
         return Verdict(R.VOCAB_EXTENDED, True, min(conf_p, 0.9), reasons, tr)
 
+    # 1a. blocks copied under a replaced vocabulary (issue 15.6)
+    swapped = replaced_vocabulary(stats, found, alpha, conf_p, reasons, tr)
+    if swapped is not None:
+        return swapped
+
     # 1b. exact requantization check (issue 15.2): values equal within rounding, blocks that differ
     fine = requantized_fine_tune(found, raw_same and identity_map, conf_p, reasons, tr)
     if fine is not None:
@@ -304,3 +309,42 @@ def name_kept_width(found: Explanation, reasons: list[str], tr: dict[str, Any]) 
         return
     tr.setdefault("pruning", {})["width"] = found.width.to_dict()
     reasons.append("width pruning kept " + found.width.describe())
+
+
+def replaced_vocabulary(
+    stats: LineageStats,
+    found: Explanation,
+    alpha: float,
+    conf_p: float,
+    reasons: list[str],
+    tr: dict[str, Any],
+) -> Verdict | None:
+    """``partial`` when the blocks are the reference's but the vocabulary and its embeddings are not.
+
+    A copy that swapped its tokenizer (new embeddings and output head trained for it, the blocks kept,
+    perhaps then rotated: issue 15.6) matches in the statistics that read the blocks without the
+    embeddings (raw basis S2, weight basis S3) but not in the one read through the embeddings of shared
+    tokens (S1), and its vocabulary is another one. Only the blocks were copied: ``partial``.
+    """
+    if found.vocabulary.relation not in (VocabChange.OVERLAPPING, VocabChange.DIFFERENT):
+        return None
+    thr = np.log10(alpha)
+    wb = getattr(stats, "weight_basis", None)
+    blocks = min(
+        getattr(stats, "log10p_raw_basis", 0.0) if getattr(stats, "s2", None) is not None else 0.0,
+        wb.log10p_model if wb is not None else 0.0,
+    )
+    through_embeddings = (
+        getattr(stats, "log10p_basis_free", 0.0) if getattr(stats, "basis_free", None) else 0.0
+    )
+    if not (blocks < thr <= through_embeddings):
+        return None
+    mapped = {str(j): i for j, i in enumerate(stats.layer_map) if i is not None}
+    tr["copied_layers"] = mapped
+    tr["replaced"] = {"vocabulary": found.vocabulary.relation, "tensors": ["token_embd", "output"]}
+    reasons.append(
+        f"the blocks match ({len(mapped)} layers, read without the embeddings: p 10^{blocks:.0f}) but not "
+        f"through the embeddings of shared tokens, and the vocabulary is another one "
+        f"({found.vocabulary.relation}): the blocks were copied under a new tokenizer and embeddings"
+    )
+    return Verdict(R.PARTIAL, True, min(conf_p, 0.85), reasons, tr)
