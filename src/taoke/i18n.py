@@ -80,7 +80,7 @@ def _compile(template: str) -> re.Pattern[str]:
     out, pos = [], 0
     for m in _FIELD.finditer(template):
         out.append(re.escape(template[pos : m.start()]))
-        out.append(f"(?P<{m.group(1)}>.+?)")
+        out.append(f"(?P<{m.group(1)}>.*?)")
         pos = m.end()
     out.append(re.escape(template[pos:]))
     return re.compile("".join(out), re.DOTALL)

@@ -328,5 +328,22 @@ def render_html(result: Any, lang: str = "en") -> str:
         steps=steps(d, L),
         heatmap=heatmap(d, L),
         strip=strip(d, L),
+        grid=component_grid(d, L),
         layer_map=layer_map_list(d),
     )
+
+
+def component_grid(d: dict[str, Any], L: Words) -> Markup:
+    """Suspect layers x weight components (qk, ov, ffn, gate): how alike each part of each matched
+    layer is (empty when the comparison kept no per-component scores)."""
+    layers = [m for m in d.get("layers") or [] if isinstance(m, dict)]
+    comps: list[str] = []
+    for m in layers:
+        for c, v in (m.get("components") or {}).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and c not in comps:
+                comps.append(c)
+    if not comps:
+        return Markup("")
+    rows = [str(m.get("suspect_layer", k)) for k, m in enumerate(layers)]
+    matrix = [[(m.get("components") or {}).get(c) for c in comps] for m in layers]
+    return svg.grid(matrix, rows, comps, x=L("weight component"), y=L("suspect layer"), scale=L("similarity"))

@@ -146,6 +146,8 @@ def environment() -> Environment:
     env.filters["code"] = code
     env.filters["value"] = value
     env.filters["clean"] = svg.clean
+    env.filters["clean_lines"] = lambda v: svg.clean(v, lines=True)
+    env.globals["zip"] = zip
     env.filters["pct"] = lambda x, d=0: "-" if x is None else f"{x:.{d}%}"
     env.filters["num"] = lambda x, d=3: "-" if x is None else f"{x:.{d}f}"
     env.filters["count"] = lambda x: "-" if x is None else f"{x:,}"

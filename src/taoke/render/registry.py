@@ -71,10 +71,15 @@ def render_search(result: Any, fmt: str) -> str | list[Any]:
     return [*head, table]
 
 
-def render_scan(result: Any, fmt: str) -> str | list[Any]:
-    """A :class:`taoke.jobs.scan.ScanResult`: undeclared parents first, failures with their one line."""
+def render_scan(result: Any, fmt: str, lang: str = "en") -> str | list[Any]:
+    """A :class:`taoke.jobs.scan.ScanResult`: undeclared parents first, failures with their one line.
+    ``html``: the index page of :mod:`taoke.render.scan_html` (``--html DIR`` writes every page)."""
     if fmt == "json":
         return dumps(result)
+    if fmt == "html":
+        from taoke.render.scan_html import render_index
+
+        return render_index(result, lang, links=False)
     table = Table(
         title=f"taoke scan ({result.executor}, shortlist by {result.shortlist}, "
         f"{result.seconds['total']:.1f} s) -> {escape(result.registry)}",

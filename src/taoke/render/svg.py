@@ -39,9 +39,13 @@ INK, MUTED, GRID = "#1d2330", "#667085", "#d0d5dd"
 ALERT, GOOD, WARN, MAP = "#b42318", "#027a48", "#b54708", "#e31a1c"
 
 
-def clean(text: object) -> str:
-    """``str(text)`` with control and bidi-override characters shown as visible escapes."""
-    return _CONTROL.sub(_visible, str(text))
+_CONTROL_ALL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def clean(text: object, lines: bool = False) -> str:
+    """``str(text)`` with control and bidi-override characters shown as visible escapes (``\\x1b``,
+    ``\\u202e``); ``lines=True`` keeps newlines and tabs (code, multi-line answers)."""
+    return (_CONTROL if lines else _CONTROL_ALL).sub(_visible, str(text))
 
 
 def _visible(m: re.Match[str]) -> str:
@@ -562,3 +566,84 @@ def meter(value: float | None, vmax: float = 1.0, width: int = 90, colour: str =
         f'<rect width="{w:.1f}" height="10" fill="{colour}"/>'
         "</svg>"
     )
+
+
+def grid(
+    matrix: Sequence[Sequence[float | None]],
+    rows: Sequence[str],
+    cols: Sequence[str],
+    *,
+    x: str,
+    y: str,
+    scale: str,
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+) -> Markup:
+    """A small labelled heatmap (rows and columns named, a value printed in each cell when there is
+    room) with a colour bar: e.g. suspect layers x weight components."""
+    n_r, n_c = len(rows), len(cols)
+    if not n_r or not n_c:
+        return Markup("")
+    cell = max(14, min(44, 360 // max(n_r, n_c)))
+    col_w = max(cell, 8 + 7 * max(len(clean(c)) for c in cols)) if cell >= 30 else cell
+    left = 24 + 7 * max(len(clean(r)) for r in rows) + 10
+    top = 10
+    w, h = n_c * col_w, n_r * cell
+    bar_x = left + w + 20
+    width, height = bar_x + 70, top + max(h, 100) + 56
+    o = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart heatmap grid" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" {FONT} font-size="11">',
+        f"<title>{_e(y)} × {_e(x)}</title>",
+    ]
+    for i in range(n_r):
+        for j in range(n_c):
+            v = matrix[i][j] if j < len(matrix[i]) else None
+            val = None if v is None or not math.isfinite(v) else float(v)
+            frac = None if val is None else (val - vmin) / (vmax - vmin or 1.0)
+            o.append(
+                f'<rect x="{left + j * col_w}" y="{top + i * cell}" width="{col_w}" height="{cell}" '
+                f'fill="{viridis(frac)}" stroke="#fff" stroke-width="1"><title>{_e(rows[i])} / {_e(cols[j])}: '
+                f"{'-' if val is None else f'{val:.3f}'}</title></rect>"
+            )
+            if val is not None and cell >= 18 and col_w >= 34:
+                ink = "#fff" if (frac or 0) < 0.55 else INK
+                o.append(
+                    f'<text x="{left + (j + 0.5) * col_w:.1f}" y="{top + (i + 0.5) * cell + 4:.1f}" '
+                    f'text-anchor="middle" fill="{ink}" font-size="10">{val:.2f}</text>'
+                )
+    for i, r in enumerate(rows):
+        o.append(
+            f'<text x="{left - 6}" y="{top + (i + 0.5) * cell + 4:.1f}" text-anchor="end" fill="{INK}">'
+            f"{_e(r)}</text>"
+        )
+    for j, c in enumerate(cols):
+        o.append(
+            f'<text x="{left + (j + 0.5) * col_w:.1f}" y="{top + h + 14}" text-anchor="middle" fill="{INK}">'
+            f"{_e(c)}</text>"
+        )
+    o.append(
+        f'<text x="{left + w / 2:.1f}" y="{top + h + 32}" text-anchor="middle" fill="{INK}" font-size="12">'
+        f"{_e(x)}</text>"
+    )
+    cy = top + h / 2
+    o.append(
+        f'<text x="12" y="{cy:.1f}" text-anchor="middle" fill="{INK}" font-size="12" '
+        f'transform="rotate(-90 12 {cy:.1f})">{_e(y)}</text>'
+    )
+    bar_h = max(h, 100)
+    for k in range(20):
+        o.append(
+            f'<rect x="{bar_x}" y="{top + k * bar_h / 20:.2f}" width="12" height="{bar_h / 20 + 0.6:.2f}" '
+            f'fill="{viridis(1 - (k + 0.5) / 20)}"/>'
+        )
+    for frac in (0.0, 0.5, 1.0):
+        yy = top + (1 - frac) * bar_h
+        o.append(
+            f'<text x="{bar_x + 16}" y="{yy + 4:.1f}" fill="{INK}">{vmin + frac * (vmax - vmin):g}</text>'
+        )
+    o.append(
+        f'<text x="{bar_x + 6}" y="{top + bar_h + 16}" text-anchor="middle" fill="{MUTED}">{_e(scale)}</text>'
+    )
+    o.append("</svg>")
+    return Markup("".join(o))
