@@ -34,6 +34,8 @@ from typing import Any
 LANGS = ("en", "zh")
 
 _FIELD = re.compile(r"\{(\w+)\}")
+# fields that quote the release or another text verbatim: never translated, never taken for prose
+_QUOTED = frozenset({"held", "phrase", "phrases", "text", "quote", "answer", "question", "error_text"})
 _MAX_DEPTH = 3
 
 
@@ -139,15 +141,21 @@ def message(kind: str | None, english: str, detail: dict[str, Any] | None, lang:
     if lang == "en":
         return [Piece(english)]
     cat = catalogue()
+    if kind == "openness-conclusion" and detail and detail.get("slug"):
+        return [Piece(conclusion(str(detail["slug"]), english, lang))]
     if kind and kind in cat["kinds"] and detail is not None:
         pieces = _fill_kind(cat["kinds"][kind], detail, lang)
         if pieces is not None:
             return pieces
+    if not re.search(r"\s", english.strip()) or not _letters(english):
+        return [Piece(english, value=True)]  # a file name, a URL, a number: quoted, not a sentence
     pieces = _translate(english, lang, 0)
-    if pieces is not None:
-        return pieces
-    missing.add(english)
-    return [Piece(english, value=False, translated=False)]
+    if pieces is None:
+        pieces = _split(english.strip(), lang, 0) or [Piece(english, translated=False)]
+    for p in pieces:
+        if not p.translated and _letters(p.text):
+            missing.add(p.text)
+    return pieces
 
 
 def text(pieces: list[Piece]) -> str:
@@ -215,8 +223,14 @@ def _fill_kind(template: str, detail: dict[str, Any], lang: str) -> list[Piece] 
     return _fill_template(template, fields)
 
 
+def _clean(pieces: list[Piece]) -> bool:
+    return all(p.translated for p in pieces)
+
+
 def _translate(english: str, lang: str, depth: int) -> list[Piece] | None:
-    """``english`` as a known term, string or template sentence; None if none fits."""
+    """``english`` as a known term, string or template sentence; None if none fits. A template whose
+    fields all translate (or are plain values) wins over one that leaves English in a field: a loose
+    template ("{where} under {licence}") must not swallow a sentence another template reads whole."""
     cat = catalogue()
     s = english.strip()
     if s in cat["terms"]:
@@ -225,34 +239,52 @@ def _translate(english: str, lang: str, depth: int) -> list[Piece] | None:
         return [Piece(cat["strings"][s])]
     if depth >= _MAX_DEPTH:
         return None
+    fallback: list[Piece] | None = None
     for pattern, zh in cat["messages"]:
         m = pattern.fullmatch(s)
         if m is None:
             continue
-        fields = {k: _value(v, lang, depth + 1) for k, v in m.groupdict().items()}
-        return _fill_template(zh, fields)
+        fields = {k: _value(v, lang, depth + 1, k in _QUOTED) for k, v in m.groupdict().items()}
+        pieces = _fill_template(zh, fields)
+        if _clean(pieces):
+            return pieces
+        fallback = fallback or pieces
+    if fallback is not None:
+        split = _split(s, lang, depth)
+        return split if split is not None else fallback
     return None
 
 
-def _value(v: str, lang: str, depth: int) -> list[Piece]:
-    """A field of a matched sentence: translated when it is itself a term, string, sentence or a list
-    of those; otherwise quoted as a value (a name, a number)."""
-    got = _translate(v, lang, depth) if _letters(v) else None
-    if got is not None:
-        return got
+def _split(v: str, lang: str, depth: int) -> list[Piece] | None:
+    """A list of sentences ("a; b", "a, b") translated part by part, when every part translates."""
     for sep, zh_sep in (("; ", "；"), (", ", "、")):
         parts = v.split(sep)
-        if len(parts) > 1 and _letters(v):
+        if len(parts) > 1:
             done = [_translate(p, lang, depth) for p in parts]
-            if all(d is not None for d in done):
+            if all(d is not None and _clean(d) for d in done):
                 out: list[Piece] = []
                 for i, d in enumerate(done):
                     if i:
                         out.append(Piece(zh_sep))
                     out.extend(d or [])
                 return out
+    return None
+
+
+def _value(v: str, lang: str, depth: int, quoted: bool = False) -> list[Piece]:
+    """A field of a matched sentence: translated when it is itself a term, string, sentence or a list
+    of those; otherwise quoted as a value (a name, a number, a quotation)."""
+    if quoted or not _letters(v):
+        return [Piece(v, value=True)]
+    got = _translate(v, lang, depth)
+    if got is not None and _clean(got):
+        return got
+    split = _split(v, lang, depth)
+    if split is not None:
+        return split
+    if got is not None:
+        return got
     if _prose(v):  # an English clause the catalogue lacks, not a name: say so rather than quote it
-        missing.add(v)
         return [Piece(v, translated=False)]
     return [Piece(v, value=True)]
 

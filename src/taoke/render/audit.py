@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from taoke import i18n
-from taoke.render import compare_page, svg
+from taoke.render import compare_page
 from taoke.render.common import dumps, fmt_p
 from taoke.render.html import Header, Words, name, page
 from taoke.render.svg import clean
@@ -64,10 +64,9 @@ def render_text(report: Any, lang: str = "en", width: int = 120) -> str:
     T = lambda s: escape(i18n.tr(s, lang))  # noqa: E731
     M = lambda s: escape(clean(s))  # noqa: E731 - any value from the release
     sev = lambda s: f"[{_SEV_STYLE.get(s, '')}]{escape(i18n.term(s, lang, 'severities'))}[/]"  # noqa: E731
+    F = lambda s, **kw: escape(clean(i18n.text(i18n.fill(s, lang, **kw))))  # noqa: E731
     con.rule(f"{T('Audit')}: {M(report.name)}")
-    con.print(
-        f"{T('Release')}: {M(report.source)} ({escape(i18n.text(i18n.fill('{n} files', lang, n=len(report.files))))})"
-    )
+    con.print(f"{T('Release')}: {M(report.source)} ({F('{n} files', n=len(report.files))})")
     con.print(f"\n[bold]{T('Headline findings')}[/]")
     for e in report.headline_findings:
         con.print(f"  [{_SEV_STYLE.get(e.severity, '')}]•[/] {M(_tr(e, lang))}")
@@ -88,11 +87,13 @@ def render_text(report: Any, lang: str = "en", width: int = 120) -> str:
             if c.compare:
                 rel = i18n.relationship(c.compare.get("relationship"), lang)
                 con.print(
-                    f"  {M(c.reference_name)}: {T('relationship')} {M(rel)} (p={fmt_p(c.compare.get('p_value'))})"
+                    f"  {M(c.reference_name)}: {T('relationship')} {M(rel)} "
+                    f"(p={fmt_p(c.compare.get('p_value'))})"
                 )
             else:
                 con.print(
-                    f"  {M(c.reference_name)}: {T('The weights could not be compared')}: {M(_m(c.message, lang))}"
+                    f"  {M(c.reference_name)}: {T('The weights could not be compared')}: "
+                    f"{M(_m(c.message, lang))}"
                 )
             if c.tokenizer:
                 rel = i18n.term(c.tokenizer.get("relation"), lang, "tokenizer_relations")
@@ -162,12 +163,13 @@ def render_text(report: Any, lang: str = "en", width: int = 120) -> str:
     for c in getattr(report, "contamination", []):
         verdict = i18n.term(c.verdict, lang, "contamination_verdicts")
         con.print(
-            f"  {escape(i18n.text(i18n.fill('Benchmark contamination: {benchmark}', lang, benchmark=clean(c.benchmark))))}: {M(verdict)}"
+            f"  {F('Benchmark contamination: {benchmark}', benchmark=clean(c.benchmark))}: {M(verdict)}"
         )
         for t in (c.order, c.option):
             if t is not None:
                 con.print(
-                    f"    {M(i18n.term(t.name, lang, 'contamination_tests'))}: p = {fmt_p(t.p_value)} ({t.draws})"
+                    f"    {M(i18n.term(t.name, lang, 'contamination_tests'))}: "
+                    f"p = {fmt_p(t.p_value)} ({t.draws})"
                 )
 
     con.print(f"\n[bold]{T('Licence and obligations')}[/]")
@@ -211,7 +213,8 @@ def render_text(report: Any, lang: str = "en", width: int = 120) -> str:
             for k, v in sorted(op.mof.progress.items())
         )
         con.print(
-            f"  {T('Model Openness Framework')}: {M(i18n.term(op.mof.label, lang, 'mof_classes'))} ({M(prog)})"
+            f"  {T('Model Openness Framework')}: "
+            f"{M(i18n.term(op.mof.label, lang, 'mof_classes'))} ({M(prog)})"
         )
         con.print(
             f"  [bold]{T('Conclusion')}:[/] {M(i18n.conclusion(op.conclusion, op.conclusion_text, lang))}"

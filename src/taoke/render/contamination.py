@@ -19,7 +19,7 @@ from rich.text import Text
 from taoke import i18n
 from taoke.render import svg
 from taoke.render.common import dumps, fmt_p
-from taoke.render.html import Header, Words, name, page, value
+from taoke.render.html import Header, Words, name, page
 from taoke.render.svg import clean
 
 _VERDICT_STYLE = {"contaminated": "bold red", "no-evidence": "green", "no-power": "yellow"}
@@ -142,7 +142,7 @@ def _ranking(result: Any, L: Words) -> Markup:
         note = (
             f"rank p {r.option_rank_p:.2f}" if r.option_rank_p is not None else f"Min-K%++ {r.min_k_pp:+.2f}"
         )
-        bars.append(svg.Bar(f"#{r.index}", val, note, highlight=(r.option_rank_p or 1.0) <= 0.2))
+        bars.append(svg.Bar(f"#{r.index}", val, note))
     vals = [b.value for b in bars if b.value is not None]
     if not vals:
         return Markup("")
@@ -185,7 +185,13 @@ def header(result: Any, L: Words) -> Header:
         ),
         confidence=None,
         compared=[
-            ("Model", name(result.model) + Markup(" ") + value(result.how)),
+            (
+                "Model",
+                name(result.model)
+                + Markup(' <span class="small muted">')
+                + L.msg(None, result.how)
+                + Markup("</span>"),
+            ),
             (
                 "Benchmark",
                 name(result.benchmark)

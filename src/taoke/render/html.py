@@ -67,6 +67,10 @@ def code(value: Any) -> Markup:
     return Markup(f'<code translate="no">{escape(svg.clean(value))}</code>')
 
 
+ERROR_KINDS = ("-unreadable", "-error", "-not-run", "compare-unavailable")
+"""Evidence kinds whose message is an exception's one line (a file and what is wrong with it)."""
+
+
 class Words:
     """The translation helpers a template sees, bound to one language (``L`` in the templates)."""
 
@@ -92,11 +96,25 @@ class Words:
             return Markup("")
         return pieces_html(i18n.message(kind, str(english), detail, self.lang))
 
+    def err(self, text: Any) -> Markup:
+        """An error from taoke's error tree ("path: problem"): translated when the catalogue reads it,
+        else quoted verbatim as a diagnostic (marked, not passed off as a translation)."""
+        if not text:
+            return Markup("")
+        pieces = i18n.message(None, str(text), None, self.lang)
+        if all(p.translated for p in pieces):
+            return pieces_html(pieces)
+        i18n.missing.discard(str(text))
+        for p in pieces:
+            i18n.missing.discard(p.text)
+        return Markup(f'<code class="diag" translate="no" lang="en">{escape(svg.clean(text))}</code>')
+
     def ev(self, e: Any) -> Markup:
-        """An Evidence (object or dict) message in this language."""
-        if isinstance(e, dict):
-            return self.msg(e.get("kind"), e.get("message"), e.get("detail") or {})
-        return self.msg(e.kind, e.message, e.detail)
+        """An Evidence (object or dict) message in this language (an error's text as :meth:`err`)."""
+        d = e if isinstance(e, dict) else {"kind": e.kind, "message": e.message, "detail": e.detail}
+        if str(d.get("kind") or "").endswith(ERROR_KINDS):
+            return self.err(d.get("message"))
+        return self.msg(d.get("kind"), d.get("message"), d.get("detail") or {})
 
     def rel(self, value: Any) -> str:
         return i18n.relationship(value, self.lang) if value is not None else "-"

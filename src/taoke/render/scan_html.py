@@ -63,7 +63,8 @@ def _null(L: Words) -> Markup:
     return Markup(
         L(
             "If a model had been trained independently of a registered one, a match at least this strong "
-            "would turn up with probability p (per model, Holm-adjusted over the candidates it was compared with)."
+            "would turn up with probability p (per model, Holm-adjusted over the candidates it was "
+            "compared with)."
         )
     )
 
@@ -72,7 +73,8 @@ def index_header(result: Any, L: Words) -> Header:
     c = result.counts.get("finding", {})
     alerts = c.get("undeclared-parent", 0) + c.get("declared-parent-mismatch", 0)
     verdict = L.f(
-        "{undeclared} models with an undeclared parent, {mismatch} with a declaration the weights contradict, "
+        "{undeclared} models with an undeclared parent, {mismatch} with a declaration the weights "
+        "contradict, "
         "{confirmed} confirmed, {failed} failed",
         undeclared=c.get("undeclared-parent", 0),
         mismatch=c.get("declared-parent-mismatch", 0),
@@ -106,9 +108,7 @@ def model_header(f: Any, L: Words) -> Header:
             relative=name(f.relative),
         )
     elif f.error:
-        verdict = L.f(
-            "{finding}: {error}", finding=L.term(f.finding, "scan_findings"), error=L.msg(None, f.error)
-        )
+        verdict = L.f("{finding}: {error}", finding=L.term(f.finding, "scan_findings"), error=L.err(f.error))
     else:
         verdict = Markup(L.term(f.finding, "scan_findings"))
     declared = Markup(", ").join(name(d) for d in f.declared_base) if f.declared_base else Markup(L("none"))

@@ -53,6 +53,13 @@ def _visible(m: re.Match[str]) -> str:
     return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
 
 
+def _fill(template: str, **fields: object) -> str:
+    """``template`` with ``{name}`` replaced by each field (no other brace is special: a label is text)."""
+    for k, v in fields.items():
+        template = template.replace("{" + k + "}", str(v))
+    return template
+
+
 def _e(text: object) -> Markup:
     return escape(clean(text))
 
@@ -156,7 +163,7 @@ def heatmap(
                 f'fill="{colour}"'
             )
             if titles:
-                tip = labels.cell.format(i=i, j=j, v="-" if val is None else f"{val:.3f}")
+                tip = _fill(labels.cell, i=i, j=j, v="-" if val is None else f"{val:.3f}")
                 o.append(f"{rect}><title>{_e(tip)}</title></rect>")
             else:
                 o.append(rect + "/>")
@@ -347,11 +354,11 @@ def pvalue_strip(
         )
         o.append(
             f'<text x="{left + w + 6}" y="{ya + 4:.1f}" fill="{INK}">'
-            f"{_e(labels.alpha.format(alpha=f'{alpha:g}'))}</text>"
+            f"{_e(_fill(labels.alpha, alpha=format(alpha, 'g')))}</text>"
         )
     o.append(
         f'<text x="{left + w + 6}" y="{top + 6}" fill="{ALERT}">'
-        f"▲ {_e(labels.beyond.format(cap=f'{cap:g}'))}</text>"
+        f"▲ {_e(_fill(labels.beyond, cap=format(cap, 'g')))}</text>"
     )
     o.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + w}" y2="{top + ph}" stroke="{INK}"/>')
     for j in ticks(n):
@@ -461,7 +468,7 @@ def histogram(
         dx = -5 if anchor == "end" else 5
         o.append(
             f'<text x="{x + dx:.1f}" y="{top + 10}" text-anchor="{anchor}" fill="{ALERT}" font-weight="600">'
-            f"{_e(labels.marker.format(value=f'{marker:.4g}'))}</text>"
+            f"{_e(_fill(labels.marker, value=format(marker, '.4g')))}</text>"
         )
     o.append("</svg>")
     return Markup("".join(o))
@@ -523,6 +530,12 @@ def hbars(
                 f'<text x="{left + 4}" y="{y + row / 2 + 4:.1f}" fill="{MUTED}">{_e(b.note or "-")}</text>'
             )
             continue
+        if b.highlight and x_of(b.value) - x_of(vmin) < 4:  # a best match at ~0: mark it, a bar is invisible
+            cx, cy = x_of(b.value), y + row / 2
+            o.append(
+                f'<path class="mark" d="M{cx:.1f},{cy - 6:.1f} L{cx + 6:.1f},{cy:.1f} L{cx:.1f},{cy + 6:.1f} '
+                f'L{cx - 6:.1f},{cy:.1f} Z" fill="{ALERT}"/>'
+            )
         x0, x1 = x_of(max(vmin, 0.0) if vmin < 0 < vmax else vmin), x_of(b.value)
         lo, hi = min(x0, x1), max(x0, x1)
         colour = ALERT if b.highlight else "#5b8def"
@@ -603,7 +616,8 @@ def grid(
             frac = None if val is None else (val - vmin) / (vmax - vmin or 1.0)
             o.append(
                 f'<rect x="{left + j * col_w}" y="{top + i * cell}" width="{col_w}" height="{cell}" '
-                f'fill="{viridis(frac)}" stroke="#fff" stroke-width="1"><title>{_e(rows[i])} / {_e(cols[j])}: '
+                f'fill="{viridis(frac)}" stroke="#fff" stroke-width="1">'
+                f"<title>{_e(rows[i])} / {_e(cols[j])}: "
                 f"{'-' if val is None else f'{val:.3f}'}</title></rect>"
             )
             if val is not None and cell >= 18 and col_w >= 34:
