@@ -11,7 +11,6 @@ How it works (gettext's model, with the catalogue as data in ``taoke/data/i18n/z
   untranslated.
 - **terms**: closed vocabularies shown as words: relationship names (one agreed Chinese term each,
   e.g. ``renamed-copy`` -> 套壳（重命名复制）), verdicts, severities, statuses.
-- **kinds**: a finding whose ``Evidence.kind`` is listed is re-phrased from its structured ``detail``.
 - **messages**: any other analyzer sentence is matched against English templates (``"{same} of
   {compared} tensors hold ..."``) and re-filled in Chinese; the filled-in fields (names, numbers) are
   returned as *values* so that renderers can mark them as not to be translated, and a field that is
@@ -52,7 +51,7 @@ class Piece:
 
 @lru_cache(maxsize=1)
 def catalogue() -> dict[str, Any]:
-    """The Chinese catalogue (``strings``, ``terms``, ``kinds``, ``messages``), read once."""
+    """The Chinese catalogue (``strings``, ``terms``, ``messages``), read once."""
     text = resources.files("taoke").joinpath("data", "i18n", "zh.json").read_text(encoding="utf-8")
     data = json.loads(text)
     strings: dict[str, str] = {}
@@ -64,7 +63,6 @@ def catalogue() -> dict[str, Any]:
     return {
         "strings": strings,
         "terms": terms,
-        "kinds": data["kinds"],
         # the most specific template first: "residual {kind}" must not swallow "residual stream ..."
         "messages": [
             (_compile(en), zh)
@@ -140,13 +138,8 @@ def message(kind: str | None, english: str, detail: dict[str, Any] | None, lang:
     """One analyzer sentence in ``lang`` as pieces (see the module docstring)."""
     if lang == "en":
         return [Piece(english)]
-    cat = catalogue()
     if kind == "openness-conclusion" and detail and detail.get("slug"):
         return [Piece(conclusion(str(detail["slug"]), english, lang))]
-    if kind and kind in cat["kinds"] and detail is not None:
-        pieces = _fill_kind(cat["kinds"][kind], detail, lang)
-        if pieces is not None:
-            return pieces
     if not re.search(r"\s", english.strip()) or not _letters(english):
         return [Piece(english, value=True)]  # a file name, a URL, a number: quoted, not a sentence
     pieces = _translate(english, lang, 0)
@@ -161,11 +154,6 @@ def message(kind: str | None, english: str, detail: dict[str, Any] | None, lang:
 def text(pieces: list[Piece]) -> str:
     """Pieces as one plain string."""
     return "".join(p.text for p in pieces)
-
-
-def sentence(english: str, lang: str) -> list[Piece]:
-    """A sentence made by taoke itself (not an analyzer's): catalogue string or template match."""
-    return message(None, english, None, lang)
 
 
 def fill(english_template: str, lang: str, **fields: Any) -> list[Piece]:
@@ -208,19 +196,6 @@ def _fill_template(template: str, fields: dict[str, list[Piece]], translated: bo
     if pos < len(template):
         out.append(Piece(template[pos:], translated=translated))
     return out
-
-
-def _fill_kind(template: str, detail: dict[str, Any], lang: str) -> list[Piece] | None:
-    fields: dict[str, list[Piece]] = {}
-    for name in _FIELD.findall(template):
-        if name not in detail or detail[name] is None:
-            return None
-        v = detail[name]
-        if name == "relationship":
-            fields[name] = [Piece(relationship(v, lang))]
-        else:
-            fields[name] = _value(str(v) if not isinstance(v, (list, tuple)) else _fmt(v), lang, 1)
-    return _fill_template(template, fields)
 
 
 def _clean(pieces: list[Piece]) -> bool:
@@ -296,29 +271,6 @@ def _prose(s: str) -> bool:
     """True when ``s`` reads as an English clause (three words in a row, the last two lower-case)
     rather than a name or a number."""
     return bool(_PROSE.search(s))
-
-
-# ------------------------------------------------------------------ the audit report's older API
-
-
-def t(key: str, lang: str) -> str:
-    """The string for a short ``key`` of the audit report (English when missing)."""
-    cat = catalogue()
-    english = cat["strings"].get(f"@{key}")
-    if english is None:
-        return key
-    return tr(english, lang)
-
-
-def finding(kind: str, message_en: str, detail: dict[str, Any], lang: str) -> str:
-    """One finding in ``lang`` as plain text."""
-    if kind == "openness-conclusion" and detail.get("slug"):
-        return conclusion(str(detail["slug"]), message_en, lang)
-    return text(message(kind, message_en, detail, lang))
-
-
-def status(s: str, lang: str) -> str:
-    return term(s, lang)
 
 
 def conclusion(slug: str, english: str, lang: str) -> str:

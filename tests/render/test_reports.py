@@ -79,6 +79,8 @@ def test_compare_page(kind: str, compared: dict[str, dict], tmp_path: Path) -> N
         check_html(page)
         assert 'class="chart heatmap"' in page and 'class="chart strip"' in page and 'class="flow"' in page
     assert_chinese(zh)
+    text = renderables_text(render_compare(d, "text", "zh"))
+    assert "关系" in text and "已还原的变换" in text
     assert not i18n.missing, sorted(i18n.missing)[:8]
     assert "Verdict" in en and "结论" in zh and "Null hypothesis" in en
     # the picture says what happened
@@ -205,7 +207,7 @@ def test_audit_pages_in_english_and_complete_chinese(which: str, audits: dict) -
         assert 'class="chart heatmap"' in en and "Tensors renamed" in en and "张量被重命名" in zh
         assert "套壳（重命名复制）" in zh
     else:
-        assert "class=diff" in en and "删去了参考实现的许可证声明" in zh
+        assert "class=diff" in en and "删去了原文件的版权与许可证声明" in zh
 
 
 def test_audit_screenshots(audits: dict, tmp_path: Path) -> None:

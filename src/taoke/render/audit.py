@@ -163,7 +163,13 @@ def render_text(report: Any, lang: str = "en", width: int = 120) -> str:
     for c in getattr(report, "contamination", []):
         verdict = i18n.term(c.verdict, lang, "contamination_verdicts")
         con.print(
-            f"  {F('Benchmark contamination: {benchmark}', benchmark=clean(c.benchmark))}: {M(verdict)}"
+            "  "
+            + F(
+                "contamination ({benchmark}, {n} items): {verdict}",
+                benchmark=clean(c.benchmark),
+                n=c.n_items,
+                verdict=verdict,
+            )
         )
         for t in (c.order, c.option):
             if t is not None:
