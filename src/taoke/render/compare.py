@@ -44,7 +44,7 @@ def compare_renderables(result: Any, lang: str = "en") -> list[Any]:
         "\n",
         (f"{L('relationship')}: ", ""),
         (L.rel(d.get("relationship")), _verdict_style(bool(d.get("derived")))),
-        f"   {L('derived')}: {L('yes') if d.get('derived') else L('no')}   {L('p-value')}: {fmt_p(p)}"
+        f"   {L('derived')}: {_derived_word(d, L)}   {L('p-value')}: {fmt_p(p)}"
         + (f" (log10 {log10:.1f})" if isinstance(log10, (int, float)) else "")
         + (f"   {L('confidence')}: {d['confidence']:.2f}" if d.get("confidence") is not None else ""),
     )
@@ -95,6 +95,13 @@ def compare_renderables(result: Any, lang: str = "en") -> list[Any]:
                 Text(f"{L('null hypothesis')} ({clean(e['kind'])}): {msg(None, e['null'])}", style="dim")
             )
     return out
+
+
+def _derived_word(d: dict[str, Any], L: Any) -> str:
+    """yes / no, or "cannot tell" when the comparison could not be made (no p-value)."""
+    if d.get("p_value") is None and not d.get("derived"):
+        return L("cannot tell")
+    return L("yes") if d.get("derived") else L("no")
 
 
 def _plain(markup: Any) -> str:
