@@ -144,6 +144,7 @@ LATIN_OK = {
     "Min-K",
     "Holm-Bonferroni",
 }
+_COMMAND = re.compile(r"`?taoke [a-z-]+(?: [A-Z_]+)*(?: --[a-z-]+(?: [A-Z_]+)?)*`?")
 _WORDS = re.compile(r"[A-Za-z][A-Za-z'’\-]+(?:[ \t]+[A-Za-z][A-Za-z'’\-]+)+")
 
 
@@ -155,6 +156,7 @@ def english_left(page: str) -> list[str]:
     text = "\n".join(v.text)
     for ok in sorted(LATIN_OK, key=len, reverse=True):
         text = text.replace(ok, " ")
+    text = _COMMAND.sub(" ", text)  # a command line quoted in a sentence: `taoke probe URL --record NAME`
     return [m.group(0) for m in _WORDS.finditer(text)] + [f"[marked] {u}" for u in v.untranslated]
 
 

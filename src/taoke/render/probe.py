@@ -174,11 +174,10 @@ def probe_header(r: Any, L: Words) -> Header:
         verdict=verdict,
         tone=tone,
         p_value=None,
-        p_note=Markup(
-            L(
-                "no p-value: a probe ranks recorded models by distance and tests no null hypothesis "
-                "(taoke probe-compare tests one)"
-            )
+        p_note=L.f(
+            "no p-value: a probe ranks recorded models by distance and tests no null hypothesis "
+            "({command} tests one)",
+            command="taoke probe-compare",
         ),
         null=Markup(""),
         confidence=None,
