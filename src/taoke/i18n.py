@@ -1,131 +1,280 @@
-"""Report strings in English and Chinese.
+"""Report strings in English and Chinese: one message catalogue, looked up by the English text.
 
 WHY Chinese: the community that argued the Yi-34B case (套壳, "shelling") reads Chinese; an audit it
-cannot read settles nothing. Section titles, labels and status words are translated here; findings
-with a known ``kind`` are re-phrased from their structured ``detail`` by :func:`finding`, and any
-other evidence message falls back to its English text (numbers and names are language-neutral).
+cannot read settles nothing, and one that says more in Chinese than in English misleads it.
+
+How it works (gettext's model, with the catalogue as data in ``taoke/data/i18n/zh.json``):
+
+- **strings**: every label, heading and status word of the reports, keyed by its English text
+  (``tr("Per-layer similarity", "zh")``). A missing entry falls back to English, and the report tests
+  render every report in Chinese and fail on any English sentence left, so a new string cannot ship
+  untranslated.
+- **terms**: closed vocabularies shown as words: relationship names (one agreed Chinese term each,
+  e.g. ``renamed-copy`` -> 套壳（重命名复制）), verdicts, severities, statuses.
+- **messages**: any other analyzer sentence is matched against English templates (``"{same} of
+  {compared} tensors hold ..."``) and re-filled in Chinese; the filled-in fields (names, numbers) are
+  returned as *values* so that renderers can mark them as not to be translated, and a field that is
+  itself a known term or sentence is translated too.
+
+:func:`message` returns :class:`Piece` lists rather than one string so that a renderer can tell what
+it translated from what it quotes (HTML marks values ``translate="no"``; the completeness test checks
+that nothing else is English).
 """
 
 from __future__ import annotations
 
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 LANGS = ("en", "zh")
 
-STRINGS: dict[str, dict[str, str]] = {
-    "title": {"en": "taoke audit", "zh": "taoke 审计报告"},
-    "release": {"en": "Release", "zh": "发布"},
-    "headline": {"en": "Headline findings", "zh": "主要结论"},
-    "declared": {"en": "Declared vs measured lineage", "zh": "声明的来源与实测的来源"},
-    "declared_parents": {"en": "Declared parents", "zh": "声明的基座模型"},
-    "relation": {"en": "relation", "zh": "关系类型"},
-    "declared_in": {"en": "declared in", "zh": "声明位置"},
-    "none_declared": {"en": "the release declares no base model", "zh": "该发布未声明任何基座模型"},
-    "code": {"en": "Code lineage", "zh": "代码来源"},
-    "code_reference": {"en": "reference", "zh": "参考实现"},
-    "file": {"en": "file", "zh": "文件"},
-    "derives_from": {"en": "derives from", "zh": "来源于"},
-    "containment": {"en": "containment", "zh": "包含度"},
-    "of_reference": {"en": "of reference", "zh": "占参考实现"},
-    "classes": {"en": "classes/functions", "zh": "类/函数"},
-    "notice": {"en": "licence header", "zh": "许可证声明头"},
-    "kept": {"en": "kept", "zh": "保留"},
-    "missing": {"en": "missing", "zh": "缺失"},
-    "partial": {"en": "partial", "zh": "部分保留"},
-    "skipped": {"en": "skipped", "zh": "已跳过"},
-    "no_match": {"en": "no reference match", "zh": "未匹配到参考实现"},
-    "spans": {"en": "Matched spans (suspect | reference)", "zh": "匹配片段（被检 | 参考）"},
-    "claims": {"en": "Claims", "zh": "宣称与核验"},
-    "benchmarks": {"en": "Benchmark claims in the card (not verified)", "zh": "模型卡中的评测成绩（未核验）"},
-    "licence": {"en": "Licence and obligations", "zh": "许可证与义务"},
-    "release_licence": {"en": "Release licence", "zh": "发布的许可证"},
-    "card_tag": {"en": "licence tag", "zh": "许可证标签"},
-    "obligation": {"en": "obligation", "zh": "义务"},
-    "status": {"en": "status", "zh": "状态"},
-    "evidence": {"en": "evidence", "zh": "证据"},
-    "because": {"en": "applies because", "zh": "适用原因"},
-    "met": {"en": "met", "zh": "已满足"},
-    "not-met": {"en": "not met", "zh": "未满足"},
-    "unknown": {"en": "unknown", "zh": "无法判断"},
-    "openness": {"en": "Openness", "zh": "开放程度"},
-    "osai": {"en": "European Open Source AI Index dimensions", "zh": "欧洲开源AI指数（OSAI）维度"},
-    "mof": {"en": "Model Openness Framework", "zh": "模型开放框架（MOF）"},
-    "open": {"en": "open", "zh": "开放"},
-    "closed": {"en": "closed", "zh": "封闭"},
-    "dimension": {"en": "dimension", "zh": "维度"},
-    "rating": {"en": "rating", "zh": "评级"},
-    "progress": {"en": "progress", "zh": "进度"},
-    "conclusion": {"en": "Conclusion", "zh": "结论"},
-    "comparisons": {"en": "Weights and tokenizer (--against)", "zh": "权重与分词器比对（--against）"},
-    "heatmap": {"en": "Per-layer similarity", "zh": "逐层相似度"},
-    "relationship": {"en": "relationship", "zh": "关系"},
-    "tokenizer": {"en": "tokenizer", "zh": "分词器"},
-    "other_findings": {"en": "Other findings", "zh": "其他发现"},
-    "no_findings": {"en": "no findings", "zh": "无"},
-    "compare_unavailable": {"en": "compare unavailable", "zh": "权重比对不可用"},
-    "open-source": {
-        "en": "open source: weights, training code and data are available under open licences",
-        "zh": "开源：权重、训练代码与数据均以开放许可证提供",
-    },
-    "open-weights": {
-        "en": "open weights, not open source: the weights are openly licensed, but training data "
-        "and/or training code are not available",
-        "zh": "开放权重，但不是开源：权重以开放许可证发布，但训练数据和/或训练代码未公开",
-    },
-    "restricted-weights": {
-        "en": "weights available, but not under an open licence (restricted or unidentified "
-        "terms): not open source, not even open weights",
-        "zh": "提供了权重，但不是开放许可证（限制性或无法识别的条款）：不是开源，也算不上开放权重",
-    },
-    "closed-conclusion": {"en": "closed: no weights in the release", "zh": "封闭：发布中没有权重"},
-}
-
-# kind -> template filled from Evidence.detail (zh); English keeps the analyzer's own message.
-FINDINGS_ZH: dict[str, str] = {
-    "undeclared-parent": "权重来源于 {reference}（{relationship}）；该发布未如实声明",
-    "declared-parent-unsupported": "声明的基座为 {declared}，但权重比对不支持这一点（{relationship}）",
-    "declared-parent-confirmed": "声明的基座 {reference} 得到权重比对证实（{relationship}）",
-    "weights-untestable": "权重无法与 {reference} 比对（无可用的统计量：untestable）",
-    "code-derived": "{file} 的代码来源于 transformers {reference}（共享指纹 {shared_fingerprints} 个）",
-    "code-notice-missing": "{file} 复制了 {reference}，但删去了原文件的版权与许可证声明",
-    "code-notice-partial": "{file} 复制了 {reference}，但只保留了部分版权与许可证声明",
-    "undeclared-tokenizer": "分词器来源于 {reference}（{relationship}），该发布未说明",
-    "borrowed-code": "建模代码来源于 {reference}：架构是借用的（合法，但须遵守代码许可证义务）",
-    "licence-identified": "{file} 的文本即 {licence} 许可证",
-    "licence-tag-mismatch": "模型卡标注 license: {card_tag}，但许可证文件实为 {text}",
-    "obligations-not-met": "{count} 项许可证义务未满足：{list}",
-    "code-unreadable": "{file}：无法作为 Python 源码读取（二进制内容、编码错误或超出大小限制），未比对",
-}
+_FIELD = re.compile(r"\{(\w+)\}")
+# fields that quote the release or another text verbatim: never translated, never taken for prose
+_QUOTED = frozenset({"held", "phrase", "phrases", "text", "quote", "answer", "question", "error_text"})
+_MAX_DEPTH = 3
 
 
-def t(key: str, lang: str) -> str:
-    """The string for ``key`` in ``lang`` (English when missing)."""
-    entry = STRINGS.get(key)
-    if entry is None:
-        return key
-    return entry.get(lang) or entry["en"]
+@dataclass(frozen=True)
+class Piece:
+    """A run of a translated sentence: ``value`` runs are quoted data (a name, a number), the rest is
+    text in the report's language; ``translated`` is False for English kept because no translation
+    was found (a renderer may mark it, a test fails on it)."""
+
+    text: str
+    value: bool = False
+    translated: bool = True
 
 
-def finding(kind: str, message: str, detail: dict[str, Any], lang: str) -> str:
-    """One finding in ``lang``: a template for known kinds in Chinese, else the English message."""
-    if kind == "openness-conclusion" and detail.get("slug"):
-        return conclusion(str(detail["slug"]), message, lang)
-    if lang == "zh" and kind in FINDINGS_ZH:
-        fields = dict(detail)
-        if kind == "declared-parent-unsupported":
-            fields.setdefault("declared", detail.get("reference", ""))
-        try:
-            return FINDINGS_ZH[kind].format(**fields)
-        except (KeyError, IndexError, ValueError):
-            return message
-    return message
+@lru_cache(maxsize=1)
+def catalogue() -> dict[str, Any]:
+    """The Chinese catalogue (``strings``, ``terms``, ``messages``), read once."""
+    text = resources.files("taoke").joinpath("data", "i18n", "zh.json").read_text(encoding="utf-8")
+    data = json.loads(text)
+    strings: dict[str, str] = {}
+    for group in data["strings"].values():
+        strings.update(group)
+    terms: dict[str, str] = {}
+    for group in data["terms"].values():
+        terms.update(group)
+    return {
+        "strings": strings,
+        "terms": terms,
+        # the most specific template first: "residual {kind}" must not swallow "residual stream ..."
+        "messages": [
+            (_compile(en), zh)
+            for en, zh in sorted(
+                ((en, zh) for group in data["messages"].values() for en, zh in group.items()),
+                key=lambda ez: -len(_FIELD.sub("", ez[0])),
+            )
+        ],
+        "term_groups": data["terms"],
+    }
 
 
-def status(s: str, lang: str) -> str:
-    return t(s, lang)
+def _compile(template: str) -> re.Pattern[str]:
+    """An English template with ``{field}`` holes as an anchored regex with named groups."""
+    out, pos = [], 0
+    for m in _FIELD.finditer(template):
+        out.append(re.escape(template[pos : m.start()]))
+        out.append(f"(?P<{m.group(1)}>.*?)")
+        pos = m.end()
+    out.append(re.escape(template[pos:]))
+    return re.compile("".join(out), re.DOTALL)
+
+
+missing: set[str] = set()
+"""English strings looked up in another language and not found (what the completeness test reads)."""
+
+
+def tr(english: str, lang: str) -> str:
+    """A report string in ``lang``, looked up by its English text (English when missing or ``en``)."""
+    if lang == "en":
+        return english
+    cat = catalogue()
+    got = cat["strings"].get(english) or cat["terms"].get(english)
+    if got is None:
+        if _letters(english):
+            missing.add(english)
+        return english
+    return got
+
+
+def has(english: str) -> bool:
+    """True when the catalogue holds a Chinese string or term for ``english``."""
+    cat = catalogue()
+    return english in cat["strings"] or english in cat["terms"]
+
+
+def term(value: Any, lang: str, group: str | None = None) -> str:
+    """A word of a closed vocabulary (a relationship, verdict, status...) in ``lang``; an unknown one
+    (a value added by a later version) is shown as it is."""
+    text = str(value)
+    if lang == "en":
+        return text
+    cat = catalogue()
+    table = cat["term_groups"].get(group, {}) if group else cat["terms"]
+    got = table.get(text) or cat["terms"].get(text)
+    if got is None:
+        if _letters(text):
+            missing.add(f"{group or 'term'}: {text}")
+        return text
+    return got
+
+
+def relationship(value: Any, lang: str) -> str:
+    """The agreed term for a :class:`~taoke.weights.relationship.Relationship` value."""
+    return term(value, lang, "relationships")
+
+
+def has_term(value: Any, group: str) -> bool:
+    return str(value) in catalogue()["term_groups"].get(group, {})
+
+
+def message(kind: str | None, english: str, detail: dict[str, Any] | None, lang: str) -> list[Piece]:
+    """One analyzer sentence in ``lang`` as pieces (see the module docstring)."""
+    if lang == "en":
+        return [Piece(english)]
+    if kind == "openness-conclusion" and detail and detail.get("slug"):
+        return [Piece(conclusion(str(detail["slug"]), english, lang))]
+    if not re.search(r"\s", english.strip()) or not _letters(english):
+        return [Piece(english, value=True)]  # a file name, a URL, a number: quoted, not a sentence
+    pieces = _translate(english, lang, 0)
+    if pieces is None:
+        pieces = _split(english.strip(), lang, 0) or [Piece(english, translated=False)]
+    for p in pieces:
+        if not p.translated and _letters(p.text):
+            missing.add(p.text)
+    return pieces
+
+
+def text(pieces: list[Piece]) -> str:
+    """Pieces as one plain string."""
+    return "".join(p.text for p in pieces)
+
+
+def fill(english_template: str, lang: str, **fields: Any) -> list[Piece]:
+    """A renderer's own sentence with fields: the catalogue's Chinese for ``english_template`` (a
+    ``strings`` entry with the same ``{field}`` holes) filled with ``fields`` as values."""
+    template = tr(english_template, lang)
+    translated = lang == "en" or has(english_template) or not _letters(english_template)
+    return _fill_template(template, {k: _as_pieces(v, lang) for k, v in fields.items()}, translated)
+
+
+# ----------------------------------------------------------------------------------------- internals
+
+
+def _letters(s: str) -> bool:
+    return bool(re.search("[A-Za-z]{2,}", _FIELD.sub("", s)))
+
+
+def _as_pieces(v: Any, lang: str) -> list[Piece]:
+    if isinstance(v, list) and all(isinstance(p, Piece) for p in v):
+        return v
+    return [Piece(_fmt(v), value=True)]
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_fmt(x) for x in v)
+    return str(v)
+
+
+def _fill_template(template: str, fields: dict[str, list[Piece]], translated: bool = True) -> list[Piece]:
+    out: list[Piece] = []
+    pos = 0
+    for m in _FIELD.finditer(template):
+        if m.start() > pos:
+            out.append(Piece(template[pos : m.start()], translated=translated))
+        out.extend(fields.get(m.group(1), [Piece(m.group(0), value=True)]))
+        pos = m.end()
+    if pos < len(template):
+        out.append(Piece(template[pos:], translated=translated))
+    return out
+
+
+def _clean(pieces: list[Piece]) -> bool:
+    return all(p.translated for p in pieces)
+
+
+def _translate(english: str, lang: str, depth: int) -> list[Piece] | None:
+    """``english`` as a known term, string or template sentence; None if none fits. A template whose
+    fields all translate (or are plain values) wins over one that leaves English in a field: a loose
+    template ("{where} under {licence}") must not swallow a sentence another template reads whole."""
+    cat = catalogue()
+    s = english.strip()
+    if s in cat["terms"]:
+        return [Piece(cat["terms"][s])]
+    if s in cat["strings"]:
+        return [Piece(cat["strings"][s])]
+    if depth >= _MAX_DEPTH:
+        return None
+    fallback: list[Piece] | None = None
+    for pattern, zh in cat["messages"]:
+        m = pattern.fullmatch(s)
+        if m is None:
+            continue
+        fields = {k: _value(v, lang, depth + 1, k in _QUOTED) for k, v in m.groupdict().items()}
+        pieces = _fill_template(zh, fields)
+        if _clean(pieces):
+            return pieces
+        fallback = fallback or pieces
+    if fallback is not None:
+        split = _split(s, lang, depth)
+        return split if split is not None else fallback
+    return None
+
+
+def _split(v: str, lang: str, depth: int) -> list[Piece] | None:
+    """A list of sentences ("a; b", "a, b") translated part by part, when every part translates."""
+    for sep, zh_sep in (("; ", "；"), (", ", "、")):
+        parts = v.split(sep)
+        if len(parts) > 1:
+            done = [_translate(p, lang, depth) for p in parts]
+            if all(d is not None and _clean(d) for d in done):
+                out: list[Piece] = []
+                for i, d in enumerate(done):
+                    if i:
+                        out.append(Piece(zh_sep))
+                    out.extend(d or [])
+                return out
+    return None
+
+
+def _value(v: str, lang: str, depth: int, quoted: bool = False) -> list[Piece]:
+    """A field of a matched sentence: translated when it is itself a term, string, sentence or a list
+    of those; otherwise quoted as a value (a name, a number, a quotation)."""
+    if quoted or not _letters(v):
+        return [Piece(v, value=True)]
+    got = _translate(v, lang, depth)
+    if got is not None and _clean(got):
+        return got
+    split = _split(v, lang, depth)
+    if split is not None:
+        return split
+    if got is not None:
+        return got
+    if _prose(v):  # an English clause the catalogue lacks, not a name: say so rather than quote it
+        return [Piece(v, translated=False)]
+    return [Piece(v, value=True)]
+
+
+_PROSE = re.compile(r"\b[A-Za-z][a-z]+\s+[a-z]{2,}\s+[a-z]{2,}\b")
+
+
+def _prose(s: str) -> bool:
+    """True when ``s`` reads as an English clause (three words in a row, the last two lower-case)
+    rather than a name or a number."""
+    return bool(_PROSE.search(s))
 
 
 def conclusion(slug: str, english: str, lang: str) -> str:
+    """The openness conclusion in ``lang`` (its English text is the analyzer's own)."""
     if lang == "en":
         return english
-    return t("closed-conclusion" if slug == "closed" else slug, lang)
+    return term(slug, lang, "openness_conclusions")

@@ -191,6 +191,15 @@ class Model:
             raise KeyError(stored_name)
         return self._handles[self._owner[stored_name]].read(stored_name)
 
+    def gguf_files(self) -> list[tuple[str, Any]]:
+        """(relative path, reader) of each GGUF file of the view; a reader's ``keys()``,
+        ``field_type(key)`` and ``field(key)`` give every metadata entry (``taoke inspect --metadata``)."""
+        return [
+            (self.release.relative(Path(h.path)), h)
+            for h in self._handles.values()
+            if getattr(h, "format", None) == "gguf"
+        ]
+
     def gguf_field(self, key: str) -> Any:
         """A GGUF metadata value (full arrays included), None when absent or not a GGUF release."""
         for handle in self._handles.values():

@@ -213,7 +213,7 @@ def test_cli_json_and_bad_input(
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n_items"] == 12 and out["tests"]["item_order"]["draws"] == 9
-    assert main(args[:-1] + ["html"]) == 0 and "<html>" in capsys.readouterr().out
+    assert main(args[:-1] + ["html"]) == 0 and '<html lang="en">' in capsys.readouterr().out
     bad = tmp_path / "bad.csv"
     bad.write_text("q,a,b,c,d,\n")
     assert main(["contamination", str(twin_paths["twin-exp10"]), "--benchmark", str(bad)]) == 2

@@ -204,7 +204,8 @@ def test_compare_adapter_undeclared_parent(tmp_path: Path, monkeypatch, fixtures
         and st["copy-of-licence"] == "not-met"
     )
     html = render(r, "html")
-    assert "class=hm" in html and "rgb(" in html  # per-layer heatmap
+    # per-layer heatmap (suspect layer x component): an SVG chart of coloured cells
+    assert 'class="chart heatmap grid"' in html and html.count("<rect") >= 4 * 2
 
 
 def test_compare_failure_is_stated(tmp_path: Path):

@@ -145,10 +145,64 @@ def test_cli_probe_records_and_renders_html_zh(servers, library, tmp_path, monke
     save_record("smollm2", library["smollm2"])
     rc = cli_main(["probe", servers["zoo"], "--record", "zoo-a", "--format", "html", "--lang", "zh"])
     out = capsys.readouterr().out
-    assert rc == 0 and out.startswith("<!doctype html>") and "分词器" in out and "zoo-tok-code" in out
+    assert rc == 0 and out.lower().startswith("<!doctype html>") and "分词器" in out and "zoo-tok-code" in out
     rc = cli_main(["probe", servers["zoo"], "--no-identity", "--format", "json", "--max-requests", "25"])
     import json
 
     doc = json.loads(capsys.readouterr().out)
     assert rc == 0 and doc["backend"] == "zoo-a" and not doc["shell"]
     assert doc["behaviour"]["ranking"][0]["exact"] == 12 and doc["spent"]["requests"] <= 25
+
+
+def test_probe_and_probe_compare_pages(servers, library, tmp_path):
+    """The probe report in the one HTML design: token-count matches and behaviour similarities as
+    charts, complete in Chinese, release strings escaped; screenshot in docs/img/probe.png."""
+    import dataclasses
+
+    from taoke import i18n
+    from taoke.render.probe import render_compare, render_probe
+    from tests.helpers.png import read_png
+    from tests.helpers.reports import (
+        HOSTILE,
+        check_hostile,
+        check_html,
+        english_left,
+        non_white_fraction,
+        publish,
+        screenshot,
+    )
+
+    report = run_probe(servers["shell"], max_requests=40, identity=True, library=library)
+    i18n.missing.clear()
+    pages = {lang: render_probe(report, "html", lang) for lang in ("en", "zh")}
+    for page in pages.values():
+        check_html(page)
+        assert page.count('class="chart bars"') == 2  # tokenizer distances, behaviour similarities
+    assert not english_left(pages["zh"]), english_left(pages["zh"])[:8]
+    render_probe(report, "text", "zh")
+    assert not i18n.missing, sorted(i18n.missing)[:8]
+    html = tmp_path / "probe.html"
+    html.write_text(pages["en"], encoding="utf-8")
+    img = screenshot(html, tmp_path / "probe.png")
+    assert non_white_fraction(img) > 0.03
+    target = publish(tmp_path / "probe.png", "probe.png")
+    assert target.exists() and read_png(target).width >= 800
+    hostile = dataclasses.replace(
+        report, url="".join(HOSTILE[:7]), served_name=HOSTILE[3], recorded_as=HOSTILE[1]
+    )
+    for lang in ("en", "zh"):
+        page = render_probe(hostile, "html", lang)
+        check_html(page)
+        check_hostile(page)
+    shell = collect(_client(servers["shell"]))
+    res = compare_answers(
+        ("".join(HOSTILE[:7]), shell),
+        {"smollm2": library["smollm2"]["answers"]},
+        {"zoo": library["zoo"]["answers"]},
+    )
+    for lang in ("en", "zh"):
+        page = render_compare(res, "html", lang)
+        check_html(page)
+        check_hostile(page)
+        assert 'class="chart bars"' in page
+    assert not english_left(render_compare(res, "html", "zh"))

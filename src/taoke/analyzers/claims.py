@@ -221,7 +221,7 @@ def analyze(model: Model) -> ClaimsResult:
     if size and n:
         seen: set[float] = set()
         for claim in size:
-            if claim.value in seen:
+            if claim.value in seen or claim.value <= 0:  # "0B" in a name claims no size
                 continue
             seen.add(claim.value)
             rel = (n - claim.value) / claim.value

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from taoke.cli.common import Format, alpha_option, emit, format_option, output_option
+from taoke.cli.common import Format, Lang, alpha_option, emit, format_option, lang_option, output_option
 from taoke.defaults import DEFAULT_ALPHA
 from taoke.errors import TaokeError, Untestable
 
@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
         ),
         alpha: float = alpha_option(DEFAULT_ALPHA, "Significance level for 'derived'."),
         output: Path | None = output_option(),
+        lang: Lang = lang_option(),
     ) -> None:
         """Did SUSPECT's weights come from REFERENCE (copied, renamed, disguised, fine-tuned, pruned,
         merged...) or did it train its own? Prints the relationship, a p-value with its null, per-layer
@@ -47,7 +48,7 @@ def register(app: typer.Typer) -> None:
         from taoke.render.compare import render_compare
 
         result = compare(reference, suspect, parents=parent or None, alpha=alpha)
-        emit(render_compare(result, fmt.value), fmt, output)
+        emit(render_compare(result, fmt.value, lang.value), fmt, output)
         if not result.relationship.tested:
             raise Untestable(
                 f"{result.suspect} vs {result.reference}: untestable, no lineage statistic applies "

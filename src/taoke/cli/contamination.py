@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from taoke.cli.common import Format, emit, format_option, output_option
+from taoke.cli.common import Format, Lang, emit, format_option, lang_option, output_option
 from taoke.contamination import Settings
 
 _DEFAULT = Settings()  # the library's defaults are the CLI's
@@ -33,6 +33,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(_DEFAULT.seed, "--seed", help="Seed of the shuffles and perturbations."),
         fmt: Format = format_option(),
         output: Path | None = output_option(),
+        lang: Lang = lang_option(),
     ) -> None:
         """Was MODEL trained on this benchmark? Exact item-order and option-order permutation tests
         (Oren et al. 2023), Min-K%/Min-K%++ item scores against perturbed controls, and a conclusion."""
@@ -41,4 +42,4 @@ def register(app: typer.Typer) -> None:
 
         settings = Settings(shuffles=shuffles, option_orders_k=option_orders, max_items=max_items, seed=seed)
         result = check_contamination(model, benchmark, settings)
-        emit(render(result, fmt.value), fmt, output)
+        emit(render(result, fmt.value, lang=lang.value), fmt, output)

@@ -24,6 +24,12 @@ def register(app: typer.Typer) -> None:
             "--verify",
             help="Also read (dequantize) every tensor and check that all values are finite.",
         ),
+        metadata: bool = typer.Option(
+            False,
+            "--metadata",
+            help="Also list every GGUF key/value, safetensors metadata, config.json and model-card field "
+            "(long arrays and strings summarised), and every tensor's shape with its axis order.",
+        ),
         output: Path | None = output_option(),
     ) -> None:
         """Files, formats, parameter count, architecture family, the role of every tensor, tokenizer,
@@ -31,5 +37,5 @@ def register(app: typer.Typer) -> None:
         from taoke.jobs import inspect
         from taoke.render.inspect import WIDTH, render_inspect
 
-        result = inspect(source, verify=verify)
+        result = inspect(source, verify=verify, metadata=metadata)
         emit(render_inspect(result, fmt.value), fmt, output, width=WIDTH)

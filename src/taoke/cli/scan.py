@@ -7,7 +7,18 @@ from pathlib import Path
 
 import typer
 
-from taoke.cli.common import DB_HELP, Format, alpha_option, emit, format_option, output_option, quiet_option
+from taoke.cli.common import (
+    DB_HELP,
+    Format,
+    Lang,
+    alpha_option,
+    emit,
+    format_option,
+    lang_option,
+    output_option,
+    quiet_option,
+    write_text_atomic,
+)
 from taoke.defaults import DEFAULT_ALPHA
 from taoke.errors import TaokeError
 
@@ -51,6 +62,14 @@ def register(app: typer.Typer) -> None:
         exact: bool = typer.Option(
             False, "--exact", help="Shortlist by scanning every registered vector (see taoke search --exact)."
         ),
+        html_dir: Path | None = typer.Option(
+            None,
+            "--html",
+            help="Also write an HTML report to DIR: index.html (every model, its nearest relative, the "
+            "verdict, declared or not) linking to one page per model.",
+            file_okay=False,
+        ),
+        lang: Lang = lang_option(),
     ) -> None:
         """Fingerprint, index and search every model of LIST_OR_DIR; resumable (known content hashes are
         skipped); failures are recorded with their one-line error. Prints the findings, undeclared
@@ -61,6 +80,8 @@ def register(app: typer.Typer) -> None:
 
         if ray_address and executor is not Executor.RAY:
             raise typer.BadParameter("needs --executor ray", param_hint="--ray-address")
+        if html_dir is not None and html_dir.exists() and not html_dir.is_dir():
+            raise TaokeError("--html needs a folder, and this is a file", html_dir)
         sources = collect_sources(list_or_dir)
         if not sources:
             raise TaokeError(f"{list_or_dir}: no models to scan")
@@ -76,4 +97,21 @@ def register(app: typer.Typer) -> None:
                 exact=exact,
                 **({"top": top} if top is not None else {}),  # the library's shortlist size by default
             )
-        emit(render_scan(result, fmt.value), fmt, output)
+        emit(render_scan(result, fmt.value, lang.value), fmt, output)
+        if html_dir is not None:
+            write_site(html_dir, result, lang.value)
+
+
+def write_site(folder: Path, result: object, lang: str) -> None:
+    """Write the scan's HTML pages under ``folder``: each file whole (temporary name, then renamed),
+    the model pages first and the index last, so an index never links to a page not yet written."""
+    from taoke.render.scan_html import render_site
+
+    pages = render_site(result, lang)
+    try:
+        (folder / "models").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TaokeError(f"cannot create the report folder: {exc.strerror or exc}", folder) from None
+    for rel, text in sorted(pages.items(), key=lambda kv: kv[0] == "index.html"):
+        write_text_atomic(folder / rel, text)
+    typer.echo(f"wrote {folder / 'index.html'} and {len(pages) - 1} model pages", err=True)

@@ -44,6 +44,9 @@ class PermutationTest:
     null_std: float
     min_p: float
     null: str
+    # the null draws as a histogram {"edges": [...], "counts": [...]} (what the report draws; the draws
+    # themselves are not kept)
+    null_histogram: dict | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready fields."""
@@ -56,7 +59,23 @@ class PermutationTest:
             "null_std": round(self.null_std, 4),
             "min_achievable_p": self.min_p,
             "null": self.null,
+            "null_histogram": self.null_histogram,
         }
+
+
+def histogram(null: np.ndarray, bins: int | None = None) -> dict | None:
+    """The null draws binned for the report: ``{"edges": [...], "counts": [...]}`` (None when empty or
+    not finite). Bins: about sqrt(n), between 5 and 40."""
+    x = np.asarray(null, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return None
+    k = bins or int(min(40, max(5, round(math.sqrt(x.size)))))
+    lo, hi = float(x.min()), float(x.max())
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(x, bins=k, range=(lo, hi))
+    return {"edges": [round(float(e), 6) for e in edges], "counts": [int(c) for c in counts]}
 
 
 def permutation_p(observed: float, null: np.ndarray) -> float:
@@ -88,6 +107,7 @@ def order_test(canonical: float, shuffled: list[float]) -> PermutationTest:
         null_std=float(null.std()) if len(null) else 0.0,
         min_p=1.0 / (len(null) + 1),
         null="the model never saw the benchmark, so its published item order is as likely as any shuffle",
+        null_histogram=histogram(null),
     )
 
 
@@ -117,6 +137,7 @@ def option_test(scores: list[np.ndarray], draws: int, seed: int = 0) -> Permutat
         null_std=float(null.std()),
         min_p=min_p,
         null="the model never saw the items, so each published option order is as likely as a random one",
+        null_histogram=histogram(null),
     )
 
 

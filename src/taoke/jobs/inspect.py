@@ -65,6 +65,7 @@ class InspectResult:
     warnings: list[str] = field(default_factory=list)
     alternatives: list[str] = field(default_factory=list)
     verify: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None  # inspect(metadata=True): every key/value, bounded
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,18 +90,21 @@ class InspectResult:
             "evidence": [e.to_dict() for e in self.evidence],
             "warnings": self.warnings,
             "verify": self.verify,
+            **({"metadata": self.metadata} if self.metadata is not None else {}),
             "tensor_groups": self.tensor_groups,
             "tensors": self.tensors,
         }
 
 
 def inspect(
-    source: Release | str | Path, limits: Limits | None = None, verify: bool = False
+    source: Release | str | Path, limits: Limits | None = None, verify: bool = False, metadata: bool = False
 ) -> InspectResult:
     """Read a release and say exactly what it is: files, size, family, roles, tokenizer, licence, findings.
 
     ``verify=True`` also reads every tensor (dequantizing quantized ones) through the canonical view and
     checks that all values are finite: a full read of the weights, not just their headers.
+    ``metadata=True`` also lists every GGUF key/value, safetensors ``__metadata__``, config.json field
+    and model-card field, and every stored tensor's shape with its axis order (see :func:`metadata_of`).
     """
     model = load(source, limits)
     try:
@@ -163,6 +167,8 @@ def inspect(
                     detail={"files": model.code_files},
                 )
             )
+        if metadata:
+            result.metadata = metadata_of(model)
         if verify:
             result.verify = verify_model(model)
             if result.verify["nonfinite"]:
@@ -178,6 +184,95 @@ def inspect(
         return result
     finally:
         model.close()
+
+
+METADATA_ITEMS = 8  # items of a long array shown
+METADATA_CHARS = 240  # characters of a long string shown
+METADATA_ENTRIES = 5000  # entries listed per section at most (a hostile file may hold millions)
+
+
+def summarise(value: Any) -> dict[str, Any]:
+    """A metadata value made small enough to show: ``{"value": ..., "count"?: n, "truncated"?: True}``.
+
+    Strings longer than ``METADATA_CHARS`` are cut; arrays show their first ``METADATA_ITEMS`` items
+    (summarised in turn) and their length; bytes show as their length and a hex prefix.
+    """
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (bytes, bytearray)):
+        return {"value": bytes(value[:16]).hex(), "count": len(value), "truncated": len(value) > 16}
+    if isinstance(value, str):
+        if len(value) > METADATA_CHARS:
+            return {"value": value[:METADATA_CHARS], "count": len(value), "truncated": True}
+        return {"value": value}
+    if isinstance(value, (list, tuple)):
+        items = [summarise(v)["value"] for v in value[:METADATA_ITEMS]]
+        return {"value": items, "count": len(value), "truncated": len(value) > METADATA_ITEMS}
+    if isinstance(value, dict):
+        keys = list(value)[:METADATA_ITEMS]
+        return {
+            "value": {str(k): summarise(value[k])["value"] for k in keys},
+            "count": len(value),
+            "truncated": len(value) > METADATA_ITEMS,
+        }
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return {"value": str(value)}
+    return {"value": value}
+
+
+def _flatten(d: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested dicts as dotted keys (lists stay values: they are summarised, not walked)."""
+    out: list[tuple[str, Any]] = []
+    if isinstance(d, dict) and d:
+        for k, v in d.items():
+            out.extend(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    else:
+        out.append((prefix, d))
+    return out
+
+
+def _entries(pairs: list[tuple[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    rows = [{"key": key, **summarise(value)} for key, value in pairs[:METADATA_ENTRIES]]
+    return rows, max(0, len(pairs) - METADATA_ENTRIES)
+
+
+def metadata_of(model: Model) -> dict[str, Any]:
+    """Every key/value a release carries, bounded (``taoke inspect --metadata``, after gguf-dump).
+
+    ``gguf``: per GGUF file, each metadata key with its GGUF type and its value summarised (long arrays:
+    length and first items); ``safetensors``: each file's ``__metadata__``; ``config``: config.json
+    flattened to dotted keys; ``card``: the model card's YAML fields; ``tensors``: every stored tensor
+    with its shape in row-major order (slowest axis first, as numpy and PyTorch index it) and, for
+    GGUF, GGML's ``ne`` order (fastest axis first, as the file stores it).
+    """
+    out: dict[str, Any] = {"gguf": [], "safetensors": [], "config": [], "card": [], "tensors": []}
+    for rel, handle in model.gguf_files():
+        keys = handle.keys()
+        rows = [  # one full value in memory at a time
+            {"key": k, **summarise(handle.field(k)), "type": handle.field_type(k)}
+            for k in keys[:METADATA_ENTRIES]
+        ]
+        out["gguf"].append({"file": rel, "entries": rows, "not_shown": max(0, len(keys) - METADATA_ENTRIES)})
+    for f in model.files:
+        if f.format == "safetensors" and f.metadata:
+            rows, more = _entries(_flatten(f.metadata))
+            out["safetensors"].append(
+                {"file": model.release.relative(Path(f.path)), "entries": rows, "not_shown": more}
+            )
+    out["config"], out["config_not_shown"] = _entries(_flatten(model.config)) if model.config else ([], 0)
+    card = model.card.metadata if model.card is not None else {}
+    out["card"], out["card_not_shown"] = _entries(_flatten(card)) if card else ([], 0)
+    gguf_files = {rel for rel, _ in model.gguf_files()}
+    for name, info in list(model.tensor_infos.items())[:METADATA_ENTRIES]:
+        rel = model.release.relative(Path(info.file))
+        row: dict[str, Any] = {"file": rel, "name": name, "dtype": info.dtype, "shape": list(info.shape)}
+        if rel in gguf_files:
+            row["ggml_ne"] = list(reversed(info.shape))
+        out["tensors"].append(row)
+    out["tensors_not_shown"] = max(0, len(model.tensor_infos) - METADATA_ENTRIES)
+    return out
 
 
 def verify_model(model: Model) -> dict[str, Any]:

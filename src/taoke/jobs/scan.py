@@ -260,9 +260,25 @@ class Finding:
     ann_similarity: float | None = None
     error: str | None = None
     same_content_as: str | None = None  # the registry already held these bytes under another name
+    # every shortlisted candidate compared in full, best first (what the per-model HTML page lists)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def _candidate(hit: dict[str, Any]) -> dict[str, Any]:
+    """A search hit as the scan keeps it: who, what relationship, how significant, per-layer matches."""
+    return {
+        "name": hit["model"].get("name"),
+        "relationship": hit.get("relationship"),
+        "derived": hit.get("derived"),
+        "p_value_holm": hit.get("p_value_holm"),
+        "ann_similarity": hit.get("ann_similarity"),
+        "significant": hit.get("significant"),
+        "confidence": hit.get("confidence"),
+        "layers": hit.get("layers") or [],
+    }
 
 
 @dataclass
@@ -381,6 +397,7 @@ def scan(
                         continue
                     finding, hit = classify(me, res["result"])
                     f.finding = finding
+                    f.candidates = [_candidate(h) for h in res["result"].get("hits", [])]
                     if hit is not None:
                         f.relative = hit["model"]["name"]
                         f.relationship = hit["relationship"]

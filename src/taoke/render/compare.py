@@ -5,174 +5,128 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from taoke.render.common import dumps, esc, fmt_p
+from taoke import i18n
+from taoke.render.common import dumps, fmt_p
+from taoke.render.svg import clean
 from taoke.weights.relationship import Relationship
 
 _SEV = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
-def _verdict_style(derived: bool, relationship: str = "") -> str:
-    if relationship == Relationship.UNTESTABLE:
-        return "bold yellow"
+def _verdict_style(derived: bool) -> str:
     return "bold red" if derived else "bold green"
 
 
-def _num(v: float | None, spec: str) -> str:
-    """A number for humans, "-" where there is none (untestable: no p-value, no confidence)."""
-    return "-" if v is None else format(v, spec)
+def compare_renderables(result: Any, lang: str = "en") -> list[Any]:
+    """The rich renderables of a CompareResult (or its ``to_dict()``), top to bottom, in ``lang``.
 
+    Every string from the releases goes into rich ``Text`` as plain text (never parsed as markup) with
+    control characters shown."""
+    from taoke.render.compare_page import layer_map_list, steps
+    from taoke.render.html import Words
 
-def compare_renderables(result: Any) -> list[Any]:
-    """The rich renderables of a CompareResult, top to bottom."""
-    d = result.to_dict()
+    d = result if isinstance(result, dict) else result.to_dict()
+    L = Words(lang)
+
+    def msg(kind: str | None, english: str | None, detail: Any = None) -> str:
+        return clean(i18n.text(i18n.message(kind, str(english or ""), detail, lang)))
+
+    p = d.get("p_value")
+    log10 = d.get("log10_p_value")
     head = Text.assemble(
-        (d["suspect"], "bold"),
-        " vs reference ",
-        (d["reference"], "bold"),
+        (clean(d.get("suspect")), "bold"),
+        f" {L('against')} ",
+        (clean(d.get("reference")), "bold"),
         "\n",
-        ("relationship: ", ""),
-        (d["relationship"], _verdict_style(d["derived"], d["relationship"])),
-        f"   derived: {_derived_word(d)}   p-value: {fmt_p(d['p_value'])}"
-        f" (log10 {_num(d['log10_p_value'], '.1f')})   confidence: {_num(d['confidence'], '.2f')}",
+        (f"{L('relationship')}: ", ""),
+        (L.rel(d.get("relationship")), _verdict_style(bool(d.get("derived")))),
+        f"   {L('derived')}: {_derived_word(d, L)}   {L('p-value')}: {fmt_p(p)}"
+        + (f" (log10 {log10:.1f})" if isinstance(log10, (int, float)) else "")
+        + (f"   {L('confidence')}: {d['confidence']:.2f}" if d.get("confidence") is not None else ""),
     )
     out: list[Any] = [Panel(head, expand=False)]
-    if d["reasons"]:
-        out.append(Text("why: " + "; ".join(d["reasons"])))
-    layers = Table(title="suspect layers", show_edge=False)
-    for col in ("suspect", "from reference", "similarity", "p-value", "raw-basis sim."):
-        layers.add_column(col, justify="right")
-    for m in d["layers"]:
-        ref = "-" if m["reference_layer"] is None else str(m["reference_layer"])
+    if d.get("reasons"):
+        out.append(Text(f"{L('why')}: " + "; ".join(msg(None, r) for r in d["reasons"])))
+    chain = [clean(d.get("reference"))]
+    for st in steps(d, L):
+        chain.append(f"[{L(st.what)}: {_plain(st.detail)}]")
+    chain.append(clean(d.get("suspect")))
+    out.append(Text(f"{L('transformations undone')}: " + " -> ".join(chain)))
+    lm = layer_map_list(d)
+    if lm:
+        out.append(
+            Text(
+                f"{L('layer map')} ({L('suspect layer')} <- {L('reference layer')}): "
+                + ", ".join(f"{j}<-{'-' if i is None else i}" for j, i in enumerate(lm))
+            )
+        )
+    layers = Table(title=L("suspect layers"), show_edge=False)
+    for col in ("suspect layer", "from reference layer", "similarity", "p-value", "raw-basis similarity"):
+        layers.add_column(L(col), justify="right")
+    for m in d.get("layers") or []:
+        ref = "-" if m.get("reference_layer") is None else str(m["reference_layer"])
         rb = m.get("raw_basis_similarity")
         layers.add_row(
-            str(m["suspect_layer"]),
+            str(m.get("suspect_layer")),
             ref,
-            _num(m["similarity"], ".3f"),
-            fmt_p(m["p_value"]),
+            f"{m['similarity']:.3f}" if m.get("similarity") is not None else "-",
+            fmt_p(m.get("p_value")),
             "-" if rb is None else f"{rb:.3f}",
         )
     out.append(layers)
-    ev = Table(title="evidence", show_edge=False)
-    ev.add_column("kind")
-    ev.add_column("finding")
-    ev.add_column("p-value", justify="right")
-    for e in d["evidence"]:
+    ev = Table(title=L("evidence"), show_edge=False)
+    ev.add_column(L("kind"))
+    ev.add_column(L("finding"))
+    ev.add_column(L("p-value"), justify="right")
+    for e in d.get("evidence") or []:
         ev.add_row(
-            Text(e["kind"], style=_SEV.get(e.get("severity", "info"), "")),
-            e["message"],
+            Text(clean(e["kind"]), style=_SEV.get(e.get("severity", "info"), "")),
+            Text(msg(e.get("kind"), e.get("message"), e.get("detail") or {})),
             fmt_p(e.get("p_value")),
         )
     out.append(ev)
-    nulls = [e for e in d["evidence"] if e.get("null")]
-    for e in nulls:
-        out.append(Text(f"null ({e['kind']}): {e['null']}", style="dim"))
-    tr = d["transformations"]
-    bits = []
-    rs = tr.get("residual_stream")
-    if rs:
-        bits.append(f"residual stream: {rs['kind']}")
-    if tr.get("ffn_neurons"):
-        bits.append(f"ffn neurons: {tr['ffn_neurons'].get('moved', 0)} moved")
-    v = tr.get("vocabulary", {})
-    if v:
-        bits.append(
-            f"vocabulary: {v.get('relation')} ({v.get('shared_tokens')} shared, aligned by "
-            f"{v.get('aligned_by')})"
-        )
-    for key in ("renames", "dequantization", "obfuscation", "pruning", "merge", "copied_layers", "drift"):
-        if key in tr:
-            bits.append(f"{key}: {tr[key]}")
-    if bits:
-        out.append(Text("transformations: " + " | ".join(bits)))
+    for e in d.get("evidence") or []:
+        if e.get("null"):
+            out.append(
+                Text(f"{L('null hypothesis')} ({clean(e['kind'])}): {msg(None, e['null'])}", style="dim")
+            )
     return out
 
 
-def _derived_word(d: dict[str, Any]) -> str:
-    if d["relationship"] == Relationship.UNTESTABLE:
-        return "cannot tell"
-    return "yes" if d["derived"] else "no"
+def _derived_word(d: dict[str, Any], L: Any) -> str:
+    """yes / no, or "cannot tell" when the comparison could not be made (no p-value)."""
+    if d.get("p_value") is None and not d.get("derived"):
+        return L("cannot tell")
+    return L("yes") if d.get("derived") else L("no")
 
 
-def _heatmap_svg(sim: list[list[float]], layer_map: dict[str, Any], cell: int = 18) -> str:
-    arr = np.asarray(sim, dtype=float)
-    if arr.size == 0:
-        return "<p>no layer similarities</p>"
-    n_ref, n_sus = arr.shape
-    pad = 40
-    w, h = pad + n_sus * cell + 10, pad + n_ref * cell + 10
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" '
-        f'aria-label="layer similarity heatmap">'
-    ]
-    parts.append(f'<text x="{pad}" y="12" font-size="11">suspect layer &#8594;</text>')
-    parts.append(
-        f'<text x="2" y="{pad + 10}" font-size="11" transform="rotate(90 8,{pad})">reference layer</text>'
-    )
-    for i in range(n_ref):
-        for j in range(n_sus):
-            v = float(np.clip(arr[i, j], 0.0, 1.0))
-            r, g, b = int(255 - 200 * v), int(255 - 120 * v), int(255 - 40 * v)
-            mapped = layer_map.get(str(j)) == i
-            stroke = ' stroke="#d00" stroke-width="2"' if mapped else ""
-            title = f"<title>ref {i} / suspect {j}: {arr[i, j]:.3f}</title>"
-            parts.append(
-                f'<rect x="{pad + j * cell}" y="{pad + i * cell}" width="{cell - 1}" height="{cell - 1}" '
-                f'fill="rgb({r},{g},{b})"{stroke}>{title}</rect>'
-            )
-    parts.append("</svg>")
-    return "".join(parts)
+def _plain(markup: Any) -> str:
+    """Markup from the HTML helpers as plain text (tags dropped, entities decoded)."""
+    import html as _html
+    import re
+
+    return clean(_html.unescape(re.sub(r"<[^>]+>", "", str(markup))))
 
 
-def render_compare_html(result: Any) -> str:
-    """A self-contained HTML page: verdict, per-layer heatmap (matched cells outlined), layers, evidence."""
-    d = result.to_dict()
-    colour = "#b80" if d["relationship"] == Relationship.UNTESTABLE else ("#b00" if d["derived"] else "#070")
-    rows = "".join(
-        f"<tr><td>{m['suspect_layer']}</td>"
-        f"<td>{'-' if m['reference_layer'] is None else m['reference_layer']}</td>"
-        f"<td>{_num(m['similarity'], '.3f')}</td><td>{esc(fmt_p(m['p_value']))}</td></tr>"
-        for m in d["layers"]
-    )
-    ev = "".join(
-        f"<tr><td>{esc(e['kind'])}</td><td>{esc(e['message'])}</td><td>{esc(fmt_p(e.get('p_value')))}</td>"
-        f"<td>{esc(e.get('null', ''))}</td></tr>"
-        for e in d["evidence"]
-    )
-    heat = _heatmap_svg(d["similarity_matrix"], d["transformations"].get("layer_map", {}))
-    derived = _derived_word(d)
-    stat = esc(str(d["transformations"].get("similarity_statistic") or "none"))
-    layer_head = "<tr><th>suspect</th><th>from reference</th><th>similarity</th><th>p-value</th></tr>"
-    ev_head = "<tr><th>kind</th><th>finding</th><th>p-value</th><th>null</th></tr>"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>taoke compare: {esc(d["suspect"])}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:3px 8px;font-size:13px;vertical-align:top}}h1{{font-size:20px}}
-.v{{color:{colour};font-weight:bold}}pre{{background:#f6f6f6;padding:1em;overflow:auto;font-size:12px}}</style>
-</head><body>
-<h1>{esc(d["suspect"])} vs reference {esc(d["reference"])}</h1>
-<p>relationship: <span class="v">{esc(d["relationship"])}</span> &middot; derived: {derived}
-&middot; p-value: {esc(fmt_p(d["p_value"]))} &middot; confidence {_num(d["confidence"], ".2f")}</p>
-<p>{esc("; ".join(d["reasons"]))}</p>
-<h2>Layer similarity ({stat}; outlined: layer map)</h2>{heat}
-<h2>Suspect layers</h2><table>{layer_head}{rows}</table>
-<h2>Evidence</h2><table>{ev_head}{ev}</table>
-<h2>Transformations</h2><pre>{esc(dumps(d["transformations"]))}</pre>
-</body></html>
-"""
+def render_compare_html(result: Any, lang: str = "en") -> str:
+    """A self-contained HTML page: the shared report header, the layer-similarity heatmap with the layer
+    map drawn on it, per-layer p-values, the transformations undone, layers and evidence."""
+    from taoke.render.compare_page import render_html
+
+    return render_html(result, lang)
 
 
-def render_compare(result: Any, fmt: str) -> str | list[Any]:
+def render_compare(result: Any, fmt: str, lang: str = "en") -> str | list[Any]:
     """A CompareResult as ``json`` or ``html`` text, or (``text``) the rich renderables to draw."""
     if fmt == "json":
         return dumps(result)
     if fmt == "html":
-        return render_compare_html(result)
-    return compare_renderables(result)
+        return render_compare_html(result, lang)
+    return compare_renderables(result, lang)
 
 
 def demo_table(result: Any) -> Table:
@@ -192,7 +146,7 @@ def demo_table(result: Any) -> Table:
             Text(str(r.relationship), style="bold green" if r.correct else "bold red"),
             "yes" if r.derived else "no",
             fmt_p(r.p_value),
-            _num(r.similarity, ".3f"),
+            f"{r.similarity:.3f}",
             f"{r.seconds:.1f}s",
         )
     return t
@@ -211,7 +165,6 @@ SHORT: dict[str, str] = {
     Relationship.PARTIAL: "part",
     Relationship.INDEPENDENT_SAME_ARCHITECTURE: "ind-sa",
     Relationship.INDEPENDENT: "indep",
-    Relationship.UNTESTABLE: "untst",
     "error": "error",
 }
 
@@ -240,61 +193,12 @@ def eval_renderables(report: dict[str, Any]) -> list[Any]:
         f"margin: weakest derived ({(s.get('weakest_derived') or {}).get('id')}) vs strongest independent "
         f"({(s.get('strongest_independent') or {}).get('id')}) = {s['margin_null_sd']:.1f} null SDs",
     ]
-    wm = report.get("weak_merges")
-    if wm:
-        lines.append(
-            f"weak merges (linear merge of A with an independent model, no parent named): smallest share "
-            f"of A detected at alpha {wm['alpha']:g} -> {_num(wm['smallest_share_detected'], 'g')}"
-        )
-    if s.get("untestable"):
-        lines.append(f"untestable (no statistic applies): {', '.join(s['untestable'])}")
     pt = Table(title="p-values per class", show_lines=False)
     for col in ("class", "n", "correct", "min p", "max p"):
         pt.add_column(col, justify="right" if col != "class" else "left")
     for cls, v in sorted(report["per_class"].items()):
         pt.add_row(cls, str(v["n"]), str(v["correct"]), fmt_p(v["min_p"]), fmt_p(v["max_p"]))
     return [t, pt, Text("\n".join(lines))]
-
-
-def split_markdown(report: dict[str, Any]) -> str:
-    """The pairs that carry a fit/test split (issue 15's new pairs) as a Markdown table: which thresholds
-    were fitted on which pairs, and how every pair came out."""
-    rows = [r for r in report.get("pairs", []) if r.get("split")]
-    if not rows:
-        return ""
-    out = ["| split | reference | suspect | truth | taoke | p |", "|---|---|---|---|---|---|"]
-    for r in sorted(rows, key=lambda x: (x["split"], x["id"])):
-        mark = "" if r["relationship"] == r["truth"] else " (wrong)"
-        out.append(
-            f"| {r['split']} | {r.get('reference')} | {r.get('suspect')} | {r['truth']} | "
-            f"{r['relationship']}{mark} | {fmt_p(r.get('p_value'))} |"
-        )
-    return "\n".join(out)
-
-
-def weak_merge_markdown(report: dict[str, Any]) -> str:
-    """The weak-merge sweep of ``taoke eval`` as a Markdown table (docs/compare.md)."""
-    wm = report.get("weak_merges") or {}
-    rows = wm.get("rows") or []
-    if not rows:
-        return ""
-    partners = sorted({r["suspect"].rsplit("-", 1)[0] for r in rows})
-    shares = sorted({r["share"] for r in rows})
-    out = ["| share of A | " + " | ".join(partners) + " |", "|---" * (len(partners) + 1) + "|"]
-    for sh in shares:
-        cells = []
-        for pa in partners:
-            r = next((x for x in rows if x["share"] == sh and x["suspect"].startswith(pa)), None)
-            cells.append(
-                "-" if r is None else f"{fmt_p(r['p_value'])}{' **detected**' if r['detected'] else ''}"
-            )
-        out.append(f"| {sh:g} | " + " | ".join(cells) + " |")
-    out.append("")
-    out.append(
-        f"- smallest share of A detected in every sweep pair at alpha {wm['alpha']:g}: "
-        f"**{_num(wm.get('smallest_share_detected'), 'g')}**"
-    )
-    return "\n".join(out)
 
 
 def eval_markdown(report: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.table import Table
@@ -9,6 +10,7 @@ from rich.text import Text
 
 from taoke.model import HParams
 from taoke.render.common import dumps, fmt_count
+from taoke.render.svg import clean
 
 _SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 _SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
@@ -147,6 +149,69 @@ def inspect_renderables(result: Any) -> list[Any]:
     out.append(ftable)
     for w in d.get("warnings") or []:
         out.append(Text(f"warning: {w}", style="yellow"))
+    if d.get("metadata") is not None:
+        out.extend(metadata_renderables(d["metadata"]))
+    return out
+
+
+def _value(row: dict[str, Any]) -> Text:
+    """A summarised metadata value as one literal line: control characters shown, never rich markup."""
+    v = row.get("value")
+    text = clean(json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else repr(v))
+    if row.get("count") is not None:
+        if isinstance(v, str):
+            text += f" ... ({row['count']} characters)"
+        elif row.get("truncated"):
+            text += f" ... ({row['count']} items)"
+    return Text(text)
+
+
+def _kv_table(title: str, rows: list[dict[str, Any]], not_shown: int = 0, typed: bool = False) -> Table:
+    t = Table(title=clean(title), title_justify="left", show_edge=False)
+    t.add_column("key", no_wrap=True)
+    if typed:
+        t.add_column("type")
+    t.add_column("value", overflow="fold")
+    for r in rows:
+        cells = [Text(clean(r["key"]))] + ([Text(clean(r.get("type", "")))] if typed else []) + [_value(r)]
+        t.add_row(*cells)
+    if not_shown:
+        t.caption = f"... and {not_shown} more not shown"
+    return t
+
+
+def metadata_renderables(m: dict[str, Any]) -> list[Any]:
+    """``taoke inspect --metadata``: every GGUF key/value, safetensors metadata, config.json and card
+    fields (long values summarised), and every tensor's shape with its axis order labelled."""
+    out: list[Any] = []
+    for g in m.get("gguf") or []:
+        out.append(_kv_table(f"GGUF metadata: {g['file']}", g["entries"], g.get("not_shown", 0), typed=True))
+    for g in m.get("safetensors") or []:
+        out.append(_kv_table(f"safetensors __metadata__: {g['file']}", g["entries"], g.get("not_shown", 0)))
+    if m.get("config"):
+        out.append(_kv_table("config.json", m["config"], m.get("config_not_shown", 0)))
+    if m.get("card"):
+        out.append(_kv_table("model card (YAML front matter)", m["card"], m.get("card_not_shown", 0)))
+    if m.get("tensors"):
+        t = Table(
+            title="tensors: shape in row-major order (slowest axis first, as numpy/PyTorch index it); "
+            "GGML ne: the GGUF file's order (fastest axis first)",
+            title_justify="left",
+            show_edge=False,
+        )
+        for col in ("file", "tensor", "dtype", "shape [row-major]", "GGML ne [fastest first]"):
+            t.add_column(col)
+        for r in m["tensors"]:
+            t.add_row(
+                Text(clean(r["file"])),
+                Text(clean(r["name"])),
+                Text(clean(r["dtype"])),
+                "[" + ", ".join(map(str, r["shape"])) + "]",
+                "[" + ", ".join(map(str, r["ggml_ne"])) + "]" if r.get("ggml_ne") is not None else "-",
+            )
+        if m.get("tensors_not_shown"):
+            t.caption = f"... and {m['tensors_not_shown']} more not shown"
+        out.append(t)
     return out
 
 

@@ -71,31 +71,44 @@ def render_search(result: Any, fmt: str) -> str | list[Any]:
     return [*head, table]
 
 
-def render_scan(result: Any, fmt: str) -> str | list[Any]:
-    """A :class:`taoke.jobs.scan.ScanResult`: undeclared parents first, failures with their one line."""
+def render_scan(result: Any, fmt: str, lang: str = "en") -> str | list[Any]:
+    """A :class:`taoke.jobs.scan.ScanResult`: undeclared parents first, failures with their one line.
+    ``html``: the index page of :mod:`taoke.render.scan_html` (``--html DIR`` writes every page)."""
     if fmt == "json":
         return dumps(result)
+    if fmt == "html":
+        from taoke.render.scan_html import render_index
+
+        return render_index(result, lang, links=False)
+    from taoke import i18n
+
+    def term(v: str | None, group: str) -> str:
+        return escape(i18n.term(v, lang, group)) if v else "-"
+
     table = Table(
-        title=f"taoke scan ({result.executor}, shortlist by {result.shortlist}, "
+        title=f"taoke scan ({result.executor}, {escape(i18n.tr('Shortlist', lang))}: {result.shortlist}, "
         f"{result.seconds['total']:.1f} s) -> {escape(result.registry)}",
         title_justify="left",
     )
-    for col in ("finding", "model", "declared base", "relative found", "relationship", "p (Holm)"):
-        table.add_column(col)
+    for col in ("finding", "model", "declared base", "nearest relative", "relationship", "p (Holm)"):
+        table.add_column(escape(i18n.tr(col, lang)))
     style = {"undeclared-parent": "bold red", "declared-parent-mismatch": "red", "failed": "yellow"}
     for f in result.findings:
         s = style.get(f.finding)
-        finding = f"[{s}]{f.finding}[/]" if s else f.finding
+        label = term(f.finding, "scan_findings")
+        finding = f"[{s}]{label}[/]" if s else label
         table.add_row(
             finding,
             escape(f.name or f.source),
             escape(", ".join(f.declared_base) or "-"),
             escape(f.relative or (f.error or "-")),
-            f.relationship or "-",
+            term(f.relationship, "relationships"),
             _p(f.p_value_holm),
         )
-    counts = ", ".join(f"{v} {k}" for k, v in result.counts["finding"].items())
-    return [table, f"[dim]{counts}[/]"]
+    counts = ", ".join(
+        f"{v} {i18n.term(k, lang, 'scan_findings')}" for k, v in result.counts["finding"].items()
+    )
+    return [table, f"[dim]{escape(counts)}[/]"]
 
 
 def render_info(info: dict[str, Any], fmt: str) -> str | Table:
