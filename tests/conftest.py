@@ -16,6 +16,19 @@ REPO = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def _pin_shared_caches() -> None:
+    """The zoo and the real models stay where the session found them, even in a test that moves taoke's
+    cache home (TAOKE_HOME) to a temporary folder: such a test means the home, not a rebuilt zoo."""
+    from taoke.datasets import data_dir
+    from taoke.zoo.build import cache_dir
+
+    os.environ.setdefault("TAOKE_ZOO_DIR", str(cache_dir()))
+    os.environ.setdefault("TAOKE_DATA_DIR", str(data_dir()))
+
+
+_pin_shared_caches()
+
+
 def _unavailable(reason: str):
     if IN_CI:
         pytest.fail(f"required test data unavailable in CI: {reason}")

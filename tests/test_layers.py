@@ -25,7 +25,19 @@ SRC = Path(taoke.__file__).parent
 
 FLOORS: dict[str, int] = {
     **dict.fromkeys(
-        ["_version", "errors", "limits", "defaults", "progress", "lazy", "evidence", "datasets", "i18n"], 0
+        [
+            "_version",
+            "errors",
+            "limits",
+            "defaults",
+            "paths",
+            "progress",
+            "lazy",
+            "evidence",
+            "datasets",
+            "i18n",
+        ],
+        0,
     ),
     "release": 1,
     "formats": 2,

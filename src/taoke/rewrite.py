@@ -28,6 +28,7 @@ from taoke.errors import AnalysisError, UnsupportedFormat
 from taoke.families import family, is_ignored
 from taoke.limits import Limits
 from taoke.model import Model, load
+from taoke.progress import Progress, no_progress
 
 __all__ = [
     "COPY_FILES",
@@ -37,6 +38,9 @@ __all__ = [
     "llama_config",
     "llama_plan",
     "reference_logits",
+    "round_to",
+    "OUT_DTYPES",
+    "gguf_tokenizer_files",
     "verify_bitwise",
     "write_shards",
 ]
@@ -55,10 +59,26 @@ COPY_FILES = (
 )
 _KEEP_CONFIG = ("bos_token_id", "eos_token_id", "pad_token_id", "initializer_range")
 _NP_DTYPE = {"F32": np.float32, "F16": np.float16}
+OUT_DTYPES = {"float32": "F32", "float16": "F16", "bfloat16": "BF16"}
+"""``--dtype`` names -> safetensors dtypes; ``auto`` keeps each stored float type, quantized -> F32."""
 
 
-def _out_dtype(stored_dtype: str) -> str:
+def _out_dtype(stored_dtype: str, want: str | None = None) -> str:
+    """The written dtype: ``want`` (a safetensors dtype) when given, else the stored float type; a
+    quantized tensor is written as F32, the only type that holds its dequantized values exactly."""
+    if want is not None:
+        return want
     return stored_dtype if stored_dtype in ("F32", "F16", "BF16") else "F32"
+
+
+def round_to(arr: np.ndarray, dtype: str | None) -> np.ndarray:
+    """``arr`` (float32) as ``dtype`` would store it, back in float32: what a reader of the output sees."""
+    if dtype is None or dtype == "F32":
+        return arr
+    if dtype == "BF16":
+        bits = np.ascontiguousarray(arr, dtype=np.float32).view(np.uint32)
+        return ((bits >> 16) << 16).astype(np.uint32).view(np.float32)
+    return np.asarray(arr, dtype=_NP_DTYPE[dtype]).astype(np.float32)
 
 
 def _to_bytes(arr: np.ndarray, dtype: str) -> bytes:
@@ -73,8 +93,11 @@ def _to_bytes(arr: np.ndarray, dtype: str) -> bytes:
     )
 
 
-def llama_plan(model: Model) -> list[dict[str, Any]]:
-    """Output name, source key, dtype and shape of every tensor of the Llama layout."""
+def llama_plan(model: Model, dtype: str | None = None) -> list[dict[str, Any]]:
+    """Output name, source key, dtype and shape of every tensor of the Llama layout.
+
+    ``dtype``: one safetensors dtype for every tensor (F32, F16, BF16), or None to keep each stored one.
+    """
     llama = family("llama")
     out: list[dict[str, Any]] = []
     for key in model.canonical_keys():
@@ -83,7 +106,7 @@ def llama_plan(model: Model) -> list[dict[str, Any]]:
         if name is None or suffix != ".weight":
             raise UnsupportedFormat(
                 f"tensor {model.canonical_source(key)!r} ({ttype}{suffix}) has no place in the Llama layout",
-                model.release.root,
+                model.release.path,
             )
         stored = model.canonical_source(key)
         role = model.roles[stored]
@@ -93,7 +116,7 @@ def llama_plan(model: Model) -> list[dict[str, Any]]:
                 "key": key,
                 "source": stored,
                 "part": key if role.parts else None,
-                "dtype": _out_dtype(model.tensor_infos[stored].dtype),
+                "dtype": _out_dtype(model.tensor_infos[stored].dtype, dtype),
                 "shape": list(model.canonical_shape(key)),
             }
         )
@@ -106,7 +129,7 @@ def llama_plan(model: Model) -> list[dict[str, Any]]:
         raise AnalysisError(
             f"the tensors do not make a complete {model.hparams.n_layers}-layer Llama "
             f"({len(want - have)} missing, {len(have - want)} unexpected, e.g. {gap[0]!r})",
-            model.release.root,
+            model.release.path,
         )
     return out
 
@@ -117,13 +140,13 @@ def check_convertible(model: Model) -> list[str]:
     fam = model.family_info
     if fam is None:
         raise AnalysisError(
-            "not a known model family; llamafy rewrites LLaMA-family releases only", model.release.root
+            "not a known model family; llamafy rewrites LLaMA-family releases only", model.release.path
         )
     if not fam.llama_compatible:
         raise AnalysisError(
             f"{model.family.label} is not a LLaMA-layout family (llamafy handles "
             "llama, mistral, baichuan and their renamed copies)",
-            model.release.root,
+            model.release.path,
         )
     if fam.name == "mistral" and model.config.get("sliding_window"):
         notes.append(
@@ -134,25 +157,25 @@ def check_convertible(model: Model) -> list[str]:
     if lost:
         raise AnalysisError(
             f"{len(lost)} tensor(s) have no LLaMA role and would be lost (e.g. {lost[0]!r})",
-            model.release.root,
+            model.release.path,
         )
     biased = [n for n, r in model.roles.items() if n.endswith(".bias")]
     if biased:
         raise AnalysisError(
             f"{len(biased)} bias tensor(s) (e.g. {biased[0]!r}) have no place in the plain Llama layout",
-            model.release.root,
+            model.release.path,
         )
     hp = model.hparams
     for need in ("n_layers", "d_model", "n_heads", "ffn_dim", "vocab_size"):
         if getattr(hp, need) is None:
             raise AnalysisError(
                 f"hyper-parameter {need} is unknown (no config, metadata or shape gives it)",
-                model.release.root,
+                model.release.path,
             )
     if model.is_gguf:
         quant = sorted({t.dtype for t in model.tensor_infos.values()} - {"F32", "F16", "BF16"})
         if quant:
-            notes.append(f"GGUF tensors in {', '.join(quant)} are written dequantized as F32")
+            notes.append(f"GGUF tensors in {', '.join(quant)} are dequantized")
         notes.append("GGUF q/k rows were un-permuted back to Hugging Face's rotate_half layout")
     if model.family.renamed or fam.name != "llama":
         notes.append(f"source layout: {model.family.label}; class {model.family.hf_class or '-'}")
@@ -195,7 +218,13 @@ def llama_config(model: Model, dtype: str) -> dict[str, Any]:
     return cfg
 
 
-def write_shards(model: Model, plan: list[dict[str, Any]], folder: Path, shard_bytes: int) -> list[str]:
+def write_shards(
+    model: Model,
+    plan: list[dict[str, Any]],
+    folder: Path,
+    shard_bytes: int,
+    progress: Progress = no_progress,
+) -> list[str]:
     """Write the planned tensors into safetensors shard(s); one tensor in memory at a time."""
     shards: list[list[dict[str, Any]]] = [[]]
     size = 0
@@ -213,6 +242,7 @@ def write_shards(model: Model, plan: list[dict[str, Any]], folder: Path, shard_b
         else [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
     )
     weight_map: dict[str, str] = {}
+    written = 0
     for fname, items in zip(names, shards, strict=True):
         header: dict[str, Any] = {"__metadata__": {"format": "pt", "producer": "taoke llamafy"}}
         offset = 0
@@ -234,15 +264,17 @@ def write_shards(model: Model, plan: list[dict[str, Any]], folder: Path, shard_b
                 if list(arr.shape) != item["shape"]:
                     raise AnalysisError(
                         f"{item['key']}: read shape {list(arr.shape)} != planned {item['shape']}",
-                        model.release.root,
+                        model.release.path,
                     )
                 data = _to_bytes(arr, item["dtype"])
                 if len(data) != item["nbytes"]:
                     raise AnalysisError(
-                        f"{item['key']}: {len(data)} bytes != planned {item['nbytes']}", model.release.root
+                        f"{item['key']}: {len(data)} bytes != planned {item['nbytes']}", model.release.path
                     )
                 fh.write(data)
                 del arr, data
+                written += 1
+                progress("write tensors", written, len(plan), item=item["name"])
             fh.flush()
             os.fsync(fh.fileno())
     if len(shards) > 1:
@@ -253,12 +285,20 @@ def write_shards(model: Model, plan: list[dict[str, Any]], folder: Path, shard_b
     return names
 
 
-def verify_bitwise(model: Model, plan: list[dict[str, Any]], folder: Path, limits: Limits) -> dict[str, Any]:
-    """Re-read every written tensor and compare its bits with the source slice it came from."""
+def verify_bitwise(
+    model: Model,
+    plan: list[dict[str, Any]],
+    folder: Path,
+    limits: Limits,
+    progress: Progress = no_progress,
+) -> dict[str, Any]:
+    """Re-read every written tensor and compare its bits with the source slice it came from (rounded to
+    the written dtype when that is narrower than float32)."""
     out = load(folder, limits)
     mismatched: list[str] = []
     try:
-        for item in plan:
+        for n, item in enumerate(plan, 1):
+            progress("verify tensors", n, len(plan), item=item["name"])
             written = out.read(item["name"])
             source = model.canonical(item["key"])
             if item["dtype"] != "F32":  # the stored type is narrower: compare in it
@@ -302,11 +342,13 @@ def _rope(x: np.ndarray, theta: float, head_dim: int) -> np.ndarray:
     return x * cos + rotated * sin
 
 
-def reference_logits(model: Model, tokens: np.ndarray) -> np.ndarray:
+def reference_logits(model: Model, tokens: np.ndarray, dtype: str | None = None) -> np.ndarray:
     """Logits of a LLaMA forward pass written here in numpy (float64) from ``model``'s canonical tensors.
 
     Independent of transformers and of any release code: it reads the source through the Model view
     (so Yi's ``ln1`` or Baichuan's ``W_pack`` are whatever the view maps them to) one layer at a time.
+    ``dtype``: the safetensors dtype the output was written in; each weight is rounded to it first, so
+    that the check compares the same numbers transformers reads (F32 and None: no rounding).
     """
     hp = model.hparams
     n_heads, n_kv = hp.n_heads, hp.n_kv_heads or hp.n_heads
@@ -316,10 +358,12 @@ def reference_logits(model: Model, tokens: np.ndarray) -> np.ndarray:
     theta = hp.rope_theta if hp.rope_theta is not None else 10000.0
 
     def w(key: str) -> np.ndarray:
-        return model.canonical(key).astype(np.float64)
+        return round_to(model.canonical(key), dtype).astype(np.float64)
 
     b, t = tokens.shape
-    x = model.canonical("token_embd.weight")[tokens].astype(np.float64)  # gather in float32: vocab x d is big
+    x = round_to(model.canonical("token_embd.weight")[tokens], dtype).astype(
+        np.float64
+    )  # gather in float32: vocab x d is big
     mask = np.triu(np.full((t, t), -np.inf), k=1)
     for i in range(hp.n_layers):
         h = _rms(x, w(f"blk.{i}.attn_norm.weight"), eps)
@@ -339,10 +383,10 @@ def reference_logits(model: Model, tokens: np.ndarray) -> np.ndarray:
         x = x + (gate / (1.0 + np.exp(-gate)) * up) @ w(f"blk.{i}.ffn_down.weight").T
     x = _rms(x, w("output_norm.weight"), eps)
     head = "output.weight" if "output.weight" in model.canonical_keys() else "token_embd.weight"
-    return x @ model.canonical(head).T  # float32 head, float64 result: no float64 copy of vocab x d
+    return x @ round_to(model.canonical(head), dtype).T  # float32 head, float64 result
 
 
-def compare_logits(model: Model, folder: Path) -> dict[str, Any]:
+def compare_logits(model: Model, folder: Path, dtype: str | None = None) -> dict[str, Any]:
     """transformers' LlamaForCausalLM from ``folder`` vs :func:`reference_logits` of the source."""
     try:
         import torch
@@ -358,7 +402,7 @@ def compare_logits(model: Model, folder: Path) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     batch, seq = 2, min(16, model.hparams.context_length or 16)
     tokens = rng.integers(0, vocab, size=(batch, seq))
-    ref = reference_logits(model, tokens)
+    ref = reference_logits(model, tokens, dtype)
     try:
         from transformers.utils import logging as hf_logging
 
@@ -385,3 +429,66 @@ def compare_logits(model: Model, folder: Path) -> dict[str, Any]:
         "tolerance": tol,
         "passed": bool(diff <= tol and agree == 1.0),
     }
+
+
+# ------------------------------------------------------------------------------------------------
+# The tokenizer of a GGUF, as files transformers reads
+# ------------------------------------------------------------------------------------------------
+
+
+def gguf_tokenizer_files(model: Model, folder: Path) -> list[str]:
+    """Write the GGUF's embedded tokenizer into ``folder`` as Hugging Face files; return their names.
+
+    A byte-level BPE vocabulary (``tokenizer.ggml.model`` gpt2) becomes a ``tokenizer.json`` assembled
+    with the ``tokenizers`` library from the GGUF tokens and merges, split by llama.cpp's rule for the
+    GGUF's pre-tokenizer; a SentencePiece one (llama) becomes a ``tokenizer.model`` assembled from the
+    pieces, scores and types. Both encoders are the ones :mod:`taoke.tokenizers.encode` checks against
+    llama.cpp's own test vectors. Raises ``EncoderUnavailable`` (with the reason) when neither fits.
+    """
+    from taoke.tokenizers.encode import EncoderUnavailable, gguf_bpe_tokenizer, gguf_spm_proto
+    from taoke.tokenizers.gguf_vocab import read_tokenizer_kv
+
+    ggufs = [f for f in model.release.weight_files() if f.suffix == ".gguf"]
+    if not ggufs:
+        raise EncoderUnavailable("not a GGUF release")
+    path = ggufs[0]
+    kv = read_tokenizer_kv(path, model.limits)
+
+    def text(value: Any) -> str | None:
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+    kind = text(kv.get("tokenizer.ggml.model"))
+    tokens = kv.get("tokenizer.ggml.tokens") or []
+
+    def token(key: str) -> str | None:
+        i = kv.get(f"tokenizer.ggml.{key}_token_id")
+        if i is None or not 0 <= int(i) < len(tokens):
+            return None
+        return tokens[int(i)].decode("utf-8", "replace")
+
+    config: dict[str, Any] = {
+        "bos_token": token("bos"),
+        "eos_token": token("eos"),
+        "unk_token": token("unknown"),
+        "pad_token": token("padding"),
+        "model_max_length": model.hparams.context_length or 2048,
+        "taoke_llamafy": {"tokenizer": f"converted from the GGUF metadata of {path.name}"},
+    }
+    if "tokenizer.ggml.add_bos_token" in kv:
+        config["add_bos_token"] = bool(kv["tokenizer.ggml.add_bos_token"])
+    if kind == "gpt2":
+        pre = str(text(kv.get("tokenizer.ggml.pre")) or "default")
+        tok = gguf_bpe_tokenizer(path, "gpt-2" if pre == "default" else pre)
+        tok.save(str(folder / "tokenizer.json"))
+        config["tokenizer_class"] = "PreTrainedTokenizerFast"
+        written = ["tokenizer.json"]
+    elif kind == "llama":
+        (folder / "tokenizer.model").write_bytes(gguf_spm_proto(path).SerializeToString())
+        config["tokenizer_class"] = "LlamaTokenizer"
+        config["add_bos_token"] = config.get("add_bos_token", True)
+        written = ["tokenizer.model"]
+    else:
+        raise EncoderUnavailable(f"GGUF tokenizer model {kind!r} is not converted")
+    config = {k: v for k, v in config.items() if v is not None}
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=1, ensure_ascii=False))
+    return written + ["tokenizer_config.json"]

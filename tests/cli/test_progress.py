@@ -83,3 +83,70 @@ def test_ann_rebuild_reports_through_the_registry_callback(tmp_path: Path, monke
     reg = Registry(db, progress=lambda task, done, total=None, item=None: calls.append((task, done, total)))
     reg.ann()
     assert calls == [("rebuilding the ANN index", 1, 2), ("rebuilding the ANN index", 2, 2)]
+
+
+def _steps(err: str, task: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith(task + " ")]
+
+
+def test_compare_and_search_report_each_block_fingerprinted(capsys, tmp_path: Path) -> None:
+    """Issue 17: a compare of two 7B checkpoints streamed for minutes without a word."""
+    a, yi = str(zoo.materialize("base-a")), str(zoo.materialize("a-yi"))
+    assert main(["compare", a, yi, "-f", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["relationship"]  # stdout stays the report
+    n_layers = json.loads(out)["layers"] and len(json.loads(out)["layers"])
+    steps = _steps(err, "fingerprint")
+    assert len(steps) == 2 * n_layers and steps[-1].startswith(f"fingerprint {n_layers}/{n_layers}")
+    assert main(["compare", a, yi, "-f", "json", "-q"]) == 0
+    assert capsys.readouterr().err == ""
+    db = str(tmp_path / "r.sqlite")
+    assert main(["index", a, "--db", db, "-f", "json"]) == 0
+    err = capsys.readouterr().err
+    assert _steps(err, "fingerprint") and err.index("fingerprint ") < err.index("index 1/1")
+    assert main(["search", yi, "--db", db, "-f", "json"]) == 0
+    assert _steps(capsys.readouterr().err, "fingerprint")  # the query is fingerprinted too
+
+
+def test_contamination_reports_its_scoring_passes(capsys, tmp_path: Path) -> None:
+    """Issue 17: contamination was silent for two minutes."""
+    import pytest
+
+    pytest.importorskip("torch")
+    from taoke.zoo import twins
+
+    twin = twins.materialize("twin-clean-s0", tmp_path)
+    bench = twins.write_split("unseen", tmp_path / "unseen.jsonl")
+    argv = ["contamination", str(twin), "--benchmark", str(bench), "--shuffles", "4", "--max-items", "12"]
+    assert main([*argv, "-f", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["verdict"]
+    assert _steps(err, "load model")
+    items = _steps(err, "score items and variants")
+    orders = _steps(err, "score item orders")
+    assert items and orders and err.index(items[0]) < err.index(orders[0])
+    done, total = items[-1].split()[-1].split("/")  # the last line says every sequence is scored
+    assert done == total
+
+
+def test_probe_reports_each_request(capsys) -> None:
+    """Issue 17: probe and probe-compare were silent for a minute of requests."""
+    import pytest
+
+    pytest.importorskip("transformers")
+    from taoke.probe.launch import model_server
+
+    a = model_server(zoo.materialize("base-a"), "zoo-base-a")
+    try:
+        assert main(["probe", a.url, "--max-requests", "30", "--no-identity", "-f", "json"]) == 0
+        out, err = capsys.readouterr()
+        spent = json.loads(out)["spent"]["requests"]
+        steps = [line for line in err.splitlines() if line.startswith("requests to ")]
+        assert len(steps) == spent and steps[-1].split()[3] == f"{spent}/30:"
+        assert main(["probe", a.url, "--max-requests", "30", "--no-identity", "-f", "json", "-q"]) == 0
+        assert capsys.readouterr().err == ""
+        main(["probe-compare", a.url, a.url, "--control", a.url, "--max-requests", "30", "-f", "json"])
+        err = capsys.readouterr().err
+        assert sum(line.startswith("requests to ") for line in err.splitlines()) >= 3
+    finally:
+        a.stop()

@@ -99,7 +99,12 @@ def test_refuses_existing_output_and_non_llama(tmp_path, minilm_dir):
     with pytest.raises(TaokeError, match="--force"):
         llamafy(src, out)
     assert (out / "keep.txt").read_text() == "mine"
-    res = llamafy(src, out, force=True, verify_logits=False)
+    # issue 17: --force replaces llamafy's own output only; the user's file is never deleted
+    with pytest.raises(TaokeError, match="did not write"):
+        llamafy(src, out, force=True, verify_logits=False)
+    assert (out / "keep.txt").read_text() == "mine"
+    (out / "keep.txt").unlink()
+    res = llamafy(src, out, force=True, verify_logits=False)  # an empty folder may be filled
     assert res.verify["logits"] is None and not (out / "keep.txt").exists()
     with pytest.raises(AnalysisError, match="not a LLaMA-layout family"):
         llamafy(minilm_dir, tmp_path / "bert-out")
@@ -132,3 +137,82 @@ def test_incomplete_llama_is_refused(tmp_path):
     with pytest.raises(AnalysisError, match="1 missing"):
         llamafy(write_release(tmp_path / "x", state, config), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------- issue 17: never delete what taoke did not make
+
+
+def test_force_never_deletes_a_folder_that_holds_the_source(tmp_path):
+    """OUT a parent of SOURCE used to be deleted wholesale with --force, the source with it."""
+    src, _ = yi_release(tmp_path / "models" / "yi")
+    before = sorted(p.name for p in src.iterdir())
+    with pytest.raises(TaokeError, match="contains the source") as err:
+        llamafy(src, tmp_path / "models", force=True, verify_logits=False)
+    assert "\n" not in str(err.value)
+    assert sorted(p.name for p in src.iterdir()) == before  # the source is still there, whole
+    with pytest.raises(TaokeError, match="inside the source"):
+        llamafy(src, src / "out", verify_logits=False)
+    assert not (src / "out").exists()
+    assert not [p for p in tmp_path.rglob("*") if ".taoke-" in p.name]  # no stray temporary folder
+
+
+def test_output_dot_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """``taoke llamafy SRC . --force`` in a folder of one's own: refused in one line, exit 2, nothing made."""
+    from taoke.cli.main import main
+
+    src, _ = yi_release(tmp_path / "yi")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "notes.txt").write_text("mine")
+    monkeypatch.chdir(work)
+    code = main(["llamafy", str(src), ".", "--force", "--no-logits"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "did not write" in err and "internal error" not in err
+    assert sorted(p.name for p in work.iterdir()) == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["work", "yi"]
+    assert main(["llamafy", str(src), str(work / "yi-hf"), "--no-logits"]) == 0
+    capsys.readouterr()
+    # --force on llamafy's own output replaces it; a file the user added afterwards stops it
+    assert main(["llamafy", str(src), str(work / "yi-hf"), "--force", "--no-logits"]) == 0
+    (work / "yi-hf" / "my-notes.md").write_text("mine")
+    assert main(["llamafy", str(src), str(work / "yi-hf"), "--force", "--no-logits"]) == 2
+    assert (work / "yi-hf" / "my-notes.md").read_text() == "mine"
+
+
+def test_dtype_float16_halves_the_output_and_is_verified(tmp_path):
+    state, config = tiny_llama_state()
+    gguf_path = llama_gguf(tmp_path / "tiny.gguf", state, config, "F32")
+    (tmp_path / "LICENSE").write_text("Apache License\nVersion 2.0, January 2004\n")
+    full = llamafy(gguf_path, tmp_path / "f32")
+    assert "LICENSE" in full.copied  # the licence beside a single-file release travels with it
+    assert (tmp_path / "f32" / "LICENSE").read_text().startswith("Apache License")
+    half = llamafy(gguf_path, tmp_path / "f16", dtype="float16")
+    assert full.dtype == "F32" and half.dtype == "F16"
+    size = lambda d: (d / "model.safetensors").stat().st_size  # noqa: E731
+    assert size(tmp_path / "f16") < 0.55 * size(tmp_path / "f32")
+    assert half.verify["bitwise"]["equal"] == half.verify["bitwise"]["checked"]
+    assert half.verify["logits"]["passed"] and half.verify["rounded_to"] == "F16"
+    with load(tmp_path / "f16") as m:
+        assert {t.dtype for t in m.tensor_infos.values()} == {"F16"}
+    with pytest.raises(TaokeError, match="--dtype"):
+        llamafy(gguf_path, tmp_path / "x", dtype="int3")
+
+
+@pytest.mark.slow
+def test_real_gguf_keeps_its_tokenizer_and_shrinks_with_dtype(smollm2_gguf, tmp_path):
+    """The real SmolLM2 GGUF: OUT gets a tokenizer.json converted from the GGUF metadata that encodes
+    like transformers' own GGUF conversion, and --dtype bfloat16 writes half of float32's bytes."""
+    out = tmp_path / "smollm2-hf"
+    res = llamafy(smollm2_gguf, out, dtype="bfloat16")
+    assert "tokenizer.json" in res.copied and (out / "tokenizer.json").is_file()
+    assert (out / "model.safetensors").stat().st_size < 0.55 * 134_515_008 * 4
+    assert res.verify["logits"]["passed"] and res.verify["bitwise"]["mismatched"] == []
+    mine = transformers.AutoTokenizer.from_pretrained(str(out))
+    theirs = transformers.AutoTokenizer.from_pretrained(str(smollm2_gguf.parent), gguf_file=smollm2_gguf.name)
+    for text in (
+        "Hello world! The quick brown fox.",
+        "  spaces,\ttabs\nnewlines",
+        "我们在北京大学学习",
+        "café 🦙",
+    ):
+        assert mine(text)["input_ids"] == theirs(text)["input_ids"]

@@ -269,6 +269,7 @@ def test_cli_index_search_registry(tmp_path: Path, zoo_paths: dict[str, Path], c
     assert json.loads(capsys.readouterr().out)["schema_version"] == 2
     # errors are one line and exit code 2
     assert main(["search", str(tmp_path / "nope"), "--db", db]) == 2
+    Registry(str(tmp_path / "empty.sqlite")).close()  # an empty registry (a missing one is refused: issue 17)
     assert main(["search", str(zoo_paths["base-b"]), "--db", str(tmp_path / "empty.sqlite")]) == 2
     assert main(["index", str(zoo_paths["base-a"]), "--db", "postgresql://u@127.0.0.1:1/x"]) == 2
     err = capsys.readouterr().err

@@ -47,14 +47,24 @@ def _expected() -> dict[str, set[str]]:
             if p["derived"] and b in REFERENCES:
                 rel.add(b)
     recipes = zoo.models()
-    for suspect, rel in out.items():  # ancestors by recipe (a2-yi is a renamed copy of base-a2)
-        todo, seen = list(recipes.get(suspect, {}).get("parents", [])), set()
+    # ancestors by recipe (a2-yi is a renamed copy of base-a2) and by labelled pair (a trained
+    # checkpoint: a-q41-ft is a fine-tune of a-q41-hf, itself a round trip of base-a)
+    labelled: dict[str, set[str]] = {}
+    for p in zoo.manifest():
+        if p["derived"]:
+            labelled.setdefault(p["suspect"], set()).add(p["reference"])
+
+    def parents_of(model: str) -> list[str]:
+        return [*recipes.get(model, {}).get("parents", []), *sorted(labelled.get(model, ()))]
+
+    for suspect, rel in out.items():
+        todo, seen = parents_of(suspect), set()
         while todo:
             parent = todo.pop()
             if parent in seen:
                 continue
             seen.add(parent)
-            todo += list(recipes.get(parent, {}).get("parents", []))
+            todo += parents_of(parent)
             if SAME.get(parent, parent) in REFERENCES:
                 rel.add(SAME.get(parent, parent))
     out.pop("smollm2-hf", None)

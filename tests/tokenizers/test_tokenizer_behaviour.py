@@ -77,3 +77,36 @@ def test_piece_hash_is_container_independent(fixtures_dir: Path) -> None:
     assert a.piece_hash == b.piece_hash and a.id_hash == b.id_hash
     c = segment(load_tokenizer(fixtures_dir / T / "qwen2/ggml-vocab-qwen2.gguf"))
     assert c.piece_hash != a.piece_hash
+
+
+def test_every_pre_tokenizer_rule_runs() -> None:
+    """Each name of the table (transcribed from llama.cpp's llama-vocab.cpp) compiles in HF tokenizers
+    and splits a mixed text into pieces that cover it exactly."""
+    from tokenizers import Regex, pre_tokenizers
+
+    from taoke.tokenizers.encode import GGUF_PRE_PATTERNS, GGUF_PRE_UNSUPPORTED
+
+    text = "Hello, WORLD's 12345 café 北京大学 \n\n  <sentinel:3> x=1;"
+    for name, patterns in GGUF_PRE_PATTERNS.items():
+        split = pre_tokenizers.Sequence(
+            [pre_tokenizers.Split(Regex(p), behavior="isolated") for p in patterns]
+        )
+        pieces = split.pre_tokenize_str(text)
+        assert "".join(p for p, _ in pieces) == text, name
+    assert not set(GGUF_PRE_PATTERNS) & set(GGUF_PRE_UNSUPPORTED)
+
+
+def test_smollm_pre_tokenizer_on_the_real_smollm2_gguf(smollm2_gguf: Path) -> None:
+    """SmolLM2 GGUFs name the pre-tokenizer 'smollm' (llama.cpp: StarCoder's rule, digits one by one);
+    it had no rule, so its behaviour could not be checked at all."""
+    enc = make_encoder(load_tokenizer(smollm2_gguf))
+    view = load_tokenizer(smollm2_gguf)
+    ids = enc.encode("in 2024")
+    assert [view.tokens[i] for i in ids[-4:]] == [b"2", b"0", b"2", b"4"]
+
+
+def test_a_name_llama_cpp_splits_in_code_says_why(fixtures_dir: Path) -> None:
+    view = load_tokenizer(fixtures_dir / T / "gpt2/ggml-vocab-gpt-2.gguf")
+    view.extra["ggml_pre"] = "kimi-k2"
+    with pytest.raises(EncoderUnavailable, match="custom C\\+\\+ code"):
+        make_encoder(view)

@@ -51,11 +51,20 @@ def library():
     return load_library(include_user=False)
 
 
-def test_library_is_small_and_cites_sources(fixtures_dir: Path, library) -> None:
+def test_library_is_small_and_cites_sources(fixtures_dir: Path, library, gemma3_gguf: Path) -> None:
     assert shipped_library_path().stat().st_size < 400_000
     index = {it["path"]: it for it in _fixture_items(fixtures_dir)}
     cited = {s["path"] for e in library for s in e.sources}
-    assert cited == set(index)  # every tokenizer fixture, nothing else
+    from taoke.tokenizers.build_library import REAL
+
+    real = {p for p in cited if p.startswith("real:")}  # the real models of build_library.REAL (Gemma 3)
+    assert {p.split("/")[0].removeprefix("real:") for p in real} == set(REAL)
+    assert cited - real == set(index)  # every tokenizer fixture, nothing else
+    import hashlib
+
+    index[f"real:gemma3/{gemma3_gguf.name}"] = {
+        "sha256": hashlib.sha256(gemma3_gguf.read_bytes()).hexdigest()
+    }
     for e in library:
         for s in e.sources:
             assert s["sha256"] == index[s["path"]]["sha256"] and s["source"] and s["license"]
@@ -108,7 +117,8 @@ def test_extension_figures(fixtures_dir: Path, library) -> None:
     assert m.offset == 768 and m.offset_fraction > 0.99
 
 
-def test_shipped_library_is_what_the_script_builds(fixtures_dir: Path, library) -> None:
+def test_shipped_library_is_what_the_script_builds(fixtures_dir: Path, library, gemma3_gguf: Path) -> None:
+    """The script also reads the real Gemma 3 GGUF (taoke.datasets): ``gemma3_gguf`` makes it available."""
     from taoke.tokenizers.build_library import build
 
     built, _ = build(fixtures_dir)
@@ -134,3 +144,14 @@ def test_user_library_add_and_identify(fixtures_dir: Path, tmp_path: Path, monke
     (tmp_path / "tokenizers" / "library.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(CorruptFile, match="library.json"):
         identify(mine)
+
+
+def test_gemma_is_in_the_library(gemma3_gguf) -> None:
+    """Issue 17: the library had no Gemma entry, so the real Gemma 3 GGUF was 'nearest' to something
+    unrelated. Its embedded vocabulary is now an entry (built from taoke.datasets.fetch('gemma3'))."""
+    from taoke.tokenizers import load_tokenizer
+    from taoke.tokenizers.library import identify
+
+    res = identify(load_tokenizer(gemma3_gguf))
+    assert res.best is not None and res.best.name == "gemma3" and res.best.family == "gemma"
+    assert str(res.best.relation) == "identical"

@@ -3,11 +3,30 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 
 import typer
 
-from taoke.cli.common import Format, Lang, emit, format_option, lang_option, output_option
+from taoke.cli.common import (
+    Format,
+    GateTripped,
+    Lang,
+    emit,
+    format_option,
+    hub_spec,
+    include_option,
+    lang_option,
+    output_option,
+    revision_option,
+)
+
+
+class FailOn(str, enum.Enum):
+    """``--fail-on``: the severity from which a headline finding fails the run."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
 
 
 def register(app: typer.Typer) -> None:
@@ -31,11 +50,28 @@ def register(app: typer.Typer) -> None:
         fmt: Format = format_option(),
         lang: Lang = lang_option(),
         output: Path | None = output_option(),
+        fail_on: FailOn = typer.Option(
+            None,
+            "--fail-on",
+            case_sensitive=False,
+            help="Exit with code 1 when a headline finding is this severe or worse (a CI gate).",
+        ),
+        revision: str | None = revision_option(),
+        include: str | None = include_option(),
     ) -> None:
         """One report on a release: declared vs measured lineage, code lineage, claims, licence
         obligations and openness, each with its evidence."""
+        source = hub_spec(source, revision, include)
         from taoke.jobs import audit
         from taoke.render.audit import render
 
         report = audit(source, against=against, lang=lang.value, benchmarks=benchmark)
         emit(render(report, fmt.value, lang.value), fmt, output)
+        if fail_on is not None:
+            worst = {"high": 0, "medium": 1}
+            hit = [e for e in report.headline_findings if worst.get(e.severity, 9) <= worst[fail_on.value]]
+            if hit:
+                raise GateTripped(
+                    f"{len(hit)} headline finding(s) at {fail_on.value} or worse (e.g. {hit[0].message}); "
+                    "failing as asked by --fail-on"
+                )

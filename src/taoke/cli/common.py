@@ -27,8 +27,27 @@ Lang = enum.Enum("Lang", {code.upper(): code for code in i18n.LANGS}, type=str) 
 
 DB_HELP = (
     "Registry: a SQLite path or sqlite:///..., or postgresql://user@host/db "
-    "(default: $TAOKE_REGISTRY, else ~/.cache/taoke/registry.sqlite)."
+    "(default: $TAOKE_REGISTRY, else registry.sqlite in $TAOKE_HOME, i.e. ~/.cache/taoke)."
 )
+
+
+class GateTripped(TaokeError):
+    """A CI gate the user asked for (``--fail-if-derived``, ``--fail-on``) tripped: exit code 1, after the
+    report was written; the one-line reason goes to stderr."""
+
+    exit_code = 1
+
+
+class SomeInputsFailed(TaokeError):
+    """Some of several inputs could not be processed (each one is in the report with its error): exit
+    code 2, after the report was written, so that CI never takes a half-done run for a clean one."""
+
+
+def fail_if_derived_option() -> Any:
+    """``--fail-if-derived``: exit 1 when a significant relative was found."""
+    return typer.Option(
+        False, "--fail-if-derived", help="Exit with code 1 when a significant relative is found (a CI gate)."
+    )
 
 
 def library_defaults(func: Callable[..., Any]) -> dict[str, Any]:
@@ -141,3 +160,44 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def revision_option() -> Any:
+    """``--revision REV``: the hub revision (branch, tag or commit) of a hub-id SOURCE."""
+    return typer.Option(
+        None,
+        "--revision",
+        help="Hub revision (branch, tag, commit) of a hub-id SOURCE; same as org/name@REV.",
+    )
+
+
+def include_option() -> Any:
+    """``--include QUANT|GLOB``: which weight files of a hub-id SOURCE to fetch and read."""
+    return typer.Option(
+        None,
+        "--include",
+        help="Weights to fetch from a hub-id SOURCE: a GGUF quantization (Q4_K_M) or a glob "
+        "(*Q4_K_M*.gguf); same as org/name:Q4_K_M. By default one format, and a GGUF repo's only quant.",
+    )
+
+
+def hub_spec(source: str, revision: str | None = None, include: str | None = None) -> str:
+    """SOURCE with ``--revision``/``--include`` written into it (``org/name@REV:QUANT``), so the library
+    sees one spec; a usage error when SOURCE is not a hub id or already names what the option names."""
+    if not revision and not include:
+        return source
+    from taoke.release.source import parse_hub_id
+
+    parsed = None if Path(source).expanduser().exists() else parse_hub_id(source)
+    hint = "--revision" if revision else "--include"
+    if parsed is None:
+        raise typer.BadParameter(f"applies to a hub id (org/name), not {source!r}", param_hint=hint)
+    repo, rev, inc = parsed
+    if revision and rev:
+        raise typer.BadParameter(f"{source!r} already names revision {rev!r}", param_hint="--revision")
+    if include and inc:
+        raise typer.BadParameter(f"{source!r} already names {inc!r}", param_hint="--include")
+    rev, inc = revision or rev, include or inc
+    if inc is not None and parse_hub_id(f"{repo}:{inc}") is None:
+        raise typer.BadParameter(f"{inc!r} is not a quantization name or a file glob", param_hint="--include")
+    return repo + (f"@{rev}" if rev else "") + (f":{inc}" if inc else "")

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import typer
 
-from taoke.cli.common import Format, Lang, alpha_option, emit, format_option, lang_option, output_option
+from taoke.cli.common import (
+    Format,
+    Lang,
+    alpha_option,
+    emit,
+    format_option,
+    lang_option,
+    output_option,
+    quiet_option,
+)
 from taoke.defaults import DEFAULT_ALPHA
 from taoke.errors import TaokeError, Untestable
 
@@ -40,14 +49,17 @@ def register(app: typer.Typer) -> None:
         alpha: float = alpha_option(DEFAULT_ALPHA, "Significance level for 'derived'."),
         output: Path | None = output_option(),
         lang: Lang = lang_option(),
+        quiet: bool = quiet_option(),
     ) -> None:
         """Did SUSPECT's weights come from REFERENCE (copied, renamed, disguised, fine-tuned, pruned,
         merged...) or did it train its own? Prints the relationship, a p-value with its null, per-layer
         matches and what was undone to align the two. Exit code 3 when the pair is untestable."""
         from taoke.jobs import compare
         from taoke.render.compare import render_compare
+        from taoke.render.progress import reporter
 
-        result = compare(reference, suspect, parents=parent or None, alpha=alpha)
+        with reporter(quiet) as progress:
+            result = compare(reference, suspect, parents=parent or None, alpha=alpha, progress=progress)
         emit(render_compare(result, fmt.value, lang.value), fmt, output)
         if not result.relationship.tested:
             raise Untestable(

@@ -6,7 +6,18 @@ from pathlib import Path
 
 import typer
 
-from taoke.cli.common import Format, Lang, emit, format_option, lang_option, output_option
+from taoke.cli.common import (
+    Format,
+    Lang,
+    emit,
+    format_option,
+    hub_spec,
+    include_option,
+    lang_option,
+    output_option,
+    quiet_option,
+    revision_option,
+)
 from taoke.contamination import Settings
 
 _DEFAULT = Settings()  # the library's defaults are the CLI's
@@ -34,12 +45,18 @@ def register(app: typer.Typer) -> None:
         fmt: Format = format_option(),
         output: Path | None = output_option(),
         lang: Lang = lang_option(),
+        quiet: bool = quiet_option(),
+        revision: str | None = revision_option(),
+        include: str | None = include_option(),
     ) -> None:
         """Was MODEL trained on this benchmark? Exact item-order and option-order permutation tests
         (Oren et al. 2023), Min-K%/Min-K%++ item scores against perturbed controls, and a conclusion."""
+        model = hub_spec(model, revision, include)
         from taoke.jobs import check_contamination
         from taoke.render.contamination import render
+        from taoke.render.progress import reporter
 
         settings = Settings(shuffles=shuffles, option_orders_k=option_orders, max_items=max_items, seed=seed)
-        result = check_contamination(model, benchmark, settings)
+        with reporter(quiet) as progress:
+            result = check_contamination(model, benchmark, settings, progress=progress)
         emit(render(result, fmt.value, lang=lang.value), fmt, output)

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         renamed copy, a disguised (permuted + rotated) copy, a fine-tune and an independent twin."""
         from rich.text import Text
 
-        from taoke.render.common import dumps
+        from taoke.render.common import json_report
         from taoke.render.compare import demo_table
         from taoke.render.progress import reporter
         from taoke.zoo.demo import demo
@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
         with reporter(quiet) as progress:
             result = demo(progress=progress)
         if fmt is Format.JSON:
-            emit(dumps(result), fmt, output)
+            right = sum(1 for row in result.rows if row.correct)
+            emit(json_report("demo", result, f"{right}/{len(result.rows)} right"), fmt, output)
             return
         note = Text(
             f"{result.seconds:.1f}s in total. Run `taoke compare A B` on your own models; "

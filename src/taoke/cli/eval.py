@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Compare every zoo pair and report how often taoke is right, with the FPR on the calibration set."""
         from taoke.errors import TaokeError
-        from taoke.render.common import dumps
+        from taoke.render.common import json_report
         from taoke.render.compare import eval_renderables
         from taoke.render.progress import reporter
         from taoke.weights import load_nulls
@@ -58,6 +58,6 @@ def register(app: typer.Typer) -> None:
                 sweep=pairs is None,
             )
         if fmt is Format.JSON:
-            emit(dumps(report), fmt, output)
+            emit(json_report("eval", report, None), fmt, output)
         else:
             emit(eval_renderables(report), fmt, output, width=130)

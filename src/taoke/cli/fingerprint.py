@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from taoke.cli.common import Format, emit, format_option
+from taoke.cli.common import Format, emit, format_option, hub_spec, include_option, revision_option
 
 
 def register(app: typer.Typer) -> None:
@@ -15,14 +15,17 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Argument(..., help="Folder, weight file (.safetensors/.gguf/.bin) or hub id."),
         output: str = typer.Option(..., "--output", "-o", help="Fingerprint file to write (.npz)."),
         fmt: Format = format_option("Format of the summary printed on stdout."),
+        revision: str | None = revision_option(),
+        include: str | None = include_option(),
     ) -> None:
         """Compute a model's lineage fingerprint; ``taoke compare`` accepts it in place of the model."""
+        model = hub_spec(model, revision, include)
         import time
         from pathlib import Path
 
         from rich.text import Text
 
-        from taoke.render.common import dumps
+        from taoke.render.common import json_report
         from taoke.weights import fingerprint
 
         t0 = time.perf_counter()
@@ -38,7 +41,7 @@ def register(app: typer.Typer) -> None:
             "seconds": time.perf_counter() - t0,
         }
         if fmt is Format.JSON:
-            emit(dumps(summary), fmt)
+            emit(json_report("fingerprint", summary, None), fmt)
             return
         line = Text(
             f"{fp.name}: {fp.n_layers} layers, d={fp.d_model}, {len(fp.anchors)} anchor tokens -> "

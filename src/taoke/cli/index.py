@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from taoke.cli.common import DB_HELP, Format, emit, format_option, output_option, quiet_option
+from taoke.cli.common import (
+    DB_HELP,
+    Format,
+    SomeInputsFailed,
+    emit,
+    format_option,
+    output_option,
+    quiet_option,
+)
 from taoke.errors import TaokeError
 
 
@@ -51,3 +59,7 @@ def register(app: typer.Typer) -> None:
         emit(out, fmt, output)
         if failed == len(sources):
             raise TaokeError("no source could be indexed")
+        if failed:
+            raise SomeInputsFailed(
+                f"{failed} of {len(sources)} sources could not be indexed (see the report)"
+            )

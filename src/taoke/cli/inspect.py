@@ -6,7 +6,15 @@ from pathlib import Path
 
 import typer
 
-from taoke.cli.common import Format, emit, format_option, output_option
+from taoke.cli.common import (
+    Format,
+    emit,
+    format_option,
+    hub_spec,
+    include_option,
+    output_option,
+    revision_option,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -31,9 +39,12 @@ def register(app: typer.Typer) -> None:
             "(long arrays and strings summarised), and every tensor's shape with its axis order.",
         ),
         output: Path | None = output_option(),
+        revision: str | None = revision_option(),
+        include: str | None = include_option(),
     ) -> None:
         """Files, formats, parameter count, architecture family, the role of every tensor, tokenizer,
         licence, custom code, and every finding of the architecture and claims analyzers."""
+        source = hub_spec(source, revision, include)
         from taoke.jobs import inspect
         from taoke.render.inspect import WIDTH, render_inspect
 

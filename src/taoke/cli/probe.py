@@ -11,7 +11,16 @@ from pathlib import Path
 
 import typer
 
-from taoke.cli.common import Format, Lang, emit, format_option, lang_option, library_defaults, output_option
+from taoke.cli.common import (
+    Format,
+    Lang,
+    emit,
+    format_option,
+    lang_option,
+    library_defaults,
+    output_option,
+    quiet_option,
+)
 from taoke.jobs.probe import probe_compare
 from taoke.probe import run_probe
 
@@ -46,21 +55,25 @@ def register(app: typer.Typer) -> None:
         fmt: Format = format_option(),
         lang: Lang = lang_option(),
         output: Path | None = output_option(),
+        quiet: bool = quiet_option(),
     ) -> None:
         """Who is behind this chat endpoint: identity, tokenizer and behaviour fingerprints."""
         from taoke.render.probe import render_probe
+        from taoke.render.progress import reporter
 
-        report = run_probe(
-            url,
-            model=model,
-            api_key_env=api_key_env,
-            max_requests=max_requests,
-            timeout_s=timeout,
-            max_seconds=max_seconds,
-            max_bytes=max_bytes,
-            identity=not no_identity,
-            record=record,
-        )
+        with reporter(quiet) as progress:
+            report = run_probe(
+                url,
+                model=model,
+                api_key_env=api_key_env,
+                max_requests=max_requests,
+                timeout_s=timeout,
+                max_seconds=max_seconds,
+                max_bytes=max_bytes,
+                identity=not no_identity,
+                record=record,
+                progress=progress,
+            )
         emit(render_probe(report, fmt.value, lang.value), fmt, output)
 
     @app.command("probe-compare")
@@ -87,22 +100,26 @@ def register(app: typer.Typer) -> None:
         fmt: Format = format_option(),
         lang: Lang = lang_option(),
         output: Path | None = output_option(),
+        quiet: bool = quiet_option(),
     ) -> None:
         """Is B a passthrough or derivative of A? A permutation test against control models (exit code
         3, untestable, when there is no control model)."""
         from taoke.render.probe import render_compare
+        from taoke.render.progress import reporter
 
-        res = probe_compare(
-            url_a,
-            url_b,
-            also=list(also),
-            controls=list(control),
-            control_records=list(control_record),
-            api_key_env=api_key_env,
-            max_requests=max_requests,
-            timeout_s=timeout,
-            alpha=alpha,
-        )
+        with reporter(quiet) as progress:
+            res = probe_compare(
+                url_a,
+                url_b,
+                also=list(also),
+                controls=list(control),
+                control_records=list(control_record),
+                api_key_env=api_key_env,
+                max_requests=max_requests,
+                timeout_s=timeout,
+                alpha=alpha,
+                progress=progress,
+            )
         emit(render_compare(res, fmt.value, lang.value), fmt, output)
         if res.untestable:
             from taoke.errors import Untestable

@@ -10,6 +10,7 @@ import typer
 from taoke.cli.common import (
     DB_HELP,
     Format,
+    GateTripped,
     Lang,
     alpha_option,
     emit,
@@ -70,6 +71,11 @@ def register(app: typer.Typer) -> None:
             file_okay=False,
         ),
         lang: Lang = lang_option(),
+        fail_if_derived: bool = typer.Option(
+            False,
+            "--fail-if-derived",
+            help="Exit with code 1 when a model has an undeclared or mismatched parent (a CI gate).",
+        ),
     ) -> None:
         """Fingerprint, index and search every model of LIST_OR_DIR; resumable (known content hashes are
         skipped); failures are recorded with their one-line error. Prints the findings, undeclared
@@ -100,6 +106,14 @@ def register(app: typer.Typer) -> None:
         emit(render_scan(result, fmt.value, lang.value), fmt, output)
         if html_dir is not None:
             write_site(html_dir, result, lang.value)
+        flagged = [
+            f for f in result.findings if f.finding in ("undeclared-parent", "declared-parent-mismatch")
+        ]
+        if fail_if_derived and flagged:
+            raise GateTripped(
+                f"{len(flagged)} model(s) derive from a parent they do not declare (e.g. {flagged[0].source} "
+                f"from {flagged[0].relative}); failing as asked by --fail-if-derived"
+            )
 
 
 def write_site(folder: Path, result: object, lang: str) -> None:

@@ -6,7 +6,20 @@ from pathlib import Path
 
 import typer
 
-from taoke.cli.common import DB_HELP, Format, alpha_option, emit, format_option, output_option, quiet_option
+from taoke.cli.common import (
+    DB_HELP,
+    Format,
+    GateTripped,
+    alpha_option,
+    emit,
+    fail_if_derived_option,
+    format_option,
+    hub_spec,
+    include_option,
+    output_option,
+    quiet_option,
+    revision_option,
+)
 from taoke.defaults import DEFAULT_ALPHA
 from taoke.errors import TaokeError
 
@@ -45,18 +58,28 @@ def register(app: typer.Typer) -> None:
         ),
         output: Path | None = output_option(),
         quiet: bool = quiet_option(),
+        fail_if_derived: bool = fail_if_derived_option(),
+        revision: str | None = revision_option(),
+        include: str | None = include_option(),
     ) -> None:
         """Which registered model is SOURCE derived from, if any? Shortlists TOP candidates by an
         approximate-nearest-neighbour index, compares each in full, and reports the relationship,
         p-value (Holm-adjusted over the shortlist) and evidence; 'no significant relative' when none
         passes ALPHA."""
+        source = hub_spec(source, revision, include)
         from taoke.registry import Registry, search
         from taoke.render.progress import reporter
         from taoke.render.registry import render_search
 
-        with reporter(quiet) as progress, Registry(db, progress=progress) as reg:
+        with reporter(quiet) as progress, Registry(db, progress=progress, create=False) as reg:
             if reg.count() == 0:
                 raise TaokeError(f"the registry {reg.display_url} is empty: run `taoke index` first")
             kwargs = {"top": top} if top is not None else {}  # the library's shortlist size by default
             result = search(reg, source, alpha=alpha, ef=ef, exact=exact, **kwargs)
         emit(render_search(result, fmt.value), fmt, output)
+        found = [h for h in result.hits if h.significant and h.derived]
+        if fail_if_derived and found:
+            raise GateTripped(
+                f"{source} derives from {found[0].record.name} ({found[0].relationship}); "
+                "failing as asked by --fail-if-derived"
+            )

@@ -23,6 +23,7 @@ from taoke.contamination.items import Item, names_in, option_orders, render, sub
 from taoke.contamination.scorer import Scorer, min_k, min_k_plus_plus
 from taoke.errors import AnalysisError
 from taoke.evidence import Evidence
+from taoke.progress import Progress, no_progress
 
 ALPHA = 0.05
 MIN_ITEMS = 10  # below this neither test can reach a useful p-value
@@ -181,12 +182,17 @@ def _preview(item: Item) -> str:
 
 
 def analyze(
-    scorer: Scorer, items: list[Item], benchmark: str | Path, settings: Settings | None = None
+    scorer: Scorer,
+    items: list[Item],
+    benchmark: str | Path,
+    settings: Settings | None = None,
+    progress: Progress = no_progress,
 ) -> ContaminationResult:
     """Test whether the model behind ``scorer`` was trained on ``items`` (in their published order).
 
     ``benchmark`` names the items in the report; ``settings``: see :class:`Settings`. Reading the
     benchmark and loading the model is the job's part (:func:`taoke.jobs.check_contamination`).
+    ``progress`` hears of the two long passes (scoring the items and their variants, then the orders).
 
     Example::
 
@@ -226,7 +232,7 @@ def analyze(
     seqs = [prefix + sc.encode(t) for t in texts]
     ctx = settings.window or sc.context
     seqs = [s[: sc.context] for s in seqs]
-    scored = sc.score(seqs)
+    scored = sc.score(seqs, progress=progress, task="score items and variants")
     by_item: dict[int, dict[str, list]] = {
         it.index: {"published": [], "order": [], "subst": []} for it in use
     }
@@ -284,7 +290,9 @@ def analyze(
             w = stats.order_windows(tok_items, o, ctx)
             spans.append((len(flat), len(flat) + len(w)))
             flat.extend(w)
-        totals = [s.total for s in sc.score(flat, vocab_stats=False)]
+        totals = [
+            s.total for s in sc.score(flat, vocab_stats=False, progress=progress, task="score item orders")
+        ]
         lls = [float(np.sum(totals[a:b])) for a, b in spans]
         order = stats.order_test(lls[0], lls[1:])
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from taoke.errors import AnalysisError, MissingDependency, UnsupportedFormat
+from taoke.progress import Progress, no_progress
 
 
 @dataclass
@@ -66,9 +67,16 @@ class Scorer:
         self.how = how
 
     def score(
-        self, seqs: list[list[int]], token_budget: int = 4096, vocab_stats: bool = True
+        self,
+        seqs: list[list[int]],
+        token_budget: int = 4096,
+        vocab_stats: bool = True,
+        progress: Progress = no_progress,
+        task: str = "score",
     ) -> list[TokenScores]:
         """Token scores for each sequence (each scored on its own, from its first token).
+
+        ``progress`` hears after each batch how many of the sequences are scored, as ``task``.
 
         ``vocab_stats=False`` skips the per-position mean/std over the vocabulary (only Min-K%++ needs
         them), which makes log-likelihood-only scoring of many orderings cheaper.
@@ -108,6 +116,7 @@ class Scorer:
                         lp[r, :n].numpy().copy(), mu[r, :n].numpy().copy(), sig[r, :n].numpy().copy()
                     )
                 i = j
+                progress(task, i, len(order))
         return [o for o in out if o is not None]
 
 
@@ -158,7 +167,7 @@ def load_scorer(spec: Any, max_context: int = 512) -> Scorer:
 
     model: Model = spec if isinstance(spec, Model) else load_model(spec)
     fam = model.family_info
-    root = model.release.root
+    root = model.release.path
     if fam is None or not fam.llama_compatible:
         raise AnalysisError(
             f"cannot run a {model.family.label} model: the contamination tests run LLaMA-layout "

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from taoke.contamination import ContaminationResult, Settings, analyze, load_scorer, read_benchmark
 from taoke.limits import Limits
+from taoke.progress import Progress, no_progress
 from taoke.release import Release, resolve
 
 __all__ = ["check_contamination"]
@@ -26,9 +27,14 @@ def check_contamination(
     benchmark: str | Path,
     settings: Settings | None = None,
     limits: Limits | None = None,
+    progress: Progress = no_progress,
 ) -> ContaminationResult:
     """Test whether ``source`` (a release) was trained on ``benchmark`` (a CSV, JSONL or text file),
-    with :class:`taoke.contamination.Settings` (the CLI's defaults when ``None``)."""
+    with :class:`taoke.contamination.Settings` (the CLI's defaults when ``None``). ``progress`` hears
+    of loading the model and of each batch scored (minutes on a CPU)."""
     items = read_benchmark(benchmark)  # bad input fails before the model is loaded
     release = source if isinstance(source, Release) else resolve(source, limits)
-    return analyze(load_scorer(release), items, benchmark, settings)
+    progress("load model", 0, 1, item=release.name)
+    scorer = load_scorer(release)
+    progress("load model", 1, 1, item=release.name)
+    return analyze(scorer, items, benchmark, settings, progress)

@@ -12,14 +12,18 @@ from taoke.errors import TaokeError
 from taoke.probe.behaviour import BEHAVIOUR_PROMPTS, collect, load_library, similarity
 from taoke.probe.client import Budget, ProbeClient
 from taoke.probe.compare import CompareResult, compare_answers, untestable_result
+from taoke.progress import Progress, no_progress
 
 __all__ = ["probe_compare"]
 
 SAME_MODEL = 0.95  # a recorded "control" this close to candidate A is A itself, not a control
 
 
-def _answers(url: str, api_key_env: str | None, budget: Budget) -> tuple[str, list[str]]:
+def _answers(
+    url: str, api_key_env: str | None, budget: Budget, progress: Progress = no_progress
+) -> tuple[str, list[str]]:
     client = ProbeClient.from_env(url, None, api_key_env, budget)
+    client.progress = progress
     names = client.list_models()
     client.model = names[0] if names else "default"
     return f"{client.model} @ {client.base}", collect(client, BEHAVIOUR_PROMPTS)
@@ -36,11 +40,13 @@ def probe_compare(
     timeout_s: float = 60.0,
     alpha: float = 0.01,
     library: dict[str, dict[str, Any]] | None = None,
+    progress: Progress = no_progress,
 ) -> CompareResult:
     """B against A (and ``also``), with control endpoints and/or recorded models as the null baseline.
 
     Recorded models whose answers are near-identical to a candidate's (mean similarity >= 0.95) are
     dropped from the controls and the report says so: a copy of A cannot serve as A's control.
+    ``progress`` hears of each request sent to each endpoint.
     """
     lib = load_library() if library is None else library
     if not controls and not (control_records or lib):
@@ -53,14 +59,14 @@ def probe_compare(
             "(record some with taoke probe URL --record NAME); nothing was requested",
         )
     budget = lambda: Budget(max_requests=max_requests, timeout_s=timeout_s)  # noqa: E731 - one per endpoint
-    b_name, b = _answers(url_b, api_key_env, budget())
+    b_name, b = _answers(url_b, api_key_env, budget(), progress)
     cands: dict[str, list[str]] = {}
     for url in [url_a, *(also or [])]:
-        name, ans = _answers(url, api_key_env, budget())
+        name, ans = _answers(url, api_key_env, budget(), progress)
         cands[name] = ans
     ctrl: dict[str, list[str]] = {}
     for url in controls or []:
-        name, ans = _answers(url, api_key_env, budget())
+        name, ans = _answers(url, api_key_env, budget(), progress)
         ctrl[name] = ans
     wanted = control_records if control_records else ([] if controls else list(lib))
     notes = []

@@ -13,7 +13,6 @@ among *recorded* models, reported with its margin, not a closed-set classificati
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from taoke.errors import TaokeError
+from taoke.paths import home
 from taoke.probe.client import ProbeClient
 
 # Themes after LLMmap's query families: banner grabbing, alignment, weak alignment, malformed input,
@@ -70,9 +70,8 @@ def collect(
 
 # -- the local library of recorded models ----------------------------------------------------------
 def library_path() -> Path:
-    """``$TAOKE_CACHE_DIR/probe/library.json`` (default ``~/.cache/taoke``), like the tokenizer library."""
-    root = os.environ.get("TAOKE_CACHE_DIR") or str(Path.home() / ".cache" / "taoke")
-    return Path(root) / "probe" / "library.json"
+    """``probe/library.json`` in taoke's cache home (:func:`taoke.paths.home`), like the tokenizer library."""
+    return home() / "probe" / "library.json"
 
 
 def load_library(path: Path | None = None) -> dict[str, dict[str, Any]]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taoke.errors import TaokeError
+from taoke.progress import Progress, no_progress
 
 
 class EndpointError(TaokeError):
@@ -91,6 +92,7 @@ class ProbeClient:
     requests_sent: int = 0
     bytes_received: int = 0
     started: float = field(default_factory=time.monotonic)
+    progress: Progress = field(default=no_progress, repr=False)  # hears of each request sent
 
     def __post_init__(self) -> None:
         self.base = normalize_base(self.url)
@@ -197,6 +199,8 @@ class ProbeClient:
             raise EndpointError(f"{url}: answer is not JSON (starts {head!r})") from None
         if not isinstance(doc, dict):
             raise EndpointError(f"{url}: answer is JSON but not an object")
+        # after a good answer only: a failing endpoint's error stays the one line on stderr
+        self.progress(f"requests to {self.base}", self.requests_sent, self.budget.max_requests, item=path)
         return doc
 
     def list_models(self) -> list[str]:

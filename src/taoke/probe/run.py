@@ -9,6 +9,7 @@ from taoke.probe.client import Budget, EndpointError, ProbeClient
 from taoke.probe.identity import probe_identity
 from taoke.probe.report import ProbeReport, conclude
 from taoke.probe.tokfp import probe_tokenizer
+from taoke.progress import Progress, no_progress
 
 
 def run_probe(
@@ -23,10 +24,13 @@ def run_probe(
     langs: tuple[str, ...] = ("en", "zh"),
     record: str | None = None,
     library: dict[str, dict[str, Any]] | None = None,
+    progress: Progress = no_progress,
 ) -> ProbeReport:
-    """Probe ``url`` (only that address) within the budget; optionally record it into the library."""
+    """Probe ``url`` (only that address) within the budget; optionally record it into the library.
+    ``progress`` hears of each request sent (out of the ``max_requests`` budget)."""
     budget = Budget(max_requests=max_requests, timeout_s=timeout_s, total_s=max_seconds, max_bytes=max_bytes)
     client = ProbeClient.from_env(url, model, api_key_env, budget)
+    client.progress = progress
     if client.model is None:
         names = client.list_models()
         if not names:

@@ -71,7 +71,7 @@ def weight_hashes(release: Any) -> tuple[list[WeightFile], str]:
 
     paths = release.weight_files()
     if not paths:
-        raise SourceNotFound("no weight files in this release", release.root)
+        raise SourceNotFound("no weight files in this release", release.path)
     out = [WeightFile(release.relative(p), p.stat().st_size, sha256_file(p)) for p in paths]
     return out, content_id([f.sha256 for f in out])
 
@@ -89,6 +89,12 @@ def describe(model: Any, files: list[WeightFile], cid: str) -> Identity:
         lic = str(gmeta["general.license"]).strip().lower()
     hp = model.hparams
     fam = model.family
+    bases = [p.name for p in declared.structured] or [p.name for p in declared.parents]
+    # a `taoke llamafy` output names its source in config.json: that is a declared parent, so a scan
+    # holding both reads the copy as derived from the original, never the original from its copy
+    made_from = (model.config or {}).get("taoke_llamafy") if isinstance(model.config, dict) else None
+    if isinstance(made_from, dict) and isinstance(made_from.get("source"), str) and made_from["source"]:
+        bases.append(made_from["source"])
     return Identity(
         content_id=cid,
         name=release.name,
@@ -101,6 +107,6 @@ def describe(model: Any, files: list[WeightFile], cid: str) -> Identity:
         n_layers=hp.n_layers,
         d_model=hp.d_model,
         vocab_size=hp.vocab_size,
-        declared_base=[p.name for p in declared.structured] or [p.name for p in declared.parents],
+        declared_base=bases,
         license=lic,
     )

@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from taoke.progress import Progress, no_progress
 from taoke.registry.ann import describe_plan
 from taoke.registry.identity import Identity, describe, weight_hashes
 from taoke.registry.store import ModelRecord, Registry
-from taoke.registry.vector import compact_vector
+from taoke.registry.vector import compact_vector, raw_vector
 from taoke.weights import (
     DEFAULT_ALPHA,
     Fingerprint,
@@ -33,6 +34,11 @@ from taoke.weights import (
 )
 
 DEFAULT_TOP = 5
+WIDTH_SCAN_MAX = 256
+"""When no shortlisted candidate is a significant relative, up to this many further registry models of
+the query's width are compared as well. The two shortlists key on tokens and on the raw residual basis;
+a copy that replaced its tokenizer *and* rotated its residual stream defeats both, and only the full
+compare (basis-free, id-aligned or weight-basis statistic) can still see it."""
 
 
 @dataclass
@@ -55,8 +61,11 @@ class KnownContent:
         return isinstance(cid, str) and self.registry.find_content(cid) is not None
 
 
-def prepare(spec: str | Path, known: Container[str] | None = None) -> Prepared | str:
+def prepare(
+    spec: str | Path, known: Container[str] | None = None, progress: Progress = no_progress
+) -> Prepared | str:
     """Hash, load and fingerprint a source; returns the content id instead when it is in ``known``.
+    ``progress`` hears of the fingerprint's blocks (see :func:`taoke.weights.fingerprint`).
 
     Hashing comes first because it is cheap next to fingerprinting: a resumed scan skips known models
     after reading their bytes once, without building the model view.
@@ -75,7 +84,7 @@ def prepare(spec: str | Path, known: Container[str] | None = None) -> Prepared |
     t = time.perf_counter()
     model = load(release)
     try:
-        fp = fingerprint(model)
+        fp = fingerprint(model, progress=progress)
         ident = describe(model, files, cid)
     finally:
         model.close()
@@ -84,7 +93,7 @@ def prepare(spec: str | Path, known: Container[str] | None = None) -> Prepared |
 
 def index_source(registry: Registry, spec: str | Path) -> tuple[ModelRecord, bool]:
     """Index one source (a no-op for known content); returns its record and whether it was new."""
-    prepared = prepare(spec, KnownContent(registry))
+    prepared = prepare(spec, KnownContent(registry), registry.progress)
     if isinstance(prepared, str):
         rec = registry.find_content(prepared)
         assert rec is not None
@@ -153,6 +162,7 @@ class SearchResult:
     registry_size: int
     timings: dict[str, float] = field(default_factory=dict)
     shortlist_method: str = ""  # "hnsw ef=N" or "exact": how the candidates were found
+    width_scan: int = 0  # models of the query's width compared after the shortlist found nothing
 
     @property
     def relatives(self) -> list[Hit]:
@@ -173,7 +183,11 @@ class SearchResult:
             "shortlist": self.shortlist,
             "shortlist_method": self.shortlist_method,
             "alpha": self.alpha,
-            "correction": f"Holm step-down over the {self.shortlist} shortlisted candidates",
+            "width_scan": self.width_scan,
+            "correction": (
+                f"Holm step-down over the {self.shortlist + self.width_scan} candidates compared "
+                f"({self.shortlist} shortlisted, {self.width_scan} more of the same width)"
+            ),
             "verdict": (f"{best.relationship} of {best.record.name}" if best else "no significant relative"),
             "hits": [h.to_dict() for h in self.hits],
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
@@ -196,6 +210,50 @@ def holm(log10_p: list[float]) -> list[float]:
     return out
 
 
+RAW_SHORTLIST_MIN = 0.5
+"""Raw-basis cosine from which a model joins the shortlist: independent models sit at ~N(0, 1/256)
+(sd 0.06, so 0.5 is 8 sd), a copy that kept its parent's residual basis at 0.9-1.0."""
+
+
+def raw_shortlist(registry: Registry, fp: Any, exclude: set[int], top: int) -> list[tuple[int, float]]:
+    """Models of the same width whose raw-basis vector is within :data:`RAW_SHORTLIST_MIN` of the
+    query's, best first, at most ``top``: the copies the token-keyed shortlist cannot see because the
+    suspect ships no tokenizer, or another one (see :mod:`taoke.registry.vector`). An exact scan over
+    the rows of that width only."""
+    query = raw_vector(fp)
+    if not np.any(query):
+        return []
+    ids, vecs = registry.vectors(raw=True, d_model=fp.d_model)
+    if len(ids) == 0:
+        return []
+    sims = vecs @ query
+    order = np.argsort(-sims)
+    out: list[tuple[int, float]] = []
+    for j in order:
+        if sims[j] < RAW_SHORTLIST_MIN or len(out) >= top:
+            break
+        if int(ids[j]) not in exclude:
+            out.append((int(ids[j]), float(sims[j])))
+    return out
+
+
+def _compare_row(registry: Registry, mid: int, sim: float, fp: Any) -> tuple[ModelRecord, float, Any]:
+    return registry.get(mid), sim, compare(registry.fingerprint(mid), fp)
+
+
+def _adjust(results: list[tuple[ModelRecord, float, Any]]) -> list[float | None]:
+    """Holm over the candidates that could be tested; an untestable one (no p-value) is no hypothesis."""
+    tested = [i for i, (_, _, r) in enumerate(results) if r.log10_p_value is not None]
+    adjusted: list[float | None] = [None] * len(results)
+    for i, a in zip(tested, holm([results[i][2].log10_p_value for i in tested]), strict=True):
+        adjusted[i] = a
+    return adjusted
+
+
+def _significant(row: tuple[ModelRecord, float, Any], adj: float | None, alpha: float) -> bool:
+    return bool(row[2].derived and adj is not None and adj <= np.log10(alpha))
+
+
 def search(
     registry: Registry,
     query: Any,
@@ -205,6 +263,7 @@ def search(
     exclude_ids: set[int] | None = None,
     ef: int | None = None,
     exact: bool = False,
+    width_scan_max: int = WIDTH_SCAN_MAX,
 ) -> SearchResult:
     """Nearest relatives of ``query`` (a source spec, fingerprint file, Prepared or Fingerprint).
 
@@ -212,6 +271,8 @@ def search(
     reported as ``already_indexed``); ``exclude_ids`` leaves out other rows too. The shortlist is an
     exact scan of every vector up to 1M models (or with ``exact``), else the HNSW graph at search
     breadth ``ef`` (default grows with the registry): :meth:`taoke.registry.ann.AnnIndex.plan`.
+    When no shortlisted candidate is a significant relative, up to ``width_scan_max`` more models of
+    the query's width are compared (:data:`WIDTH_SCAN_MAX`); Holm then adjusts over every model compared.
     """
     t0 = time.perf_counter()
     if isinstance(query, Fingerprint):
@@ -219,7 +280,7 @@ def search(
     elif isinstance(query, Prepared):
         prepared = query
     else:
-        got = prepare(query)
+        got = prepare(query, progress=registry.progress)
         assert not isinstance(got, str)
         prepared = got
     fp = prepared.fingerprint
@@ -235,19 +296,20 @@ def search(
     index = registry.ann()
     t2 = time.perf_counter()
     cands = [(i, s) for i, s in index.search(vec, top + len(exclude), ef, exact) if i not in exclude][:top]
+    cands += raw_shortlist(registry, fp, exclude | {i for i, _ in cands}, top)
     t3 = time.perf_counter()
-    results = []
-    for mid, sim in cands:
-        ref = registry.fingerprint(mid)
-        res = compare(ref, fp)
-        results.append((registry.get(mid), sim, res))
+    results = [_compare_row(registry, mid, sim, fp) for mid, sim in cands]
+    adjusted = _adjust(results)
+    scanned = 0
+    found = any(_significant(r, a, alpha) for r, a in zip(results, adjusted, strict=True))
+    if width_scan_max > 0 and fp.d_model and not found:
+        seen = exclude | {mid for mid, _ in cands}
+        ids, _ = registry.vectors(raw=True, d_model=fp.d_model)
+        for mid in [int(i) for i in ids if int(i) not in seen][:width_scan_max]:
+            results.append(_compare_row(registry, mid, 0.0, fp))
+            scanned += 1
+        adjusted = _adjust(results)
     t4 = time.perf_counter()
-    # Holm over the candidates that could be tested; an untestable one (no p-value) is no hypothesis
-    tested = [i for i, (_, _, r) in enumerate(results) if r.log10_p_value is not None]
-    adj_tested = holm([results[i][2].log10_p_value for i in tested])
-    adjusted: list[float | None] = [None] * len(results)
-    for i, a in zip(tested, adj_tested, strict=True):
-        adjusted[i] = a
     hits = [
         Hit(
             record=rec,
@@ -257,7 +319,7 @@ def search(
             p_value=res.p_value,
             log10_p_value=res.log10_p_value,
             log10_p_adjusted=adj,
-            significant=bool(res.derived and adj is not None and adj <= np.log10(alpha)),
+            significant=_significant((rec, sim, res), adj, alpha),
             confidence=res.confidence,
             evidence=[e.to_dict() for e in res.evidence],
             layers=[m.to_dict() for m in res.layers],
@@ -271,6 +333,7 @@ def search(
             -h.ann_similarity,
         )
     )
+    del hits[max(len(cands), top) :]  # the width scan's best join the list; the rest only count in Holm
     return SearchResult(
         query=ident.name if ident is not None else fp.name,
         query_identity=ident.to_dict() if ident is not None else None,
@@ -280,6 +343,7 @@ def search(
         shortlist=len(cands),
         registry_size=len(index),
         shortlist_method=describe_plan(index.plan(top + len(exclude), ef, exact)),
+        width_scan=scanned,
         timings={
             "fingerprint": prepared.seconds,
             "ann_load": t2 - t1,

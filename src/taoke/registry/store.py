@@ -24,11 +24,12 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from taoke._version import __version__
 from taoke.errors import TaokeError
+from taoke.paths import home
 from taoke.progress import Progress, no_progress
 from taoke.registry import schema
 from taoke.registry.ann import AnnIndex, make_stamp
 from taoke.registry.identity import Identity
-from taoke.registry.vector import DIM, VECTOR_VERSION, compact_vector
+from taoke.registry.vector import DIM, STORED_DIM, VECTOR_VERSION, stored_vector
 from taoke.weights import Fingerprint, load_fingerprint
 
 # An ANN rebuild of REBUILD_PROGRESS_FROM rows or more reports its progress; rows are added
@@ -42,13 +43,12 @@ class RegistryError(TaokeError):
 
 
 def cache_root() -> Path:
-    """The user cache dir (XDG_CACHE_HOME or ~/.cache) / taoke, as platformdirs would give on Linux."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "taoke"
+    """taoke's cache home (:func:`taoke.paths.home`): the default registry and its ANN index live there."""
+    return home()
 
 
 def default_url() -> str:
-    """``TAOKE_REGISTRY`` (a path or a database URL), else ``~/.cache/taoke/registry.sqlite``."""
+    """``TAOKE_REGISTRY`` (a path or a database URL), else ``registry.sqlite`` in taoke's cache home."""
     env = os.environ.get("TAOKE_REGISTRY")
     return normalize_url(env) if env else normalize_url(str(cache_root() / "registry.sqlite"))
 
@@ -166,10 +166,17 @@ class Registry:
     ``progress`` hears about the long steps (a large ANN rebuild); see :mod:`taoke.progress`.
     """
 
-    def __init__(self, url: str | None = None, progress: Progress = no_progress) -> None:
+    def __init__(self, url: str | None = None, progress: Progress = no_progress, create: bool = True) -> None:
+        """``create=False``: refuse a SQLite registry that does not exist yet (a lookup must not leave an
+        empty database and its folder behind a typo'd ``--db``)."""
         self.progress = progress
         self.url = normalize_url(url) if url else default_url()
         self.display_url = redact(self.url)
+        path = self.sqlite_path
+        if not create and path is not None and not path.is_file():
+            raise RegistryError(
+                f"{path}: no such registry (create one with `taoke index SOURCE --db {path}`)"
+            )
         try:
             self.engine: Engine = self._engine()
             schema.migrate(self.engine)
@@ -238,7 +245,7 @@ class Registry:
         if existing is not None:
             return existing.id, False
         blob = fingerprint_bytes(fp)
-        vec = compact_vector(fp)
+        vec = stored_vector(fp)
         row = {
             "content_id": identity.content_id,
             "name": identity.name,
@@ -347,22 +354,26 @@ class Registry:
             raise RegistryError(f"{self.display_url}: no model with id {model_id}")
         return fingerprint_from_bytes(bytes(blob), f"{self.display_url}#model-{model_id}")
 
-    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, [n, DIM] vectors) of every model, streamed from the database in id order."""
+    def vectors(self, raw: bool = False, d_model: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, [n, DIM] vectors) of every model, streamed from the database in id order: the
+        token-keyed vectors (what the ANN index holds), or with ``raw`` the raw-basis ones
+        (:func:`taoke.registry.vector.raw_vector`), optionally of the models of one width only."""
+        half = slice(DIM, STORED_DIM) if raw else slice(0, DIM)
+        query = select(schema.models.c.id, schema.models.c.vector, schema.models.c.vector_version)
+        if d_model is not None:
+            query = query.where(schema.models.c.d_model == int(d_model))
         ids: list[int] = []
         vecs: list[np.ndarray] = []
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=10000).execute(
-                select(schema.models.c.id, schema.models.c.vector, schema.models.c.vector_version).order_by(
-                    schema.models.c.id
-                )
+                query.order_by(schema.models.c.id)
             )
             for mid, blob, version in result:
                 v = np.frombuffer(bytes(blob), dtype=np.float32)
-                if version != VECTOR_VERSION or v.size != DIM:
-                    continue  # an older vector layout: rebuilt by `taoke registry reindex-vectors`
+                if version != VECTOR_VERSION or v.size != STORED_DIM:
+                    continue  # an older vector layout: recomputed by refresh_vectors (ann() calls it)
                 ids.append(int(mid))
-                vecs.append(v)
+                vecs.append(v[half])
         if not ids:
             return np.zeros(0, np.int64), np.zeros((0, DIM), np.float32)
         return np.asarray(ids, dtype=np.int64), np.stack(vecs)
@@ -378,7 +389,7 @@ class Registry:
                 )
             ]
         for mid in stale:
-            vec = compact_vector(self.fingerprint(mid))
+            vec = stored_vector(self.fingerprint(mid))
             with self.engine.begin() as conn:
                 conn.execute(
                     schema.models.update()
@@ -424,6 +435,8 @@ class Registry:
         stamp = self._stamp()
         index = AnnIndex.load(self.ann_path(), stamp)
         if index is None:
+            if self.refresh_vectors():  # rows of an older vector layout join the index, recomputed
+                stamp = self._stamp()
             index = AnnIndex(DIM)
             ids, vecs = self.vectors()
             # a large rebuild (after an import, another writer, a new taoke) takes minutes: show it

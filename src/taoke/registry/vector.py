@@ -21,6 +21,16 @@ not by their positions:
 Independent models land at cosine ~ N(0, 1/DIM) plus the small convergence of same-data twins;
 derived ones at 0.3-1.0 (measured on the zoo, docs/registry.md). The vector only *shortlists*: every
 verdict comes from a full ``compare`` against the stored fingerprint.
+
+WHY a second, raw-basis vector (:func:`raw_vector`, stored beside the first since vector version 2):
+the token-keyed vector depends on the suspect's tokenizer files. A copy that ships none (what
+``taoke llamafy`` of a GGUF used to write) or ships another tokenizer picks other anchor tokens, and
+its token-keyed vector sits at cosine ~0 from its own parent (measured: -0.016 for a tokenizer-less
+copy of base-a). The fingerprint's ``rinv`` invariants are evaluated on fixed, seeded probe vectors of
+the residual stream instead of token rows: blind to a rotation, but independent of the tokenizer. Hashed
+the same way (keyed by probe pair), they put a copy that kept the residual basis at cosine ~1 from its
+parent whatever tokenizer it ships (1.000 for that copy), and independent models at ~N(0, 1/DIM).
+The search shortlists by both.
 """
 
 from __future__ import annotations
@@ -32,8 +42,9 @@ import numpy as np
 
 from taoke.weights.invariants import COMPONENTS
 
-VECTOR_VERSION = 1
+VECTOR_VERSION = 2  # 2: the stored vector is [token-keyed | raw-basis], 2 x DIM floats
 DIM = 256
+STORED_DIM = 2 * DIM
 
 
 def _key_hash(key: bytes) -> np.uint64:
@@ -85,3 +96,38 @@ def compact_vector(fp: Any, dim: int = DIM) -> np.ndarray:
             out += np.bincount(bucket, weights=sign * v / n, minlength=dim)
     norm = np.linalg.norm(out)
     return (out / norm if norm > 0 else out).astype(np.float32)
+
+
+def raw_vector(fp: Any, dim: int = DIM) -> np.ndarray:
+    """The ``dim``-dimensional unit vector of a fingerprint's raw-basis invariants (``rinv``): the same
+    feature hash as :func:`compact_vector`, keyed by probe pair instead of token pair (the probes are
+    fixed for a width, so two models of one width share them). Zero when there are none."""
+    out = np.zeros(dim, dtype=np.float64)
+    comps = [c for c in COMPONENTS if c in getattr(fp, "rinv", {})]
+    if not comps:
+        return out.astype(np.float32)
+    k = int(fp.rinv[comps[0]].shape[1])
+    mask = ~np.eye(k, dtype=bool)
+    rows, cols = np.nonzero(mask)
+    base = (rows.astype(np.uint64) << np.uint64(20)) ^ cols.astype(np.uint64) ^ np.uint64(fp.d_model << 40)
+    for ci, comp in enumerate(comps):
+        salt = np.uint64(((ci + 7) * 0xD6E8FEB86659FD93) & 0xFFFFFFFFFFFFFFFF)
+        with np.errstate(over="ignore"):
+            ph = _mix(_mix(base) + salt)
+        bucket = (ph % np.uint64(dim)).astype(np.int64)
+        sign = np.where((ph >> np.uint64(63)) == 0, 1.0, -1.0)
+        stack = np.nan_to_num(np.asarray(fp.rinv[comp], dtype=np.float64)[:, :k, :k])
+        for layer in stack:
+            v = layer[mask]
+            v = v - v.mean()
+            n = np.linalg.norm(v)
+            if n <= 0:
+                continue
+            out += np.bincount(bucket, weights=sign * v / n, minlength=dim)
+    norm = np.linalg.norm(out)
+    return (out / norm if norm > 0 else out).astype(np.float32)
+
+
+def stored_vector(fp: Any) -> np.ndarray:
+    """What the registry stores per model (vector version 2): ``[compact_vector | raw_vector]``."""
+    return np.concatenate([compact_vector(fp), raw_vector(fp)]).astype(np.float32)

@@ -8,6 +8,7 @@ the release, except in an HF cache snapshot, where they may point into that same
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 from dataclasses import dataclass, field
@@ -23,13 +24,15 @@ from taoke.errors import (
 )
 from taoke.limits import Limits, current_limits
 from taoke.release.bounded import read_json, sniff_format
+from taoke.release.hub import select_files
 
 WEIGHT_SUFFIXES = (".safetensors", ".gguf", ".bin", ".pt", ".pth")
 # Folders that tools put beside a release but that are not part of it (git metadata, hub download state).
 _SKIP_DIRS = {".git", ".cache", ".huggingface", "__pycache__"}
 _HUB_ID = re.compile(
     r"^(?P<repo>[A-Za-z0-9][\w.\-]{0,95}/[A-Za-z0-9][\w.\-]{0,95})"
-    r"(?:@(?P<rev>[\w.\-/]{1,255}))?$"
+    r"(?:@(?P<rev>[\w.\-/]{1,255}))?"
+    r"(?::(?P<include>[\w.\-*?\[\]]{1,128}))?$"  # org/name:Q4_K_M - one GGUF quantization (or a glob)
 )
 _SPLIT_GGUF = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$")
 _HUB_TIMEOUT_S = 5.0
@@ -50,6 +53,12 @@ class Release:
     name: str
     revision: str | None = None
     limits: Limits = field(default_factory=current_limits, repr=False)
+
+    @property
+    def path(self) -> Path:
+        """What a message about the whole release names: the file of a single-file release (its folder
+        is not the release), else the root folder."""
+        return self.files[0] if self.kind == "file" and self.files else self.root
 
     def relative(self, path: Path) -> str:
         """``path`` relative to the root, POSIX style (how shard indexes and hubs name files)."""
@@ -104,7 +113,7 @@ class Release:
         if not files:
             raise SourceNotFound(
                 "no weight files (looked for *.safetensors, pytorch_model*.bin, *.pt, *.pth, *.gguf)",
-                self.root,
+                self.path,
             )
         return files
 
@@ -262,15 +271,39 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _resolve_hub(spec: str, repo_id: str, revision: str | None, limits: Limits) -> Release:
-    """A hub id: the local HF cache first; only when it is not cached, one bounded online attempt."""
+def _pick_weights(release: Release, include: str | None, repo_id: str) -> Release:
+    """Keep the weight files of one format (one GGUF quantization: ``include``) and every other file;
+    see :func:`taoke.release.hub.select_files`. A snapshot may hold several quantizations."""
+    names = [release.relative(p) for p in release.files]
+    chosen = set(select_files(names, include, repo_id).weights)
+    release.files = [
+        p
+        for p in release.files
+        if not p.name.lower().endswith(WEIGHT_SUFFIXES) or release.relative(p) in chosen
+    ]
+    return release
+
+
+def _resolve_hub(
+    spec: str, repo_id: str, revision: str | None, limits: Limits, include: str | None = None
+) -> Release:
+    """A hub id: the local HF cache first; only when it is not cached, one bounded online attempt that
+    downloads only what taoke reads (:func:`taoke.release.hub.select_files`: config, tokenizer, card,
+    licence, code and the weights of one format; for GGUF one quantization, ``include``)."""
     cache = _hub_cache_dir()
     repo_dir = cache / ("models--" + repo_id.replace("/", "--"))
     if repo_dir.is_dir():
         try:
-            return _from_snapshot(spec, _snapshot_of_repo(repo_dir, revision), "hub", limits)
+            cached = _from_snapshot(spec, _snapshot_of_repo(repo_dir, revision), "hub", limits)
         except SourceNotFound:
-            pass  # this revision is not cached: try the hub below
+            cached = None  # this revision is not cached: try the hub below
+        if cached is not None:
+            try:
+                return _pick_weights(cached, include, repo_id)
+            except SourceNotFound:
+                if not include:
+                    raise  # several quantizations and none chosen: downloading would not help
+                # the chosen quantization is not in the cache: fetch it below
     if _offline():
         raise HubUnreachable(
             f"no local folder or file of that name, {repo_id} is not in the HF cache "
@@ -285,10 +318,18 @@ def _resolve_hub(spec: str, repo_id: str, revision: str | None, limits: Limits) 
     try:
         # A metadata call with a short timeout first: it fails fast when there is no network, where a
         # download would retry; only a reachable hub gets the (possibly long) snapshot download.
-        huggingface_hub.HfApi().model_info(repo_id, revision=revision, timeout=_HUB_TIMEOUT_S)
+        info = huggingface_hub.HfApi().model_info(repo_id, revision=revision, timeout=_HUB_TIMEOUT_S)
+        # a repo without weights (a tokenizer repo) still gets its side files
+        wanted = select_files([s.rfilename for s in info.siblings or []], include, repo_id)
         path = huggingface_hub.snapshot_download(
-            repo_id, revision=revision, cache_dir=str(cache), etag_timeout=_HUB_TIMEOUT_S
+            repo_id,
+            revision=revision,
+            cache_dir=str(cache),
+            etag_timeout=_HUB_TIMEOUT_S,
+            allow_patterns=[glob.escape(n) for n in wanted.names],  # exact names: nothing else is fetched
         )
+    except SourceNotFound:
+        raise
     except (
         hf_errors.RepositoryNotFoundError,
         hf_errors.RevisionNotFoundError,
@@ -302,11 +343,20 @@ def _resolve_hub(spec: str, repo_id: str, revision: str | None, limits: Limits) 
             f"({cache}) and the hub is unreachable ({type(exc).__name__}: {reason})",
             spec,
         ) from None
-    return _from_snapshot(spec, Path(str(path)), "hub", limits)
+    return _pick_weights(_from_snapshot(spec, Path(str(path)), "hub", limits), include, repo_id)
+
+
+def parse_hub_id(text: str) -> tuple[str, str | None, str | None] | None:
+    """``(repo, revision, include)`` of a hub id ``org/name[@rev][:QUANT]``, or None when ``text`` is
+    not one (a local path of that spelling is the caller's to rule out)."""
+    match = _HUB_ID.match(text)
+    if not match or text.startswith((".", "/", "~")):
+        return None
+    return match["repo"], match["rev"], match["include"]
 
 
 def resolve(spec: str | os.PathLike[str], limits: Limits | None = None) -> Release:
-    """Turn a folder, file, HF cache entry or hub id ``org/name[@rev]`` into a :class:`Release`.
+    """Turn a folder, file, HF cache entry or hub id ``org/name[@rev][:QUANT]`` into a :class:`Release`.
 
     Raises :class:`SourceNotFound`, :class:`HubUnreachable` or :class:`UnsafeContent` (a symlink leaving
     the release), each one line. A local path always wins over a hub id of the same spelling.
@@ -334,5 +384,5 @@ def resolve(spec: str | os.PathLike[str], limits: Limits | None = None) -> Relea
         raise SourceNotFound("not a regular file or folder", path)
     match = _HUB_ID.match(text)
     if match and not text.startswith((".", "/", "~")):
-        return _resolve_hub(text, match["repo"], match["rev"], limits)
-    raise SourceNotFound("no such file or folder, and not a hub id (org/name[@rev])", text)
+        return _resolve_hub(text, match["repo"], match["rev"], limits, match["include"])
+    raise SourceNotFound("no such file or folder, and not a hub id (org/name[@rev][:QUANT])", text)

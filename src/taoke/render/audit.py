@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
+from markupsafe import escape as html_escape
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -22,7 +23,7 @@ from rich.text import Text
 
 from taoke import i18n
 from taoke.render import compare_page
-from taoke.render.common import dumps, fmt_p
+from taoke.render.common import fmt_p, json_report
 from taoke.render.html import Header, Words, name, page
 from taoke.render.svg import clean
 
@@ -34,7 +35,7 @@ _SEV_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "di
 def render(report: Any, fmt: str = "text", lang: str | None = None, width: int = 120) -> str:
     lang = lang or getattr(report, "lang", "en")
     if fmt == "json":
-        return dumps(report)
+        return json_report("audit", report, audit_verdict(report))
     if fmt == "html":
         return render_html(report, lang)
     return render_text(report, lang, width)
@@ -301,7 +302,7 @@ def _statistical(report: Any) -> tuple[Any, dict[str, Any] | None]:
 def header(report: Any, L: Words) -> Header:
     lines = [Markup("<div>") + L.ev(e) + Markup("</div>") for e in report.headline_findings[:3]]
     high = any(e.severity == "high" for e in report.headline_findings)
-    verdict = Markup("").join(lines) if lines else Markup(L("No headline findings."))
+    verdict = Markup("").join(lines) if lines else html_escape(L("No headline findings."))
     _, comp = _statistical(report)
     compared: list[tuple[str, Markup]] = [
         ("Release", name(report.name) + Markup(" ") + L.f("({n} files)", n=len(report.files)))
@@ -324,9 +325,9 @@ def header(report: Any, L: Words) -> Header:
             verdict=verdict,
             tone="alert" if high else "ok",
             p_value=p,
-            p_note=Markup(L("weights lineage"))
+            p_note=html_escape(L("weights lineage"))
             if p is not None
-            else Markup(L("the weights could not be tested")),
+            else html_escape(L("the weights could not be tested")),
             null=null,
             confidence=comp.get("confidence"),
             compared=compared,
@@ -337,7 +338,7 @@ def header(report: Any, L: Words) -> Header:
         verdict=verdict,
         tone="alert" if high else ("ok" if report.headline_findings else "neutral"),
         p_value=None,
-        p_note=Markup(L("no statistical test: no reference was compared (--against)")),
+        p_note=html_escape(L("no statistical test: no reference was compared (--against)")),
         null=Markup(""),
         confidence=None,
         compared=compared,
@@ -360,3 +361,13 @@ def render_html(report: Any, lang: str = "en") -> str:
             else ""
         ),
     )
+
+
+SEVERITY_ORDER = ("high", "medium", "low", "info")
+
+
+def audit_verdict(report: Any) -> str:
+    """The most severe headline finding (``high``, ``medium``, ``low``, ``info``), or ``clean``: the value
+    ``taoke audit --fail-on`` gates on."""
+    found = {e.severity for e in report.headline_findings}
+    return next((s for s in SEVERITY_ORDER if s in found), "clean")

@@ -59,6 +59,44 @@ def dumps(obj: Any) -> str:
     return json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False)
 
 
+SCHEMA_VERSION = 1
+"""The version of every command's JSON schema (docs/schemas/COMMAND.schema.json); raised when a key is
+removed or changes meaning, not when one is added."""
+
+ENVELOPE = ("taoke_version", "schema", "command", "verdict")
+
+
+def schema_id(command: str) -> str:
+    """``taoke/compare/1``: the ``schema`` value of a command's JSON and the ``$id`` of its schema file
+    ``docs/schemas/compare.schema.json`` (spaces in sub-commands become dashes)."""
+    return f"taoke/{command.replace(' ', '-')}/{SCHEMA_VERSION}"
+
+
+def json_report(command: str, body: Any, verdict: str | None) -> str:
+    """The JSON of one command: the envelope every command shares, then the command's own fields.
+
+    WHY one envelope: a program reading taoke's output should find the version, the schema to validate
+    against, the command and its answer under the same keys whatever the command (the answer used to be
+    ``relationship``, ``relation``, ``verdict``, ``conclusion`` or ``headline``). ``verdict`` is one
+    short string (its vocabulary is each schema's; a result with a ``verdict`` of its own keeps it), or
+    null for a command that answers no question (``fingerprint``, ``registry info``); the domain fields
+    stay as they were.
+    """
+    from taoke._version import __version__
+
+    data = to_jsonable(body)
+    if not isinstance(data, dict):
+        data = {"result": data}
+    out: dict[str, Any] = {
+        "taoke_version": __version__,
+        "schema": schema_id(command),
+        "command": command,
+        "verdict": data.get("verdict", verdict),  # a result that words its own verdict keeps it
+    }
+    out.update({k: v for k, v in data.items() if k not in ENVELOPE})
+    return json.dumps(out, indent=2, ensure_ascii=False)
+
+
 def fmt_p(p: float | None) -> str:
     """Format a p-value for humans: 3.2e-12, 0.041, '<1e-300'."""
     if p is None:

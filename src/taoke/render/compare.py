@@ -10,15 +10,22 @@ from rich.table import Table
 from rich.text import Text
 
 from taoke import i18n
-from taoke.render.common import dumps, fmt_p
+from taoke.render.common import fmt_p, json_report
 from taoke.render.svg import clean
 from taoke.weights.relationship import Relationship
 
 _SEV = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
-def _verdict_style(derived: bool) -> str:
+def _verdict_style(derived: bool, relationship: str = "") -> str:
+    if relationship == Relationship.UNTESTABLE:
+        return "bold yellow"
     return "bold red" if derived else "bold green"
+
+
+def _num(v: float | None, spec: str) -> str:
+    """A number for humans, "-" where there is none (untestable: no p-value, no confidence)."""
+    return "-" if v is None else format(v, spec)
 
 
 def compare_renderables(result: Any, lang: str = "en") -> list[Any]:
@@ -43,7 +50,7 @@ def compare_renderables(result: Any, lang: str = "en") -> list[Any]:
         (clean(d.get("reference")), "bold"),
         "\n",
         (f"{L('relationship')}: ", ""),
-        (L.rel(d.get("relationship")), _verdict_style(bool(d.get("derived")))),
+        (L.rel(d.get("relationship")), _verdict_style(bool(d.get("derived")), str(d.get("relationship")))),
         f"   {L('derived')}: {_derived_word(d, L)}   {L('p-value')}: {fmt_p(p)}"
         + (f" (log10 {log10:.1f})" if isinstance(log10, (int, float)) else "")
         + (f"   {L('confidence')}: {d['confidence']:.2f}" if d.get("confidence") is not None else ""),
@@ -123,7 +130,7 @@ def render_compare_html(result: Any, lang: str = "en") -> str:
 def render_compare(result: Any, fmt: str, lang: str = "en") -> str | list[Any]:
     """A CompareResult as ``json`` or ``html`` text, or (``text``) the rich renderables to draw."""
     if fmt == "json":
-        return dumps(result)
+        return json_report("compare", result, str(getattr(result.relationship, "value", result.relationship)))
     if fmt == "html":
         return render_compare_html(result, lang)
     return compare_renderables(result, lang)
@@ -146,7 +153,7 @@ def demo_table(result: Any) -> Table:
             Text(str(r.relationship), style="bold green" if r.correct else "bold red"),
             "yes" if r.derived else "no",
             fmt_p(r.p_value),
-            f"{r.similarity:.3f}",
+            _num(r.similarity, ".3f"),
             f"{r.seconds:.1f}s",
         )
     return t
@@ -165,6 +172,7 @@ SHORT: dict[str, str] = {
     Relationship.PARTIAL: "part",
     Relationship.INDEPENDENT_SAME_ARCHITECTURE: "ind-sa",
     Relationship.INDEPENDENT: "indep",
+    Relationship.UNTESTABLE: "untst",
     "error": "error",
 }
 
@@ -193,12 +201,61 @@ def eval_renderables(report: dict[str, Any]) -> list[Any]:
         f"margin: weakest derived ({(s.get('weakest_derived') or {}).get('id')}) vs strongest independent "
         f"({(s.get('strongest_independent') or {}).get('id')}) = {s['margin_null_sd']:.1f} null SDs",
     ]
+    wm = report.get("weak_merges")
+    if wm:
+        lines.append(
+            f"weak merges (linear merge of A with an independent model, no parent named): smallest share "
+            f"of A detected at alpha {wm['alpha']:g} -> {_num(wm['smallest_share_detected'], 'g')}"
+        )
+    if s.get("untestable"):
+        lines.append(f"untestable (no statistic applies): {', '.join(s['untestable'])}")
     pt = Table(title="p-values per class", show_lines=False)
     for col in ("class", "n", "correct", "min p", "max p"):
         pt.add_column(col, justify="right" if col != "class" else "left")
     for cls, v in sorted(report["per_class"].items()):
         pt.add_row(cls, str(v["n"]), str(v["correct"]), fmt_p(v["min_p"]), fmt_p(v["max_p"]))
     return [t, pt, Text("\n".join(lines))]
+
+
+def split_markdown(report: dict[str, Any]) -> str:
+    """The pairs that carry a fit/test split (issue 15's new pairs) as a Markdown table: which thresholds
+    were fitted on which pairs, and how every pair came out."""
+    rows = [r for r in report.get("pairs", []) if r.get("split")]
+    if not rows:
+        return ""
+    out = ["| split | reference | suspect | truth | taoke | p |", "|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda x: (x["split"], x["id"])):
+        mark = "" if r["relationship"] == r["truth"] else " (wrong)"
+        out.append(
+            f"| {r['split']} | {r.get('reference')} | {r.get('suspect')} | {r['truth']} | "
+            f"{r['relationship']}{mark} | {fmt_p(r.get('p_value'))} |"
+        )
+    return "\n".join(out)
+
+
+def weak_merge_markdown(report: dict[str, Any]) -> str:
+    """The weak-merge sweep of ``taoke eval`` as a Markdown table (docs/compare.md)."""
+    wm = report.get("weak_merges") or {}
+    rows = wm.get("rows") or []
+    if not rows:
+        return ""
+    partners = sorted({r["suspect"].rsplit("-", 1)[0] for r in rows})
+    shares = sorted({r["share"] for r in rows})
+    out = ["| share of A | " + " | ".join(partners) + " |", "|---" * (len(partners) + 1) + "|"]
+    for sh in shares:
+        cells = []
+        for pa in partners:
+            r = next((x for x in rows if x["share"] == sh and x["suspect"].startswith(pa)), None)
+            cells.append(
+                "-" if r is None else f"{fmt_p(r['p_value'])}{' **detected**' if r['detected'] else ''}"
+            )
+        out.append(f"| {sh:g} | " + " | ".join(cells) + " |")
+    out.append("")
+    out.append(
+        f"- smallest share of A detected in every sweep pair at alpha {wm['alpha']:g}: "
+        f"**{_num(wm.get('smallest_share_detected'), 'g')}**"
+    )
+    return "\n".join(out)
 
 
 def eval_markdown(report: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from taoke.render import svg
 from taoke.render.html import Header, Words, name, page, value
@@ -52,7 +52,7 @@ def tone(d: dict[str, Any]) -> str:
 def verdict(d: dict[str, Any], L: Words) -> Markup:
     rel = L.rel(d.get("relationship"))
     if d.get("derived"):
-        return L.f("Derived: {relationship}", relationship=Markup(f"<b>{rel}</b>"))
+        return L.f("Derived: {relationship}", relationship=Markup("<b>{}</b>").format(rel))
     if d.get("p_value") is None:
         return L.f("Could not be tested: {relationship}", relationship=rel)
     return L.f(
@@ -103,13 +103,13 @@ def header(d: dict[str, Any], L: Words) -> Header:
         verdict=verdict(d, L),
         tone=tone(d),
         p_value=p,
-        p_note=Markup("") if p is not None else Markup(L("no p-value: the weights could not be tested")),
+        p_note=Markup("") if p is not None else escape(L("no p-value: the weights could not be tested")),
         null=null_words(d, L),
         confidence=d.get("confidence"),
         compared=[
             ("Reference", _model_line(d.get("reference_info"), d.get("reference"), L)),
             ("Suspect", _model_line(d.get("suspect_info"), d.get("suspect"), L)),
-            ("Significance level", Markup(f"α = {d.get('alpha', 0):g}")),
+            ("Significance level", escape(f"α = {d.get('alpha', 0):g}")),
         ],
     )
 

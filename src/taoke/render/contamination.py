@@ -11,6 +11,7 @@ import io
 from typing import Any
 
 from markupsafe import Markup
+from markupsafe import escape as html_escape
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -18,7 +19,7 @@ from rich.text import Text
 
 from taoke import i18n
 from taoke.render import svg
-from taoke.render.common import dumps, fmt_p
+from taoke.render.common import fmt_p, json_report
 from taoke.render.html import Header, Words, name, page
 from taoke.render.svg import clean
 
@@ -33,7 +34,7 @@ def verdict_tone(verdict: str) -> str:
 def render(result: Any, fmt: str = "text", width: int = 110, lang: str = "en") -> str:
     """The result as ``text``, ``json`` or ``html``."""
     if fmt == "json":
-        return dumps(result)
+        return json_report("contamination", result, str(result.verdict))
     if fmt == "html":
         return render_html(result, lang)
     return render_text(result, width, lang)
@@ -176,7 +177,7 @@ def header(result: Any, L: Words) -> Header:
             level=f"{level:.3g}",
         )
         if best
-        else Markup(L("no test could run")),
+        else html_escape(L("no test could run")),
         null=L.f(
             "If {model} never saw {benchmark}, its items in their published order would be no likelier to "
             "the model than in a shuffled order.",

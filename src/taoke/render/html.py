@@ -33,18 +33,18 @@ from taoke.render import svg
 from taoke.render.common import fmt_p
 
 
-def _piece_html(p: i18n.Piece) -> str:
-    text = escape(svg.clean(p.text))
+def _piece_html(p: i18n.Piece) -> Markup:
+    text = svg.clean(p.text)
     if p.value:
-        return f'<bdi class="v" translate="no">{text}</bdi>'
+        return Markup('<bdi class="v" translate="no">{}</bdi>').format(text)
     if not p.translated:
-        return f'<span class="untranslated" lang="en">{text}</span>'
-    return str(text)
+        return Markup('<span class="untranslated" lang="en">{}</span>').format(text)
+    return escape(text)
 
 
 def pieces_html(pieces: Iterable[i18n.Piece]) -> Markup:
     """Translated pieces as HTML: values quoted (``translate="no"``), English fallbacks marked."""
-    return Markup("".join(_piece_html(p) for p in pieces))
+    return Markup("").join(_piece_html(p) for p in pieces)
 
 
 def name(value: Any) -> Markup:
@@ -52,19 +52,19 @@ def name(value: Any) -> Markup:
     (``bdi``: a right-to-left override cannot reorder the sentence around it), never translated."""
     if value is None:
         return Markup("-")
-    return Markup(f'<bdi class="n" translate="no">{escape(svg.clean(value))}</bdi>')
+    return Markup('<bdi class="n" translate="no">{}</bdi>').format(svg.clean(value))
 
 
 def value(v: Any) -> Markup:
     """A quoted datum (a number, a dtype, an architecture label): escaped, never translated."""
     if v is None:
         return Markup("-")
-    return Markup(f'<bdi class="v" translate="no">{escape(svg.clean(v))}</bdi>')
+    return Markup('<bdi class="v" translate="no">{}</bdi>').format(svg.clean(v))
 
 
 def code(value: Any) -> Markup:
     """Quoted release text (a code span, a model's answer): escaped, controls shown, not translated."""
-    return Markup(f'<code translate="no">{escape(svg.clean(value))}</code>')
+    return Markup('<code translate="no">{}</code>').format(svg.clean(value))
 
 
 ERROR_KINDS = ("-unreadable", "-error", "-not-run", "compare-unavailable")
@@ -84,11 +84,12 @@ class Words:
         """A sentence of the renderer with fields: ``L.f("{n} layers", n=4)``. A field given as Markup
         (a name already marked, a bold word) is placed as it is; any other is a quoted value."""
         marked = {k: v for k, v in fields.items() if isinstance(v, Markup)}
+        slots = {f"\u27e6{k}\u27e7": v for k, v in marked.items()}
         plain = {k: (f"\u27e6{k}\u27e7" if k in marked else v) for k, v in fields.items()}
-        out = str(pieces_html(i18n.fill(english_template, self.lang, **plain)))
-        for k, v in marked.items():
-            out = out.replace(f'<bdi class="v" translate="no">\u27e6{k}\u27e7</bdi>', str(v))
-        return Markup(out)
+        return Markup("").join(
+            slots[p.text] if p.value and p.text in slots else _piece_html(p)
+            for p in i18n.fill(english_template, self.lang, **plain)
+        )
 
     def msg(self, kind: str | None, english: str | None, detail: dict[str, Any] | None = None) -> Markup:
         """An analyzer's sentence (an Evidence message, a reason, a null) in this language."""
@@ -107,7 +108,7 @@ class Words:
         i18n.missing.discard(str(text))
         for p in pieces:
             i18n.missing.discard(p.text)
-        return Markup(f'<code class="diag" translate="no" lang="en">{escape(svg.clean(text))}</code>')
+        return Markup('<code class="diag" translate="no" lang="en">{}</code>').format(svg.clean(text))
 
     def ev(self, e: Any) -> Markup:
         """An Evidence (object or dict) message in this language (an error's text as :meth:`err`)."""

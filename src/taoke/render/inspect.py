@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from taoke.model import HParams
-from taoke.render.common import dumps, fmt_count
+from taoke.render.common import fmt_count, json_report
 from taoke.render.svg import clean
 
 _SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -218,14 +218,14 @@ def metadata_renderables(m: dict[str, Any]) -> list[Any]:
 def render_inspect(result: Any, fmt: str = "text") -> str | list[Any]:
     """An InspectResult as JSON text, or the rich renderables to draw (text, html)."""
     if fmt == "json":
-        return dumps(result)
+        return json_report("inspect", result, str((result.family or {}).get("family") or "unknown"))
     return inspect_renderables(result)
 
 
 def render_llamafy(result: Any, fmt: str = "text") -> str | list[Any]:
     """A LlamafyResult as JSON text, or the rich renderables to draw (text, html)."""
     if fmt == "json":
-        return dumps(result)
+        return json_report("llamafy", result, "verified")
     d = result.to_dict()
     head = Text.assemble(
         ("llamafy ", "bold"),

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from taoke import i18n
 from taoke.probe.report import BEHAVIOUR_MIN, TOKENIZER_CONSISTENT
 from taoke.render import svg
-from taoke.render.common import dumps, fmt_p
+from taoke.render.common import fmt_p, json_report
 from taoke.render.html import Header, Words, name, page, value
 from taoke.render.svg import clean
 
@@ -35,7 +35,7 @@ def _f(template: str, lang: str, **fields: Any) -> str:
 def render_probe(report: Any, fmt: str = "text", lang: str = "en") -> str:
     """One probe report in ``fmt`` (text | json | html)."""
     if fmt == "json":
-        return dumps(report)
+        return json_report("probe", report, probe_verdict(report))
     if fmt == "html":
         return probe_html(report, lang)
     return probe_text(report, lang)
@@ -162,11 +162,11 @@ def _behaviour_chart(r: Any, L: Words) -> Markup:
 
 def probe_header(r: Any, L: Words) -> Header:
     if r.shell:
-        verdict, tone = Markup(L("Shell: another model sits behind this name")), "alert"
+        verdict, tone = escape(L("Shell: another model sits behind this name")), "alert"
     elif r.backend:
         verdict, tone = L.f("Backend: {backend}", backend=name(r.backend)), "ok"
     else:
-        verdict, tone = Markup(L("Backend not identified")), "caution"
+        verdict, tone = escape(L("Backend not identified")), "caution"
     verdict += Markup('<div class="small">') + L.msg(None, r.conclusion) + Markup("</div>")
     return Header(
         kind="Endpoint probe",
@@ -184,7 +184,7 @@ def probe_header(r: Any, L: Words) -> Header:
         compared=[
             ("Endpoint", name(r.url)),
             ("Served as", name(r.served_name)),
-            ("Cost", Markup(clean(_spent(r.spent, L.lang)))),
+            ("Cost", escape(clean(_spent(r.spent, L.lang)))),
         ],
     )
 
@@ -207,7 +207,7 @@ def probe_html(r: Any, lang: str = "en") -> str:
 def render_compare(res: Any, fmt: str = "text", lang: str = "en") -> str:
     """A probe-compare result in ``fmt``."""
     if fmt == "json":
-        return dumps(res)
+        return json_report("probe-compare", res, probe_compare_verdict(res))
     if fmt == "html":
         return compare_html(res, lang)
     T = lambda s: i18n.tr(s, lang)  # noqa: E731
@@ -252,7 +252,7 @@ def _compare_chart(res: Any, L: Words) -> Markup:
                 f"A: {c.candidate}",
                 c.mean_sim,
                 f"p (Holm) {fmt_p(c.p_holm)}",
-                highlight=c.p_holm <= res.alpha,
+                highlight=c.p_holm is not None and c.p_holm <= res.alpha,
             )
         )
     seen: set[str] = set()
@@ -268,7 +268,16 @@ def compare_html(res: Any, lang: str = "en") -> str:
     L = Words(lang)
     best = res.candidates[0] if res.candidates else None
     if best is None:
-        verdict, tone = Markup(L("No candidate to test")), "caution"
+        verdict, tone = escape(L("No candidate to test")), "caution"
+    elif best.p_holm is None:  # untestable: no control, nothing was requested
+        verdict, tone = (
+            L.f(
+                "B {verdict}: A = {candidate}",
+                verdict=L.msg(None, best.verdict),
+                candidate=name(best.candidate),
+            ),
+            "caution",
+        )
     elif best.p_holm <= res.alpha:
         verdict, tone = (
             L.f(
@@ -279,7 +288,7 @@ def compare_html(res: Any, lang: str = "en") -> str:
             "alert",
         )
     else:
-        verdict, tone = Markup(L("B is not shown to derive from any candidate")), "ok"
+        verdict, tone = escape(L("B is not shown to derive from any candidate")), "ok"
     header = Header(
         kind="Endpoint comparison",
         title=L.f("Does {suspect} derive from a candidate?", suspect=name(res.suspect)),
@@ -304,7 +313,20 @@ def compare_html(res: Any, lang: str = "en") -> str:
                 or Markup("-"),
             ),
             ("Prompts", value(res.n_prompts)),
-            ("Significance level", Markup(f"α = {res.alpha:g}")),
+            ("Significance level", escape(f"α = {res.alpha:g}")),
         ],
     )
     return page("probe_compare.html.j2", lang, header, res=res, chart=_compare_chart(res, L))
+
+
+def probe_verdict(report: Any) -> str:
+    """``shell`` (another model behind the name), ``as-served``, or ``unidentified``."""
+    if report.backend is None:
+        return "unidentified"
+    return "shell" if report.shell else "as-served"
+
+
+def probe_compare_verdict(res: Any) -> str:
+    """The verdict of the best candidate (its test's own word), or ``no-candidate``."""
+    cands = sorted(res.candidates, key=lambda c: float("inf") if c.p_holm is None else c.p_holm)
+    return str(cands[0].verdict) if cands else "no-candidate"

@@ -7,7 +7,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
-from taoke.render.common import dumps
+from taoke.render.common import json_report
 
 
 def _p(p: float | None) -> str:
@@ -19,7 +19,9 @@ def _p(p: float | None) -> str:
 def render_index(rows: list[dict[str, Any]], fmt: str, registry: str) -> str | Table:
     """``rows``: {source, name, status (indexed|already indexed|failed), id, error}."""
     if fmt == "json":
-        return dumps({"registry": registry, "models": rows})
+        failed = sum(1 for r in rows if r.get("status") == "failed")
+        verdict = "indexed" if not failed else ("failed" if failed == len(rows) else "partly-failed")
+        return json_report("index", {"registry": registry, "models": rows}, verdict)
     table = Table(title=f"taoke index -> {escape(registry)}", title_justify="left")
     for col in ("model", "status", "id", "family", "params", "declared base", "licence"):
         table.add_column(col)
@@ -39,7 +41,7 @@ def render_index(rows: list[dict[str, Any]], fmt: str, registry: str) -> str | T
 def render_search(result: Any, fmt: str) -> str | list[Any]:
     """A :class:`taoke.registry.SearchResult` as JSON text or a list of rich renderables."""
     if fmt == "json":
-        return dumps(result)
+        return json_report("search", result, search_verdict(result))
     d = result.to_dict()
     head = [
         f"[bold]{escape(d['query'])}[/]: "
@@ -75,7 +77,7 @@ def render_scan(result: Any, fmt: str, lang: str = "en") -> str | list[Any]:
     """A :class:`taoke.jobs.scan.ScanResult`: undeclared parents first, failures with their one line.
     ``html``: the index page of :mod:`taoke.render.scan_html` (``--html DIR`` writes every page)."""
     if fmt == "json":
-        return dumps(result)
+        return json_report("scan", result, scan_verdict(result))
     if fmt == "html":
         from taoke.render.scan_html import render_index
 
@@ -114,10 +116,24 @@ def render_scan(result: Any, fmt: str, lang: str = "en") -> str | list[Any]:
 def render_info(info: dict[str, Any], fmt: str) -> str | Table:
     """``taoke registry info``: where the registry is, its schema, size, models and recorded failures."""
     if fmt == "json":
-        return dumps(info)
+        return json_report("registry info", info, None)
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
     for k, v in info.items():
         table.add_row(k, escape(str(len(v) if k == "failures" else v)))
     return table
+
+
+def search_verdict(result: Any) -> str:
+    """The relationship of the best significant hit, or ``no-significant-relative``."""
+    best = [h for h in result.hits if h.significant]
+    return str(best[0].relationship) if best else "no-significant-relative"
+
+
+def scan_verdict(result: Any) -> str:
+    """The most pressing finding of the scan (``undeclared-parent`` first, ``no-relative`` last)."""
+    from taoke.jobs.scan import FINDING_ORDER
+
+    found = [f.finding for f in result.findings]
+    return min(found, key=lambda f: FINDING_ORDER.get(f, 9)) if found else "no-relative"

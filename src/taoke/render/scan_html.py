@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from taoke.render import svg
 from taoke.render.html import Header, Words, name, page, value
@@ -60,7 +60,7 @@ def _rows(result: Any) -> list[Row]:
 
 
 def _null(L: Words) -> Markup:
-    return Markup(
+    return escape(
         L(
             "If a model had been trained independently of a registered one, a match at least this strong "
             "would turn up with probability p (per model, Holm-adjusted over the candidates it was "
@@ -87,7 +87,7 @@ def index_header(result: Any, L: Words) -> Header:
         verdict=verdict,
         tone="alert" if alerts else "ok",
         p_value=None,
-        p_note=Markup(L("one per model, in the table")),
+        p_note=escape(L("one per model, in the table")),
         null=_null(L),
         confidence=None,
         compared=[
@@ -110,17 +110,17 @@ def model_header(f: Any, L: Words) -> Header:
     elif f.error:
         verdict = L.f("{finding}: {error}", finding=L.term(f.finding, "scan_findings"), error=L.err(f.error))
     else:
-        verdict = Markup(L.term(f.finding, "scan_findings"))
-    declared = Markup(", ").join(name(d) for d in f.declared_base) if f.declared_base else Markup(L("none"))
+        verdict = escape(L.term(f.finding, "scan_findings"))
+    declared = Markup(", ").join(name(d) for d in f.declared_base) if f.declared_base else escape(L("none"))
     return Header(
         kind="Registry scan",
         title=name(f.name or f.source),
         verdict=verdict,
         tone=_TONE.get(f.finding, "neutral"),
         p_value=f.p_value_holm,
-        p_note=Markup(L("Holm-adjusted over the candidates"))
+        p_note=escape(L("Holm-adjusted over the candidates"))
         if f.p_value_holm is not None
-        else Markup(L("no relative tested")),
+        else escape(L("no relative tested")),
         null=_null(L),
         confidence=best.get("confidence") if best and f.relative else None,
         compared=[("Source", name(f.source)), ("Declared base", declared)],

@@ -60,6 +60,14 @@ def _fill(template: str, **fields: object) -> str:
     return template
 
 
+def _svg(parts: list[str]) -> Markup:
+    """The one place an SVG string becomes Markup. Every part that carries outside text (a model or
+    tensor name, a translated label) went through :func:`_e` (escaped, controls shown) when it was
+    appended; everything else is taoke's own markup and numbers it formatted. The hostile-name report
+    tests check that a name like ``<script>`` arrives escaped."""
+    return Markup("".join(parts))  # nosec B704 - parts are taoke's markup; outside text escaped by _e()
+
+
 def _e(text: object) -> Markup:
     return escape(clean(text))
 
@@ -271,7 +279,7 @@ def heatmap(
             f'<text x="24" y="4" fill="{INK}">{_e(text)}</text></g>'
         )
     o.append("</svg>")
-    return Markup("".join(o))
+    return _svg(o)
 
 
 @dataclass(frozen=True)
@@ -374,7 +382,7 @@ def pvalue_strip(
         f'transform="rotate(-90 14 {cy:.1f})">p</text>'
     )
     o.append("</svg>")
-    return Markup("".join(o))
+    return _svg(o)
 
 
 def _p(p: float) -> str:
@@ -471,7 +479,7 @@ def histogram(
             f"{_e(_fill(labels.marker, value=format(marker, '.4g')))}</text>"
         )
     o.append("</svg>")
-    return Markup("".join(o))
+    return _svg(o)
 
 
 @dataclass(frozen=True)
@@ -565,7 +573,7 @@ def hbars(
         else ""
     )
     o.append("</svg>")
-    return Markup("".join(o))
+    return _svg(o)
 
 
 def meter(value: float | None, vmax: float = 1.0, width: int = 90, colour: str = "#5b8def") -> Markup:
@@ -573,11 +581,13 @@ def meter(value: float | None, vmax: float = 1.0, width: int = 90, colour: str =
     if value is None or not math.isfinite(value):
         return Markup("")
     w = max(0.0, min(1.0, value / (vmax or 1.0))) * width
-    return Markup(
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="meter" width="{width}" height="10" role="img">'
-        f'<rect width="{width}" height="10" fill="#eef2f6"/>'
-        f'<rect width="{w:.1f}" height="10" fill="{colour}"/>'
-        "</svg>"
+    return _svg(
+        [
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="meter" width="{width}" height="10" role="img">'
+            f'<rect width="{width}" height="10" fill="#eef2f6"/>'
+            f'<rect width="{w:.1f}" height="10" fill="{colour}"/>'
+            "</svg>"
+        ]
     )
 
 
@@ -660,4 +670,4 @@ def grid(
         f'<text x="{bar_x + 6}" y="{top + bar_h + 16}" text-anchor="middle" fill="{MUTED}">{_e(scale)}</text>'
     )
     o.append("</svg>")
-    return Markup("".join(o))
+    return _svg(o)

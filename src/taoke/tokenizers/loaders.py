@@ -600,7 +600,7 @@ def load_tokenizer(source: Release | str | Path, limits: Limits | None = None) -
         raise SourceNotFound(
             "no tokenizer file found (tokenizer.json, tokenizer.model, *.tiktoken, vocab.json, "
             "vocab.txt or a GGUF with an embedded vocabulary)",
-            str(source),
+            source if isinstance(source, (str, Path)) else source.path,
         )
     last: Exception | None = None
     for path in candidates:

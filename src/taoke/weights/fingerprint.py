@@ -50,6 +50,7 @@ import numpy as np
 
 from taoke.errors import AnalysisError, CorruptFile, SourceNotFound
 from taoke.limits import Limits
+from taoke.progress import Progress, no_progress
 from taoke.weights.invariants import COMPONENTS, BlockInvariants, rms_rows, whiten_rows
 
 FORMAT_VERSION = 1
@@ -470,12 +471,15 @@ def blas_limit(n_threads: int | None) -> Any:
     return threadpool_limits(limits=n_threads, user_api="blas")
 
 
-def fingerprint(model: ModelLike | str | Path | Any, *, limits: Limits | None = None) -> Fingerprint:
+def fingerprint(
+    model: ModelLike | str | Path | Any, *, limits: Limits | None = None, progress: Progress = no_progress
+) -> Fingerprint:
     """Stream ``model`` once and return its :class:`Fingerprint`.
 
     ``model`` is a :class:`taoke.model.Model` (anything with ``canonical_keys()``/``canonical()``), or a
     source spec or release that :func:`taoke.model.load` opens for this one pass (and closes after).
-    Each tensor is read once, reduced, and dropped.
+    Each tensor is read once, reduced, and dropped. ``progress`` hears of each block done (task
+    ``fingerprint``): reading a 7B checkpoint takes minutes.
 
     >>> fp = fingerprint("path/to/model")            # doctest: +SKIP
     >>> fp.save("model.taoke.npz")                    # doctest: +SKIP
@@ -484,14 +488,14 @@ def fingerprint(model: ModelLike | str | Path | Any, *, limits: Limits | None = 
         from taoke.model import load
 
         with load(str(model) if isinstance(model, Path) else model, limits=limits) as opened:
-            return fingerprint(opened)
+            return fingerprint(opened, progress=progress)
     hp = getattr(model, "hparams", None)
     d = hp.get("d_model") if isinstance(hp, dict) else getattr(hp, "d_model", None)
     with blas_limit(1 if d is not None and int(d) < 1024 else None):
-        return _fingerprint(model)
+        return _fingerprint(model, progress)
 
 
-def _fingerprint(model: Any) -> Fingerprint:
+def _fingerprint(model: Any, progress: Progress = no_progress) -> Fingerprint:
     keys = list(model.canonical_keys())
     if "token_embd.weight" not in keys:
         raise AnalysisError(
@@ -596,6 +600,9 @@ def _fingerprint(model: Any) -> Fingerprint:
             rinv_lists[c].append(rinv.get(c, np.full((len(omega), len(omega)), np.nan, np.float32)))
             if basis is not None:
                 binv_lists[c].append(binv.get(c, np.full((len(basis), len(basis)), np.nan, np.float32)))
+        progress(
+            "fingerprint", len(profiles), len(layers), item=str(getattr(model, "name", "") or "") or None
+        )
     for key in ("output_norm.weight", "output.weight"):
         if key in keys:
             stream.get(key)

@@ -10,8 +10,9 @@ Python API (what tests, ``bench/accuracy.py`` and ``taoke demo`` use)::
     zoo.ground_truth("a-obf-all")          # the permutations / rotation that were applied
 
 Trained checkpoints are committed under ``taoke/zoo/data`` (float16); everything else is a numpy step
-made on demand into ``TAOKE_ZOO_DIR`` (default ``~/.cache/taoke/zoo``). torch is only needed to retrain
-(``python -m taoke.zoo train``) and for the one derivative marked ``requires_training``.
+made on demand into ``TAOKE_ZOO_DIR`` (default ``$TAOKE_HOME/zoo``, see :mod:`taoke.paths`). torch is
+only needed to retrain (``python -m taoke.zoo train``) and for the one derivative marked
+``requires_training``.
 """
 
 from taoke.zoo.build import cache_dir, ground_truth, materialize

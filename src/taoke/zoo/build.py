@@ -1,9 +1,10 @@
 """Materialize zoo models from their recipes: committed checkpoints plus fast numpy steps, on demand.
 
-Each model is built once into the cache (``TAOKE_ZOO_DIR``, default ``~/.cache/taoke/zoo``) as a Hugging
-Face folder (or a folder holding one ``.gguf`` file, whose path is returned), with a ``.zoo-complete``
-marker naming the zoo version; the ground truth of obfuscations (permutations, rotations) is written
-*outside* the model folder, under ``_truth/``, so that an audit of the folder cannot read its own answer.
+Each model is built once into the cache (``TAOKE_ZOO_DIR``, default ``zoo`` in taoke's cache home,
+:mod:`taoke.paths`) as a Hugging Face folder (or a folder holding one ``.gguf`` file, whose path is
+returned), with a ``.zoo-complete`` marker naming the zoo version; the ground truth of obfuscations
+(permutations, rotations) is written *outside* the model folder, under ``_truth/``,
+so that an audit of the folder cannot read its own answer.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ def checkpoint_dir() -> Path:
 
 
 def cache_dir(root: str | Path | None = None) -> Path:
-    return Path(
-        root or os.environ.get("TAOKE_ZOO_DIR", Path.home() / ".cache" / "taoke" / "zoo")
-    ).expanduser()
+    """``root``, else ``TAOKE_ZOO_DIR``, else ``zoo`` in taoke's cache home (:mod:`taoke.paths`)."""
+    from taoke.paths import cache_dir as taoke_cache
+
+    return Path(root).expanduser() if root else taoke_cache("zoo", "TAOKE_ZOO_DIR")
 
 
 def train_log() -> dict:

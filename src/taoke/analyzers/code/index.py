@@ -1,7 +1,7 @@
 """The reference index: winnowed fingerprints of every ``transformers/models/*/modeling_*.py``.
 
-Built once per installed ``transformers`` version and cached (``~/.cache/taoke/code-index/``, override
-with ``TAOKE_CACHE_DIR``); building it tokenizes ~540 files (measured in ``bench/code_lineage.py``).
+Built once per installed ``transformers`` version and cached (``code-index/`` in taoke's cache home,
+:mod:`taoke.paths`); building it tokenizes ~540 files (measured in ``bench/code_lineage.py``).
 transformers is found without being imported: its source files are read as text.
 
 What the matching needs from an index is :class:`CodeIndex`'s interface (``lookup``, ``file_id``,
@@ -25,6 +25,7 @@ import numpy as np
 
 from taoke.analyzers.code.engine import fingerprint, name_bag
 from taoke.analyzers.code.notices import header_notice
+from taoke.paths import home
 
 INDEX_VERSION = 4  # bump when normalisation or hashing changes (invalidates caches)
 
@@ -44,10 +45,8 @@ def transformers_models_dir() -> tuple[Path, str] | None:
 
 
 def cache_dir() -> Path:
-    """Where reference indexes are cached: ``$TAOKE_CACHE_DIR/code-index``, else the user cache dir."""
-    base = os.environ.get("TAOKE_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
-    root = Path(base) if base else Path.home() / ".cache"
-    return (root / "taoke" if not os.environ.get("TAOKE_CACHE_DIR") else root) / "code-index"
+    """Where reference indexes are cached: ``code-index`` in taoke's cache home (:func:`taoke.paths.home`)."""
+    return home() / "code-index"
 
 
 @dataclass
