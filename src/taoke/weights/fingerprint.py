@@ -472,7 +472,11 @@ def blas_limit(n_threads: int | None) -> Any:
 
 
 def fingerprint(
-    model: ModelLike | str | Path | Any, *, limits: Limits | None = None, progress: Progress = no_progress
+    model: ModelLike | str | Path | Any,
+    *,
+    limits: Limits | None = None,
+    progress: Progress = no_progress,
+    cache: Any = None,
 ) -> Fingerprint:
     """Stream ``model`` once and return its :class:`Fingerprint`.
 
@@ -483,12 +487,38 @@ def fingerprint(
 
     >>> fp = fingerprint("path/to/model")            # doctest: +SKIP
     >>> fp.save("model.taoke.npz")                    # doctest: +SKIP
-    """
-    if not (hasattr(model, "canonical_keys") and hasattr(model, "canonical")):
-        from taoke.model import load
 
-        with load(str(model) if isinstance(model, Path) else model, limits=limits) as opened:
-            return fingerprint(opened, progress=progress)
+    ``cache``: a :class:`taoke.weights.cache.FingerprintCache`; a release whose content key is in it
+    is not read again, and a new fingerprint is stored in it.
+    """
+    opened = hasattr(model, "canonical_keys") and hasattr(model, "canonical")
+    if cache is not None or not opened:
+        from taoke.release import Release, resolve
+
+        if opened:
+            release = getattr(model, "release", None)
+        else:
+            release = model if isinstance(model, Release) else resolve(str(model), limits=limits)
+        key = None
+        if cache is not None and isinstance(release, Release):
+            from taoke.weights.cache import content_key
+
+            key = content_key(release)
+            if key is not None and (hit := cache.get(key)) is not None:
+                # the same bytes may sit under another name or folder: this release's, not the first's
+                hit.name = release.name
+                hit.meta["files"] = [str(p) for p in release.weight_files()][:16]
+                return hit
+        if opened:
+            fp = fingerprint(model, progress=progress)
+        else:
+            from taoke.model import load
+
+            with load(release, limits=limits) as view:
+                fp = fingerprint(view, progress=progress)
+        if cache is not None and key is not None:
+            cache.put(key, fp)
+        return fp
     hp = getattr(model, "hparams", None)
     d = hp.get("d_model") if isinstance(hp, dict) else getattr(hp, "d_model", None)
     with blas_limit(1 if d is not None and int(d) < 1024 else None):
