@@ -24,6 +24,9 @@ def _pin_shared_caches() -> None:
 
     os.environ.setdefault("TAOKE_ZOO_DIR", str(cache_dir()))
     os.environ.setdefault("TAOKE_DATA_DIR", str(data_dir()))
+    # Each test measures what taoke computes, not what an earlier test left in the fingerprint cache
+    # (tests rewrite weight files in place); tests/weights/test_cache.py switches it on.
+    os.environ.setdefault("TAOKE_NO_CACHE", "1")
 
 
 _pin_shared_caches()

@@ -13,10 +13,12 @@ from taoke.cli.common import (
     GateTripped,
     Lang,
     emit,
+    fingerprint_cache,
     format_option,
     hub_spec,
     include_option,
     lang_option,
+    no_cache_option,
     output_option,
     revision_option,
 )
@@ -58,6 +60,7 @@ def register(app: typer.Typer) -> None:
         ),
         revision: str | None = revision_option(),
         include: str | None = include_option(),
+        no_cache: bool = no_cache_option(),
     ) -> None:
         """One report on a release: declared vs measured lineage, code lineage, claims, licence
         obligations and openness, each with its evidence."""
@@ -65,7 +68,9 @@ def register(app: typer.Typer) -> None:
         from taoke.jobs import audit
         from taoke.render.audit import render
 
-        report = audit(source, against=against, lang=lang.value, benchmarks=benchmark)
+        report = audit(
+            source, against=against, lang=lang.value, benchmarks=benchmark, cache=fingerprint_cache(no_cache)
+        )
         emit(render(report, fmt.value, lang.value), fmt, output)
         if fail_on is not None:
             worst = {"high": 0, "medium": 1}

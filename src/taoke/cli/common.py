@@ -86,6 +86,25 @@ def lang_option() -> Any:
     return typer.Option(Lang.EN, "--lang", help="Report language.", case_sensitive=False)  # type: ignore[attr-defined]
 
 
+def no_cache_option() -> Any:
+    """``--no-cache``: fingerprint every release afresh (no lookup, nothing stored)."""
+    return typer.Option(
+        False,
+        "--no-cache",
+        help="Fingerprint afresh: neither read nor write the fingerprint cache (taoke.weights.cache; "
+        "also TAOKE_NO_CACHE=1).",
+    )
+
+
+def fingerprint_cache(no_cache: bool) -> Any:
+    """The user's fingerprint cache, or None with ``--no-cache`` (or ``TAOKE_NO_CACHE``)."""
+    if no_cache:
+        return None
+    from taoke.weights.cache import default_cache
+
+    return default_cache()
+
+
 def quiet_option() -> Any:
     """``--quiet/-q``: no progress on stderr."""
     return typer.Option(

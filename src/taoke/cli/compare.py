@@ -11,8 +11,10 @@ from taoke.cli.common import (
     Lang,
     alpha_option,
     emit,
+    fingerprint_cache,
     format_option,
     lang_option,
+    no_cache_option,
     output_option,
     quiet_option,
 )
@@ -50,6 +52,7 @@ def register(app: typer.Typer) -> None:
         output: Path | None = output_option(),
         lang: Lang = lang_option(),
         quiet: bool = quiet_option(),
+        no_cache: bool = no_cache_option(),
     ) -> None:
         """Did SUSPECT's weights come from REFERENCE (copied, renamed, disguised, fine-tuned, pruned,
         merged...) or did it train its own? Prints the relationship, a p-value with its null, per-layer
@@ -59,7 +62,14 @@ def register(app: typer.Typer) -> None:
         from taoke.render.progress import reporter
 
         with reporter(quiet) as progress:
-            result = compare(reference, suspect, parents=parent or None, alpha=alpha, progress=progress)
+            result = compare(
+                reference,
+                suspect,
+                parents=parent or None,
+                alpha=alpha,
+                progress=progress,
+                cache=fingerprint_cache(no_cache),
+            )
         emit(render_compare(result, fmt.value, lang.value), fmt, output)
         if not result.relationship.tested:
             raise Untestable(

@@ -11,7 +11,9 @@ from taoke.cli.common import (
     Format,
     SomeInputsFailed,
     emit,
+    fingerprint_cache,
     format_option,
+    no_cache_option,
     output_option,
     quiet_option,
 )
@@ -28,6 +30,7 @@ def register(app: typer.Typer) -> None:
         fmt: Format = format_option(),
         output: Path | None = output_option(),
         quiet: bool = quiet_option(),
+        no_cache: bool = no_cache_option(),
     ) -> None:
         """Fingerprint SOURCEs into the registry with their identity (name, revision, sha256 of each
         weight file, family, size, declared base model, licence). Known content is skipped; each model
@@ -40,6 +43,7 @@ def register(app: typer.Typer) -> None:
         rows = []
         failed = 0
         with reporter(quiet) as progress, Registry(db, progress=progress) as reg:
+            reg.fingerprint_cache = fingerprint_cache(no_cache)
             for i, src in enumerate(sources, 1):
                 try:
                     rec, created = index_source(reg, src)

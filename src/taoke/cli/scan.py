@@ -14,8 +14,10 @@ from taoke.cli.common import (
     Lang,
     alpha_option,
     emit,
+    fingerprint_cache,
     format_option,
     lang_option,
+    no_cache_option,
     output_option,
     quiet_option,
     write_text_atomic,
@@ -60,6 +62,7 @@ def register(app: typer.Typer) -> None:
         fmt: Format = format_option(),
         output: Path | None = output_option(),
         quiet: bool = quiet_option(),
+        no_cache: bool = no_cache_option(),
         exact: bool = typer.Option(
             False, "--exact", help="Shortlist by scanning every registered vector (see taoke search --exact)."
         ),
@@ -101,6 +104,7 @@ def register(app: typer.Typer) -> None:
                 alpha=alpha,
                 progress=progress,
                 exact=exact,
+                cache=fingerprint_cache(no_cache),
                 **({"top": top} if top is not None else {}),  # the library's shortlist size by default
             )
         emit(render_scan(result, fmt.value, lang.value), fmt, output)

@@ -13,9 +13,11 @@ from taoke.cli.common import (
     alpha_option,
     emit,
     fail_if_derived_option,
+    fingerprint_cache,
     format_option,
     hub_spec,
     include_option,
+    no_cache_option,
     output_option,
     quiet_option,
     revision_option,
@@ -58,6 +60,7 @@ def register(app: typer.Typer) -> None:
         ),
         output: Path | None = output_option(),
         quiet: bool = quiet_option(),
+        no_cache: bool = no_cache_option(),
         fail_if_derived: bool = fail_if_derived_option(),
         revision: str | None = revision_option(),
         include: str | None = include_option(),
@@ -72,6 +75,7 @@ def register(app: typer.Typer) -> None:
         from taoke.render.registry import render_search
 
         with reporter(quiet) as progress, Registry(db, progress=progress, create=False) as reg:
+            reg.fingerprint_cache = fingerprint_cache(no_cache)
             if reg.count() == 0:
                 raise TaokeError(f"the registry {reg.display_url} is empty: run `taoke index` first")
             kwargs = {"top": top} if top is not None else {}  # the library's shortlist size by default

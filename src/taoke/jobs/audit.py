@@ -41,6 +41,7 @@ from taoke.release.bounded import read_text
 from taoke.tokenizers import compare_tokenizers, find_tokenizer_files, load_tokenizer
 from taoke.tokenizers import library as tokenizer_library
 from taoke.weights import is_fingerprint_file
+from taoke.weights.cache import FingerprintCache
 from taoke.weights.relationship import DERIVED
 
 __all__ = ["AuditReport", "Comparison", "audit", "benchmark_claims"]
@@ -347,10 +348,12 @@ def _config_only_claims(subject: _Subject, card: str) -> list[Evidence]:
     return ev
 
 
-def _compare(reference: _Subject, suspect: _Subject) -> tuple[str, str, dict[str, Any] | None]:
+def _compare(
+    reference: _Subject, suspect: _Subject, cache: FingerprintCache | None = None
+) -> tuple[str, str, dict[str, Any] | None]:
     """(status, message, result dict) of :func:`taoke.jobs.compare` on the two releases' weights."""
     try:
-        res = compare(reference.weights(), suspect.weights())
+        res = compare(reference.weights(), suspect.weights(), cache=cache)
     except TaokeError as exc:
         return "error", str(exc), None
     except (ValueError, ArithmeticError, MemoryError, OSError) as exc:
@@ -453,12 +456,14 @@ def audit(
     lang: str = "en",
     limits: Limits | None = None,
     benchmarks: Sequence[str | Path] = (),
+    cache: FingerprintCache | None = None,
 ) -> AuditReport:
     """Audit one release (resolved here unless given as a Release); ``against`` are reference releases
     for weights/tokenizer comparison.
 
     ``benchmarks``: benchmark files the user has; when the card reports benchmark scores, each is tested
     for contamination (:mod:`taoke.contamination`) and the result joins the report's claims.
+    ``cache``: fingerprints kept by content (:mod:`taoke.weights.cache`).
     """
     if isinstance(source, Release):
         release, limits = source, limits or source.limits
@@ -468,7 +473,7 @@ def audit(
     subject = _Subject(release, limits)
     references: list[_Subject] = []
     try:
-        return _audit(subject, release.spec, against, lang, benchmarks, references)
+        return _audit(subject, release.spec, against, lang, benchmarks, references, cache)
     finally:
         for s in (subject, *references):
             s.close()
@@ -481,6 +486,7 @@ def _audit(
     lang: str,
     benchmarks: Sequence[str | Path],
     references: list[_Subject],
+    cache: FingerprintCache | None = None,
 ) -> AuditReport:
     limits = subject.limits
     ev: list[Evidence] = []
@@ -537,7 +543,7 @@ def _audit(
     # comparisons
     measured: list[declared_mod.Measured] = []
     for ref in against:
-        comp = _one_comparison(str(ref), subject, references)
+        comp = _one_comparison(str(ref), subject, references, cache)
         report.comparisons.append(comp)
         measured.extend(_measured(comp))
         if comp.status != "ok":
@@ -589,7 +595,9 @@ def _load_weights(subject: _Subject) -> None:
             pass
 
 
-def _one_comparison(ref: str, subject: _Subject, references: list[_Subject]) -> Comparison:
+def _one_comparison(
+    ref: str, subject: _Subject, references: list[_Subject], cache: FingerprintCache | None = None
+) -> Comparison:
     try:
         reference = _Subject(resolve(ref, subject.limits), subject.limits)
     except TaokeError as exc:
@@ -600,7 +608,7 @@ def _one_comparison(ref: str, subject: _Subject, references: list[_Subject]) -> 
     ref_name = str(ref_meta.get("model_name") or reference.release.name)
     ref_texts = _texts(reference, [])
     ref_lic = licence_mod.analyze_release_licence(ref_texts, ref_meta.get("license"), ref_card).licence
-    status, message, result = _compare(reference, subject)
+    status, message, result = _compare(reference, subject, cache)
     tok_msg, tok = _tokenizer_compare(reference, subject)
     msg = "; ".join(x for x in (message, tok_msg) if x)
     return Comparison(ref, ref_name, status, msg, result, tok, ref_lic)

@@ -23,6 +23,7 @@ from taoke.limits import Limits
 from taoke.progress import Progress, no_progress
 from taoke.release import Release
 from taoke.weights import DEFAULT_ALPHA, CompareResult, Fingerprint, Nulls
+from taoke.weights.cache import FingerprintCache
 
 __all__ = ["compare"]
 
@@ -36,21 +37,23 @@ def compare(
     limits: Limits | None = None,
     nulls: Nulls | None = None,
     progress: Progress = no_progress,
+    cache: FingerprintCache | None = None,
 ) -> CompareResult:
     """Did SUSPECT's weights come from REFERENCE? See :mod:`taoke.weights.compare` for the answer.
 
     ``parents``: candidate parents of a merge (two or more sources); ``alpha``: the significance level
     for ``derived``; ``nulls``: the calibrated nulls (default: the packaged calibration). The result's
     ``timings`` hold the seconds spent fingerprinting each side and comparing (parents included).
-    ``progress`` hears of each block fingerprinted (task ``fingerprint``, item: the model).
+    ``progress`` hears of each block fingerprinted (task ``fingerprint``, item: the model). ``cache``:
+    fingerprints kept by content (:mod:`taoke.weights.cache`), so a release is not read twice.
     """
     seen: dict[str, Fingerprint] = {}
     t0 = time.perf_counter()
-    ref = _fingerprint(reference, limits, seen, progress)
+    ref = _fingerprint(reference, limits, seen, progress, cache)
     t1 = time.perf_counter()
-    sus = _fingerprint(suspect, limits, seen, progress)
+    sus = _fingerprint(suspect, limits, seen, progress, cache)
     t2 = time.perf_counter()
-    parent_fps = [_fingerprint(p, limits, seen, progress) for p in parents or ()]
+    parent_fps = [_fingerprint(p, limits, seen, progress, cache) for p in parents or ()]
     result = weights.compare(ref, sus, parents=parent_fps or None, alpha=alpha, nulls=nulls)
     t3 = time.perf_counter()
     result.timings = {"fingerprint_reference": t1 - t0, "fingerprint_suspect": t2 - t1, "compare": t3 - t2}
@@ -58,7 +61,11 @@ def compare(
 
 
 def _fingerprint(
-    source: Any, limits: Limits | None, seen: dict[str, Fingerprint], progress: Progress = no_progress
+    source: Any,
+    limits: Limits | None,
+    seen: dict[str, Fingerprint],
+    progress: Progress = no_progress,
+    cache: FingerprintCache | None = None,
 ) -> Fingerprint:
     """The fingerprint of one source, computed (or read) once per spec."""
     if isinstance(source, Fingerprint):
@@ -69,10 +76,10 @@ def _fingerprint(
             if weights.is_fingerprint_file(key):
                 seen[key] = weights.load_fingerprint(key)
             else:
-                seen[key] = weights.fingerprint(key, limits=limits, progress=progress)
+                seen[key] = weights.fingerprint(key, limits=limits, progress=progress, cache=cache)
         return seen[key]
     if isinstance(source, Release) or (hasattr(source, "canonical_keys") and hasattr(source, "canonical")):
-        return weights.fingerprint(source, limits=limits, progress=progress)
+        return weights.fingerprint(source, limits=limits, progress=progress, cache=cache)
     raise AnalysisError(
         f"cannot compare a {type(source).__name__}: give a path, a release, a model or a fingerprint"
     )

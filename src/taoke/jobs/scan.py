@@ -32,6 +32,7 @@ from taoke.registry.ann import describe_plan
 from taoke.registry.search import DEFAULT_TOP, prepare, search
 from taoke.registry.store import Registry, fingerprint_bytes, fingerprint_from_bytes
 from taoke.release import WEIGHT_SUFFIXES
+from taoke.weights.cache import FingerprintCache
 
 EXECUTORS = ("local", "ray")
 
@@ -86,11 +87,14 @@ def _set_known(known: frozenset[str]) -> None:
     _KNOWN = known
 
 
-def index_task(source: str, known: frozenset[str] | None = None) -> dict[str, Any]:
-    """Hash and fingerprint one source; never raises (a failure is a result with its one-line error)."""
+def index_task(
+    source: str, cache: FingerprintCache | None = None, known: frozenset[str] | None = None
+) -> dict[str, Any]:
+    """Hash and fingerprint one source; never raises (a failure is a result with its one-line error).
+    ``cache``: fingerprints kept by content, in the worker's file system (:mod:`taoke.weights.cache`)."""
     t = time.perf_counter()
     try:
-        got = prepare(source, known if known is not None else _KNOWN)
+        got = prepare(source, known if known is not None else _KNOWN, cache=cache)
         if isinstance(got, str):
             return {"source": source, "status": "skipped", "content_id": got}
         if got.identity is None:
@@ -332,11 +336,13 @@ def scan(
     progress: Progress = no_progress,
     search_phase: bool = True,
     exact: bool = False,
+    cache: FingerprintCache | None = None,
 ) -> ScanResult:
     """Index every source into the registry at ``db`` and search each; see the module docstring.
 
     ``exact`` shortlists by scanning every registered vector (see :func:`taoke.registry.search`);
-    ``progress`` hears of each model indexed and searched (see :mod:`taoke.progress`).
+    ``progress`` hears of each model indexed and searched (see :mod:`taoke.progress`); ``cache``:
+    fingerprints kept by content (:mod:`taoke.weights.cache`), so a rescan reads nothing twice.
     """
     reg = Registry(db, progress=progress)
     known = frozenset(reg.content_ids())
@@ -345,7 +351,7 @@ def scan(
     ids: dict[str, int] = {}
     t0 = time.perf_counter()
     try:
-        for n_done, res in enumerate(ex.map(index_task, [(s,) for s in sources], known), 1):
+        for n_done, res in enumerate(ex.map(index_task, [(s, cache) for s in sources], known), 1):
             src = res["source"]
             if res["status"] == "failed":
                 reg.record_failure(src, res["error"])

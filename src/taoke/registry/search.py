@@ -32,6 +32,7 @@ from taoke.weights import (
     is_fingerprint_file,
     load_fingerprint,
 )
+from taoke.weights.cache import FingerprintCache, content_key
 
 DEFAULT_TOP = 5
 WIDTH_SCAN_MAX = 256
@@ -62,13 +63,17 @@ class KnownContent:
 
 
 def prepare(
-    spec: str | Path, known: Container[str] | None = None, progress: Progress = no_progress
+    spec: str | Path,
+    known: Container[str] | None = None,
+    progress: Progress = no_progress,
+    cache: FingerprintCache | None = None,
 ) -> Prepared | str:
     """Hash, load and fingerprint a source; returns the content id instead when it is in ``known``.
     ``progress`` hears of the fingerprint's blocks (see :func:`taoke.weights.fingerprint`).
 
     Hashing comes first because it is cheap next to fingerprinting: a resumed scan skips known models
-    after reading their bytes once, without building the model view.
+    after reading their bytes once, without building the model view. ``cache``: fingerprints kept by
+    content (:mod:`taoke.weights.cache`), keyed here by the hash of every weight byte just computed.
     """
     from taoke.model import load
     from taoke.release import resolve
@@ -82,9 +87,16 @@ def prepare(
     if known is not None and cid in known:
         return cid
     t = time.perf_counter()
+    key = content_key(release, weights_digest=cid) if cache is not None else None
     model = load(release)
     try:
-        fp = fingerprint(model, progress=progress)
+        fp = cache.get(key) if cache is not None and key is not None else None
+        if fp is None:
+            fp = fingerprint(model, progress=progress)
+            if cache is not None and key is not None:
+                cache.put(key, fp)
+        else:  # the same bytes may sit under another name
+            fp.name = model.name
         ident = describe(model, files, cid)
     finally:
         model.close()
@@ -93,7 +105,7 @@ def prepare(
 
 def index_source(registry: Registry, spec: str | Path) -> tuple[ModelRecord, bool]:
     """Index one source (a no-op for known content); returns its record and whether it was new."""
-    prepared = prepare(spec, KnownContent(registry), registry.progress)
+    prepared = prepare(spec, KnownContent(registry), registry.progress, registry.fingerprint_cache)
     if isinstance(prepared, str):
         rec = registry.find_content(prepared)
         assert rec is not None
@@ -280,7 +292,7 @@ def search(
     elif isinstance(query, Prepared):
         prepared = query
     else:
-        got = prepare(query, progress=registry.progress)
+        got = prepare(query, progress=registry.progress, cache=registry.fingerprint_cache)
         assert not isinstance(got, str)
         prepared = got
     fp = prepared.fingerprint

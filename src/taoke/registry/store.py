@@ -170,6 +170,8 @@ class Registry:
         """``create=False``: refuse a SQLite registry that does not exist yet (a lookup must not leave an
         empty database and its folder behind a typo'd ``--db``)."""
         self.progress = progress
+        # fingerprints kept by content (taoke.weights.cache), set by the caller; None: always compute
+        self.fingerprint_cache: Any = None
         self.url = normalize_url(url) if url else default_url()
         self.display_url = redact(self.url)
         path = self.sqlite_path

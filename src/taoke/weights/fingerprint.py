@@ -472,7 +472,11 @@ def blas_limit(n_threads: int | None) -> Any:
 
 
 def fingerprint(
-    model: ModelLike | str | Path | Any, *, limits: Limits | None = None, progress: Progress = no_progress
+    model: ModelLike | str | Path | Any,
+    *,
+    limits: Limits | None = None,
+    progress: Progress = no_progress,
+    cache: Any = None,
 ) -> Fingerprint:
     """Stream ``model`` once and return its :class:`Fingerprint`.
 
@@ -483,12 +487,38 @@ def fingerprint(
 
     >>> fp = fingerprint("path/to/model")            # doctest: +SKIP
     >>> fp.save("model.taoke.npz")                    # doctest: +SKIP
-    """
-    if not (hasattr(model, "canonical_keys") and hasattr(model, "canonical")):
-        from taoke.model import load
 
-        with load(str(model) if isinstance(model, Path) else model, limits=limits) as opened:
-            return fingerprint(opened, progress=progress)
+    ``cache``: a :class:`taoke.weights.cache.FingerprintCache`; a release whose content key is in it
+    is not read again, and a new fingerprint is stored in it.
+    """
+    opened = hasattr(model, "canonical_keys") and hasattr(model, "canonical")
+    if cache is not None or not opened:
+        from taoke.release import Release, resolve
+
+        if opened:
+            release = getattr(model, "release", None)
+        else:
+            release = model if isinstance(model, Release) else resolve(str(model), limits=limits)
+        key = None
+        if cache is not None and isinstance(release, Release):
+            from taoke.weights.cache import content_key
+
+            key = content_key(release)
+            if key is not None and (hit := cache.get(key)) is not None:
+                # the same bytes may sit under another name or folder: this release's, not the first's
+                hit.name = release.name
+                hit.meta["files"] = [str(p) for p in release.weight_files()][:16]
+                return hit
+        if opened:
+            fp = fingerprint(model, progress=progress)
+        else:
+            from taoke.model import load
+
+            with load(release, limits=limits) as view:
+                fp = fingerprint(view, progress=progress)
+        if cache is not None and key is not None:
+            cache.put(key, fp)
+        return fp
     hp = getattr(model, "hparams", None)
     d = hp.get("d_model") if isinstance(hp, dict) else getattr(hp, "d_model", None)
     with blas_limit(1 if d is not None and int(d) < 1024 else None):
@@ -680,29 +710,38 @@ def weight_basis(model: Any, keys: list[str], layers: list[int], d: int) -> tupl
     )
     if wkey is None:
         return None, None
-    w = np.asarray(model.canonical(wkey), dtype=np.float64)
+    w = np.asarray(model.canonical(wkey), dtype=np.float32)
     if w.ndim != 2 or w.shape[1] != d or not np.isfinite(w).all():
         return None, None
+    g = np.ones(d)
     nkey = f"blk.{li}.ffn_norm.weight"
     if nkey in keys:
-        g = np.asarray(model.canonical(nkey), dtype=np.float64).reshape(-1)
-        if g.shape[0] == d and np.isfinite(g).all():
-            w = w * g[None, :]
+        gain = np.asarray(model.canonical(nkey), dtype=np.float64).reshape(-1)
+        if gain.shape[0] == d and np.isfinite(gain).all():
+            g = gain
+    # The Gram matrix of W diag(g), accumulated in float64 over row blocks: never a float64 copy of
+    # W (at 7B the FFN gate is 11008 x 4096: 360 MB per float64 copy), only the d x d result.
+    gram = np.zeros((d, d))
+    for start in range(0, w.shape[0], 1024):
+        blk = w[start : start + 1024].astype(np.float64) * g[None, :]
+        gram += blk.T @ blk
     k = min(M_BASIS, d, w.shape[0])
     if d <= 2048:
-        vals, vecs = np.linalg.eigh(w.T @ w)
+        vals, vecs = np.linalg.eigh(gram)
         v = vecs[:, ::-1][:, :k]
     else:
         rng = np.random.default_rng(20240615)
-        y = w.T @ (w @ rng.standard_normal((d, k + 16)))
+        y = gram @ rng.standard_normal((d, k + 16))
         for _ in range(6):
             y, _r = np.linalg.qr(y)
-            y = w.T @ (w @ y)
+            y = gram @ y
         q, _r = np.linalg.qr(y)
-        small = q.T @ (w.T @ (w @ q))
-        vals, vecs = np.linalg.eigh(small)
+        vals, vecs = np.linalg.eigh(q.T @ gram @ q)
         v = q @ vecs[:, ::-1][:, :k]
-    signs = np.sign(np.sum((w @ v) ** 3, axis=0))
+    loads = np.zeros(k)  # third moment of the neuron loadings (W diag(g)) v, by row blocks too
+    for start in range(0, w.shape[0], 1024):
+        loads += np.sum(((w[start : start + 1024].astype(np.float64) * g[None, :]) @ v) ** 3, axis=0)
+    signs = np.sign(loads)
     signs[signs == 0] = 1.0
     basis = (v * signs[None, :]).T * np.sqrt(d)
     return basis.astype(np.float32), {"layer": li, "tensor": wkey.split(".")[2], "k": int(k)}
