@@ -154,25 +154,14 @@ class LazyLlama7B:
     name = "synthetic-llama-2-7b"
 
     def __init__(self, seed: int) -> None:
+        from taoke.weights.fingerprint import BLOCK_ROLES
+
         rng = np.random.default_rng(seed)
         self.pool = 0.02 * rng.standard_normal(FFN * D + 4096, dtype=np.float32)
         self.hparams = {"n_heads": HEADS, "n_kv_heads": KV, "d_model": D, "ffn_dim": FFN, "vocab_size": VOCAB}
         self.keys = ["token_embd.weight"]
         for i in range(32):
-            self.keys += [
-                f"blk.{i}.{r}.weight"
-                for r in (
-                    "attn_norm",
-                    "attn_q",
-                    "attn_k",
-                    "attn_v",
-                    "attn_output",
-                    "ffn_norm",
-                    "ffn_gate",
-                    "ffn_up",
-                    "ffn_down",
-                )
-            ]
+            self.keys += [f"blk.{i}.{r}.weight" for r in BLOCK_ROLES]
         self.keys += ["output_norm.weight", "output.weight"]
         self.tokenizer_files: list[str] = []
 

@@ -84,16 +84,25 @@ def compact_vector(fp: Any, dim: int = DIM) -> np.ndarray:
         salt = np.uint64(((ci + 1) * 0xD6E8FEB86659FD93) & 0xFFFFFFFFFFFFFFFF)
         with np.errstate(over="ignore"):
             ph = _mix(pair[mask] + salt)
-        bucket = (ph % np.uint64(dim)).astype(np.int64)
-        sign = np.where((ph >> np.uint64(63)) == 0, 1.0, -1.0)
-        stack = np.nan_to_num(np.asarray(fp.inv[comp], dtype=np.float64)[:, :m, :m])
-        for layer in stack:
-            v = layer[mask]
-            v = v - v.mean()
-            n = np.linalg.norm(v)
-            if n <= 0:
-                continue
+        _add_layers(out, ph, np.asarray(fp.inv[comp], dtype=np.float64)[:, :m, :m], mask)
+    return _unit(out)
+
+
+def _add_layers(out: np.ndarray, ph: np.ndarray, stack: np.ndarray, mask: np.ndarray) -> None:
+    """Feature-hash each layer's off-diagonal invariants (centred, unit norm) into ``out``: bucket and
+    sign from the 64-bit pair hashes ``ph`` (Weinberger et al. 2009)."""
+    dim = out.shape[0]
+    bucket = (ph % np.uint64(dim)).astype(np.int64)
+    sign = np.where((ph >> np.uint64(63)) == 0, 1.0, -1.0)
+    for layer in np.nan_to_num(stack):
+        v = layer[mask]
+        v = v - v.mean()
+        n = np.linalg.norm(v)
+        if n > 0:
             out += np.bincount(bucket, weights=sign * v / n, minlength=dim)
+
+
+def _unit(out: np.ndarray) -> np.ndarray:
     norm = np.linalg.norm(out)
     return (out / norm if norm > 0 else out).astype(np.float32)
 
@@ -114,18 +123,8 @@ def raw_vector(fp: Any, dim: int = DIM) -> np.ndarray:
         salt = np.uint64(((ci + 7) * 0xD6E8FEB86659FD93) & 0xFFFFFFFFFFFFFFFF)
         with np.errstate(over="ignore"):
             ph = _mix(_mix(base) + salt)
-        bucket = (ph % np.uint64(dim)).astype(np.int64)
-        sign = np.where((ph >> np.uint64(63)) == 0, 1.0, -1.0)
-        stack = np.nan_to_num(np.asarray(fp.rinv[comp], dtype=np.float64)[:, :k, :k])
-        for layer in stack:
-            v = layer[mask]
-            v = v - v.mean()
-            n = np.linalg.norm(v)
-            if n <= 0:
-                continue
-            out += np.bincount(bucket, weights=sign * v / n, minlength=dim)
-    norm = np.linalg.norm(out)
-    return (out / norm if norm > 0 else out).astype(np.float32)
+        _add_layers(out, ph, np.asarray(fp.rinv[comp], dtype=np.float64)[:, :k, :k], mask)
+    return _unit(out)
 
 
 def stored_vector(fp: Any) -> np.ndarray:
