@@ -176,23 +176,36 @@ class _Handler(BaseHTTPRequestHandler):
         self.app.post(self)
 
 
-class ModelApp:
+class _ChatApp:
+    """What every test app shares: ``/v1/models`` lists ``name``, and only ``/v1/chat/completions``
+    takes a POST (any other path: 404)."""
+
+    name: str
+
+    def get(self, h: _Handler) -> None:
+        if h.path.rstrip("/") == "/v1/models":
+            h._send(200, {"object": "list", "data": [{"id": self.name, "object": "model"}]})
+        else:
+            h._send(404, {"error": {"message": "not found"}})
+
+    @staticmethod
+    def chat_request(h: _Handler) -> dict | None:
+        """The JSON body of a chat completion request, or None when an error was already sent."""
+        if h.path.rstrip("/") != "/v1/chat/completions":
+            h._send(404, {"error": {"message": "not found"}})
+            return None
+        return h._body()
+
+
+class ModelApp(_ChatApp):
     """Serve one real model."""
 
     def __init__(self, model: ChatModel) -> None:
         self.model = model
-
-    def get(self, h: _Handler) -> None:
-        if h.path.rstrip("/") == "/v1/models":
-            h._send(200, {"object": "list", "data": [{"id": self.model.name, "object": "model"}]})
-        else:
-            h._send(404, {"error": {"message": "not found"}})
+        self.name = model.name
 
     def post(self, h: _Handler) -> None:
-        if h.path.rstrip("/") != "/v1/chat/completions":
-            h._send(404, {"error": {"message": "not found"}})
-            return
-        doc = h._body()
+        doc = self.chat_request(h)
         if doc is None:
             return
         msgs = [
@@ -209,7 +222,7 @@ class ModelApp:
         h._send(200, _completion(self.model.name, gen))
 
 
-class ShellApp:
+class ShellApp(_ChatApp):
     """Forward to an upstream server under another name with an injected system prompt (a 套壳 app)."""
 
     def __init__(self, upstream: str, name: str, system: str) -> None:
@@ -220,17 +233,8 @@ class ShellApp:
         self.system = system
         self.upstream_model: str | None = None
 
-    def get(self, h: _Handler) -> None:
-        if h.path.rstrip("/") == "/v1/models":
-            h._send(200, {"object": "list", "data": [{"id": self.name, "object": "model"}]})
-        else:
-            h._send(404, {"error": {"message": "not found"}})
-
     def post(self, h: _Handler) -> None:
-        if h.path.rstrip("/") != "/v1/chat/completions":
-            h._send(404, {"error": {"message": "not found"}})
-            return
-        doc = h._body()
+        doc = self.chat_request(h)
         if doc is None:
             return
         from taoke.errors import TaokeError
