@@ -16,9 +16,12 @@ import pytest
 from taoke.contamination import stats
 from taoke.contamination.items import Item, names_in, option_orders, read_benchmark, render, substitute
 from taoke.errors import AnalysisError, CorruptFile, TaokeError
+from tests.helpers.need import require
 
-torch = pytest.importorskip("torch")
-torch.set_num_threads(1)
+
+def _torch() -> None:
+    """The end-to-end tests run the twins (the torch extra); the readers and statistics above need none."""
+    require("torch").set_num_threads(1)
 
 
 # ---------------------------------------------------------------- readers
@@ -217,6 +220,7 @@ FAST = {"shuffles": 19, "option_orders_k": 3, "substitutions": 1, "max_items": 4
 def twin_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from taoke.zoo import twins
 
+    _torch()
     root = tmp_path_factory.mktemp("twins")
     out = {t: twins.materialize(t, root) for t in ("twin-exp10", "twin-clean-s0")}
     out["train"] = twins.write_split("train", root / "train.jsonl")

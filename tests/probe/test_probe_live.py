@@ -19,6 +19,7 @@ from taoke.probe.compare import compare_answers
 from taoke.probe.identity import probe_identity
 from taoke.probe.launch import model_server, shell_server
 from taoke.probe.tokfp import probe_tokenizer
+from tests.helpers.need import require
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata, pytest.mark.torch]
 
@@ -31,7 +32,7 @@ OPENAI_SYSTEM = (
 
 @pytest.fixture(scope="session")
 def servers(smollm2_gguf, gemma3_gguf):
-    pytest.importorskip("transformers")
+    require("transformers")
     started = {}
     try:
         started["smollm2"] = model_server(smollm2_gguf, "smollm2-135m-instruct")
