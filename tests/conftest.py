@@ -33,9 +33,9 @@ _pin_shared_caches()
 
 
 def _unavailable(reason: str):
-    if IN_CI:
-        pytest.fail(f"required test data unavailable in CI: {reason}")
-    pytest.skip(reason)
+    from tests.helpers.need import unavailable
+
+    unavailable(f"required test data: {reason}")
 
 
 @pytest.fixture(scope="session")

@@ -235,7 +235,8 @@ def _split(v: str, lang: str, depth: int) -> list[Piece] | None:
     for sep, zh_sep in (("; ", "；"), (", ", "、")):
         parts = v.split(sep)
         if len(parts) > 1:
-            done = [_translate(p, lang, depth) for p in parts]
+            # a part without words (a number ending the previous field's match) is a value
+            done = [_translate(p, lang, depth) if _letters(p) else [Piece(p, value=True)] for p in parts]
             if all(d is not None and _clean(d) for d in done):
                 out: list[Piece] = []
                 for i, d in enumerate(done):

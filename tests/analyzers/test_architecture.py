@@ -9,9 +9,10 @@ import pytest
 
 from taoke.analyzers.architecture import analyze, block_pattern
 from taoke.model import load
+from tests.helpers.need import require
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
+require("torch")
+require("transformers")
 
 from tests.helpers.llama import baichuan_release, llama_release, tiny_llama_state, write_release, yi_release  # noqa: E402
 

@@ -6,11 +6,15 @@ import pytest
 
 from taoke.analyzers.claims import analyze, context_claims, size_claims
 from taoke.model import load
+from tests.helpers.llama import tiny_llama_state, write_release, yi_release
+from tests.helpers.need import require
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
 
-from tests.helpers.llama import tiny_llama_state, write_release, yi_release  # noqa: E402
+def _torch() -> None:
+    """The tiny releases are built with transformers; the claim parsers and real GGUFs need neither."""
+    require("torch")
+    require("transformers")
+
 
 YI_CARD = """---
 license: apache-2.0
@@ -58,6 +62,7 @@ def test_size_claims(name, value):
 
 
 def test_200k_claim_against_4096_config_without_rope_scaling_is_high(tmp_path):
+    _torch()
     state, config = tiny_llama_state(max_position_embeddings=4096)
     folder = tmp_path / "Yi-34B"
     write_release(folder, state, config | {"architectures": ["YiForCausalLM"], "model_type": "Yi"}, YI_CARD)
@@ -76,6 +81,7 @@ def test_200k_claim_against_4096_config_without_rope_scaling_is_high(tmp_path):
 
 
 def test_rope_scaling_makes_a_long_context_claim_consistent(tmp_path):
+    _torch()
     state, config = tiny_llama_state(max_position_embeddings=4096)
     config["rope_scaling"] = {"rope_type": "linear", "factor": 8.0}
     config.pop("rope_parameters", None)
@@ -88,6 +94,7 @@ def test_rope_scaling_makes_a_long_context_claim_consistent(tmp_path):
 
 
 def test_partial_overclaim_with_scaling_is_medium(tmp_path):
+    _torch()
     state, config = tiny_llama_state(max_position_embeddings=4096)
     config["rope_scaling"] = {"rope_type": "linear", "factor": 2.0}
     config.pop("rope_parameters", None)
@@ -98,6 +105,7 @@ def test_partial_overclaim_with_scaling_is_medium(tmp_path):
 
 
 def test_yi_release_name_and_class(tmp_path):
+    _torch()
     folder, _ = yi_release(tmp_path / "Yi-6B-200K")
     with load(folder) as m:
         r = analyze(m)

@@ -11,6 +11,7 @@ import pytest
 from taoke.analyzers import code
 from taoke.limits import Limits
 from taoke.zoo.refactor import yi_style_refactor
+from tests.helpers.need import unavailable
 
 SNIPPET = textwrap.dedent('''
     # a comment that must not matter
@@ -71,7 +72,7 @@ def test_winnow_picks_rightmost_minimum_once():
 def index():
     idx = code.reference_index()
     if idx is None:
-        pytest.skip("transformers is not installed: no reference implementations")
+        unavailable("transformers is not installed: no reference implementations")
     return idx
 
 

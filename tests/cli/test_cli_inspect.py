@@ -9,9 +9,10 @@ import sys
 import pytest
 
 from taoke.cli.main import main
+from tests.helpers.need import require
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
+require("torch")
+require("transformers")
 
 from tests.helpers.llama import baichuan_release, yi_release  # noqa: E402
 

@@ -10,9 +10,10 @@ import pytest
 
 from taoke.cli.main import main
 from tests.helpers.compare import zoo_path
+from tests.helpers.need import require
 
-jsonschema = pytest.importorskip("jsonschema")
-referencing = pytest.importorskip("referencing")
+jsonschema = require("jsonschema")
+referencing = require("referencing")
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 
@@ -124,7 +125,7 @@ def test_registry_commands_and_gates(capsys, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_contamination_and_eval(capsys, tmp_path) -> None:
-    pytest.importorskip("torch")
+    require("torch")
     from taoke.zoo import twins
 
     twin = twins.materialize("twin-clean-s0", tmp_path)
@@ -144,7 +145,7 @@ def test_contamination_and_eval(capsys, tmp_path) -> None:
 
 @pytest.mark.slow
 def test_probe_commands(capsys) -> None:
-    pytest.importorskip("transformers")
+    require("transformers")
     from taoke import zoo
     from taoke.probe.launch import model_server
 

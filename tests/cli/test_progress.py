@@ -11,6 +11,7 @@ from taoke import zoo
 from taoke.cli.main import main
 from taoke.progress import no_progress
 from taoke.render.progress import Mode, reporter
+from tests.helpers.need import require
 
 
 class _Terminal(io.StringIO):
@@ -110,9 +111,7 @@ def test_compare_and_search_report_each_block_fingerprinted(capsys, tmp_path: Pa
 
 def test_contamination_reports_its_scoring_passes(capsys, tmp_path: Path) -> None:
     """Issue 17: contamination was silent for two minutes."""
-    import pytest
-
-    pytest.importorskip("torch")
+    require("torch")
     from taoke.zoo import twins
 
     twin = twins.materialize("twin-clean-s0", tmp_path)
@@ -131,9 +130,7 @@ def test_contamination_reports_its_scoring_passes(capsys, tmp_path: Path) -> Non
 
 def test_probe_reports_each_request(capsys) -> None:
     """Issue 17: probe and probe-compare were silent for a minute of requests."""
-    import pytest
-
-    pytest.importorskip("transformers")
+    require("transformers")
     from taoke.probe.launch import model_server
 
     a = model_server(zoo.materialize("base-a"), "zoo-base-a")

@@ -16,9 +16,12 @@ import pytest
 from taoke.contamination import stats
 from taoke.contamination.items import Item, names_in, option_orders, read_benchmark, render, substitute
 from taoke.errors import AnalysisError, CorruptFile, TaokeError
+from tests.helpers.need import require
 
-torch = pytest.importorskip("torch")
-torch.set_num_threads(1)
+
+def _torch() -> None:
+    """The end-to-end tests run the twins (the torch extra); the readers and statistics above need none."""
+    require("torch").set_num_threads(1)
 
 
 # ---------------------------------------------------------------- readers
@@ -128,6 +131,79 @@ def test_option_test_calibrated_and_powerful() -> None:
     assert stats.option_test(list(signal), 999).p_value <= 0.002
 
 
+def _published(items: list[Item]) -> list[tuple[tuple[str, ...], int]]:
+    return [(it.choices, it.answer) for it in items if it.answer is not None]
+
+
+def _reorder(it: Item, key) -> Item:
+    order = sorted(range(len(it.choices)), key=lambda i: key(it.choices[i]))
+    assert it.answer is not None
+    return Item(it.index, it.question, tuple(it.choices[i] for i in order), order.index(it.answer))
+
+
+def test_published_order_check_finds_sorted_options_and_answer_skew() -> None:
+    """The exchangeability the option-order test needs is checked on the benchmark itself (issue 20):
+    the zoo's items (options in a seeded random order) pass; the same items with options sorted
+    alphabetically, by length, or with the right answer always first, are found, with the reason."""
+    from taoke.zoo.twins import load_items
+
+    items = load_items("unseen")[:40]
+    ok = stats.published_order_check(_published(items))
+    assert ok.random and ok.reason == "" and {c.check for c in ok.checks} >= {"alphabetical", "position"}
+    alpha = stats.published_order_check(_published([_reorder(it, str.casefold) for it in items]))
+    assert not alpha.random and "alphabetical order in 40 of 40 items" in alpha.reason
+    by_len = stats.published_order_check(_published([_reorder(it, lambda c: (len(c), c)) for it in items]))
+    assert not by_len.random and "sorted by length" in by_len.reason
+    first = [
+        Item(
+            it.index,
+            it.question,
+            (it.choices[it.answer], *[c for j, c in enumerate(it.choices) if j != it.answer]),
+            0,
+        )
+        for it in items
+        if it.answer is not None
+    ]
+    skew = stats.published_order_check(_published(first))
+    assert not skew.random and "the right answer is option A in 40 of 40 items" in skew.reason
+    numeric = [
+        (tuple(str(v) for v in sorted(random.Random(i).sample(range(100), 4))), i % 4) for i in range(40)
+    ]
+    num = stats.published_order_check(numeric)
+    assert not num.random and "numeric value" in num.reason
+    assert num.to_dict()["random"] is False and num.to_dict()["checks"][0]["p_value"] < 1e-6
+
+
+def test_published_order_check_rarely_refuses_random_orders() -> None:
+    """Random option orders are refused at most at the check's level (1%, Bonferroni over its checks;
+    999 draws, so that the position check can reach 0.01/4)."""
+    rng = random.Random(7)
+    refused = 0
+    for _ in range(1000):
+        bench = []
+        for _ in range(30):
+            opts = [
+                str(rng.randint(0, 60)) if rng.random() < 0.5 else "x" * rng.randint(1, 6) for _ in range(4)
+            ]
+            bench.append((tuple(opts), rng.randrange(4)))
+        refused += not stats.published_order_check(bench, draws=999).random
+    assert refused <= 20  # 3 of 1000 measured
+
+
+def test_shuffles_needed_to_reach_a_level() -> None:
+    """Smallest N with 1/(N+1) <= level: 19 for 0.05, 39 for 0.025, 99 for 0.01."""
+    assert [stats.draws_needed(x) for x in (0.05, 0.025, 0.01, 0.5)] == [19, 39, 99, 1]
+
+
+def test_tarone_level_counts_only_tests_that_can_reach_it() -> None:
+    """Tarone 1990: K is the smallest k with at most k tests able to reach alpha/k."""
+    assert stats.tarone_level([0.05, 1e-4], 0.05) == 0.025  # 19 shuffles + option test
+    assert stats.tarone_level([0.1, 1e-4], 0.05) == 0.05  # 9 shuffles can never reach 0.05
+    assert stats.tarone_level([0.01, 0.01, 0.01], 0.05) == pytest.approx(0.05 / 3)
+    assert stats.tarone_level([0.02, 0.02, 0.5], 0.05) == 0.025
+    assert stats.tarone_level([], 0.05) == 0.05
+
+
 def test_seen_fraction_estimate() -> None:
     est = stats.seen_fraction(100, 100, 6.0)
     assert est["estimate"] == 1.0 and est["low"] > 0.9
@@ -144,6 +220,7 @@ FAST = {"shuffles": 19, "option_orders_k": 3, "substitutions": 1, "max_items": 4
 def twin_paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from taoke.zoo import twins
 
+    _torch()
     root = tmp_path_factory.mktemp("twins")
     out = {t: twins.materialize(t, root) for t in ("twin-exp10", "twin-clean-s0")}
     out["train"] = twins.write_split("train", root / "train.jsonl")
@@ -164,12 +241,48 @@ def test_contaminated_twin_is_detected(twin_paths: dict[str, Path]) -> None:
 
 
 def test_unseen_items_and_clean_twin_are_not_flagged(twin_paths: dict[str, Path]) -> None:
+    """39 shuffles, so that both tests can reach their level 0.025 and "no evidence" means something.
+
+    On the unseen items the contaminated twin is checked through the option-order test, the one with
+    power on these models: its item-order p on these 40 items is 0.025 with seed 0 (0.075 with seed 1,
+    0.61 on the reversed file), a draw in the 2.5% tail that a level-0.025 test is allowed; with 19
+    shuffles, as this test ran before issue 20, the item-order test could never reject at all."""
     from taoke.contamination import Settings
     from taoke.jobs import check_contamination
 
-    for model, split in (("twin-exp10", "unseen"), ("twin-clean-s0", "train")):
-        r = check_contamination(twin_paths[model], twin_paths[split], Settings(**FAST))
-        assert r.verdict == "no-evidence", (model, split, r.conclusion)
+    r = check_contamination(
+        twin_paths["twin-clean-s0"], twin_paths["train"], Settings(**{**FAST, "shuffles": 39})
+    )
+    assert r.verdict == "no-evidence", r.conclusion
+    assert r.order is not None and r.order.cannot_tell is None and r.order.level == 0.025
+    r = check_contamination(
+        twin_paths["twin-exp10"], twin_paths["unseen"], Settings(**{**FAST, "shuffles": 39})
+    )
+    assert r.option is not None and r.option.cannot_tell is None and r.option.p_value > 0.025, r.conclusion
+    assert r.seen_fraction["estimate"] <= 0.2
+
+
+def test_sorted_published_options_cannot_tell(twin_paths: dict[str, Path], tmp_path: Path) -> None:
+    """A clean model on 40 unseen items whose published options are in alphabetical order: the
+    option-order test's assumption fails, so the answer is "cannot tell", with the reason (issue 20)."""
+    from taoke.contamination import Settings
+    from taoke.jobs import check_contamination
+    from taoke.zoo.twins import load_items
+
+    f = tmp_path / "sorted.jsonl"
+    rows = [_reorder(it, str.casefold) for it in load_items("unseen")[:40]]
+    f.write_text(
+        "".join(
+            json.dumps({"question": r.question, "choices": r.choices, "answer": r.answer}) + "\n"
+            for r in rows
+        )
+    )
+    r = check_contamination(twin_paths["twin-clean-s0"], f, Settings(**{**FAST, "shuffles": 39}))
+    assert r.verdict == "cannot-tell", r.conclusion
+    assert "published option order is not random (options sorted by alphabetical order" in r.conclusion
+    assert r.option is not None and r.option.cannot_tell and r.seen_fraction["estimate"] is None
+    d = r.to_dict()
+    assert d["published_order"]["random"] is False and "exchangeab" in d["assumption"]
 
 
 def test_too_few_items_and_uniform_model_have_no_power(twin_paths: dict[str, Path], tmp_path: Path) -> None:
@@ -238,5 +351,21 @@ def test_plain_text_benchmark_runs_item_order_test_only(twin_paths: dict[str, Pa
     f.write_text("\n\n".join(it.question for it in load_items("unseen")[:12]) + "\n")
     r = check_contamination(twin_paths["twin-clean-s0"], f, Settings(shuffles=9, substitutions=1))
     assert r.option is None and r.order is not None and r.order.draws == 9
-    assert r.n_choice_items == 0 and r.verdict == "no-evidence"
+    # 9 shuffles: the smallest p is 0.1 > alpha, so "cannot tell", never "no evidence" (issue 20)
+    assert r.n_choice_items == 0 and r.verdict == "cannot-tell", r.conclusion
+    assert "at least 19 shuffles are needed" in r.conclusion
+    r = check_contamination(twin_paths["twin-clean-s0"], f, Settings(shuffles=19, substitutions=1))
+    assert r.verdict == "no-evidence" and r.order.cannot_tell is None, r.conclusion
     assert all(i.option_rank_p is None for i in r.items)
+
+
+def test_item_order_test_that_cannot_reach_its_level_cannot_tell(twin_paths: dict[str, Path]) -> None:
+    """Two tests at alpha/2 = 0.025 each: 19 shuffles (smallest p 0.05) cannot reach it (issue 20)."""
+    from taoke.contamination import Settings
+    from taoke.jobs import check_contamination
+
+    r = check_contamination(twin_paths["twin-clean-s0"], twin_paths["train"], Settings(**FAST))
+    assert r.verdict == "cannot-tell", r.conclusion
+    assert "item-order exchangeability test cannot reach level 0.025 with 19 shuffles" in r.conclusion
+    assert "at least 39 shuffles are needed" in r.conclusion
+    assert r.option is not None and r.option.cannot_tell is None

@@ -10,6 +10,7 @@ from safetensors.numpy import save_file
 
 from taoke.formats import open_tensor_file, sniff_format
 from taoke.formats.safetensors import SafetensorsFile
+from tests.helpers.need import require
 
 
 def test_numpy_writer_all_dtypes(tmp_path: Path) -> None:
@@ -48,7 +49,7 @@ def test_numpy_writer_all_dtypes(tmp_path: Path) -> None:
 
 
 def test_torch_writer_bf16_and_fp8(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     from safetensors.torch import save_file as torch_save
 
     g = torch.Generator().manual_seed(0)

@@ -9,8 +9,9 @@ import pytest
 
 from taoke.formats import open_tensor_file, sniff_format
 from taoke.formats.torch_pickle import TorchFile
+from tests.helpers.need import require
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 
 
 def _state() -> dict:

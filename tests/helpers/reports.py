@@ -10,8 +10,7 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-
+from tests.helpers.need import unavailable
 from tests.helpers.png import Image, content_bottom, read_png, write_png
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -163,7 +162,7 @@ def english_left(page: str) -> list[str]:
 def chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        pytest.skip("headless Chromium not installed (apt-get install chromium) — cannot check rendering")
+        unavailable("headless Chromium not installed (apt-get install chromium) — cannot check rendering")
     return path
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
+from tests.helpers.need import require
+
+torch = require("torch")
 torch.set_num_threads(1)
 
 CARD_WITH_SCORES = """---

@@ -11,9 +11,10 @@ from taoke.errors import AnalysisError, TaokeError
 from taoke.jobs import llamafy
 from taoke.model import load
 from taoke.rewrite import reference_logits
+from tests.helpers.need import require
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+torch = require("torch")
+transformers = require("transformers")
 
 from tests.helpers.llama import (  # noqa: E402
     baichuan_release,

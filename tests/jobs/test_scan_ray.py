@@ -9,18 +9,14 @@ import pytest
 
 from taoke import zoo
 from taoke.jobs import scan
+from tests.helpers.need import require
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 @pytest.fixture(scope="module")
 def ray_local():
-    try:
-        import ray
-    except ImportError:
-        if IN_CI:
-            pytest.fail("ray is not installed in CI (pip install 'taoke[ray]')")
-        pytest.skip("ray is not installed (pip install 'taoke[ray]')")
+    ray = require("ray")  # pip install 'taoke[ray]'
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()

@@ -10,9 +10,10 @@ import pytest
 from taoke.errors import CorruptFile, SourceNotFound
 from taoke.families import family
 from taoke.model import load, permute_rope, unpermute_rope
+from tests.helpers.need import require
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
+torch = require("torch")
+transformers = require("transformers")
 
 from tests.helpers.llama import (  # noqa: E402
     baichuan_release,

@@ -28,6 +28,27 @@ def test_sign_flip_is_calibrated_under_the_null():
     assert 0.02 < np.mean(np.array(ps) <= 0.05) < 0.09  # about 5% rejections at alpha 0.05
 
 
+def test_sign_flip_monte_carlo_p_is_never_zero():
+    """Above 20 prompts the p-value is Monte Carlo: (1 + #{T* >= T}) / (1 + N) (Phipson & Smyth 2010),
+    never 0 -- 25 prompts all favouring A are as extreme as only one in 2^25 sign vectors."""
+    p = sign_flip_p([1.0] * 25, n_random=999)
+    assert p == pytest.approx(1 / 1000)
+    assert sign_flip_p([1.0] * 25) == pytest.approx(1 / 20_001)
+    # the draws that are as extreme as the observed sum are counted, plus the observed one itself
+    d = [0.3, -0.2, 0.1] * 8
+    rng = np.random.default_rng(0)
+    signs = rng.choice((1.0, -1.0), size=(999, len(d)))
+    ge = int(np.sum(signs @ np.abs(d) >= sum(d) - 1e-12))
+    assert sign_flip_p(d, n_random=999, seed=0) == pytest.approx((1 + ge) / 1000)
+
+
+def test_sign_flip_monte_carlo_is_valid_under_the_null():
+    """P(p <= alpha) <= alpha for the Monte Carlo p too (25 prompts, symmetric differences)."""
+    rng = np.random.default_rng(2)
+    ps = np.array([sign_flip_p(list(rng.normal(size=25)), n_random=199, seed=s) for s in range(300)])
+    assert np.mean(ps <= 0.05) < 0.09 and ps.min() >= 1 / 200
+
+
 def test_holm_matches_definition():
     adj = holm({"a": 0.001, "b": 0.02, "c": 0.04, "d": 0.5})
     assert adj == {"a": 0.004, "b": 0.06, "c": 0.08, "d": 0.5}
@@ -42,6 +63,18 @@ def test_compare_needs_controls_and_reports_null():
     assert res.to_dict()["relationship"] == "untestable" and res.to_dict()["candidates"][0]["p_value"] is None
     with_control = compare_answers(("b", ["x y"] * 4), {"a": ["x y"] * 4}, {"c": ["u v"] * 4})
     assert not with_control.untestable and with_control.candidates[0].p_value is not None
+
+
+def test_compare_says_closer_not_derived():
+    """Rejecting "B no closer to A than to the controls" shows that B answers more like A: B derived from
+    A, A from B, or both from one source -- not which (issue 20)."""
+    b = [f"answer {i} from the parent" for i in range(25)]
+    res = compare_answers(("b", b), {"a": list(b[:24]) + ["other"]}, {"c": ["u v w"] * 25})
+    c = res.candidates[0]
+    assert 0 < c.p_value < 1e-4 and c.p_holm <= 0.01
+    assert c.verdict.startswith("closer to A than to every control")
+    assert "derivative" not in c.verdict and "common source" in c.verdict
+    assert res.min_p == pytest.approx(1 / 20_001)
 
 
 @pytest.mark.parametrize(

@@ -23,14 +23,11 @@ import pytest
 from taoke import zoo
 from taoke.cli.main import main
 from taoke.registry import Registry, export_registry, import_registry, index_source, schema, search
-
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from tests.helpers.need import unavailable
 
 
 def _unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"PostgreSQL tests cannot run in CI: {reason}")
-    pytest.skip(reason)
+    unavailable(f"PostgreSQL tests: {reason}")
 
 
 def _free_port() -> int:

@@ -14,6 +14,7 @@ from safetensors.numpy import save_file
 from taoke.errors import HubUnreachable, SourceNotFound, UnsafeContent, UnsupportedFormat
 from taoke.formats import open_tensor_file
 from taoke.release import load_config, resolve
+from tests.helpers.need import require
 
 
 def _weights(path: Path, names: list[str], seed: int = 0) -> dict[str, np.ndarray]:
@@ -66,7 +67,7 @@ def test_folder_prefers_safetensors_over_bin_and_gguf(tmp_path: Path) -> None:
 
 
 def test_bin_index(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     torch.save({"x": torch.ones(2)}, tmp_path / "pytorch_model-00001-of-00001.bin")
     (tmp_path / "pytorch_model.bin.index.json").write_text(
         json.dumps({"weight_map": {"x": "pytorch_model-00001-of-00001.bin"}})

@@ -27,6 +27,7 @@ from taoke.render.compare import render_compare
 from taoke.render.contamination import render as render_contamination
 from taoke.render.scan_html import page_name, render_site
 from taoke.zoo.refactor import yi_style_refactor
+from tests.helpers.need import unavailable
 from tests.helpers.png import read_png
 from tests.helpers.reports import (
     HOSTILE,
@@ -165,7 +166,7 @@ def test_compare_page_without_a_p_value_or_with_an_unknown_relationship(compared
 def _yi_release(root: Path, fixtures_dir: Path, name: str = "Yi-6B") -> Path:
     found = code.transformers_models_dir()
     if found is None:
-        pytest.skip("transformers is not installed: no reference implementations")
+        unavailable("transformers is not installed: no reference implementations")
     rel = root / name
     rel.mkdir()
     shutil.copy(fixtures_dir / "configs" / "yi" / "Yi-1.5-6B" / "config.json", rel / "config.json")

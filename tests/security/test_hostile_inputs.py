@@ -31,6 +31,7 @@ from taoke.errors import (
 from taoke.formats import open_tensor_file
 from taoke.release import parse_card, resolve
 from taoke.release.bounded import read_json
+from tests.helpers.need import require
 
 
 def refused(kind: type[TaokeError], fn: Callable[[], object], path: Path, match: str = "") -> str:
@@ -305,7 +306,7 @@ def test_malicious_pickle_refused_and_never_runs(tmp_path: Path, payload: str) -
 
 
 def test_zip_member_traversal(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     buf = io.BytesIO()
     torch.save({"w": torch.ones(2)}, buf)
     with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zf:
@@ -319,7 +320,7 @@ def test_zip_member_traversal(tmp_path: Path) -> None:
 
 
 def test_truncated_torch_zip(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     path = tmp_path / "pytorch_model.bin"
     torch.save({"w": torch.ones(1000)}, path)
     path.write_bytes(path.read_bytes()[:3000])

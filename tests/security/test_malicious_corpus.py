@@ -16,12 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.need import IN_CI, LINUX
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from fuzz.hostile import Case, malicious_releases, pickle_payloads, prove_live, run_cli, snapshot  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and wait4: Linux")
+pytestmark = pytest.mark.skipif(not LINUX and not IN_CI, reason="RLIMIT_AS and wait4: Linux")
 ABS_ESCAPE = Path("/tmp/taoke-abs-escape")
 
 

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.need import IN_CI, LINUX
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from fuzz.hostile import GB, Case, lying_files, run_cli  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS and wait4: Linux")
+pytestmark = pytest.mark.skipif(not LINUX and not IN_CI, reason="RLIMIT_AS and wait4: Linux")
 
 
 def _cases(tmp: Path) -> dict[str, Case]:

@@ -15,6 +15,7 @@ import pytest
 from taoke.weights import compare, packaged_nulls
 from taoke.weights.lineage import fit_nulls, pair_scores
 from tests.helpers.compare import zoo_fp
+from tests.helpers.need import unavailable
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def calibration():
 
     models = zoo.calibration_models()
     if len(models) < 10:
-        pytest.skip("fewer than 10 calibration bases in this zoo")
+        unavailable("fewer than 10 calibration bases in this zoo")
     fps = {m: zoo_fp(m) for m in models}
     scores = {(a, b): pair_scores(fps[a], fps[b]) for a, b in combinations(models, 2)}
     return fps, scores

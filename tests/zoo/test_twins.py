@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
+from tests.helpers.need import unavailable
 
 
 def test_committed_items_regenerate_deterministically() -> None:
@@ -15,7 +15,7 @@ def test_committed_items_regenerate_deterministically() -> None:
     committed = [json.loads(x) for x in twins.ITEMS_PATH.read_text().splitlines() if x.strip()]
     assert len(committed) == twins.N_TRAIN_ITEMS + twins.N_UNSEEN_ITEMS
     if sys.version_info[:2] != (3, 11):
-        pytest.skip("items were written from the Python 3.11 standard library")
+        unavailable("items were written from the Python 3.11 standard library")
     assert twins.generate_items() == committed
 
 

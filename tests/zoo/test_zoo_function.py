@@ -8,9 +8,10 @@ import pytest
 from taoke import zoo
 from taoke.zoo import build as B
 from taoke.zoo.catalog import MODELS
+from tests.helpers.need import require
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
+torch = require("torch")
+require("transformers")
 pytestmark = pytest.mark.torch
 
 from taoke.zoo.forward import llama_logits  # noqa: E402

@@ -13,6 +13,7 @@ import pytest
 
 from taoke import zoo
 from taoke.zoo import build as B
+from tests.helpers.need import require
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
@@ -30,7 +31,7 @@ def test_dequantized_smollm2_is_hf_llama(smol):
 
 
 def test_smollm2_obfuscation_preserves_function(smol):
-    pytest.importorskip("torch")
+    require("torch")
     from taoke.zoo.forward import llama_logits
 
     cfg, w, _ = B.obfuscate(smol.w, smol.cfg, B.MODELS["smollm2-obf"].params["ops"], 41)

@@ -5,7 +5,10 @@ al. 2023, arXiv:2310.17623; option order, after Zheng et al. 2023, arXiv:2309.03
 Bonferroni correction so that the false-positive rate of the whole report is at most ``alpha``. Min-K%
 (Shi et al. 2023, arXiv:2310.16789) and Min-K%++ (Zhang et al. 2024, arXiv:2404.02936) rank the items most
 likely seen. Before concluding "no evidence", the report checks that the tests could have found anything:
-enough items, a model that predicts the items better than chance, items that fit the context window.
+enough items, a model that predicts the items better than chance, items that fit the context window,
+a test whose smallest attainable p-value reaches its level, and a published option order that looks
+random (the option-order test's assumption, :func:`taoke.contamination.stats.published_order_check`).
+Otherwise the answer is "cannot tell", with what would let the tests tell.
 """
 
 from __future__ import annotations
@@ -29,6 +32,13 @@ ALPHA = 0.05
 MIN_ITEMS = 10  # below this neither test can reach a useful p-value
 LOW_POWER_ITEMS = 30
 WEAK_MODEL_FRACTION = 0.9  # mean loss >= 90% of log(vocab): the model is near uniform on the items
+# stated in every report (text, JSON, HTML): what the exactness of both tests rests on
+ASSUMPTION = (
+    "Both tests assume that a model which never saw the benchmark finds its published item order and "
+    "option orders no likelier than random ones (exchangeability). Options sorted or right answers "
+    "favouring one position break this and are checked; items grouped by topic or difficulty also break "
+    "it and cannot be checked from the file."
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,8 @@ class ContaminationResult:
     conclusion: str
     seconds: float
     notes: list[str] = field(default_factory=list)
+    published_order: stats.OrderCheck | None = None
+    assumption: str = ASSUMPTION
 
     @property
     def contaminated(self) -> bool:
@@ -143,6 +155,8 @@ class ContaminationResult:
             "settings": self.settings,
             "how": self.how,
             "notes": self.notes,
+            "assumption": self.assumption,
+            "published_order": self.published_order.to_dict() if self.published_order else None,
             "seconds": round(self.seconds, 1),
         }
 
@@ -157,7 +171,7 @@ class ContaminationResult:
                     analyzer="contamination",
                     kind=test.name.replace(" ", "-"),
                     message=f"{test.name}: p = {test.p_value:.4g} ({test.draws} draws)",
-                    severity="high" if test.p_value <= ALPHA / 2 else "info",
+                    severity="high" if _significant(test) else "info",
                     statistic="published-order log-likelihood advantage",
                     value=test.statistic,
                     p_value=test.p_value,
@@ -169,11 +183,18 @@ class ContaminationResult:
                 analyzer="contamination",
                 kind=f"benchmark-{self.verdict}",
                 message=self.conclusion,
-                severity="high" if self.contaminated else ("low" if self.verdict == "no-power" else "info"),
+                severity="high"
+                if self.contaminated
+                else ("low" if self.verdict in ("no-power", "cannot-tell") else "info"),
                 detail={"benchmark": self.benchmark, "n_items": self.n_items},
             )
         )
         return out
+
+
+def _significant(test: stats.PermutationTest) -> bool:
+    """True when the test can be believed and its p-value is at or below its level."""
+    return test.cannot_tell is None and test.level is not None and test.p_value <= test.level
 
 
 def _preview(item: Item) -> str:
@@ -274,6 +295,12 @@ def analyze(
         )
 
     option = stats.option_test(option_scores, settings.draws, settings.seed) if option_scores else None
+    published = stats.published_order_check(
+        [(it.choices, it.answer) for it in use if it.is_choice and it.answer is not None],
+        seed=settings.seed,
+    )
+    if option is not None and not published.random:
+        option.cannot_tell = f"the published option order is not random ({published.reason})"
 
     # ---- item-order test: published order vs N shuffles
     order = None
@@ -323,11 +350,13 @@ def analyze(
         "option_order_min_p": option.min_p if option else None,
     }
 
+    _set_levels([t for t in (order, option) if t is not None], settings.alpha, len(option_scores))
+
     k1 = float(np.mean([len(s) for s in option_scores])) if option_scores else 0.0
     seen = (
         stats.seen_fraction(top_hits, len(option_scores), k1)
-        if option_scores
-        else {"estimate": None, "low": None, "high": None}
+        if option is not None and published.random
+        else {"estimate": None, "low": None, "high": None}  # a non-random order biases the estimate
     )
 
     # ---- items most likely seen: smallest option-rank p, widest margin over the best other order,
@@ -372,7 +401,36 @@ def analyze(
         conclusion=conclusion,
         seconds=time.time() - t0,
         notes=notes,
+        published_order=published if option_scores else None,
     )
+
+
+def _set_levels(tests: list[stats.PermutationTest], alpha: float, n_choice: int) -> None:
+    """Each test whose assumption holds runs at Tarone's level (Bonferroni over the tests that can reach
+    it, :func:`taoke.contamination.stats.tarone_level`); a test whose smallest attainable p-value is
+    above that level cannot tell, and says what would let it."""
+    usable = [t for t in tests if t.cannot_tell is None]
+    level = stats.tarone_level([t.min_p for t in usable], alpha)
+    for t in tests:
+        t.level = level
+        if t.cannot_tell is not None or t.min_p <= level * (1 + 1e-9):
+            continue
+        need = stats.draws_needed(level)
+        head = f"the {t.name} test cannot reach level {level:.3g}"
+        min_p = f"smallest attainable p {t.min_p:.3g}"
+        if "item" in t.name:
+            t.cannot_tell = (
+                f"{head} with {t.draws} shuffles ({min_p}, so at least {need} shuffles are needed)"
+            )
+        elif 1.0 / (t.draws + 1) > level * (1 + 1e-9):
+            t.cannot_tell = (
+                f"{head} with {t.draws} Monte Carlo draws ({min_p}, so at least {need} draws are needed)"
+            )
+        else:
+            t.cannot_tell = (
+                f"{head} with {n_choice} items and their option orders ({min_p}, so more items or option "
+                "orders are needed)"
+            )
 
 
 def _conclude(
@@ -384,10 +442,16 @@ def _conclude(
     n: int,
     power: dict,
 ) -> tuple[str, str]:
-    """Verdict slug and a plain-words conclusion with its uncertainty."""
+    """Verdict slug and a plain-words conclusion with its uncertainty.
+
+    ``contaminated`` when a believable test is significant; ``no-power`` when no test could have found
+    anything; ``cannot-tell`` when a test that ran cannot answer (its assumption fails on this benchmark,
+    or its smallest attainable p-value is above its level); ``no-evidence`` only when every test could
+    have rejected and none did.
+    """
     tests = [t for t in (order, option) if t is not None]
-    level = alpha / max(1, len(tests))  # Bonferroni over the tests that ran
-    hits = [t for t in tests if t.p_value <= level]
+    level = tests[0].level if tests and tests[0].level is not None else alpha  # one level for all
+    hits = [t for t in tests if _significant(t)]
     frac = ""
     if seen.get("estimate") is not None:
         frac = (
@@ -409,6 +473,19 @@ def _conclude(
             + ". This is neither evidence of contamination nor of its absence."
         )
     ps = ", ".join(f"{t.name} p = {t.p_value:.3g}" for t in tests)
+    cannot = [
+        f"the {t.name} test cannot tell: {t.cannot_tell}"
+        if t.cannot_tell.startswith("the published")
+        else t.cannot_tell
+        for t in tests
+        if t.cannot_tell is not None
+    ]
+    if cannot:
+        return "cannot-tell", (
+            f"The tests cannot tell whether the model saw this benchmark in its published form ({ps}): "
+            + "; ".join(cannot)
+            + ". This is neither evidence of contamination nor of its absence."
+        )
     weak = f" With only {n} items the tests detect only heavy exposure." if power.get("low_power") else ""
     return "no-evidence", (
         f"No evidence that the model saw this benchmark in its published form ({ps}).{weak} "

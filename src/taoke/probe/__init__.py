@@ -11,7 +11,7 @@ name and system prompt. Only the endpoint is visible, so taoke asks it three kin
 
 :func:`run_probe` (:mod:`taoke.probe.run`) asks them within a budget and :func:`conclude`
 (:mod:`taoke.probe.report`) names the backend. ``probe-compare`` (:mod:`taoke.probe.compare`,
-run by the job :func:`taoke.jobs.probe_compare`) tests whether B derives from A against control models
+run by the job :func:`taoke.jobs.probe_compare`) tests whether B answers closer to A than to control models
 (after model provenance testing, Nikolić et al., NeurIPS 2025). Every request goes through
 :class:`taoke.probe.client.ProbeClient`: bounded, polite, never redirected.
 

@@ -1,4 +1,4 @@
-"""``probe-compare``: is endpoint B a passthrough or a derivative of endpoint A?
+"""``probe-compare``: is endpoint B a passthrough of endpoint A, or closer to A than to other models?
 
 The test follows model provenance testing (Nikolić, Baluta & Saxena, "Model Provenance Testing for
 Large Language Models", NeurIPS 2025, arXiv:2502.00706): a derived model's greedy outputs agree with
@@ -9,10 +9,19 @@ corrected with Holm-Bonferroni.
 For candidate A and control C, prompt i gives ``d_i = sim(B_i, A_i) - sim(B_i, C_i)``.
 Null H0(A, C): B is no closer to A than to C -- the d_i are symmetric about zero (exchangeable labels
 A <-> C per prompt). The one-sided paired sign-flip permutation test is exact (all 2^n sign vectors for
-n <= 20 prompts, else 20,000 seeded random flips). "B derives from A" requires beating *every* control,
-an intersection-union test, so its p-value is the largest of the per-control p-values and needs no
-correction across controls; across candidate parents Holm-Bonferroni controls the family-wise error.
-With n prompts the smallest attainable p-value is 2^-n (12 prompts: 2.4e-4), which the report states.
+n <= 20 prompts; above that N = 20,000 seeded random flips and the Monte Carlo p-value
+``(1 + #{T* >= T}) / (1 + N)``, which is valid -- never 0 -- because the observed sign vector is counted
+among the draws: Phipson & Smyth, "Permutation P-values Should Never Be Zero", Stat. Appl. Genet. Mol.
+Biol. 9(1), 2010). "B closer to A" requires beating *every* control, an intersection-union test (Berger
+1982), so its p-value is the largest of the per-control p-values and needs no correction across
+controls; across candidate parents Holm-Bonferroni controls the family-wise error. With n prompts the
+smallest attainable p-value is 2^-n (12 prompts: 2.4e-4), or 1/(1 + N) above 20 prompts; the report
+states it.
+
+WHAT a rejection shows: B's answers are closer to A's than to every control's. That is what a
+derivative of A looks like, but also what A derived from B, or A and B derived from one common parent or
+trained on the same data, look like; the test cannot tell these apart, so the verdict says "closer",
+not "derived". Controls from other families make it stronger, never directional.
 Without any control there is nothing to test against: the result is ``untestable`` (no p-value), never
 p = 1 (issue 17).
 """
@@ -27,27 +36,40 @@ import numpy as np
 
 from taoke.probe.behaviour import BEHAVIOUR_PROMPTS, similarity
 
+EXACT_MAX = 20  # 2^20 sign vectors enumerated at most; above, Monte Carlo
+N_RANDOM = 20_000
 
-def sign_flip_p(d: list[float], n_random: int = 20_000, seed: int = 0) -> float:
-    """One-sided p-value of ``sum(d) > 0`` under random sign flips (exact for len(d) <= 20).
+
+def sign_flip_p(d: list[float], n_random: int = N_RANDOM, seed: int = 0) -> float:
+    """One-sided p-value of ``sum(d) > 0`` under random sign flips.
+
+    Exact (all 2^n sign vectors) for n <= 20; above, ``(1 + #{T* >= T}) / (1 + n_random)`` over seeded
+    random sign vectors (Phipson & Smyth 2010: the observed vector counts as one of the draws, so the
+    p-value is valid and never 0).
 
     >>> sign_flip_p([1.0] * 10)  # all ten prompts favour A: only one of 1024 sign vectors as extreme
     0.0009765625
     >>> sign_flip_p([0.0] * 5)
     1.0
+    >>> sign_flip_p([1.0] * 25, n_random=999)  # 25 prompts: Monte Carlo, smallest p 1/1000, never 0
+    0.001
     """
     x = np.abs(np.asarray(d, dtype=np.float64))
     obs = float(np.sum(d))
     n = len(x)
     if n == 0:
         return 1.0
-    if n <= 20:
+    if n <= EXACT_MAX:
         signs = np.array(list(itertools.product((1.0, -1.0), repeat=n)))
-    else:
-        rng = np.random.default_rng(seed)
-        signs = rng.choice((1.0, -1.0), size=(n_random, n))
-    stats = signs @ x
-    return float(np.mean(stats >= obs - 1e-12))
+        return float(np.mean(signs @ x >= obs - 1e-12))
+    rng = np.random.default_rng(seed)
+    signs = rng.choice((1.0, -1.0), size=(n_random, n))
+    return float((1 + int(np.sum(signs @ x >= obs - 1e-12))) / (1 + n_random))
+
+
+def min_attainable_p(n: int, n_random: int = N_RANDOM) -> float:
+    """The smallest p-value :func:`sign_flip_p` can return for ``n`` prompts (2^-n, or 1/(1 + N))."""
+    return 2.0**-n if n <= EXACT_MAX else 1.0 / (1 + n_random)
 
 
 def holm(pvals: dict[str, float]) -> dict[str, float]:
@@ -85,6 +107,12 @@ class CandidateTest:
 
 
 UNTESTABLE = "untestable"
+# what a rejection shows, and no more (the module docstring says why it is not "derived from A")
+CLOSER = (
+    "closer to A than to every control (B derived from A, A from B, or both from a common source; "
+    "the test cannot tell which)"
+)
+NOT_CLOSER = "not shown closer to this candidate than to the controls"
 UNTESTABLE_VERDICT = "untestable: no control model to compare against (give --control or record models)"
 
 
@@ -105,7 +133,7 @@ class CompareResult:
 
     @property
     def relationship(self) -> str:
-        """``untestable``, or the verdict of the best candidate (passthrough / derivative / not shown)."""
+        """``untestable``, or the verdict of the best candidate (passthrough / closer / not shown closer)."""
         if self.untestable or not self.candidates:
             return UNTESTABLE
         return self.candidates[0].verdict
@@ -145,7 +173,7 @@ def compare_answers(
     """Test B (``suspect``) against each candidate parent, with ``controls`` as the null baseline."""
     b_name, b = suspect
     n = len(b)
-    res = CompareResult(b_name, n, [], alpha, NULL, 2.0**-n if n <= 20 else 1 / 20_000)
+    res = CompareResult(b_name, n, [], alpha, NULL, min_attainable_p(n))
     if not controls:
         res.notes.append(
             "no control models: the p-values cannot be computed (give --control or record models)"
@@ -184,8 +212,8 @@ def compare_answers(
         if ct.identical == n and n > 0:
             kind = "passthrough (every answer identical)"
         else:
-            kind = "derivative or wrapped (closer to A than to every control)"
-        ct.verdict = kind if ct.p_holm <= alpha else "not shown to derive from this candidate"
+            kind = CLOSER
+        ct.verdict = kind if ct.p_holm <= alpha else NOT_CLOSER
     res.candidates.sort(key=lambda c: c.p_holm)
     return res
 

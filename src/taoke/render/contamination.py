@@ -23,8 +23,13 @@ from taoke.render.common import fmt_p, json_report
 from taoke.render.html import Header, Words, name, page
 from taoke.render.svg import clean
 
-_VERDICT_STYLE = {"contaminated": "bold red", "no-evidence": "green", "no-power": "yellow"}
-_TONE = {"contaminated": "alert", "no-evidence": "ok", "no-power": "caution"}
+_VERDICT_STYLE = {
+    "contaminated": "bold red",
+    "no-evidence": "green",
+    "no-power": "yellow",
+    "cannot-tell": "yellow",
+}
+_TONE = {"contaminated": "alert", "no-evidence": "ok", "no-power": "caution", "cannot-tell": "caution"}
 
 
 def verdict_tone(verdict: str) -> str:
@@ -79,6 +84,10 @@ def render_text(result: Any, width: int = 110, lang: str = "en") -> str:
             f"{t.statistic - t.null_mean:+.2f} (sd {t.null_std:.2f})",
         )
     con.print(tab)
+    for t in _tests(result):
+        if getattr(t, "cannot_tell", None):
+            con.print(f"{T('cannot tell')}: {escape(_m(t.cannot_tell, lang))}")
+    con.print(f"{T('Assumption')}: {escape(_m(result.assumption, lang))}")
     con.print(
         F(
             "model loss on the items: {loss} nats/token (a uniform guess: {uniform})",
@@ -158,9 +167,9 @@ def _ranking(result: Any, L: Words) -> Markup:
 
 
 def header(result: Any, L: Words) -> Header:
-    tests = _tests(result)
+    tests = [t for t in _tests(result) if getattr(t, "cannot_tell", None) is None]
     best = min(tests, key=lambda t: t.p_value) if tests else None
-    level = result.settings.get("alpha", 0.05) / max(1, len(tests))
+    level = getattr(best, "level", None) or result.settings.get("alpha", 0.05) / max(1, len(tests))
     return Header(
         kind="Benchmark contamination",
         title=L.f("{model} on {benchmark}", model=name(result.model), benchmark=name(result.benchmark)),
@@ -172,7 +181,8 @@ def header(result: Any, L: Words) -> Header:
         tone=verdict_tone(result.verdict),
         p_value=best.p_value if best else None,
         p_note=L.f(
-            "the smaller of the {n} exact tests, each at level {level} (Bonferroni)",
+            "the smallest of the {n} exact tests that can tell, each at level {level} "
+            "(Bonferroni over the tests that can reach it, Tarone 1990)",
             n=len(tests),
             level=f"{level:.3g}",
         )

@@ -288,10 +288,10 @@ def compare_html(res: Any, lang: str = "en") -> str:
             "alert",
         )
     else:
-        verdict, tone = escape(L("B is not shown to derive from any candidate")), "ok"
+        verdict, tone = escape(L("B is not shown closer to any candidate than to the controls")), "ok"
     header = Header(
         kind="Endpoint comparison",
-        title=L.f("Does {suspect} derive from a candidate?", suspect=name(res.suspect)),
+        title=L.f("Is {suspect} closer to a candidate than to other models?", suspect=name(res.suspect)),
         verdict=verdict,
         tone=tone,
         p_value=best.p_holm if best else None,
