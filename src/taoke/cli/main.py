@@ -13,11 +13,11 @@ import os
 import sys
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from taoke._version import __version__
 from taoke.errors import TaokeError
+from taoke.render.common import console
 
 INTERNAL_ERROR = 70  # a bug in taoke, not a property of the input: distinct from every documented code
 
@@ -46,7 +46,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True)
+err_console = console(markup=True, stderr=True)  # markup: taoke's own, outside text escaped
 _state = {"debug": False}
 
 
