@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import warnings
 
 import typer
 from rich.markup import escape
@@ -79,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     runs on (recent typers vendor their own copy, so ``click.ClickException`` from the ``click``
     package no longer matches what they raise). Only taoke's own errors and real bugs come out of it.
     """
+    args = sys.argv[1:] if argv is None else argv
+    if "--debug" not in args and os.environ.get("TAOKE_DEBUG") != "1":
+        # library warnings (numpy's "Mean of empty slice", overflow in a cast) are not for the user:
+        # they printed before taoke's one-line error and broke the one-line contract
+        warnings.simplefilter("ignore")
     try:
         app(args=argv, prog_name="taoke", standalone_mode=True)
     except SystemExit as exc:  # how typer ends every run in standalone mode, usage errors included

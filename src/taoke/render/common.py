@@ -9,10 +9,11 @@ import io
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
+from rich.segment import Segment
 
 
 class Format(str, enum.Enum):
@@ -151,6 +152,14 @@ class SafeConsole(Console):
 
     def render_str(self, text: str, **kwargs: Any) -> Any:  # every str -> Text conversion of rich
         return super().render_str(clean(text, lines=True), **kwargs)
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        # the last step before the terminal: text that reached rich as a ``Text`` (not a ``str``) is
+        # cleaned here; rich's own control segments (cursor moves of a progress bar) pass untouched,
+        # and the colour codes rich adds are made after this, from each segment's style
+        return super()._render_buffer(
+            s if s.control else Segment(clean(s.text, lines=True), s.style, s.control) for s in buffer
+        )
 
 
 def console(*, markup: bool = False, **kwargs: Any) -> Console:
