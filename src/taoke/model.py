@@ -35,6 +35,7 @@ from taoke.formats import FileSummary, TensorFile, TensorInfo, open_tensor_file
 from taoke.formats.base import DTYPES
 from taoke.limits import Limits, current_limits
 from taoke.release import ModelCard, Release, find_license_files, load_card, load_config, resolve
+from taoke.release.numbers import check_config, check_float, check_int
 
 __all__ = ["HParams", "Model", "Role", "load", "permute_rope", "unpermute_rope"]
 
@@ -425,6 +426,8 @@ def load(spec_or_release: Release | str | Path, limits: Limits | None = None) ->
 
 def _populate(model: Model, release: Release, limits: Limits) -> None:
     model.config = load_config(release, limits)
+    if model.config:  # every number a config states is checked once, here (taoke.release.numbers)
+        check_config(model.config, release.find("config.json"), limits, HPARAM_KEYS)
     weight_files = release.require_weight_files()  # a view without tensors is no model
     ggufs = [p for p in weight_files if p.suffix.lower() == ".gguf"]
     if (
@@ -547,14 +550,22 @@ def _hparams(model: Model) -> HParams:
                 continue
             key = template.format(arch=arch)
             value = model.gguf_metadata.get(key)
-            if value is None or isinstance(value, (list, dict)):
+            if value is None:
                 continue
-            setattr(hp, target, _as_int(value) if target in ints else _as_float(value))
+            where = next(iter(model._handles), None)
+            setattr(
+                hp,
+                target,
+                check_int(target, key, value, where, model.limits)
+                if target in ints
+                else check_float(key, value, where),
+            )
             hp.source[target] = f"gguf:{key}"
         if hp.rope_scaling is None:
             stype = model.gguf_metadata.get(f"{arch}.rope.scaling.type")
             factor = model.gguf_metadata.get(f"{arch}.rope.scaling.factor")
             if stype and stype != "none":
+                factor = check_float(f"{arch}.rope.scaling.factor", factor, next(iter(model._handles), None))
                 hp.rope_scaling = {"type": stype, "factor": factor}
                 hp.source["rope_scaling"] = f"gguf:{arch}.rope.scaling.type"
         if hp.vocab_size is None:
@@ -569,6 +580,10 @@ def _hparams(model: Model) -> HParams:
     if hp.head_dim is None and hp.d_model and hp.n_heads and hp.d_model % hp.n_heads == 0:
         hp.head_dim = hp.d_model // hp.n_heads
         hp.source["head_dim"] = "d_model/n_heads"
+    for name in ints:  # whatever the source (tensor names and shapes too), one range for each
+        value = getattr(hp, name)
+        if value is not None:
+            check_int(name, hp.source.get(name, name), value, next(iter(model._handles), None), model.limits)
     return hp
 
 

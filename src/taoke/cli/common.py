@@ -140,11 +140,11 @@ def emit(rendered: Rendered, fmt: Format, output: Path | None = None, *, width: 
 
 
 def _print_renderables(rendered: Any, width: int) -> None:
-    from rich.console import Console
+    from taoke.render.common import console
 
-    con = Console(highlight=False)
+    con = console()
     if not con.is_terminal:  # a pipe or a file: a fixed width instead of 80 columns that cut names
-        con = Console(highlight=False, width=width)
+        con = console(width=width)
     con.print(as_group(rendered))
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import warnings
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from taoke._version import __version__
 from taoke.errors import TaokeError
+from taoke.render.common import console
 
 INTERNAL_ERROR = 70  # a bug in taoke, not a property of the input: distinct from every documented code
 
@@ -46,7 +47,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True)
+err_console = console(markup=True, stderr=True)  # markup: taoke's own, outside text escaped
 _state = {"debug": False}
 
 
@@ -79,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     runs on (recent typers vendor their own copy, so ``click.ClickException`` from the ``click``
     package no longer matches what they raise). Only taoke's own errors and real bugs come out of it.
     """
+    args = sys.argv[1:] if argv is None else argv
+    if "--debug" not in args and os.environ.get("TAOKE_DEBUG") != "1":
+        # library warnings (numpy's "Mean of empty slice", overflow in a cast) are not for the user:
+        # they printed before taoke's one-line error and broke the one-line contract
+        warnings.simplefilter("ignore")
     try:
         app(args=argv, prog_name="taoke", standalone_mode=True)
     except SystemExit as exc:  # how typer ends every run in standalone mode, usage errors included

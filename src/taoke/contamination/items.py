@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from taoke.errors import AnalysisError, CorruptFile, LimitExceeded
+from taoke.release.bounded import parse_json
 
 LETTERS = "ABCDEFGHIJ"
 MAX_BENCHMARK_BYTES = 64 * 1024 * 1024
@@ -137,10 +137,7 @@ def _read_jsonl(text: str, path: Path) -> list[Item]:
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CorruptFile(f"line {n}: not valid JSON ({exc.msg})", path) from None
+        obj = parse_json(line.encode("utf-8", "surrogatepass"), path, what=f"line {n}")  # depth-bounded
         if not isinstance(obj, dict):
             raise CorruptFile(f"line {n}: expected a JSON object", path)
         question = obj.get("question", obj.get("text"))

@@ -135,7 +135,7 @@ def _gguf_transformers_encoder(model: Any) -> Any:
     WHY: taoke's own data-only encoder lacks the pre-tokenizer rules of some GGUF vocabularies (e.g.
     SmolLM2's ``smollm``); transformers rebuilds the tokenizer from the same metadata.
     """
-    from taoke.tokenizers.encode import Encoder
+    from taoke.tokenizers.encode import Encoder, guarded, is_library_fault
 
     files = [f for f in model.release.weight_files() if str(f).endswith(".gguf")]
     if not files:
@@ -147,10 +147,13 @@ def _gguf_transformers_encoder(model: Any) -> Any:
         tok = AutoTokenizer.from_pretrained(  # nosec B615 - local validated GGUF, local_files_only
             str(files[0].parent), gguf_file=files[0].name, local_files_only=True
         )
-    except Exception:  # any refusal means: no encoder
+    except BaseException as exc:  # any refusal (a Rust panic too) means: no encoder
+        if not is_library_fault(exc):
+            raise
         return None
-    return Encoder(
-        lambda t: list(tok(t, add_special_tokens=False)["input_ids"]), "transformers GGUF tokenizer"
+    return guarded(
+        Encoder(lambda t: list(tok(t, add_special_tokens=False)["input_ids"]), "transformers GGUF tokenizer"),
+        files[0],
     )
 
 

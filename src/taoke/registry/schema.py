@@ -119,6 +119,28 @@ def current_version(engine: Engine) -> int:
         return int(conn.execute(select(func.max(schema_version.c.version))).scalar() or 0)
 
 
+def check_readable(engine: Engine) -> int:
+    """For a registry opened read-only (an export to import): its ``schema_version``, ``models`` and
+    ``files`` are plain tables (not views that could multiply rows) and its schema is this taoke's.
+    Nothing is migrated: a migration writes, and would run the file's triggers."""
+    with engine.connect() as conn:
+        kinds = dict(
+            conn.exec_driver_sql(
+                "SELECT name, type FROM sqlite_master WHERE name IN ('schema_version', 'models', 'files')"
+            ).all()
+        )
+    for name in ("schema_version", "models", "files"):
+        if kinds.get(name) != "table":
+            raise RuntimeError(f"not a taoke registry: {name} is {kinds.get(name) or 'missing'}, not a table")
+    version = current_version(engine)
+    if version != SCHEMA_VERSION:
+        raise RuntimeError(
+            f"registry schema version {version} is not this taoke's ({SCHEMA_VERSION}): "
+            "export it again with the same taoke version"
+        )
+    return version
+
+
 def migrate(engine: Engine) -> int:
     """Bring the database to :data:`SCHEMA_VERSION`, one transaction per step; returns the version.
 

@@ -8,14 +8,18 @@ and the next run skips them by content hash.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sqlite3
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 from sqlalchemy import create_engine, delete, event, func, insert, select
@@ -23,13 +27,14 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from taoke._version import __version__
-from taoke.errors import TaokeError
+from taoke.errors import CorruptFile, TaokeError
 from taoke.paths import home
 from taoke.progress import Progress, no_progress
 from taoke.registry import schema
 from taoke.registry.ann import AnnIndex, make_stamp
 from taoke.registry.identity import Identity
 from taoke.registry.vector import DIM, STORED_DIM, VECTOR_VERSION, stored_vector
+from taoke.release.bounded import parse_json
 from taoke.weights import Fingerprint, load_fingerprint
 
 # An ANN rebuild of REBUILD_PROGRESS_FROM rows or more reports its progress; rows are added
@@ -118,6 +123,19 @@ _RECORD_COLUMNS = [
 ]
 
 
+def declared_list(raw: Any, where: str) -> list[str]:
+    """The ``declared_base`` column (JSON list of names) parsed with bounded depth; anything but a
+    list of strings is a :class:`~taoke.errors.CorruptFile` (a registry file may come from elsewhere)."""
+    if raw is None or raw == "":
+        return []
+    if not isinstance(raw, str):
+        raise CorruptFile("declared_base is not JSON text", where)
+    value = parse_json(raw.encode("utf-8", "surrogatepass"), where, what="declared_base")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise CorruptFile("declared_base is not a list of names", where)
+    return value
+
+
 def _record(row: Any) -> ModelRecord:
     m = row._mapping
     return ModelRecord(
@@ -133,7 +151,7 @@ def _record(row: Any) -> ModelRecord:
         d_model=m["d_model"],
         vocab_size=m["vocab_size"],
         size_bytes=m["size_bytes"],
-        declared_base=json.loads(m["declared_base"] or "[]"),
+        declared_base=declared_list(m["declared_base"], f"registry model {m['id']}"),
         license=m["license"],
         indexed_at=m["indexed_at"].isoformat() if m["indexed_at"] else "",
         fingerprint_bytes=int(m["fingerprint_bytes"]),
@@ -157,6 +175,32 @@ def fingerprint_from_bytes(data: bytes, where: str) -> Fingerprint:
     return fp
 
 
+@contextlib.contextmanager
+def _schema_lock(path: Path | None) -> Iterator[None]:
+    """An exclusive lock on ``<registry>.lock`` while the schema is created or migrated.
+
+    WHY: two ``taoke index`` processes creating the same new SQLite registry both saw no
+    ``schema_version`` table and both created it; the second failed with "table schema_version already
+    exists" and lost its models. SQLite's own locking does not cover the check-then-create, so the
+    processes take turns here (the lock is released when the file is closed, even by a crash). No lock
+    for PostgreSQL (its DDL is transactional) or where ``fcntl`` is missing (Windows).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        fcntl = None  # type: ignore[assignment]
+    if path is None or fcntl is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 class Registry:
     """A registry of fingerprints. ``Registry(url)`` creates/migrates the schema on first use.
 
@@ -166,9 +210,17 @@ class Registry:
     ``progress`` hears about the long steps (a large ANN rebuild); see :mod:`taoke.progress`.
     """
 
-    def __init__(self, url: str | None = None, progress: Progress = no_progress, create: bool = True) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        progress: Progress = no_progress,
+        create: bool = True,
+        read_only: bool = False,
+    ) -> None:
         """``create=False``: refuse a SQLite registry that does not exist yet (a lookup must not leave an
-        empty database and its folder behind a typo'd ``--db``)."""
+        empty database and its folder behind a typo'd ``--db``). ``read_only=True`` (a SQLite file only):
+        open it without writing a byte — no migration, no WAL — and refuse a schema other than this
+        taoke's; how ``registry import`` reads an export someone else sent."""
         self.progress = progress
         # fingerprints kept by content (taoke.weights.cache), set by the caller; None: always compute
         self.fingerprint_cache: Any = None
@@ -179,9 +231,14 @@ class Registry:
             raise RegistryError(
                 f"{path}: no such registry (create one with `taoke index SOURCE --db {path}`)"
             )
+        self.read_only = read_only
         try:
             self.engine: Engine = self._engine()
-            schema.migrate(self.engine)
+            if read_only:
+                schema.check_readable(self.engine)
+            else:
+                with _schema_lock(path):
+                    schema.migrate(self.engine)
         except ModuleNotFoundError as exc:
             raise RegistryError(
                 f"cannot open {self.display_url}: missing driver {exc.name} (pip install 'taoke[postgres]')"
@@ -208,6 +265,16 @@ class Registry:
     def _engine(self) -> Engine:
         if self.is_sqlite:
             path = self.sqlite_path
+            if self.read_only:
+                if path is None:
+                    raise RuntimeError("a read-only registry must be a SQLite file")
+                # SQLite's URI form: mode=ro never writes (no journal, no WAL file), immutable=1 skips
+                # locking (the file is a snapshot someone sent, not a live database)
+                uri = f"file:{quote(str(path.resolve()))}?mode=ro&immutable=1"
+                return create_engine(
+                    "sqlite://",
+                    creator=lambda: sqlite3.connect(uri, uri=True, timeout=60, check_same_thread=False),
+                )
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(self.url, connect_args={"timeout": 60})

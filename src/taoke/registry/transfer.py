@@ -9,12 +9,15 @@ registries of two teams, is safe.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert, select
 
+from taoke.errors import CorruptFile
 from taoke.registry import schema
-from taoke.registry.store import Registry, RegistryError
+from taoke.registry.store import Registry, RegistryError, declared_list, fingerprint_from_bytes
 
 BATCH = 200
 
@@ -49,11 +52,42 @@ def import_registry(target: Registry, path: str | Path) -> int:
     with open(path, "rb") as fh:
         if fh.read(16) != b"SQLite format 3\x00":
             raise RegistryError("not a taoke registry export (expected a SQLite file)", path)
-    source = Registry(str(path))
+    source = Registry(str(path), read_only=True)  # never migrated or written: its triggers never fire
     try:
         return _copy(source, target)
     finally:
         source.engine.dispose()
+
+
+_INT_COLUMNS = ("n_params", "n_layers", "d_model", "vocab_size", "size_bytes", "fingerprint_bytes")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _check_row(row: Any, file_rows: list[dict], source: Registry) -> None:
+    """One model row of an export, checked before it is copied: the registry it lands in is the
+    user's own, and a value that cannot be read back (a deep or NaN JSON column, a fingerprint blob
+    that is not one, an integer SQLite cannot hold) would break every later search of it."""
+    where = f"{source.sqlite_path or source.display_url} (model {row['id']})"
+    if not isinstance(row["content_id"], str) or not isinstance(row["name"], str):
+        raise CorruptFile("content_id or name is not text", where)
+    declared_list(row["declared_base"], where)
+    for col in _INT_COLUMNS:
+        v = row[col]
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << 62):
+            raise CorruptFile(f"{col} is not an integer in range", where)
+    if not isinstance(row["fingerprint"], bytes) or not isinstance(row["vector"], bytes):
+        raise CorruptFile("fingerprint or vector is not a blob", where)
+    fingerprint_from_bytes(row["fingerprint"], where)  # the same checks as a fingerprint file
+    for fr in file_rows:
+        size = fr["size"]
+        if (
+            not isinstance(fr["path"], str)
+            or isinstance(size, bool)
+            or not isinstance(size, int)
+            or not 0 <= size < 1 << 62
+            or not (isinstance(fr["sha256"], str) and _SHA256.fullmatch(fr["sha256"]))
+        ):
+            raise CorruptFile("a file row has a bad path, size or sha256", where)
 
 
 def _copy(source: Registry, target: Registry) -> int:
@@ -72,6 +106,7 @@ def _copy(source: Registry, target: Registry) -> int:
             for row in rows:
                 if row["content_id"] in known:
                     continue
+                _check_row(row, by_model.get(int(row["id"]), []), source)
                 values = {k: v for k, v in dict(row).items() if k != "id"}
                 with target.engine.begin() as dst:
                     new_id = int(dst.execute(insert(m).values(**values)).inserted_primary_key[0])

@@ -252,6 +252,10 @@ def _from_snapshot(spec: str, snapshot: Path, kind: str, limits: Limits) -> Rele
         raise SourceNotFound("not an HF cache snapshot (models--org--name/snapshots/REV)", snapshot)
     repo, name = found
     blobs = Path(os.path.realpath(repo / "blobs"))
+    # the blob store is where snapshot links may point: it must itself be the repo's own folder, or a
+    # ``blobs -> /elsewhere`` link would make every file of /elsewhere part of the release
+    if (repo / "blobs").is_symlink() or not _inside(blobs, Path(os.path.realpath(repo))):
+        raise UnsafeContent("the HF cache entry's blobs/ folder is a link leaving the entry", repo / "blobs")
     files = _walk(snapshot, limits, blobs=blobs)
     return Release(spec, kind, snapshot, files, name, snapshot.name, limits)
 

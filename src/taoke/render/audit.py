@@ -16,14 +16,13 @@ from typing import Any
 
 from markupsafe import Markup
 from markupsafe import escape as html_escape
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from taoke import i18n
 from taoke.render import compare_page
-from taoke.render.common import fmt_p, json_report
+from taoke.render.common import console, fmt_p, json_report
 from taoke.render.html import Header, Words, name, page
 from taoke.render.svg import clean
 
@@ -61,7 +60,7 @@ def render_text(report: Any, lang: str = "en", width: int = 120) -> str:
     """The report for a terminal or a file. Release strings are escaped for rich and have control
     characters shown; sentences are in ``lang``."""
     buf = io.StringIO()
-    con = Console(file=buf, width=width, highlight=False, force_terminal=False, color_system=None)
+    con = console(markup=True, file=buf, width=width, force_terminal=False, color_system=None)
     T = lambda s: escape(i18n.tr(s, lang))  # noqa: E731
     M = lambda s: escape(clean(s))  # noqa: E731 - any value from the release
     sev = lambda s: f"[{_SEV_STYLE.get(s, '')}]{escape(i18n.term(s, lang, 'severities'))}[/]"  # noqa: E731

@@ -8,10 +8,12 @@ import html
 import io
 import json
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
+from rich.segment import Segment
 
 
 class Format(str, enum.Enum):
@@ -121,8 +123,53 @@ def esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_CONTROL_ALL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def clean(text: object, lines: bool = False) -> str:
+    """``str(text)`` with control and bidi-override characters shown as visible escapes (``\\x1b``,
+    ``\\u202e``); ``lines=True`` keeps newlines and tabs (code, multi-line answers)."""
+    return (_CONTROL if lines else _CONTROL_ALL).sub(_visible, str(text))
+
+
+def _visible(m: re.Match[str]) -> str:
+    o = ord(m.group())
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
+
+
+class SafeConsole(Console):
+    """A rich console that never lets a release string drive the terminal or rich.
+
+    WHY one console class rather than an ``escape`` at every call site: release strings (tensor, file,
+    model and card names, GGUF values, error messages naming them) reach the screen through hundreds
+    of table cells, titles and messages, and one forgotten ``escape`` made a ``[/]`` in a tensor name
+    crash the CLI. Here every ``str`` that rich turns into text passes :func:`clean` first (control
+    and bidi characters shown as ``\\x1b``, never sent), and markup is off unless the caller asks
+    for it, in which case the caller's strings are taoke's own with every outside part escaped
+    (``rich.markup.escape``), as the audit and contamination renderers do.
+    """
+
+    def render_str(self, text: str, **kwargs: Any) -> Any:  # every str -> Text conversion of rich
+        return super().render_str(clean(text, lines=True), **kwargs)
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        # the last step before the terminal: text that reached rich as a ``Text`` (not a ``str``) is
+        # cleaned here; rich's own control segments (cursor moves of a progress bar) pass untouched,
+        # and the colour codes rich adds are made after this, from each segment's style
+        return super()._render_buffer(
+            s if s.control else Segment(clean(s.text, lines=True), s.style, s.control) for s in buffer
+        )
+
+
+def console(*, markup: bool = False, **kwargs: Any) -> Console:
+    """The one way taoke makes a rich console (see :class:`SafeConsole`); ``highlight`` is off."""
+    kwargs.setdefault("highlight", False)
+    return SafeConsole(markup=markup, **kwargs)
+
+
 def stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    return console(soft_wrap=False)
 
 
 def as_group(items: RenderableType | Sequence[RenderableType]) -> RenderableType:
@@ -135,14 +182,12 @@ def as_group(items: RenderableType | Sequence[RenderableType]) -> RenderableType
 def renderables_text(items: RenderableType | Sequence[RenderableType], width: int = 120) -> str:
     """Rich renderables as plain text (no colour codes), ``width`` columns: for files and pipes."""
     buf = io.StringIO()
-    Console(file=buf, width=width, highlight=False, force_terminal=False, color_system=None).print(
-        as_group(items)
-    )
+    console(file=buf, width=width, force_terminal=False, color_system=None).print(as_group(items))
     return buf.getvalue()
 
 
 def renderables_html(items: RenderableType | Sequence[RenderableType], width: int = 120) -> str:
     """Rich renderables as one self-contained HTML page (inline styles, nothing fetched)."""
-    con = Console(file=io.StringIO(), width=width, highlight=False, record=True, force_terminal=True)
+    con = console(file=io.StringIO(), width=width, record=True, force_terminal=True)
     con.print(as_group(items))
     return con.export_html(inline_styles=True)

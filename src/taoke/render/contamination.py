@@ -12,14 +12,13 @@ from typing import Any
 
 from markupsafe import Markup
 from markupsafe import escape as html_escape
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from taoke import i18n
 from taoke.render import svg
-from taoke.render.common import fmt_p, json_report
+from taoke.render.common import console, fmt_p, json_report
 from taoke.render.html import Header, Words, name, page
 from taoke.render.svg import clean
 
@@ -56,7 +55,7 @@ def _m(text: Any, lang: str) -> str:
 def render_text(result: Any, width: int = 110, lang: str = "en") -> str:
     """Terminal report."""
     buf = io.StringIO()
-    con = Console(file=buf, width=width, highlight=False, force_terminal=False, color_system=None)
+    con = console(markup=True, file=buf, width=width, force_terminal=False, color_system=None)
     T = lambda s: escape(i18n.tr(s, lang))  # noqa: E731
     F = lambda s, **kw: escape(clean(i18n.text(i18n.fill(s, lang, **kw))))  # noqa: E731
     con.rule(F("Benchmark contamination: {model}", model=clean(result.model)))

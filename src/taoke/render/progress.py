@@ -53,29 +53,30 @@ class Reporter:
     def __call__(self, task: str, done: int, total: int | None = None, item: str | None = None) -> None:
         if self.mode is Mode.QUIET:
             return
+        from taoke.render.common import clean
+
         if self.mode is Mode.LINES:
             count = f"{done}/{total}" if total is not None else str(done)
-            print(f"{task} {count}" + (f": {item}" if item else ""), file=self._out(), flush=True)
+            print(clean(f"{task} {count}" + (f": {item}" if item else "")), file=self._out(), flush=True)
             return
-        from rich.markup import escape
-
         bar = self._start()
-        description = escape(task + (f": {item}" if item else ""))
+        description = clean(task + (f": {item}" if item else ""))
         if task not in self._tasks:
             self._tasks[task] = bar.add_task(description, total=total)
         bar.update(self._tasks[task], completed=done, total=total, description=description)
 
     def _start(self) -> Any:
         if self._bar is None:
-            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+            from taoke.render.common import console
+
             self._bar = Progress(
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
-                console=Console(file=self._out()),
+                console=console(file=self._out()),
                 transient=True,
             )
             self._bar.start()

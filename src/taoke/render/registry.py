@@ -1,11 +1,15 @@
-"""Renderers for the registry commands (index, search, scan): rich text and JSON; they never compute."""
+"""Renderers for the registry commands (index, search, scan): rich text and JSON; they never compute.
+
+Styles are given as ``Text`` styles, never as markup: the strings here (model names, errors, licences)
+come from releases and registry files, and the console draws every ``str`` literally
+(:class:`taoke.render.common.SafeConsole`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from taoke.render.common import json_report
 
@@ -22,18 +26,20 @@ def render_index(rows: list[dict[str, Any]], fmt: str, registry: str) -> str | T
         failed = sum(1 for r in rows if r.get("status") == "failed")
         verdict = "indexed" if not failed else ("failed" if failed == len(rows) else "partly-failed")
         return json_report("index", {"registry": registry, "models": rows}, verdict)
-    table = Table(title=f"taoke index -> {escape(registry)}", title_justify="left")
+    table = Table(title=f"taoke index -> {registry}", title_justify="left")
     for col in ("model", "status", "id", "family", "params", "declared base", "licence"):
         table.add_column(col)
     for r in rows:
         table.add_row(
-            escape(r.get("name") or r["source"]),
-            r["status"] if r["status"] != "failed" else f"[red]failed[/]: {escape(str(r.get('error')))}",
+            str(r.get("name") or r["source"]),
+            r["status"]
+            if r["status"] != "failed"
+            else Text.assemble(("failed", "red"), f": {r.get('error')}"),
             str(r.get("id") or "-"),
             str(r.get("family") or "-"),
             f"{r['n_params']:,}" if r.get("n_params") else "-",
-            escape(", ".join(r.get("declared_base") or []) or "-"),
-            escape(str(r.get("license") or "-")),
+            ", ".join(map(str, r.get("declared_base") or [])) or "-",
+            str(r.get("license") or "-"),
         )
     return table
 
@@ -43,16 +49,18 @@ def render_search(result: Any, fmt: str) -> str | list[Any]:
     if fmt == "json":
         return json_report("search", result, search_verdict(result))
     d = result.to_dict()
-    head = [
-        f"[bold]{escape(d['query'])}[/]: "
-        + (f"[bold red]{escape(d['verdict'])}[/]" if result.best else "[green]no significant relative[/]")
-        + f"  (registry of {d['registry_size']} models, shortlist by {d['shortlist_method']}; "
-        f"{d['correction']}; alpha={d['alpha']:g})"
+    head: list[Any] = [
+        Text.assemble(
+            (str(d["query"]), "bold"),
+            ": ",
+            (str(d["verdict"]), "bold red") if result.best else ("no significant relative", "green"),
+            f"  (registry of {d['registry_size']} models, shortlist by {d['shortlist_method']}; "
+            f"{d['correction']}; alpha={d['alpha']:g})",
+        )
     ]
     if result.already_indexed is not None:
         head.append(
-            f"[dim]its bytes are already in the registry as {escape(result.already_indexed.name)}"
-            " (excluded)[/]"
+            Text(f"its bytes are already in the registry as {result.already_indexed.name} (excluded)", "dim")
         )
     table = Table(title_justify="left")
     for col in ("rank", "candidate", "ANN cos", "relationship", "p (Holm)", "significant", "evidence"):
@@ -63,11 +71,11 @@ def render_search(result: Any, fmt: str) -> str | list[Any]:
         brief = f"{ev['kind'].removeprefix('lineage-')} z={z:.1f}" if ev and z is not None else "-"
         table.add_row(
             str(i),
-            escape(h.record.name),
+            str(h.record.name),
             f"{h.ann_similarity:.3f}",
             h.relationship,
             _p(h.p_adjusted),
-            "[bold red]yes[/]" if h.significant else "no",
+            Text("yes", "bold red") if h.significant else "no",
             brief,
         )
     return [*head, table]
@@ -85,32 +93,32 @@ def render_scan(result: Any, fmt: str, lang: str = "en") -> str | list[Any]:
     from taoke import i18n
 
     def term(v: str | None, group: str) -> str:
-        return escape(i18n.term(v, lang, group)) if v else "-"
+        return i18n.term(v, lang, group) if v else "-"
 
     table = Table(
-        title=f"taoke scan ({result.executor}, {escape(i18n.tr('Shortlist', lang))}: {result.shortlist}, "
-        f"{result.seconds['total']:.1f} s) -> {escape(result.registry)}",
+        title=f"taoke scan ({result.executor}, {i18n.tr('Shortlist', lang)}: {result.shortlist}, "
+        f"{result.seconds['total']:.1f} s) -> {result.registry}",
         title_justify="left",
     )
     for col in ("finding", "model", "declared base", "nearest relative", "relationship", "p (Holm)"):
-        table.add_column(escape(i18n.tr(col, lang)))
+        table.add_column(i18n.tr(col, lang))
     style = {"undeclared-parent": "bold red", "declared-parent-mismatch": "red", "failed": "yellow"}
     for f in result.findings:
         s = style.get(f.finding)
         label = term(f.finding, "scan_findings")
-        finding = f"[{s}]{label}[/]" if s else label
+        finding = Text(label, s) if s else label
         table.add_row(
             finding,
-            escape(f.name or f.source),
-            escape(", ".join(f.declared_base) or "-"),
-            escape(f.relative or (f.error or "-")),
+            str(f.name or f.source),
+            ", ".join(map(str, f.declared_base)) or "-",
+            str(f.relative or (f.error or "-")),
             term(f.relationship, "relationships"),
             _p(f.p_value_holm),
         )
     counts = ", ".join(
         f"{v} {i18n.term(k, lang, 'scan_findings')}" for k, v in result.counts["finding"].items()
     )
-    return [table, f"[dim]{escape(counts)}[/]"]
+    return [table, Text(counts, "dim")]
 
 
 def render_info(info: dict[str, Any], fmt: str) -> str | Table:
@@ -121,7 +129,7 @@ def render_info(info: dict[str, Any], fmt: str) -> str | Table:
     table.add_column(style="bold")
     table.add_column()
     for k, v in info.items():
-        table.add_row(k, escape(str(len(v) if k == "failures" else v)))
+        table.add_row(k, str(len(v) if k == "failures" else v))
     return table
 
 

@@ -14,11 +14,12 @@ grey and by the colour-blind.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
+
+from taoke.render.common import clean
 
 # viridis at 0, 0.125, ..., 1 (matplotlib's _viridis_data sampled at nine points)
 _VIRIDIS = [
@@ -32,25 +33,10 @@ _VIRIDIS = [
     (170, 220, 50),
     (253, 231, 37),
 ]
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
 FONT = "font-family=\"'Noto Sans','Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif\""
 INK, MUTED, GRID = "#1d2330", "#667085", "#d0d5dd"
 ALERT, GOOD, WARN, MAP = "#b42318", "#027a48", "#b54708", "#e31a1c"
-
-
-_CONTROL_ALL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
-
-
-def clean(text: object, lines: bool = False) -> str:
-    """``str(text)`` with control and bidi-override characters shown as visible escapes (``\\x1b``,
-    ``\\u202e``); ``lines=True`` keeps newlines and tabs (code, multi-line answers)."""
-    return (_CONTROL if lines else _CONTROL_ALL).sub(_visible, str(text))
-
-
-def _visible(m: re.Match[str]) -> str:
-    o = ord(m.group())
-    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
 
 
 def _fill(template: str, **fields: object) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from taoke.errors import CorruptFile
 from taoke.limits import current_limits
 from taoke.tokenizers.view import TokenizerView, is_padding
 
@@ -374,11 +375,43 @@ def _gguf_wordpiece(path: Path) -> Encoder:
     )
 
 
+def is_library_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` is a tokenizer library refusing its data: any ``Exception``, and pyo3's
+    ``PanicException`` (a Rust panic in ``tokenizers``), which derives from ``BaseException`` so that
+    ``except Exception`` misses it and it ends the CLI with a traceback."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
+def guarded(enc: Encoder, path: Path | str | None) -> Encoder:
+    """``enc`` whose ``encode`` turns a library fault (a panic included) into a one-line
+    :class:`~taoke.errors.CorruptFile` naming ``path``: a tokenizer that loads may still panic on the
+    first text it encodes."""
+    inner = enc.encode
+
+    def encode(text: str) -> list[int]:
+        try:
+            return inner(text)
+        except BaseException as exc:
+            if not is_library_fault(exc):
+                raise
+            first = str(exc).splitlines()[0][:120] if str(exc) else ""
+            raise CorruptFile(
+                f"tokenizer library failed to encode: {type(exc).__name__}: {first}", path
+            ) from None
+
+    return Encoder(encode, enc.how)
+
+
 def make_encoder(view: TokenizerView, tiktoken_pattern: str | None = None) -> Encoder:
-    """Build a data-only encoder for ``view``; raises :class:`EncoderUnavailable` with the reason."""
+    """Build a data-only encoder for ``view``; raises :class:`EncoderUnavailable` with the reason. The
+    encoder's faults while encoding are one-line errors (:func:`guarded`)."""
     if not view.source_files:
         raise EncoderUnavailable("no source file to build an encoder from")
     path = view.source_files[0]
+    return guarded(_make_encoder(view, path, tiktoken_pattern), path)
+
+
+def _make_encoder(view: TokenizerView, path: Path, tiktoken_pattern: str | None) -> Encoder:
     try:
         if view.container == "tokenizer.json":
             return _from_tokenizer_json(path)
@@ -397,7 +430,9 @@ def make_encoder(view: TokenizerView, tiktoken_pattern: str | None = None) -> En
             raise EncoderUnavailable(f"GGUF tokenizer model {model!r}: no data-only encoder")
     except EncoderUnavailable:
         raise
-    except Exception as exc:  # a library refusing the data is a finding, not a crash
+    except BaseException as exc:  # a library refusing the data (a panic too) is a finding, not a crash
+        if not is_library_fault(exc):
+            raise
         raise EncoderUnavailable(
             f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
         ) from None

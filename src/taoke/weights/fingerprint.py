@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -48,9 +49,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from taoke.errors import AnalysisError, CorruptFile, SourceNotFound
+from taoke.errors import AnalysisError, CorruptFile, SourceNotFound, TaokeError
 from taoke.limits import Limits
 from taoke.progress import Progress, no_progress
+from taoke.release.bounded import parse_json
 from taoke.weights.invariants import COMPONENTS, BlockInvariants, rms_rows, whiten_rows
 
 FORMAT_VERSION = 1
@@ -218,19 +220,23 @@ def load_fingerprint(path: str | Path) -> Fingerprint:
     p = Path(path)
     if not p.exists():
         raise SourceNotFound("no such fingerprint file", p)
+    _check_members(p)
     try:
         with np.load(p, allow_pickle=False) as z:
-            head = json.loads(z["meta"].tobytes().decode())
-            if head.get("format") != "taoke-fingerprint":
+            head = parse_json(z["meta"].tobytes(), p, what="fingerprint metadata")
+            if not isinstance(head, dict) or head.get("format") != "taoke-fingerprint":
                 raise CorruptFile("not a taoke fingerprint", p)
-            if int(head.get("version", 0)) > FORMAT_VERSION:
+            version = head.get("version", 0)
+            if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+                raise CorruptFile("fingerprint version is not a non-negative integer", p)
+            if version > FORMAT_VERSION:
                 raise CorruptFile(f"fingerprint version {head.get('version')} is newer than this taoke", p)
             inv = {k.split("/", 1)[1]: z[k].astype(np.float32) for k in z.files if k.startswith("inv/")}
             rinv = {k.split("/", 1)[1]: z[k].astype(np.float32) for k in z.files if k.startswith("rinv/")}
             binv = {k.split("/", 1)[1]: z[k].astype(np.float32) for k in z.files if k.startswith("binv/")}
             raw_keys = head["raw_keys"]
             raw_arr = z["raw"] if "raw" in z.files else np.zeros((0, RAW_SAMPLES), np.float32)
-            return Fingerprint(
+            fp = Fingerprint(
                 name=head["name"],
                 meta=head["meta"],
                 anchors=_unpack_bytes(z["anchors"]),
@@ -246,15 +252,105 @@ def load_fingerprint(path: str | Path) -> Fingerprint:
                 binv=binv,
                 quant=_load_quant(z, head.get("quant") or []),
             )
+            _check_loaded(fp, raw_keys, raw_arr)
+            return fp
     except (
         KeyError,
         ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        OverflowError,
         OSError,
         zipfile.BadZipFile,
         json.JSONDecodeError,
         UnicodeDecodeError,
     ) as exc:
         raise CorruptFile(f"unreadable fingerprint ({type(exc).__name__}: {exc})", p) from None
+
+
+MAX_MEMBER_BYTES = 1 << 30
+"""Largest array a fingerprint file may hold (real ones are a few MB: every part has a fixed budget)."""
+
+
+def _check_members(p: Path) -> None:
+    """Every ``.npy`` member's declared shape and dtype fit its declared size, and no member expands
+    past 200x its compressed size or :data:`MAX_MEMBER_BYTES`, before numpy allocates anything.
+
+    WHY our own look at the headers: ``np.load`` of a zip member allocates ``prod(shape)`` items from
+    the ``.npy`` header before reading a byte (a 100-byte member claiming 10^11 floats asks for
+    373 GiB), and inflates a zip bomb whole. Fingerprint files are shared between teams, so they are
+    untrusted input like a release.
+    """
+    try:
+        with zipfile.ZipFile(p) as zf:
+            for info in zf.infolist():
+                if (
+                    info.file_size > MAX_MEMBER_BYTES
+                    or info.file_size > 200 * max(info.compress_size, 1) + 4096
+                ):
+                    raise CorruptFile(
+                        f"fingerprint member {info.filename!r} expands to {info.file_size} bytes: refused", p
+                    )
+                if not info.filename.endswith(".npy"):
+                    continue
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+                    else:
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+                if dtype.hasobject:
+                    raise CorruptFile(f"fingerprint member {info.filename!r} holds Python objects", p)
+                if math.prod(shape) * dtype.itemsize > info.file_size:
+                    raise CorruptFile(
+                        f"fingerprint member {info.filename!r} claims {shape} {dtype} "
+                        f"in {info.file_size} bytes",
+                        p,
+                    )
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise CorruptFile(f"unreadable fingerprint ({type(exc).__name__}: {exc})", p) from None
+
+
+def _check_loaded(fp: Fingerprint, raw_keys: Any, raw_arr: np.ndarray) -> None:
+    """The parts agree with each other and hold finite numbers (a ValueError here: CorruptFile).
+
+    Comparisons index one part by another (anchor ids into embeddings, layers into invariants), so a
+    file whose parts disagree would crash far from here or, worse, compare garbage."""
+    if not isinstance(fp.name, str) or not isinstance(fp.meta, dict):
+        raise ValueError("name or meta has the wrong type")
+    if not isinstance(raw_keys, list) or not all(isinstance(k, str) for k in raw_keys):
+        raise ValueError("raw_keys is not a list of names")
+    if raw_arr.ndim != 2 or len(raw_keys) != raw_arr.shape[0]:
+        raise ValueError(f"{len(raw_keys)} raw keys for raw samples of shape {raw_arr.shape}")
+    n = len(fp.anchors)
+    if fp.anchor_ids.ndim != 1 or fp.anchor_ids.dtype.kind != "i" or len(fp.anchor_ids) != n:
+        raise ValueError(f"{n} anchors but anchor_ids of shape {fp.anchor_ids.shape}")
+    if n and (fp.anchor_ids.min() < 0 or fp.anchor_ids.max() >= 1 << 32):
+        raise ValueError("anchor ids out of range")
+    if fp.embed.ndim != 2 or fp.embed.shape[0] != n:
+        raise ValueError(f"{n} anchors but embeddings of shape {fp.embed.shape}")
+    if fp.vocab_hashes.ndim != 1 or fp.vocab_hashes.dtype != np.uint32:
+        raise ValueError("vocab_hashes is not a uint32 vector")
+    layers = fp.layers
+    if any(x < 0 or x >= 1 << 20 for x in layers) or len(set(layers)) != len(layers):
+        raise ValueError("layer indices out of range or repeated")
+    for part in (fp.inv, fp.rinv, fp.binv):
+        for comp, arr in part.items():
+            if arr.ndim != 3 or arr.shape[0] != len(layers) or arr.shape[1] != arr.shape[2]:
+                raise ValueError(f"invariant {comp!r} of shape {arr.shape} for {len(layers)} layers")
+    if fp.neurons is not None and (fp.neurons.ndim != 3 or fp.neurons.shape[0] != len(layers)):
+        raise ValueError(f"neuron profiles of shape {fp.neurons.shape} for {len(layers)} layers")
+    arrays = [fp.embed, raw_arr, *fp.inv.values(), *fp.rinv.values(), *fp.binv.values()]
+    if fp.neurons is not None:
+        arrays.append(fp.neurons)
+    if not all(np.isfinite(a).all() for a in arrays):
+        raise ValueError("non-finite values")
+    if not all(isinstance(v, float) and math.isfinite(v) for v in fp.rms.values()):
+        raise ValueError("non-finite rms")
+    d = fp.meta.get("d_model")
+    if d is not None and (isinstance(d, bool) or not isinstance(d, int) or not 0 < d <= 1 << 20):
+        raise ValueError("meta d_model out of range")
 
 
 def _load_quant(z: Any, index: Any) -> dict[str, QuantSample]:
@@ -341,49 +437,17 @@ def _hash64(key: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(key, digest_size=8, person=b"taoke-anchor").digest(), "little")
 
 
-def _keys_from_tokenizer_json(path: Path) -> list[bytes | None] | None:
-    from taoke.tokenizers.view import bytelevel_to_bytes, spm_piece_to_bytes
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None
-    model = data.get("model") or {}
-    vocab = model.get("vocab")
-    if isinstance(vocab, list):  # unigram: [[piece, score], ...]
-        pieces = {str(p[0]): i for i, p in enumerate(vocab) if isinstance(p, list) and p}
-    elif isinstance(vocab, dict):
-        pieces = {str(k): int(v) for k, v in vocab.items()}
-    else:
-        return None
-    special = {str(t.get("content")) for t in data.get("added_tokens", []) if t.get("special")}
-    for t in data.get("added_tokens", []):
-        pieces.setdefault(str(t.get("content")), int(t.get("id", -1)))
-    bytelevel = "ByteLevel" in json.dumps(data.get("pre_tokenizer")) or "ByteLevel" in json.dumps(
-        data.get("decoder")
-    )
-    n = max(pieces.values(), default=-1) + 1
-    out: list[bytes | None] = [None] * n
-    for piece, i in pieces.items():
-        if i < 0 or piece in special:
-            continue
-        if bytelevel:
-            b = bytelevel_to_bytes(piece)
-            key = b if b is not None else piece.encode("utf-8")
-        else:
-            key, is_byte = spm_piece_to_bytes(piece)
-            if is_byte:
-                key = piece.encode("utf-8")
-        out[i] = key
-    return out
-
-
 def token_keys(model: Any) -> tuple[list[bytes | None], str]:
     """Per token id, the key that matches it across vocabularies (None: special/padding, not an anchor).
 
-    Prefers the tokenizer engineer's :class:`~taoke.tokenizers.view.TokenizerView` (canonical bytes, any
-    container incl. GGUF) when the model offers one; falls back to reading ``tokenizer.json``; with no
-    tokenizer at all, ids are their own keys (identity alignment, reported as such).
+    The tokenizer engineer's :class:`~taoke.tokenizers.view.TokenizerView` (canonical bytes, any
+    container incl. GGUF) when the model offers one or the release's tokenizer loads; otherwise ids are
+    their own keys (identity alignment, reported as such).
+
+    WHY no second reader: a tokenizer the loader refused (too big, malformed, a link leaving the
+    release) must stay refused. An earlier fallback re-read ``tokenizer.json`` by its release-relative
+    name, i.e. from the *current directory*, with an unbounded parser: it read a file outside the
+    release and could fingerprint with another model's vocabulary.
     """
     view = None
     for attr in ("tokenizer_view", "tokenizer"):
@@ -401,7 +465,7 @@ def token_keys(model: Any) -> tuple[list[bytes | None], str]:
             from taoke.tokenizers.loaders import load_tokenizer
 
             view = load_tokenizer(release)
-        except Exception:  # no or unreadable tokenizer: fall back to tokenizer.json, then to ids
+        except TaokeError:  # no or unreadable tokenizer: ids are their own keys
             view = None
     if view is not None:
         from taoke.tokenizers.view import SPECIAL
@@ -409,11 +473,6 @@ def token_keys(model: Any) -> tuple[list[bytes | None], str]:
         keys = list(view.keys)
         cls = view.token_class
         return [None if (k is None or cls[i] == SPECIAL) else k for i, k in enumerate(keys)], "tokenizer"
-    for f in getattr(model, "tokenizer_files", None) or []:
-        if Path(f).name == "tokenizer.json":
-            keys = _keys_from_tokenizer_json(Path(f))
-            if keys:
-                return keys, "tokenizer.json"
     return [], "ids"
 
 
