@@ -76,7 +76,7 @@ def test_plain_text_lines_and_blocks(tmp_path: Path) -> None:
         ("empty.csv", "\n\n", AnalysisError, "empty"),
         ("empty.txt", "", AnalysisError, "empty"),
         ("bad.jsonl", '{"question": "q", "choices": ["a","b"]}\n', CorruptFile, "answer is missing"),
-        ("broken.jsonl", '{"question": \n', CorruptFile, "not valid JSON"),
+        ("broken.jsonl", '{"question": \n', CorruptFile, "invalid JSON on line 1"),
         ("header.csv", "question,A,B,C,D\nq,a,b,c,d\n", CorruptFile, "no 'answer' column"),
     ],
 )
