@@ -192,7 +192,7 @@ def test_compare_adapter_undeclared_parent(tmp_path: Path, monkeypatch, fixtures
                 ],
             }
 
-    monkeypatch.setattr(AUDIT_JOB, "compare", lambda reference, suspect: Fake())
+    monkeypatch.setattr(AUDIT_JOB, "compare", lambda reference, suspect, **_: Fake())
     r = audit(sus, against=[ref])
     assert (
         r.headline[0]
