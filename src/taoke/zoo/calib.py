@@ -1,0 +1,190 @@
+"""Calibration sets at other widths: independent models of one config, kept only as fingerprints.
+
+WHY: the weight-lineage nulls were fitted on the zoo's d = 64 calibration bases, and a false positive
+turned up at d = 256 (issue 15.1): independent models of the same config, tokenizer and data *order*
+came out "partial, derived" from the raw-basis statistic S2. A null that holds at one width says nothing
+about another, so the false-positive rate has to be measured per width, on models built the way the
+zoo's are (:mod:`taoke.zoo.train`: same corpus, same tokenizer, same trainer), differing only in seed.
+
+Two variants per width:
+
+- default: the seed sets both the initialisation and the data order (``calib-w{W}-{i}``);
+- ``--same-order``: one fixed data-order seed for all, so only the initialisation differs
+  (``calib-w{W}-so-{i}``) -- the case that failed.
+
+Only what ``taoke compare`` needs is stored: each model's fingerprint (:meth:`Fingerprint.save`), never a
+checkpoint, under ``TAOKE_CALIB_DIR`` (default ``calib`` in taoke's cache home, :mod:`taoke.paths`), next
+to ``calib_log.json`` (config, seeds, steps, losses, seconds per model). ``--commit`` also copies the
+fingerprints into ``src/taoke/zoo/data/calib`` (the small committed set the tests read).
+
+    python -m taoke.zoo calib build --width 256 --count 10 --same-order [--steps 120] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from itertools import combinations
+from pathlib import Path
+
+from taoke.paths import cache_dir
+
+#: Training length of a calibration model. Short on purpose ("lightly trained on CPU", as in the
+#: failure report): a d = 256 model trains in about a minute on one thread at this length, so a set of
+#: ten per width is minutes, not hours. Overridable with ``--steps``; the log records what was used.
+STEPS = 120
+LR = 3e-3
+LAYERS = 4
+#: The data-order seed shared by every ``--same-order`` model (its init seeds differ).
+SAME_ORDER_SEED = 7
+#: Init seeds start here so that no calibration model shares a seed with a zoo base (0..3, 100..109).
+SEED0 = 1000
+
+COMMITTED = Path(__file__).resolve().parent / "data" / "calib"
+
+
+def calib_dir() -> Path:
+    """``TAOKE_CALIB_DIR``, else ``calib`` in taoke's cache home."""
+    return cache_dir("calib", "TAOKE_CALIB_DIR")
+
+
+def shape(width: int) -> dict[str, int]:
+    """The calibration config at ``width``: the zoo's small shape (4 layers, 4 query heads over 2 key/value
+    heads, SwiGLU width 3 d) with d_model = ``width``."""
+    return {
+        "hidden_size": width,
+        "num_hidden_layers": LAYERS,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 3 * width,
+    }
+
+
+def model_id(width: int, index: int, same_order: bool) -> str:
+    return f"calib-w{width}-{'so-' if same_order else ''}{index:02d}"
+
+
+def build(
+    width: int,
+    count: int,
+    same_order: bool,
+    out: Path | None = None,
+    steps: int = STEPS,
+    threads: int = 1,
+    start: int = 0,
+) -> list[Path]:
+    """Train ``count`` independent models at ``width`` and write their fingerprints to ``out``.
+
+    Models already present are skipped, so an interrupted build resumes. Returns the fingerprint paths.
+    """
+    from taoke.weights.fingerprint import fingerprint
+    from taoke.zoo.hf import llama_config, model_card, write_folder
+    from taoke.zoo.train import VOCAB, Workspace, build_model, require_torch, train_loop, weights_of
+
+    torch = require_torch()
+    torch.set_num_threads(threads)
+    out = (out or calib_dir()).expanduser()
+    folder = out / f"w{width}"
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = out / "calib_log.json"
+    log: dict = json.loads(log_path.read_text()) if log_path.exists() else {}
+    from taoke.zoo.build import DATA
+
+    ws = Workspace(DATA)  # the committed tokenizers; corpora are read from this machine as the zoo's are
+    tok_json = ws.tokenizer_json("tok-code")
+    tokens, val = ws.stream("tok-code", "code"), ws.stream("tok-code", "code", "held_out")
+    config = llama_config("small", VOCAB, **shape(width))
+    paths = []
+    for i in range(start, start + count):
+        mid = model_id(width, i, same_order)
+        target = folder / f"{mid}.taoke.npz"
+        paths.append(target)
+        if target.exists() and mid in log:
+            continue
+        init_seed = SEED0 + width + i
+        data_seed = SAME_ORDER_SEED if same_order else init_seed
+        t0 = time.time()
+        model = build_model(config, init_seed)
+        rec = train_loop(model, tokens, steps, LR, data_seed, val_tokens=val)
+        with tempfile.TemporaryDirectory() as tmp:
+            card = model_card(mid, f"Calibration model {mid} (independent, d={width}).")
+            hf = write_folder(Path(tmp) / mid, config, weights_of(model), tok_json, card)
+            fp = fingerprint(hf)
+        fp.name = mid
+        fp.save(target)
+        # two builds (two widths) may share one folder: merge into the log as it is on disk now
+        log = json.loads(log_path.read_text()) if log_path.exists() else {}
+        log[mid] = {
+            "width": width,
+            "config": config,
+            "tokenizer": "tok-code",
+            "corpus": "code",
+            "init_seed": init_seed,
+            "data_order_seed": data_seed,
+            "same_order": same_order,
+            "training": rec,
+            "seconds_total": round(time.time() - t0, 1),
+            "threads": threads,
+        }
+        log_path.write_text(json.dumps(log, indent=1, sort_keys=True) + "\n")
+        print(f"{mid}: loss {rec['loss_initial']} -> {rec['loss_final']}, {rec['seconds']} s", flush=True)
+    return paths
+
+
+def fingerprints(root: Path | None = None) -> dict[int, dict[str, Path]]:
+    """Calibration fingerprints found under ``root`` (default: ``TAOKE_CALIB_DIR``), by width then id."""
+    root = (root or calib_dir()).expanduser()
+    found: dict[int, dict[str, Path]] = {}
+    for path in sorted(root.glob("w*/calib-w*.taoke.npz")):
+        width = int(path.parent.name[1:])
+        found.setdefault(width, {})[path.name.removesuffix(".taoke.npz")] = path
+    return found
+
+
+def pairs(ids: list[str]) -> list[tuple[str, str]]:
+    """Every unordered pair of independent models (one direction: the statistics are symmetric enough
+    that both would double-count one draw)."""
+    return list(combinations(sorted(ids), 2))
+
+
+def commit_copy(root: Path | None = None, dest: Path = COMMITTED) -> list[Path]:
+    """Copy the fingerprints and their training log into the package data (the committed set)."""
+    root = (root or calib_dir()).expanduser()
+    copied = []
+    for width, models in fingerprints(root).items():
+        (dest / f"w{width}").mkdir(parents=True, exist_ok=True)
+        for path in models.values():
+            copied.append(Path(shutil.copy2(path, dest / f"w{width}" / path.name)))
+    if (root / "calib_log.json").exists():
+        shutil.copy2(root / "calib_log.json", dest / "calib_log.json")
+    return copied
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m taoke.zoo calib", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="train a calibration set at one width and store its fingerprints")
+    b.add_argument("--width", type=int, required=True)
+    b.add_argument("--count", type=int, default=10)
+    b.add_argument("--start", type=int, default=0, help="first model index (to extend a set)")
+    b.add_argument("--same-order", action="store_true", help="one data-order seed for all; only init differs")
+    b.add_argument("--steps", type=int, default=STEPS)
+    b.add_argument("--threads", type=int, default=1)
+    b.add_argument("--out", help="default: TAOKE_CALIB_DIR or <taoke home>/calib")
+    c = sub.add_parser("commit", help="copy the fingerprints into src/taoke/zoo/data/calib")
+    c.add_argument("--out", help="where they were built (default as for build)")
+    sub.add_parser("list", help="list the calibration fingerprints found")
+    args = parser.parse_args(argv)
+    root = Path(args.out) if getattr(args, "out", None) else None
+    if args.cmd == "build":
+        build(args.width, args.count, args.same_order, root, args.steps, args.threads, args.start)
+    elif args.cmd == "commit":
+        print(f"copied {len(commit_copy(root))} fingerprints to {COMMITTED}")
+    else:
+        for width, models in sorted(fingerprints(root).items()):
+            print(f"d={width}: {len(models)} models, {len(pairs(list(models)))} pairs")
+    return 0
