@@ -15,7 +15,8 @@ Two variants per width:
 Only what ``taoke compare`` needs is stored: each model's fingerprint (:meth:`Fingerprint.save`), never a
 checkpoint, under ``TAOKE_CALIB_DIR`` (default ``calib`` in taoke's cache home, :mod:`taoke.paths`), next
 to ``calib_log.json`` (config, seeds, steps, losses, seconds per model). ``--commit`` also copies the
-fingerprints into ``src/taoke/zoo/data/calib`` (the small committed set the tests read).
+fingerprints (compacted, same-order sets only) into ``src/taoke/zoo/data/calib`` (the small committed
+set the tests read).
 
     python -m taoke.zoo calib build --width 256 --count 10 --same-order [--steps 120] [--threads 1]
 """
@@ -26,10 +27,14 @@ import json
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from itertools import combinations
 from pathlib import Path
 
+import numpy as np
+
 from taoke.paths import cache_dir
+from taoke.weights.fingerprint import Fingerprint
 
 #: Training length of a calibration model. Short on purpose ("lightly trained on CPU", as in the
 #: failure report): a d = 256 model trains in about a minute on one thread at this length, so a set of
@@ -149,14 +154,35 @@ def pairs(ids: list[str]) -> list[tuple[str, str]]:
     return list(combinations(sorted(ids), 2))
 
 
-def commit_copy(root: Path | None = None, dest: Path = COMMITTED) -> list[Path]:
-    """Copy the fingerprints and their training log into the package data (the committed set)."""
+def compact(fp: Fingerprint) -> Fingerprint:
+    """``fp`` with only what the lineage test reads (anchor keys, the three invariant sets, layers,
+    shape metadata): no embedding rows, neuron loadings, raw or quantization samples. A d = 256 file
+    shrinks from about 1 MB to about 0.1 MB, small enough to commit a calibration set; ``taoke compare``
+    on two compact fingerprints gives the same lineage p-value (its explainers have less to say)."""
+    return replace(
+        fp,
+        embed=np.zeros((0, fp.d_model), dtype=np.float32),
+        neurons=None,
+        raw={},
+        rms={},
+        quant={},
+    )
+
+
+def commit_copy(root: Path | None = None, dest: Path = COMMITTED, same_order_only: bool = True) -> list[Path]:
+    """Write compact copies (:func:`compact`) of the fingerprints, and their training log, into the
+    package data (the committed set). ``same_order_only``: only the ``--same-order`` sets (the case that
+    failed), which keeps the committed data under 3 MB."""
+    from taoke.weights import load_fingerprint
+
     root = (root or calib_dir()).expanduser()
     copied = []
     for width, models in fingerprints(root).items():
         (dest / f"w{width}").mkdir(parents=True, exist_ok=True)
-        for path in models.values():
-            copied.append(Path(shutil.copy2(path, dest / f"w{width}" / path.name)))
+        for mid, path in models.items():
+            if same_order_only and "-so-" not in mid:
+                continue
+            copied.append(compact(load_fingerprint(path)).save(dest / f"w{width}" / path.name))
     if (root / "calib_log.json").exists():
         shutil.copy2(root / "calib_log.json", dest / "calib_log.json")
     return copied
@@ -175,15 +201,16 @@ def main(argv: list[str]) -> int:
     b.add_argument("--steps", type=int, default=STEPS)
     b.add_argument("--threads", type=int, default=1)
     b.add_argument("--out", help="default: TAOKE_CALIB_DIR or <taoke home>/calib")
-    c = sub.add_parser("commit", help="copy the fingerprints into src/taoke/zoo/data/calib")
+    c = sub.add_parser("commit", help="copy compact fingerprints into src/taoke/zoo/data/calib")
     c.add_argument("--out", help="where they were built (default as for build)")
+    c.add_argument("--all", action="store_true", help="also the own-order sets (more than 3 MB)")
     sub.add_parser("list", help="list the calibration fingerprints found")
     args = parser.parse_args(argv)
     root = Path(args.out) if getattr(args, "out", None) else None
     if args.cmd == "build":
         build(args.width, args.count, args.same_order, root, args.steps, args.threads, args.start)
     elif args.cmd == "commit":
-        print(f"copied {len(commit_copy(root))} fingerprints to {COMMITTED}")
+        print(f"copied {len(commit_copy(root, same_order_only=not args.all))} fingerprints to {COMMITTED}")
     else:
         for width, models in sorted(fingerprints(root).items()):
             print(f"d={width}: {len(models)} models, {len(pairs(list(models)))} pairs")
