@@ -24,7 +24,6 @@ set the tests read).
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 import time
 from dataclasses import replace
@@ -183,8 +182,11 @@ def commit_copy(root: Path | None = None, dest: Path = COMMITTED, same_order_onl
             if same_order_only and "-so-" not in mid:
                 continue
             copied.append(compact(load_fingerprint(path)).save(dest / f"w{width}" / path.name))
-    if (root / "calib_log.json").exists():
-        shutil.copy2(root / "calib_log.json", dest / "calib_log.json")
+    if (root / "calib_log.json").exists():  # the training record of the models copied, no others
+        log = json.loads((root / "calib_log.json").read_text())
+        kept = {p.name.removesuffix(".taoke.npz") for p in copied}
+        text = json.dumps({k: v for k, v in log.items() if k in kept}, indent=1, sort_keys=True) + "\n"
+        (dest / "calib_log.json").write_text(text)
     return copied
 
 

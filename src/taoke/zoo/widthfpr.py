@@ -30,6 +30,7 @@ from taoke.weights.lineage import lineage
 from taoke.zoo.calib import COMMITTED, calib_dir, fingerprints, pairs
 
 ALPHAS = (0.01, 0.001)
+QQ_LEVELS = (0.01, 0.05, 0.1, 0.2, 0.5)
 CONFIDENCE = 0.95
 #: The target of issue 15.1: FPR at alpha 0.01 at most about 1 % at every width.
 TARGET_FPR = 0.01
@@ -71,14 +72,17 @@ def pair_outcome(ref: Any, sus: Any, nulls: Nulls) -> dict[str, Any]:
     }
 
 
-def _row(width: int, ids: list[str], outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+def row_from_outcomes(
+    width: int, ids: list[str], outcomes: list[dict[str, Any]], split: str | None = None
+) -> dict[str, Any]:
+    """One table row from the pairs' outcomes (``log10_p`` and ``driver`` each)."""
     n = len(outcomes)
     row: dict[str, Any] = {
         "width": width,
         "models": len(ids),
         "same_order_models": sum("-so-" in m for m in ids),
         "pairs": n,
-        "split": SPLIT.get(width, "test"),
+        "split": split or SPLIT.get(width, "test"),
     }
     for a in ALPHAS:
         fps = [o for o in outcomes if o["log10_p"] < np.log10(a)]
@@ -90,6 +94,12 @@ def _row(width: int, ids: list[str], outcomes: list[dict[str, Any]]) -> dict[str
             drivers[o["driver"]] = drivers.get(o["driver"], 0) + 1
         row[f"drivers@{a:g}"] = drivers
     row["min_p"] = float(10 ** min(o["log10_p"] for o in outcomes)) if outcomes else None
+    # a coarse QQ check (issue 20): how many null p-values fall below each level, against n * level
+    row["below"] = {
+        key: {f"{q:g}": sum(1 for o in outcomes if o[key] < np.log10(q)) for q in QQ_LEVELS}
+        for key in ("log10_p", "log10_p_s2")
+        if all(key in o for o in outcomes)
+    }
     return row
 
 
@@ -116,7 +126,7 @@ def width_fpr(
             out = pair_outcome(fps[a], fps[b], nulls)
             out["width"] = width
             outcomes.append(out)
-        rows.append(_row(width, list(fps), outcomes))
+        rows.append(row_from_outcomes(width, list(fps), outcomes))
         all_pairs += outcomes
     return {
         "source": str(root),
@@ -131,7 +141,7 @@ def width_fpr(
 
 def table(report: dict[str, Any]) -> str:
     """The per-width FPR table as Markdown (docs/compare.md and ``bench``)."""
-    if not report.get("present"):
+    if not report.get("rows"):
         return f"no calibration fingerprints under {report.get('source')}: FPR per width not measured"
     head = (
         "| width | split | models (same order) | pairs | FP@0.01 | FPR@0.01 | 95% upper | FP@1e-3 | "
