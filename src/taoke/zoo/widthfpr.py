@@ -9,6 +9,10 @@ each pair is one draw) and counted as a false positive at alpha when the model-l
 95 % upper bound is the Clopper-Pearson bound: 0 of 45 only bounds the FPR below 6.4 %, which is why the
 table prints the bound and not just the rate.
 
+Two models that share an initialisation seed (a ``--same-order`` model and an own-order model built
+with the same index before the seeds were separated) are not independent: such pairs are counted apart
+(``shared_init_pairs``, and how many were detected) and left out of the FPR.
+
 Pairs within a width share models, so they are not independent draws; the count is exact for this set,
 the bound treats the pairs as independent (it is too narrow by that dependence; the model count is shown
 so a reader can judge).
@@ -116,18 +120,25 @@ def width_fpr(
     root = Path(root)
     found = fingerprints(root)
     nulls = packaged_nulls() if nulls is None else nulls
+    seeds = _init_seeds(root)
     rows, all_pairs = [], []
     for width in sorted(found):
         if widths and width not in widths:
             continue
         fps = {m: load_fingerprint(p) for m, p in found[width].items()}
-        outcomes = []
+        outcomes, shared = [], []
         for a, b in pairs(list(fps)):
             out = pair_outcome(fps[a], fps[b], nulls)
             out["width"] = width
-            outcomes.append(out)
-        rows.append(row_from_outcomes(width, list(fps), outcomes))
-        all_pairs += outcomes
+            # two models from one initialisation are not independent (a common ancestor): kept apart
+            same_init = a in seeds and seeds.get(a) == seeds.get(b)
+            out["shared_init"] = same_init
+            (shared if same_init else outcomes).append(out)
+        row = row_from_outcomes(width, list(fps), outcomes)
+        row["shared_init_pairs"] = len(shared)
+        row["shared_init_detected@0.01"] = sum(1 for o in shared if o["log10_p"] < np.log10(0.01))
+        rows.append(row)
+        all_pairs += outcomes + shared
     return {
         "source": str(root),
         "present": bool(rows),
@@ -137,6 +148,17 @@ def width_fpr(
         "pairs": all_pairs,
         "seconds": time.perf_counter() - t0,
     }
+
+
+def _init_seeds(root: Path) -> dict[str, int]:
+    """Each calibration model's initialisation seed, from the training log next to the fingerprints."""
+    import json
+
+    path = root / "calib_log.json"
+    if not path.exists():
+        return {}
+    log = json.loads(path.read_text())
+    return {k: int(v["init_seed"]) for k, v in log.items() if isinstance(v, dict) and "init_seed" in v}
 
 
 def table(report: dict[str, Any]) -> str:
