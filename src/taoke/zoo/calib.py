@@ -15,8 +15,8 @@ Two variants per width:
 Only what ``taoke compare`` needs is stored: each model's fingerprint (:meth:`Fingerprint.save`), never a
 checkpoint, under ``TAOKE_CALIB_DIR`` (default ``calib`` in taoke's cache home, :mod:`taoke.paths`), next
 to ``calib_log.json`` (config, seeds, steps, losses, seconds per model). ``--commit`` also copies the
-fingerprints (compacted, same-order sets only) into ``src/taoke/zoo/data/calib`` (the small committed
-set the tests read).
+fingerprints (compacted; ``--width`` to choose) into ``src/taoke/zoo/data/calib`` (the small committed
+set the tests read: d = 256, 16 models).
 
     python -m taoke.zoo calib build --width 256 --count 10 --same-order [--steps 120] [--threads 1]
 """
@@ -172,15 +172,22 @@ def compact(fp: Fingerprint) -> Fingerprint:
     )
 
 
-def commit_copy(root: Path | None = None, dest: Path = COMMITTED, same_order_only: bool = True) -> list[Path]:
+def commit_copy(
+    root: Path | None = None,
+    dest: Path = COMMITTED,
+    same_order_only: bool = False,
+    widths: list[int] | None = None,
+) -> list[Path]:
     """Write compact copies (:func:`compact`) of the fingerprints, and their training log, into the
-    package data (the committed set). ``same_order_only``: only the ``--same-order`` sets (the case that
-    failed), which keeps the committed data under 3 MB."""
+    package data (the committed set). ``same_order_only``: only the ``--same-order`` sets; ``widths``: only
+    these widths (the committed set is d = 256, all 16 models: 2.2 MB, under the 3 MB budget)."""
     from taoke.weights import load_fingerprint
 
     root = (root or calib_dir()).expanduser()
     copied = []
     for width, models in fingerprints(root).items():
+        if widths and width not in widths:
+            continue
         (dest / f"w{width}").mkdir(parents=True, exist_ok=True)
         for mid, path in models.items():
             if same_order_only and "-so-" not in mid:
@@ -209,14 +216,16 @@ def main(argv: list[str]) -> int:
     b.add_argument("--out", help="default: TAOKE_CALIB_DIR or <taoke home>/calib")
     c = sub.add_parser("commit", help="copy compact fingerprints into src/taoke/zoo/data/calib")
     c.add_argument("--out", help="where they were built (default as for build)")
-    c.add_argument("--all", action="store_true", help="also the own-order sets (more than 3 MB)")
+    c.add_argument("--same-order-only", action="store_true", help="only the --same-order sets")
+    c.add_argument("--width", type=int, action="append", help="only these widths (repeatable)")
     sub.add_parser("list", help="list the calibration fingerprints found")
     args = parser.parse_args(argv)
     root = Path(args.out) if getattr(args, "out", None) else None
     if args.cmd == "build":
         build(args.width, args.count, args.same_order, root, args.steps, args.threads, args.start)
     elif args.cmd == "commit":
-        print(f"copied {len(commit_copy(root, same_order_only=not args.all))} fingerprints to {COMMITTED}")
+        copied = commit_copy(root, same_order_only=args.same_order_only, widths=args.width)
+        print(f"copied {len(copied)} fingerprints to {COMMITTED}")
     else:
         for width, models in sorted(fingerprints(root).items()):
             print(f"d={width}: {len(models)} models, {len(pairs(list(models)))} pairs")
