@@ -56,6 +56,7 @@ def register(app: typer.Typer) -> None:
                 calibrate_to=calibrate,
                 progress=progress,
                 sweep=pairs is None,
+                widths=pairs is None,  # the per-width FPR belongs to the built-in zoo's evaluation
             )
         if fmt is Format.JSON:
             emit(json_report("eval", report, None), fmt, output)

@@ -214,7 +214,47 @@ def eval_renderables(report: dict[str, Any]) -> list[Any]:
         pt.add_column(col, justify="right" if col != "class" else "left")
     for cls, v in sorted(report["per_class"].items()):
         pt.add_row(cls, str(v["n"]), str(v["correct"]), fmt_p(v["min_p"]), fmt_p(v["max_p"]))
-    return [t, pt, Text("\n".join(lines))]
+    out: list[Any] = [t, pt, Text("\n".join(lines))]
+    wf = report.get("width_fpr")
+    if wf is not None:
+        out += width_fpr_renderables(wf)
+    return out
+
+
+def width_fpr_renderables(wf: dict[str, Any]) -> list[Any]:
+    """Issue 15.1's per-width false-positive table (independent pairs of calibration models per width;
+    95 % Clopper-Pearson upper bounds), or one line saying it was not measured -- never a silent 0."""
+    rows = wf.get("rows") or []
+    notes = []
+    if wf.get("missing"):
+        notes.append(f"FPR per width: {wf['missing']}")
+    if not rows:
+        return [Text("\n".join(notes or ["FPR per width: not measured (no calibration fingerprints)"]))]
+    t = Table(title="false positives per width (independent pairs; 95% one-sided Clopper-Pearson bound)")
+    cols = ("width", "split", "models", "pairs", "FP@0.01", "FPR", "upper")
+    cols += ("FP@1e-3", "FPR", "upper", "drivers")
+    for col in cols:
+        t.add_column(col, justify="left" if col in ("split", "drivers") else "right")
+    for r in rows:
+        drivers = ", ".join(f"{k} {v}" for k, v in sorted((r.get("drivers@0.01") or {}).items())) or "-"
+        t.add_row(
+            str(r["width"]),
+            str(r["split"]),
+            str(r["models"]),
+            str(r["pairs"]),
+            str(r["fp@0.01"]),
+            _num(r["fpr@0.01"], ".3f"),
+            _num(r["upper95@0.01"], ".3f"),
+            str(r["fp@0.001"]),
+            _num(r["fpr@0.001"], ".3f"),
+            _num(r["upper95@0.001"], ".3f"),
+            drivers,
+        )
+    notes.append(
+        f"calibration fingerprints: {wf.get('source')}; widths not listed: not measured "
+        "(the rates say nothing about them)"
+    )
+    return [t, Text("\n".join(notes))]
 
 
 def split_markdown(report: dict[str, Any]) -> str:

@@ -22,14 +22,18 @@ components of the Fisher-z transformed correlation of their invariants):
     equal widths and breaks under a residual rotation/permutation, but does not depend on the
     embeddings (it sees blocks transplanted into a model that kept its own embeddings: partial copies).
     An independent model's residual coordinates are exchangeable (i.i.d. init and permutation-
-    equivariant training), so there is no convergence to allow for, only noise: the null is the
-    calibrated spread of raw-basis scores between independent models, never tighter than this pair's
-    own probe-permutation noise (model tracing, Zhu et al. ICML 2025, makes the same exchangeability
-    argument for its exact permutation null over MLP neurons, github.com/ahmeda14960/model-tracing).
-    Without a calibration file, the pair's own off-map layer pairs give the centre and spread.
+    equivariant training), so there is no convergence to allow for, only noise, and the null needs no
+    calibration at all: the model-level p-value is an exact Monte Carlo permutation test over the probe
+    correspondence (:func:`raw_basis_permutation_test`; model tracing, Zhu et al. ICML 2025, makes the
+    same exchangeability argument for its exact permutation null over MLP neurons,
+    github.com/ahmeda14960/model-tracing). Until issue 15.1 it was a Gaussian with the spread of d = 64
+    zoo pairs; the scores are right-skewed, more so at larger widths, and that tail under-stated p
+    (``docs/compare.md``, "False positives per width"). The calibrated ``raw_basis`` fit is still
+    written by ``taoke eval --calibrate`` as a record of the spread; the test does not use it.
 
-The model-level p-value is a Bonferroni minimum over the two statistics (and over every layer pair for
-S2), which is valid whatever the dependence between layers (Fisher's method, used by model tracing,
+The model-level p-value is a Bonferroni minimum over the statistics (S1, S2 and the weight-basis S3 of
+:mod:`taoke.weights.weightbasis`; S2's maximum over layer pairs is inside its permutation test), which is
+valid whatever the dependence between layers (Fisher's method, used by model tracing,
 assumes independent layers; it would be anti-conservative here because layers of one model share a
 residual basis). Layer-pair p-values (for the layer map and the ``layers`` output) are the tails of
 the per-layer-pair nulls, Bonferroni over reference layers.
@@ -56,6 +60,7 @@ from taoke.weights.similarity import (
     best_layer_map,
     component_similarity,
     permutation_noise,
+    permutation_scores,
     shared_anchors,
 )
 from taoke.weights.weightbasis import WeightBasisStat, weight_basis_statistic
@@ -63,6 +68,22 @@ from taoke.weights.weightbasis import WeightBasisStat, weight_basis_statistic
 NULL_FILE = "weights_null.json"
 MIN_SHARED_ANCHORS = 16
 LAYER_ALPHA = 1e-3  # per-suspect-layer significance for drawing the layer map (after Bonferroni)
+#: S2's Monte Carlo permutation test (:func:`raw_basis_permutation_test`): at most RAW_DRAWS draws, stopped
+#: once RAW_EXCEEDANCES of them reach the observed statistic (Besag & Clifford 1991). RAW_DRAWS is set by
+#: what the p-value must resolve, not by data: the model-level p is a Bonferroni minimum over (at most)
+#: three statistics and ``taoke compare``'s default alpha is 1e-3, so S2 alone must resolve 1e-3 / 3;
+#: 1 / (3999 + 1) = 2.5e-4 does. RAW_EXCEEDANCES = 20 keeps the relative error of a stopped estimate
+#: near 1 / sqrt(20) while an independent pair (p ~ U(0, 1)) costs about 20 (1 + ln 200) ~ 130 draws.
+RAW_DRAWS = 3999
+RAW_EXCEEDANCES = 20
+RAW_SEED = 0
+#: When S1 or S3 already has log10 p <= RAW_SETTLED, S2 runs at most RAW_DRAWS_SETTLED draws: the
+#: model-level p is the minimum over the statistics, so every decision at alpha >= 3e-6 (three
+#: statistics) is a rejection whatever S2's exact p; S2's own p then resolves 1e-2 and is a Gaussian tail
+#: below (flagged ``extrapolated``). This keeps a derived pair's compare as fast as before (a full set
+#: of draws costs seconds) without changing any decision at the alphas taoke uses.
+RAW_SETTLED = -6.0
+RAW_DRAWS_SETTLED = 99
 
 
 @dataclass
@@ -227,15 +248,30 @@ def layer_scores(sims: dict[str, np.ndarray]) -> np.ndarray:
     return np.mean([fisher_z(s) for s in sims.values()], axis=0)
 
 
-def internal_null(score: np.ndarray, exclude: np.ndarray, source: str) -> Null | None:
-    """Robust centre/spread of the layer pairs not in ``exclude`` (the off-map pairs of this comparison)."""
-    vals = score[~exclude]
-    if vals.size < 6:
-        return None
-    med = float(np.median(vals))
-    mad = float(np.median(np.abs(vals - med))) * 1.4826
-    sd = max(mad, float(np.std(vals)) * 0.5, 1e-4)
-    return Null(med, sd, source, int(vals.size))
+@dataclass(frozen=True)
+class RawPermutationTest:
+    """S2's model-level test on one pair: an exact Monte Carlo permutation test over the probe
+    correspondence (:func:`raw_basis_permutation_test`)."""
+
+    statistic: float  # max over layer pairs of the raw-basis score (Fisher-z units)
+    log10p: float  # one-sided, before the Bonferroni over statistics
+    draws: int
+    exceedances: int
+    mean: float  # permutation mean and SD of a layer-pair score (draws x layer pairs)
+    sd: float
+    extrapolated: bool  # no draw reached the statistic: p below 1 / (draws + 1) is a Gaussian tail
+
+    def describe(self) -> str:
+        how = (
+            f"sequential Monte Carlo permutation test (Besag-Clifford: {self.exceedances} of {self.draws} "
+            "draws with the suspect's probe order shuffled reach the observed maximum over layer pairs)"
+        )
+        if self.extrapolated:
+            how += (
+                f"; no draw reached it, so p below 1/{self.draws + 1} is the Gaussian tail of the "
+                f"permutation moments (mean {self.mean:.4f}, sd {self.sd:.4f}), Bonferroni over layer pairs"
+            )
+        return how
 
 
 @dataclass
@@ -260,6 +296,7 @@ class LineageStats:
     log10p_basis_free: float = 0.0
     log10p_raw_basis: float = 0.0
     weight_basis: WeightBasisStat | None = None  # S3, :mod:`taoke.weights.weightbasis`
+    raw_test: RawPermutationTest | None = None  # S2's model-level permutation test
 
     def similarity(self) -> np.ndarray:
         """The ``[L_ref, L_sus]`` similarity shown to users: S1 as a correlation (S2 where S1 was not
@@ -365,13 +402,22 @@ class LineageStats:
                     "mean Fisher-z correlation of probe-vector invariants in the raw residual basis",
                     float(self.s2[i, j]),
                     p_value(min(0.0, lp)),
-                    "exchangeable residual basis: "
-                    + self.null2.describe()
-                    + "; Bonferroni over layer pairs and statistics",
+                    "exchangeable probes (the two residual bases unrelated): "
+                    + (self.raw_test.describe() if self.raw_test is not None else self.null2.describe())
+                    + "; Bonferroni over the statistics",
                     {
                         "reference_layer": int(i),
                         "suspect_layer": int(j),
                         "z": float(self.null2.z(self.s2[i, j])),
+                        **(
+                            {
+                                "permutation_draws": self.raw_test.draws,
+                                "permutation_exceedances": self.raw_test.exceedances,
+                                "extrapolated": self.raw_test.extrapolated,
+                            }
+                            if self.raw_test is not None
+                            else {}
+                        ),
                     },
                 )
             )
@@ -417,6 +463,69 @@ def effective_pairs(cal: NullFit) -> int:
     Student-t of a new value (dof = n_eff - 1, scale x sqrt(1 + 1/n_eff)), not as a Gaussian whose tail
     45 correlated pairs cannot pin down (on the zoo, one same-data pair out of 45 sits 4 SDs out)."""
     return max(2, int(cal.n_models if cal.n_models is not None else 10) // 2)
+
+
+def raw_basis_permutation_test(
+    ref: dict[str, np.ndarray],
+    sus: dict[str, np.ndarray],
+    s2: np.ndarray,
+    max_draws: int = RAW_DRAWS,
+    exceedances: int = RAW_EXCEEDANCES,
+    seed: int = RAW_SEED,
+) -> RawPermutationTest:
+    """S2's model-level p-value from this pair alone: how often shuffling the suspect's probe order gives a
+    maximum over layer pairs at least as large as the observed one.
+
+    WHY a permutation test: under independence the two models' residual bases are unrelated and the
+    fixed probes are exchangeable (independent i.i.d. initialisations and permutation-equivariant
+    training make every probe direction alike), so every reordering of one side's probes is as likely as
+    the observed order -- the exchangeability argument of model tracing's exact permutation test (Zhu et
+    al., ICML 2025, github.com/ahmeda14960/model-tracing), applied to probes instead of neurons. The
+    earlier null (a Gaussian with the spread of d = 64 zoo pairs) assumed a tail the scores do not have:
+    they are right-skewed, and the skew grows with width (issue 15.1: p = 5e-4 between independent
+    d = 256 models). The permutation distribution carries its own skew, at any width, with nothing
+    fitted.
+
+    Sequential (Besag & Clifford, Biometrika 1991): draws in order until ``exceedances`` of them reach
+    the statistic (at draw l: p = h / l) or ``max_draws`` are made (g reached it: p = (g + 1) /
+    (max_draws + 1)); both are exact p-values. When no draw reaches it the exact p is only bounded by
+    1 / (max_draws + 1); the reported p is then the smaller Gaussian tail of the permutation moments
+    (Bonferroni over layer pairs), flagged ``extrapolated``: a test at any alpha above that bound decides
+    exactly as the permutation test does.
+    """
+    k = _inv_size(ref)
+    ident = SharedAnchors(np.arange(k), np.arange(k), k, k)
+    t = float(np.max(s2))
+    rng = np.random.default_rng(seed)
+    drawn: list[np.ndarray] = []
+    hits, n, size = 0, 0, 32
+    stopped = False
+    while n < max_draws:
+        size = min(size, max_draws - n)
+        perms = np.stack([rng.permutation(k) for _ in range(size)])
+        scores = permutation_scores(ref, sus, ident, perms)
+        reach = scores.reshape(size, -1).max(axis=1) >= t
+        cum = hits + np.cumsum(reach)
+        if cum[-1] >= exceedances:
+            stop = int(np.argmax(cum >= exceedances))  # the draw that made the h-th exceedance
+            drawn.append(scores[: stop + 1])
+            n += stop + 1
+            hits = exceedances
+            stopped = True
+            break
+        drawn.append(scores)
+        hits, n, size = int(cum[-1]), n + size, size * 2
+    allv = np.concatenate(drawn).ravel()
+    mean, sd = float(allv.mean()), float(max(allv.std(ddof=1), 1e-6))
+    if stopped:
+        log10p = float(np.log10(exceedances / n))
+    else:
+        log10p = float(np.log10((hits + 1) / (n + 1)))
+    extrapolated = hits == 0
+    if extrapolated:
+        tail = float(norm.logsf((t - mean) / sd) / np.log(10)) + float(np.log10(s2.size))
+        log10p = min(log10p, tail)
+    return RawPermutationTest(t, min(0.0, log10p), n, hits, mean, sd, extrapolated)
 
 
 def basis_free_null(z_cal: NullFit | None, perm_mean: float, perm_sd: float, n_shared: int) -> Null:
@@ -485,58 +594,13 @@ def lineage(ref: Fingerprint, sus: Fingerprint, nulls: Nulls) -> LineageStats:
     elif ref.d_model != sus.d_model:
         notes.append(f"the raw-basis statistic needs equal widths (d_model {ref.d_model} vs {sus.d_model})")
     s2 = layer_scores(rb) if rb else None
-    null2 = None
-    log10p2 = np.zeros(shape)
-    if s2 is not None:
-        _, perm_sd = permutation_noise(ref.rinv, sus.rinv, ident)
-        c = cal.raw_basis
-        if c is not None:
-            # Calibrated centre and spread, but never tighter than this pair's own probe-permutation
-            # noise scaled by the ratio seen in calibration (so the null follows the noise level of
-            # other widths and probe counts).
-            ratio = float(c.perm_ratio if c.perm_ratio is not None else 1.0)
-            sd2 = max(c.sd, ratio * perm_sd)
-            src = c.source
-            if sd2 > c.sd:
-                src += f"; sd raised to {ratio:.2f} x this pair's probe-permutation noise"
-            null2 = Null(c.mu, sd2, src, int(c.n))
-        else:
-            on_map = np.zeros(shape, dtype=bool)
-            for j in range(n_sus):
-                on_map[int(np.argmax(s2[:, j])), j] = True
-            for i in range(n_ref):
-                on_map[i, int(np.argmax(s2[i, :]))] = True
-            null2 = internal_null(s2, on_map, "this pair's off-map layer pairs (uncalibrated)")
-            if null2 is None or null2.sd < perm_sd:
-                null2 = Null(
-                    0.0 if null2 is None else null2.mu, perm_sd, "probe-permutation noise (uncalibrated)"
-                )
-            notes.append("no calibrated null for the raw-basis statistic: using this pair's own layers")
-        log10p2 = null2.log10_sf(s2)
-
     # S3: the same invariants on each model's own weight-derived probes (no token needed)
     wb, why_not = weight_basis_statistic(ref, sus)
     log10p3 = wb.log10p if wb is not None and wb.log10p.shape == shape else np.zeros(shape)
     if wb is None and why_not and not bf:
         notes.append(why_not)
-    n_stats = int(null1 is not None) + int(null2 is not None) + int(wb is not None)
-    if n_stats == 0:
-        log10p = np.zeros(shape)
-    else:
-        log10p = np.minimum(np.minimum(log10p1, log10p2), log10p3)
-        log10p = np.minimum(0.0, log10p + np.log10(n_stats))
-    # layer map on significance: a suspect layer maps to its most significant reference layer if that
-    # clears LAYER_ALPHA after Bonferroni over the reference layers
-    thr = -np.log10(LAYER_ALPHA) + np.log10(max(n_ref, 1))
-    layer_map = best_layer_map(-log10p, thr) if log10p.size else [None] * n_sus
-    layer_log10p = []
-    for j in range(n_sus):
-        i = layer_map[j]
-        best = float(log10p[:, j].min()) if n_ref else 0.0
-        val = float(log10p[i, j]) if i is not None else best
-        layer_log10p.append(min(0.0, val + np.log10(max(n_ref, 1))))
 
-    # model-level p-values, one per statistic, then Bonferroni over the statistics
+    # model-level p-values of S1 and S3 (S2's follows: how many permutations it needs depends on them)
     t1 = None
     t1_null = None
     model1 = 0.0
@@ -560,8 +624,45 @@ def lineage(ref: Fingerprint, sus: Fingerprint, nulls: Nulls) -> LineageStats:
             model1 = float(t1_null.log10_sf(np.asarray(t1)))
         else:
             model1 = float(log10p1.min()) + np.log10(log10p1.size)
-    model2 = float(log10p2.min()) + np.log10(log10p2.size) if null2 is not None and s2 is not None else 0.0
     model3 = wb.log10p_model if wb is not None else 0.0
+
+    null2 = None
+    log10p2 = np.zeros(shape)
+    raw_test = None
+    if s2 is not None:
+        # Self-calibrating (issue 15.1): the layer-pair null is this pair's own probe-permutation
+        # distribution (for the layer map) and the model-level p an exact permutation test; the
+        # calibrated ``raw_basis`` fit of d = 64 zoo pairs is kept in the nulls file as a record only.
+        settled = min(model1, model3) <= RAW_SETTLED
+        raw_test = raw_basis_permutation_test(
+            ref.rinv, sus.rinv, s2, max_draws=RAW_DRAWS_SETTLED if settled else RAW_DRAWS
+        )
+        null2 = Null(
+            raw_test.mean,
+            raw_test.sd,
+            f"this pair's probe-permutation distribution ({raw_test.draws} draws of the suspect's probe "
+            "order shuffled; nothing fitted)",
+        )
+        log10p2 = null2.log10_sf(s2)
+    n_stats = int(null1 is not None) + int(null2 is not None) + int(wb is not None)
+    if n_stats == 0:
+        log10p = np.zeros(shape)
+    else:
+        log10p = np.minimum(np.minimum(log10p1, log10p2), log10p3)
+        log10p = np.minimum(0.0, log10p + np.log10(n_stats))
+    # layer map on significance: a suspect layer maps to its most significant reference layer if that
+    # clears LAYER_ALPHA after Bonferroni over the reference layers
+    thr = -np.log10(LAYER_ALPHA) + np.log10(max(n_ref, 1))
+    layer_map = best_layer_map(-log10p, thr) if log10p.size else [None] * n_sus
+    layer_log10p = []
+    for j in range(n_sus):
+        i = layer_map[j]
+        best = float(log10p[:, j].min()) if n_ref else 0.0
+        val = float(log10p[i, j]) if i is not None else best
+        layer_log10p.append(min(0.0, val + np.log10(max(n_ref, 1))))
+
+    # model level: Bonferroni over the statistics
+    model2 = raw_test.log10p if raw_test is not None else 0.0
     model = min(model1, model2, model3) + np.log10(max(n_stats, 1))
     which = (
         "basis-free"
@@ -587,6 +688,7 @@ def lineage(ref: Fingerprint, sus: Fingerprint, nulls: Nulls) -> LineageStats:
         log10p_basis_free=min(0.0, model1),
         log10p_raw_basis=min(0.0, model2),
         weight_basis=wb,
+        raw_test=raw_test,
     )
 
 

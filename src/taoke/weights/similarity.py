@@ -110,6 +110,55 @@ def permutation_noise(
     return float(v.mean()), float(max(v.std(ddof=1), 1e-6))
 
 
+def permutation_scores(
+    inv_ref: dict[str, np.ndarray],
+    inv_sus: dict[str, np.ndarray],
+    anchors: SharedAnchors,
+    perms: np.ndarray,
+    chunk: int = 128,
+) -> np.ndarray:
+    """``[n, L_ref, L_sus]`` layer-pair scores (mean Fisher-z over components) with the suspect's anchors
+    (or probes) reordered by each row of ``perms`` (``[n, m]`` permutations of ``range(m)``, ``m`` the
+    shared anchors), one permutation per draw shared by every component and layer.
+
+    WHY the whole matrix per draw and not only its moments (:func:`permutation_noise`): a model-level
+    test takes the maximum over layer pairs, and the permutation distribution of that maximum is what an
+    exact (Monte Carlo) permutation p-value needs; the moments alone assume a Gaussian tail, which the
+    raw-basis scores do not have (right-skewed: a few dominant directions of a trained block make the
+    off-diagonal entries products of a few loadings). A row of ``perms`` equal to ``range(m)`` gives
+    exactly :func:`component_similarity`'s scores.
+    """
+    comps = [c for c in inv_ref if c in inv_sus]
+    m = len(anchors.ref)
+    n_ref = next(iter(inv_ref.values())).shape[0] if inv_ref else 0
+    n_sus = next(iter(inv_sus.values())).shape[0] if inv_sus else 0
+    n = len(perms)
+    out = np.zeros((n, n_ref, n_sus))
+    if not comps or m < 4 or n == 0:
+        return out
+    # The mean and norm of a matrix's off-diagonal entries do not change when its rows and columns are
+    # permuted together, so each side is standardised once (diagonal set to 0) and a draw is a gather.
+    flat = (perms[:, :, None] * m + perms[:, None, :]).reshape(n, m * m)
+    for c in comps:
+        a = _standardised_square(np.nan_to_num(inv_ref[c]), anchors.ref).reshape(n_ref, m * m)
+        b = _standardised_square(np.nan_to_num(inv_sus[c]), anchors.sus).reshape(n_sus, m * m)
+        for lo in range(0, n, chunk):
+            g = b[:, flat[lo : lo + chunk]]  # [L_sus, c, m*m]
+            r = (g.reshape(-1, m * m) @ a.T).reshape(n_sus, -1, n_ref).transpose(1, 2, 0)
+            out[lo : lo + chunk] += np.arctanh(np.clip(r, -0.999999, 0.999999))
+    return out / len(comps)
+
+
+def _standardised_square(stack: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """[L, m, m] on ``idx``: off-diagonal entries z-scored and scaled to unit norm as in
+    :func:`_offdiag_standardised`, the diagonal set to 0 (so a dot product of two is their correlation)."""
+    m = len(idx)
+    mask = ~np.eye(m, dtype=bool)
+    out = np.zeros((stack.shape[0], m, m))
+    out[:, mask] = _offdiag_standardised(stack, idx)
+    return out
+
+
 def best_layer_map(score: np.ndarray, threshold: float) -> list[int | None]:
     """For each suspect layer, the reference layer with the highest score if it clears ``threshold``.
 

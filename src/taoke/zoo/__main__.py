@@ -3,6 +3,7 @@
     python -m taoke.zoo build DIR [--retrain] [--with-training] [--only ID ...]
     python -m taoke.zoo train [--out DIR] [--stage bases|derivatives|all] [--threads N]
     python -m taoke.zoo manifest [--calibration] [--markdown]
+    python -m taoke.zoo calib build --width W [--count N] [--same-order]   (taoke.zoo.calib)
 
 ``build`` materializes every model into DIR (numpy steps over the committed checkpoints; seconds) and
 writes DIR/manifest.json. ``--retrain`` first retrains every checkpoint from the corpora (needs torch;
@@ -98,6 +99,12 @@ def _manifest(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from taoke.zoo.build import DATA
+
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["calib"]:  # its own sub-commands (build / commit / list): see taoke.zoo.calib
+        from taoke.zoo.calib import main as calib_main
+
+        return calib_main(argv[1:])
 
     parser = argparse.ArgumentParser(prog="python -m taoke.zoo", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)

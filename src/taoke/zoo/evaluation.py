@@ -179,12 +179,17 @@ def evaluate(
     calibrate_to: str | Path | None = None,
     progress: Progress = no_progress,
     sweep: bool = True,
+    widths: bool = True,
+    calib_root: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run the zoo evaluation; see the module docstring. Returns the JSON-able report.
 
     ``nulls``: compare the labelled pairs with these nulls instead of the pooled calibration fit;
     ``calibrate_to``: also write the pooled calibration (laid over the packaged nulls) to this file.
     ``sweep``: also run the weak-merge sweep (:func:`weak_merges`; the zoo's own models only).
+    ``widths``: also report the false-positive rate per width (:func:`width_report`): d = 64 from the
+    leave-one-out calibration rows, other widths from the calibration fingerprints under ``calib_root``
+    (default: ``TAOKE_CALIB_DIR`` when it holds a set, else the committed compact set).
     """
     from taoke.zoo.pairs import calibration_pairs, manifest
 
@@ -276,10 +281,41 @@ def evaluate(
     )
     if sweep:
         report["weak_merges"] = weak_merges(cache, in_use)
+    if widths:
+        report["width_fpr"] = width_report(calib_rows, calib_root, nulls or base)
     return report
 
 
+def width_report(
+    calib_rows: list[dict[str, Any]], root: str | Path | None = None, nulls: Nulls | None = None
+) -> dict[str, Any]:
+    """Issue 15.1: the per-width false-positive table. d = 64 comes from this evaluation's calibration
+    rows (the zoo's calib-00..09, each pair against a leave-one-out refit of the nulls fitted on them);
+    the other widths from :func:`taoke.zoo.widthfpr.width_fpr` on the calibration fingerprints (nulls as
+    shipped: nothing in them was fitted on those widths). ``present`` says whether any other width was
+    found; when none was, the rows hold d = 64 only and ``missing`` says why."""
+    from taoke.zoo.widthfpr import SPLIT, row_from_outcomes, width_fpr
+
+    rep = width_fpr(root, nulls)
+    rows = list(rep["rows"])
+    if calib_rows:
+        outcomes = [
+            {"log10_p": r["log10_p_value"] if r["log10_p_value"] is not None else 0.0, "driver": r["driver"]}
+            for r in calib_rows
+        ]
+        ids = sorted({m for r in calib_rows for m in (r["reference"], r["suspect"])})
+        rows.insert(0, row_from_outcomes(64, ids, outcomes, SPLIT[64] + " (leave-one-out)"))
+    out = {**rep, "rows": rows}
+    if not rep["present"]:
+        out["missing"] = (
+            f"no calibration fingerprints at other widths under {rep['source']}: build them with "
+            "`python -m taoke.zoo calib build --width W --same-order`"
+        )
+    return out
+
+
 SWEEP_ALPHA = 0.01
+_STATISTICS = ("lineage-basis-free", "lineage-raw-basis", "lineage-weight-basis")
 
 
 def weak_merges(cache: FingerprintCache, nulls: Nulls, alpha: float = SWEEP_ALPHA) -> dict[str, Any]:
@@ -321,8 +357,16 @@ def _row(p: dict[str, Any], pid: str, res: CompareResult, seconds: float) -> dic
         if e.kind.startswith("lineage-") and e.detail.get("z") is not None:
             if z is None or e.detail["z"] > z:
                 z, stat = float(e.detail["z"]), e.kind
+    drivers = [
+        (e.p_value, e.kind.removeprefix("lineage-"))
+        for e in res.evidence
+        if e.kind in _STATISTICS and e.p_value is not None
+    ]
     return {
         "id": pid,
+        "driver": {"basis-free": "S1", "raw-basis": "S2", "weight-basis": "S3"}.get(min(drivers)[1])
+        if drivers
+        else None,
         "reference": p["reference"],
         "suspect": p["suspect"],
         "truth": p.get("relationship"),
