@@ -164,6 +164,7 @@ class Harness:
         self.cache.mkdir(exist_ok=True)
         self.cwd = self.work / "cwd"  # the commands' working folder: holds a tokenizer.json decoy
         self.cwd.mkdir(exist_ok=True)
+        (self.work / "out").mkdir(exist_ok=True)
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
