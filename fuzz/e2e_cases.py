@@ -231,7 +231,7 @@ def _tensor_pickle(name: str, key: str, numel: int, size: tuple[int, ...], strid
         + tup(stride)
         + b"\x89"
         + _global("collections", "OrderedDict")
-        + b")Rtr"  # args tuple: (storage, 0, size, stride, False, OrderedDict()) ; R: call
+        + b")RtR"  # ): empty tuple, R: OrderedDict(), t: the args tuple, R: the rebuild call
     )
 
 
