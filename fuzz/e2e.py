@@ -357,6 +357,21 @@ def table(summary: dict) -> str:
     return "\n".join(rows)
 
 
+def command_table(runs: list[dict]) -> str:
+    """Runs and failures per command, from the ``runs`` of a result JSON."""
+    per: dict[str, Counter] = defaultdict(Counter)
+    for r in runs:
+        per[r["command"]]["runs"] += 1
+        per[r["command"]]["failed"] += bool(r["failures"])
+        per[r["command"]]["rss"] = max(per[r["command"]]["rss"], int(r["rss_mb"]))
+        per[r["command"]]["seconds"] = max(per[r["command"]]["seconds"], int(r["seconds"] + 0.999))
+    rows = ["| command | runs | failed | max RSS MB | max s |", "|---|---:|---:|---:|---:|"]
+    for cmd in sorted(per):
+        c = per[cmd]
+        rows.append(f"| {cmd} | {c['runs']} | {c['failed']} | {c['rss']} | {c['seconds']} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "taoke-e2e")

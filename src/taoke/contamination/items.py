@@ -137,7 +137,7 @@ def _read_jsonl(text: str, path: Path) -> list[Item]:
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        obj = parse_json(line.encode("utf-8", "surrogatepass"), path, what=f"line {n}")  # depth-bounded
+        obj = parse_json(line.encode("utf-8", "surrogatepass"), path, what=f"line {n} (not valid JSON)")
         if not isinstance(obj, dict):
             raise CorruptFile(f"line {n}: expected a JSON object", path)
         question = obj.get("question", obj.get("text"))
