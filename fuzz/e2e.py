@@ -118,6 +118,7 @@ class Run:
     first_error: str
     rss_mb: float
     seconds: float
+    cpu_seconds: float
     outside: list[str]
     control_chars: bool
     failures: list[str]
@@ -289,6 +290,7 @@ class Harness:
             first,
             res["rss_mb"],
             res["seconds"],
+            res.get("cpu_seconds", 0.0),
             res["outside"],
             control,
             failures,
@@ -332,6 +334,10 @@ def summarise(cases: list[Case], runs: list[Run]) -> dict:
         "failed": sum(1 for r in runs if r.failures),
         "max_rss_mb": max((r.rss_mb for r in runs), default=0),
         "max_seconds": max((r.seconds for r in runs), default=0),
+        "max_cpu_seconds": max((r.cpu_seconds for r in runs), default=0),
+        "time_failures_under_30s_cpu": sum(
+            1 for r in runs if "time" in r.failures and r.cpu_seconds < TIME_LIMIT_S
+        ),
         "classes": {k: {"cases": ncases[k], **dict(by_class[k])} for k in CLASSES if ncases[k]},
         "commands": sorted({r.command for r in runs}),
     }
