@@ -158,7 +158,10 @@ class Server:
 class Harness:
     """Builds the base and the cases in ``work`` and runs (case, command) pairs on ``jobs`` servers."""
 
-    def __init__(self, work: Path, jobs: int = 2) -> None:
+    def __init__(self, work: Path, jobs: int = 2, time_basis: str = "wall") -> None:
+        """``time_basis="cpu"``: the 30 s bound applies to the run's CPU seconds, and a run is killed only
+        after 4x that in wall time: for tests on a shared machine, where wall time measures the load."""
+        self.time_basis = time_basis
         self.work = work.resolve()
         self.work.mkdir(parents=True, exist_ok=True)
         self.cache = self.work / "cache"
@@ -242,7 +245,7 @@ class Harness:
             "env": {"TAOKE_HOME": str(self.cache)},
             "watch": str(self.work),
             "allowed": [str(case.root), str(out), str(self.cache), str(self.base.release.parent)],
-            "timeout": TIME_LIMIT_S + 1,
+            "timeout": TIME_LIMIT_S + 1 if self.time_basis == "wall" else 4 * TIME_LIMIT_S,
             "stdout": str(out / ".stdout"),
             "stderr": str(out / ".stderr"),
             "result": str(out / ".result"),
@@ -267,7 +270,8 @@ class Harness:
             failures.append("stderr")
         if res["rss_mb"] >= RSS_LIMIT_MB:
             failures.append("rss")
-        if res["seconds"] >= TIME_LIMIT_S and "time" not in failures:
+        spent = res["seconds"] if self.time_basis == "wall" else res.get("cpu_seconds", res["seconds"])
+        if spent >= TIME_LIMIT_S and "time" not in failures:
             failures.append("time")
         if res["outside"]:
             failures.append("outside")

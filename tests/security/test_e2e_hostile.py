@@ -3,8 +3,9 @@ case of every class, each through every command that reads its kind of input. Th
 (``python fuzz/e2e.py``, ~2,500 runs) is what SECURITY.md's table measures.
 
 Each run must exit 0 or 2 (3 for compare/search: untestable), print at most one stderr line, stay
-under 1 GB and 30 s, open nothing outside the case, the output and the cache (an audit hook on
-``open``), and send no raw control character to the terminal.
+under 1 GB and 30 s of CPU (wall time on a shared test machine measures its load), open nothing
+outside the case, the output and the cache (an audit hook on ``open``), and send no raw control
+character to the terminal.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Harness:
         zoo.materialize("base-a")
     except Exception as exc:  # noqa: BLE001 - the zoo model is the base of every case
         pytest.skip(f"zoo model base-a unavailable: {exc}")
-    h = Harness(tmp_path_factory.mktemp("e2e"), jobs=2)
+    h = Harness(tmp_path_factory.mktemp("e2e"), jobs=2, time_basis="cpu")
     yield h
     h.close()
 
