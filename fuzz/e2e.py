@@ -152,7 +152,11 @@ class Server:
     def close(self) -> None:
         if self.proc.stdin:
             self.proc.stdin.close()
-        self.proc.wait(timeout=30)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a server still reaping a child: results are in already
+            self.proc.kill()
+            self.proc.wait()
 
 
 class Harness:
@@ -301,8 +305,13 @@ class Harness:
         )
 
     def run_all(
-        self, cases: list[Case], commands: list[str] | None = None, progress: bool = False
+        self,
+        cases: list[Case],
+        commands: list[str] | None = None,
+        progress: bool = False,
+        record: Path | None = None,
     ) -> list[Run]:
+        """Every (case, command) pair; ``record``: a JSON-lines file each run is appended to as it ends."""
         (self.work / "out").mkdir(exist_ok=True)
         pairs = [(c, cmd) for c in cases for cmd in COMMANDS[c.kind] if commands is None or cmd in commands]
         runs: list[Run] = []
@@ -312,6 +321,9 @@ class Harness:
             for r in pool.map(lambda p: self.run(*p), pairs):
                 runs.append(r)
                 done += 1
+                if record is not None:
+                    with open(record, "a") as fh:
+                        fh.write(json.dumps(asdict(r)) + "\n")
                 if progress and (r.failures or done % 50 == 0):
                     mark = ",".join(r.failures) or "ok"
                     print(
@@ -406,7 +418,10 @@ def main(argv: list[str] | None = None) -> int:
                 seen[c.cls] += 1
             cases = kept
         cmds = a.commands.split(",") if a.commands else None
-        runs = h.run_all(cases, cmds, progress=True)
+        record = a.json.with_suffix(".jsonl")
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.unlink(missing_ok=True)
+        runs = h.run_all(cases, cmds, progress=True, record=record)
     finally:
         h.close()
     summary = summarise(cases, runs)
@@ -414,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         when=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         machine=f"{platform.machine()} {os.cpu_count()} CPUs, Python {platform.python_version()}",
         wall_seconds=round(time.monotonic() - start, 1),
+        load_average=[round(x, 1) for x in os.getloadavg()],
     )
     a.json.parent.mkdir(parents=True, exist_ok=True)
     a.json.write_text(json.dumps({"summary": summary, "runs": [asdict(r) for r in runs]}, indent=1))
