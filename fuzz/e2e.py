@@ -209,9 +209,13 @@ class Harness:
     def cases(self) -> list[Case]:
         return build_cases(self.work, self.base)
 
-    def close(self) -> None:
+    def close(self, remove_cases: bool = False) -> None:
+        """Stop the servers; ``remove_cases``: also delete the built cases (with ``rm -rf``: the
+        1,100-deep case tree exceeds the recursion of ``shutil.rmtree``, pytest's cleanup included)."""
         for s in self.servers:
             s.close()
+        if remove_cases:
+            subprocess.run(["rm", "-rf", str(self.work / "cases"), str(self.work / "out")], check=False)  # noqa: S603, S607
 
     def _server(self) -> Server:
         with self._cv:

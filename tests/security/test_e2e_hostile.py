@@ -56,7 +56,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Harness:
         pytest.skip(f"zoo model base-a unavailable: {exc}")
     h = Harness(tmp_path_factory.mktemp("e2e"), jobs=2, time_basis="cpu")
     yield h
-    h.close()
+    h.close(remove_cases=True)
 
 
 @pytest.fixture(scope="module")
