@@ -231,7 +231,7 @@ def _tensor_pickle(name: str, key: str, numel: int, size: tuple[int, ...], strid
         + tup(stride)
         + b"\x89"
         + _global("collections", "OrderedDict")
-        + b")Rtr"  # args tuple: (storage, 0, size, stride, False, OrderedDict()) ; R: call
+        + b")RtR"  # ): empty tuple, R: OrderedDict(), t: the args tuple, R: the rebuild call
     )
 
 
@@ -431,9 +431,9 @@ def build_cases(work: Path, base: Base) -> list[Case]:  # noqa: C901 - one flat 
         add(name, "pickle", "release", what, r)
 
     # 2^60 paths through a DAG of shared references: a few hundred bytes
-    dag = b"]\x94"  # EMPTY_LIST, MEMOIZE (slot 0)
-    for i in range(60):
-        dag += b"h" + bytes([i]) + b"h" + bytes([i]) + b"\x86\x94"  # (prev, prev) tuple, MEMOIZE slot i+1
+    dag = b"]\x940"  # EMPTY_LIST, MEMOIZE (slot 0), POP
+    for i in range(60):  # slot i+1 = (slot i, slot i), memoized; every tuple but the last popped
+        dag += b"h" + bytes([i]) + b"h" + bytes([i]) + b"\x86\x94" + (b"0" if i < 59 else b"")
     torch_release(
         "pickle-dag-2e60",
         "2^60 paths of shared references beside a tensor",

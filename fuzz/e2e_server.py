@@ -151,6 +151,7 @@ def _run(req: dict) -> dict:
         "rc": rc,
         "timed_out": timed_out,
         "seconds": round(seconds, 3),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
         "rss_mb": round(info["hwm_kb"] / 1024, 1),
         "outside": info["outside"],
     }

@@ -157,11 +157,48 @@ def _gguf_transformers_encoder(model: Any) -> Any:
     )
 
 
-def load_scorer(spec: Any, max_context: int = 512) -> Scorer:
-    """Build a :class:`Scorer` for a release (folder, file, GGUF, hub id in the cache) or a Model view."""
-    torch = _torch()
-    from transformers import LlamaConfig, LlamaForCausalLM
+def _check_shapes(shapes: dict[str, tuple[int, ...]], hp: Any, vocab: int, root: Any) -> None:
+    """The stored tensors have exactly the shapes a LlamaForCausalLM of ``hp`` would allocate (checked
+    before one is built: a config claiming d_model 10^6 over 64-wide weights would otherwise make
+    transformers allocate terabytes)."""
+    d, heads = hp.d_model, hp.n_heads
+    kv = hp.n_kv_heads or heads
+    hd = hp.head_dim or (d // heads if heads and d % heads == 0 else 0)
+    if not hd or heads % kv:
+        raise AnalysisError(f"{heads} heads, {kv} kv heads and head size {hd} make no LLaMA attention", root)
+    want = {"model.embed_tokens.weight": (vocab, d), "model.norm.weight": (d,), "lm_head.weight": (vocab, d)}
+    for i in range(hp.n_layers):
+        p = f"model.layers.{i}."
+        want |= {
+            p + "self_attn.q_proj.weight": (heads * hd, d),
+            p + "self_attn.k_proj.weight": (kv * hd, d),
+            p + "self_attn.v_proj.weight": (kv * hd, d),
+            p + "self_attn.o_proj.weight": (d, heads * hd),
+            p + "mlp.gate_proj.weight": (hp.ffn_dim, d),
+            p + "mlp.up_proj.weight": (hp.ffn_dim, d),
+            p + "mlp.down_proj.weight": (d, hp.ffn_dim),
+            p + "input_layernorm.weight": (d,),
+            p + "post_attention_layernorm.weight": (d,),
+        }
+        if len(want) > len(shapes) + 3:  # more layers claimed than stored: stop before looping on
+            break
+    for name, shape in want.items():
+        if name == "lm_head.weight" and name not in shapes:
+            continue  # tied embeddings
+        if shapes.get(name) != shape:
+            raise AnalysisError(
+                f"the hyper-parameters say {name} is {shape}, the weights store {shapes.get(name)}; "
+                "cannot run this model",
+                root,
+            )
 
+
+def load_scorer(spec: Any, max_context: int = 512) -> Scorer:
+    """Build a :class:`Scorer` for a release (folder, file, GGUF, hub id in the cache) or a Model view.
+
+    Everything that can refuse the release is checked from its headers before torch is imported or a
+    network is built: the shapes the hyper-parameters imply must be the shapes stored, so a config
+    that claims a larger model than its weights never makes transformers allocate it."""
     from taoke.families import family
     from taoke.model import Model
     from taoke.model import load as load_model
@@ -184,17 +221,27 @@ def load_scorer(spec: Any, max_context: int = 512) -> Scorer:
         if getattr(hp, need) is None:
             raise AnalysisError(f"hyper-parameter {need} is unknown; cannot run this model", root)
     llama = family("llama")
-    state: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
     for key in model.canonical_keys():
         ttype, block, suffix = model.canonical_info(key)
         name = llama.hf_name(ttype, block, suffix)
         if name is None or suffix != ".weight":
             raise UnsupportedFormat(f"tensor {key!r} has no place in the LLaMA layout; cannot run it", root)
-        state[name] = torch.from_numpy(np.ascontiguousarray(model.canonical(key), dtype=np.float32))
-    vocab = int(state["model.embed_tokens.weight"].shape[0]) if "model.embed_tokens.weight" in state else None
-    if vocab is None:
+        names[name] = key
+        shapes[name] = tuple(model.canonical_shape(key))
+    if "model.embed_tokens.weight" not in shapes or len(shapes["model.embed_tokens.weight"]) != 2:
         raise AnalysisError("no token embedding; cannot run this model", root)
-    tied = "lm_head.weight" not in state
+    vocab = int(shapes["model.embed_tokens.weight"][0])
+    tied = "lm_head.weight" not in shapes
+    _check_shapes(shapes, hp, vocab, root)
+    torch = _torch()
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    state: dict[str, Any] = {
+        name: torch.from_numpy(np.ascontiguousarray(model.canonical(key), dtype=np.float32))
+        for name, key in names.items()
+    }
     cfg = LlamaConfig(
         vocab_size=vocab,
         hidden_size=hp.d_model,
@@ -215,7 +262,12 @@ def load_scorer(spec: Any, max_context: int = 512) -> Scorer:
     net = LlamaForCausalLM(cfg)
     if tied:
         state["lm_head.weight"] = state["model.embed_tokens.weight"]
-    missing, unexpected = net.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = net.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # a size mismatch the shape check did not foresee
+        raise AnalysisError(
+            f"the tensors do not fit a LLaMA: {str(exc).splitlines()[-1].strip()}", root
+        ) from None
     missing = [m for m in missing if "rotary" not in m]
     if missing or unexpected:
         raise AnalysisError(

@@ -16,6 +16,7 @@ Archive member names are checked (no absolute paths, no ``..``), sizes bounded (
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import pickle
@@ -103,6 +104,14 @@ def _rebuild_tensor_v2(storage: Any, storage_offset: Any, size: Any, stride: Any
     shape, strides = _int_tuple(size, "size"), _int_tuple(stride, "stride")
     if len(shape) != len(strides):
         raise ValueError("size and stride differ in length")
+    n = 1
+    for d in shape:
+        n *= d
+    if n > storage.numel:
+        # zero or overlapping strides: a 4x4 storage seen as 2^17 x 2^17 asks for 64 GiB when read
+        raise ValueError(
+            f"a view of {n} elements over a {storage.numel}-element storage (zero or overlapping strides)"
+        )
     if all(shape):
         last = storage_offset + sum((d - 1) * s for d, s in zip(shape, strides, strict=True))
         if last >= storage.numel:
@@ -144,7 +153,13 @@ class RestrictedUnpickler(pickle.Unpickler):
             raise UnsafeContent(
                 f"refusing pickle global {module}.{name} (only tensor rebuilding is allowed)", self.path
             )
-        return allowed
+        # a fresh object per global: BUILD sets attributes on whatever the pickle names, so a shared
+        # stand-in would carry one file's attributes into the next file read in the same process
+        if isinstance(allowed, _StorageType):
+            return _StorageType(allowed.name)
+        if not isinstance(allowed, type):
+            return functools.partial(allowed)
+        return allowed  # OrderedDict: a builtin type, whose attributes BUILD cannot set
 
     def persistent_load(self, pid: Any) -> _Storage:
         if not (

@@ -166,6 +166,10 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
+MAX_FOLDER_DEPTH = 128
+"""Fixed bound on folder nesting in a release (real ones nest a few levels)."""
+
+
 def _walk(root: Path, limits: Limits, blobs: Path | None = None) -> list[Path]:
     """Every regular file under ``root`` (real path), refusing symlinks that leave it.
 
@@ -173,29 +177,38 @@ def _walk(root: Path, limits: Limits, blobs: Path | None = None) -> list[Path]:
     inside the release are not followed (no loops, no double counting); ones leaving it are refused.
     """
     files: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        here = Path(dirpath)
-        keep = []
-        for d in sorted(dirnames):
-            if d in _SKIP_DIRS:
-                continue
-            sub = here / d
-            if sub.is_symlink():
-                target = Path(os.path.realpath(sub))
-                if not _inside(target, root):
-                    raise UnsafeContent(f"symlinked folder {d} points outside the release ({target})", sub)
-                continue
-            keep.append(d)
-        dirnames[:] = keep
-        for name in sorted(filenames):
-            path = here / name
-            if path.is_symlink():
+    # WHY our own walk: os.walk recurses once per folder level, so a release nesting 1,100 folders
+    # ended in a RecursionError; this one keeps an explicit stack and refuses absurd depths
+    stack: list[tuple[Path, int]] = [(root, 0)]
+    while stack:
+        here, depth = stack.pop()
+        try:
+            with os.scandir(here) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:  # unreadable folder: skipped, as os.walk does
+            continue
+        for entry in entries:
+            path = here / entry.name
+            if entry.is_symlink():
                 target = Path(os.path.realpath(path))
+                if target.is_dir():  # a symlinked folder: never followed, refused when it leaves
+                    if not _inside(target, root):
+                        raise UnsafeContent(
+                            f"symlinked folder {entry.name} points outside the release ({target})", path
+                        )
+                    continue
                 if not (_inside(target, root) or (blobs is not None and _inside(target, blobs))):
                     raise UnsafeContent(f"symlink points outside the release ({target})", path)
                 if not target.is_file():
                     raise CorruptFile(f"symlink target is missing or not a file ({target})", path)
-            elif not path.is_file():
+            elif entry.is_dir(follow_symlinks=False):
+                if entry.name in _SKIP_DIRS:
+                    continue
+                if depth + 1 > MAX_FOLDER_DEPTH:
+                    raise LimitExceeded(f"folders nested deeper than {MAX_FOLDER_DEPTH} levels", root)
+                stack.append((path, depth + 1))
+                continue
+            elif not entry.is_file(follow_symlinks=False):
                 continue  # sockets, fifos, devices: never read
             files.append(path)
             if len(files) > limits.max_files:

@@ -255,7 +255,9 @@ def residual_stream(ref: Fingerprint, sus: Fingerprint) -> ResidualTransform | N
     shared = {k: i for i, k in enumerate(sus.anchors)}
     ia = [i for i, k in enumerate(ref.anchors) if k in shared]
     ib = [shared[ref.anchors[i]] for i in ia]
-    return residual_transform(ref.embed[ia], sus.embed[ib]) if ia else None
+    if not ia or not len(ref.embed) or not len(sus.embed):  # a compact fingerprint keeps no rows
+        return None
+    return residual_transform(ref.embed[ia], sus.embed[ib])
 
 
 @dataclass
@@ -432,7 +434,7 @@ def width_pruning(
         shared = {k: i for i, k in enumerate(sus.anchors)}
         ia = [i for i, k in enumerate(ref.anchors) if k in shared]
         ib = [shared[ref.anchors[i]] for i in ia]
-        if len(ia) >= 128:
+        if len(ia) >= 128 and len(ref.embed) and len(sus.embed):
             a = ref.embed[ia].astype(np.float64)
             b = sus.embed[ib].astype(np.float64)
             a = (a - a.mean(0)) / np.maximum(a.std(0), 1e-12)

@@ -328,7 +328,8 @@ def _check_loaded(fp: Fingerprint, raw_keys: Any, raw_arr: np.ndarray) -> None:
         raise ValueError(f"{n} anchors but anchor_ids of shape {fp.anchor_ids.shape}")
     if n and (fp.anchor_ids.min() < 0 or fp.anchor_ids.max() >= 1 << 32):
         raise ValueError("anchor ids out of range")
-    if fp.embed.ndim != 2 or fp.embed.shape[0] != n:
+    # no rows at all is a compact fingerprint (the calibration sets): nothing is aligned through them
+    if fp.embed.ndim != 2 or fp.embed.shape[0] not in (0, n):
         raise ValueError(f"{n} anchors but embeddings of shape {fp.embed.shape}")
     if fp.vocab_hashes.ndim != 1 or fp.vocab_hashes.dtype != np.uint32:
         raise ValueError("vocab_hashes is not a uint32 vector")
