@@ -111,9 +111,10 @@ def test_untestable_results_carry_no_numbers():
         ("a1", 0, None),
         ("a2", 0, None),
     ]
-    none = compare_answers(("b", ["x y z", "p q"]), {"a": ["x y z", "p r"]}, {})
+    assert res.n_prompts == 0
+    none = compare_answers(("b", ["x y z", "p q", "s"]), {"a": ["x y z", "p r", "s"]}, {})
     c = none.candidates[0]
-    assert (c.mean_sim, c.identical, c.p_value) == (0.75, 1, None)  # (1 + 1/2) / 2
+    assert (c.mean_sim, c.identical, c.p_value) == (0.8333, 2, None)  # (1 + 1/2 + 1) / 3
     assert compare_answers(("b", []), {}, {"c": []}).relationship == "untestable"  # nothing to compare
 
 
