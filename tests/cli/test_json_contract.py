@@ -74,7 +74,9 @@ def test_model_commands(capsys, tmp_path) -> None:
     assert main(["audit", yi, "--against", a, "-f", "json", "-o", str(report), "--fail-on", "high"]) == 1
     assert "--fail-on" in capsys.readouterr().err
     assert json.loads(report.read_text())["verdict"] == "high"  # the report is written, then the gate trips
-    assert main(["audit", a, "-f", "json", "--fail-on", "medium", "-o", str(tmp_path / "b.json")]) in (0, 1)
+    # base-a alone has nothing above info: the medium gate does not trip
+    assert main(["audit", a, "-f", "json", "--fail-on", "medium", "-o", str(tmp_path / "b.json")]) == 0
+    assert json.loads((tmp_path / "b.json").read_text())["verdict"] == "info"
     capsys.readouterr()
     doc = _check(capsys, ["demo", "-q"], "demo")
     assert doc["verdict"] == f"{len(doc['rows'])}/{len(doc['rows'])} right"
@@ -135,7 +137,9 @@ def test_contamination_and_eval(capsys, tmp_path) -> None:
         ["contamination", str(twin), "--benchmark", str(bench), "--shuffles", "9", "--max-items", "20"],
         "contamination",
     )
-    assert doc["verdict"] == doc["verdict"].strip() and doc["verdict"]
+    # 9 shuffles cannot reach 0.05: the item-order test cannot tell, so neither can the report (issue 20)
+    assert doc["verdict"] == "cannot-tell" and "at least 19 shuffles are needed" in doc["conclusion"]
+    assert doc["published_order"]["random"] is True and "exchangeab" in doc["assumption"]
     manifest = tmp_path / "pairs.json"
     manifest.write_text(
         json.dumps([{"reference": "base-a", "suspect": "a-yi", "relationship": "renamed-copy"}])

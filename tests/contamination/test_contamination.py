@@ -204,6 +204,121 @@ def test_tarone_level_counts_only_tests_that_can_reach_it() -> None:
     assert stats.tarone_level([], 0.05) == 0.05
 
 
+def test_permutation_p_counts_ties_and_order_windows_cut_the_stream() -> None:
+    """Exact values (the surviving mutants of bench/mutation.py): a tie counts as extreme, within a
+    relative 1e-9; windows are non-overlapping and a final one-token window is dropped."""
+    assert stats.permutation_p(1.0, np.array([1.0, 0.5])) == pytest.approx(2 / 3)
+    assert stats.permutation_p(1.0, np.array([1.0 - 1e-12, 0.5])) == pytest.approx(2 / 3)
+    assert stats.permutation_p(1.0, np.array([0.999, 0.5])) == pytest.approx(1 / 3)
+    assert stats.permutation_p(-2e9, np.array([-2e9 - 1.0])) == 1.0  # relative tolerance at scale
+    toks = [[1, 2], [3], [4, 5, 6]]
+    assert stats.order_windows(toks, [2, 0, 1], 2) == [[4, 5], [6, 1], [2, 3]]
+    assert stats.order_windows(toks, [2, 0, 1], 5) == [[4, 5, 6, 1, 2]]  # [3] alone is dropped
+    t = stats.order_test(0.5, [0.1, 0.9, 0.3])
+    assert (t.p_value, t.draws, t.min_p) == (0.5, 3, 0.25)
+    assert t.null_mean == pytest.approx(1.3 / 3) and t.null_std == pytest.approx(np.std([0.1, 0.9, 0.3]))
+    assert sum(t.null_histogram["counts"]) == 3
+    empty = stats.order_test(1.0, [])
+    assert (empty.p_value, empty.draws, empty.min_p, empty.null_mean, empty.null_std) == (
+        1.0,
+        0,
+        1.0,
+        0.0,
+        0.0,
+    )
+    d = stats.PermutationTest("x", 1.23456, 0.5, 3, 0.123456, 2.0, 0.25, "null").to_dict()
+    assert (d["statistic"], d["null_mean"], d["min_achievable_p"], d["level"]) == (1.2346, 0.1235, 0.25, None)
+
+
+def test_histogram_bins() -> None:
+    h = stats.histogram(np.array([1.0, 2.0, 2.0, 3.0, np.inf]))
+    assert h == {"edges": [1.0, 1.4, 1.8, 2.2, 2.6, 3.0], "counts": [1, 0, 2, 0, 1]}  # 5 bins at least
+    assert stats.histogram(np.array([2.0, 2.0]))["edges"][0] == 1.5  # a constant widened by 0.5
+    assert stats.histogram(np.array([np.nan])) is None
+    assert len(stats.histogram(np.arange(2000.0))["counts"]) == 40  # sqrt(2000) = 45, capped at 40
+    assert len(stats.histogram(np.arange(100.0))["counts"]) == 10
+
+
+def test_option_test_exact_small_cases() -> None:
+    """One item with scores (3, 1, 2): centred (1, -1, 0), T = 1, P(T* >= 1) = 1/3, smallest p 1/3."""
+    t = stats.option_test([np.array([3.0, 1.0, 2.0])], 9999)
+    assert t.statistic == 1.0 and t.min_p == pytest.approx(1 / 3) and t.draws == 9999
+    assert t.p_value * 10_000 == pytest.approx(round(t.p_value * 10_000))  # (1 + #) / (N + 1)
+    assert abs(t.p_value - 1 / 3) < 0.02 and abs(t.null_mean) < 0.03
+    assert t.null_std == pytest.approx(np.sqrt(2 / 3), abs=0.02)
+    two = stats.option_test([np.array([3.0, 1.0, 2.0]), np.array([0.0, 2.0])], 99)
+    assert two.statistic == 0.0 and two.min_p == pytest.approx(1 / 6)  # 1 + (-1); 1/(3*2)
+    six = [np.array([3.0, 1.0])] * 6  # 2^-6 below 1/20: the draws bind
+    assert stats.option_test(six, 19).min_p == pytest.approx(1 / 20)
+    assert (
+        two.p_value
+        == stats.option_test([np.array([3.0, 1.0, 2.0]), np.array([0.0, 2.0])], 99, seed=0).p_value
+    )
+    none = stats.option_test([np.array([1.0])], 99)  # a single order tells nothing
+    assert (none.statistic, none.p_value, none.draws, none.min_p) == (0.0, 1.0, 0, 1.0)
+    assert stats.item_rank_p(np.array([2.0, 1.0, 3.0, 2.0])) == 0.75
+    assert stats.item_rank_p(np.array([1.0, 1.0 - 1e-12])) == 1.0
+    assert stats.item_rank_p(np.array([1.0, 0.5])) == 0.5
+
+
+def test_wilson_matches_scipy() -> None:
+    """The Wilson score interval (Wilson 1927) against scipy's binomtest(...).proportion_ci('wilson')."""
+    from scipy.stats import binomtest
+
+    for k, n in ((10, 60), (0, 12), (12, 12), (40, 60)):
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        lo, hi = stats.wilson(k, n)
+        assert lo == pytest.approx(ci.low, abs=2e-4) and hi == pytest.approx(ci.high, abs=2e-4), (k, n)
+    assert stats.wilson(0, 0) == (0.0, 1.0)
+    ci = binomtest(10, 60).proportion_ci(method="wilson")
+    est = stats.seen_fraction(10, 60, 6.0)  # the chance rate exactly: nothing memorised
+    assert est == {"estimate": 0.0, "low": 0.0, "high": round((ci.high - 1 / 6) / (5 / 6), 3)}
+    ci = binomtest(40, 60).proportion_ci(method="wilson")
+    est = stats.seen_fraction(40, 60, 4.0)  # rate 2/3 against 1/4: f = (2/3 - 1/4) / (3/4)
+    assert est["estimate"] == 0.556 and est["low"] == round((ci.low - 0.25) / 0.75, 3)
+    assert stats.seen_fraction(0, 0, 6.0)["estimate"] is None
+    assert stats.seen_fraction(5, 10, 1.0)["estimate"] is None  # K + 1 <= 1: no orders to rank
+    assert stats.seen_fraction(5, 10, 1.5)["estimate"] is not None
+
+
+def test_order_check_numbers() -> None:
+    """The chance a random order is sorted (2 prod m_j! / k!), the Poisson-binomial tail, and the
+    position check's counts."""
+    import dataclasses
+
+    assert stats._sorted_probability([1, 2, 3, 4]) == pytest.approx(2 / 24)
+    assert stats._sorted_probability([1, 1, 2]) == pytest.approx(2 * 2 / 6)
+    assert stats._sorted_probability([5, 5]) is None
+    assert stats._is_sorted([3, 2, 2, 1]) and stats._is_sorted([1, 2, 2]) and not stats._is_sorted([1, 3, 2])
+    assert stats.poisson_binomial_sf([0.5, 0.5], 1) == pytest.approx(0.75)
+    assert stats.poisson_binomial_sf([0.5, 0.5], 2) == pytest.approx(0.25)
+    assert stats.poisson_binomial_sf([0.2, 0.3, 0.5], 3) == pytest.approx(0.03)
+    assert stats.poisson_binomial_sf([0.2, 0.3, 0.5], 0) == 1.0
+    assert stats._number(" 1,000 ") == 1000.0 and stats._number("inf") is None and stats._number("x") is None
+    first = [(("a", "bb", "c", "dddd"), 0)] * 40  # options random-looking, answer always A
+    chk = stats.published_order_check(first, draws=999)
+    pos = next(c for c in chk.checks if c.check == "position")
+    assert (pos.count, pos.n, pos.expected, pos.p_value) == (40, 40, 10.0, 1 / 1000)
+    assert "option A in 40 of 40 items (10.0 expected" in pos.reason
+    mixed = [(("a", "b", "c"), i % 3) for i in range(30)] + [(("a", "b", "c", "d"), i % 4) for i in range(40)]
+    pos = next(c for c in stats.published_order_check(mixed, draws=999).checks if c.check == "position")
+    assert pos.p_value == 1.0 and pos.n == 70  # perfectly balanced: chi-square 0, every draw >= it
+    num = [(tuple(str(v) for v in (1, 2, 3, 4)), i % 4) for i in range(12)]
+    f = next(c for c in stats.published_order_check(num).checks if c.check == "numeric")
+    assert (f.count, f.n, f.expected) == (12, 12, pytest.approx(1.0))
+    assert f.p_value == pytest.approx((2 / 24) ** 12) and f.to_dict()["expected"] == 1.0
+    # the level is family-wise: a check at exactly level / number of checks is flagged
+    at = stats.OrderCheck(
+        [dataclasses.replace(f, p_value=0.01 / 2), dataclasses.replace(f, p_value=0.5)], 0.01
+    )
+    assert at.flagged == [at.checks[0]] and not at.random and at.reason == f.reason
+    assert stats.OrderCheck([f], 0.01).level == 0.01 and stats.published_order_check([]).checks == []
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        f.count = 0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        at.level = 0.5  # type: ignore[misc]
+
+
 def test_seen_fraction_estimate() -> None:
     est = stats.seen_fraction(100, 100, 6.0)
     assert est["estimate"] == 1.0 and est["low"] > 0.9

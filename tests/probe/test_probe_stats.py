@@ -7,7 +7,15 @@ import itertools
 import numpy as np
 import pytest
 
-from taoke.probe.compare import compare_answers, holm, sign_flip_p
+from taoke.probe.compare import (
+    CLOSER,
+    NOT_CLOSER,
+    compare_answers,
+    holm,
+    min_attainable_p,
+    sign_flip_p,
+    untestable_result,
+)
 from taoke.probe.identity import IdentityAnswer, assess, vendor_of_name, vendors_in
 from taoke.probe.tokfp import PROBE_TEXTS, load_known, match
 
@@ -47,6 +55,67 @@ def test_sign_flip_monte_carlo_is_valid_under_the_null():
     rng = np.random.default_rng(2)
     ps = np.array([sign_flip_p(list(rng.normal(size=25)), n_random=199, seed=s) for s in range(300)])
     assert np.mean(ps <= 0.05) < 0.09 and ps.min() >= 1 / 200
+
+
+def test_sign_flip_edges():
+    """Where exact enumeration stops (20 prompts), ties counted as extreme, no prompts, one prompt; the
+    default seed is the documented one (killing the surviving mutants of bench/mutation.py)."""
+    assert sign_flip_p([]) == 1.0
+    assert sign_flip_p([1.0]) == 0.5
+    assert sign_flip_p([1.0, -1.0]) == 0.75  # sums 2, 0, 0, -2: three of four >= 0
+    assert sign_flip_p([1.0] * 20) == 2.0**-20  # still exact
+    assert sign_flip_p([1.0] * 21, n_random=999) == pytest.approx(1 / 1000)  # Monte Carlo from 21
+    assert sign_flip_p([0.0] * 25, n_random=999) == 1.0  # every draw ties the observed sum
+    d = [0.3, -0.2, 0.1] * 8
+    assert sign_flip_p(d, n_random=999) == sign_flip_p(d, n_random=999, seed=0)
+    assert [min_attainable_p(n) for n in (12, 20)] == [2.0**-12, 2.0**-20]
+    assert min_attainable_p(21) == pytest.approx(1 / 20_001)
+
+
+def test_holm_caps_at_one():
+    assert holm({"a": 0.6, "b": 0.7}) == {"a": 1.0, "b": 1.0}
+    assert holm({"a": 0.001}) == {"a": 0.001}
+
+
+def test_compare_answers_numbers():
+    """Every number of a comparison on answers whose similarities are known (difflib's ratio 2M/T over
+    words): a passthrough, a candidate no closer than the control, a candidate farther than it."""
+    b = [f"w{i} x{i} y{i}" for i in range(12)]
+    unrelated = [f"u{i} v{i} z{i}" for i in range(12)]
+    third = [f"w{i} q{i} r{i}" for i in range(12)]  # one word of three shared: ratio 1/3
+    res = compare_answers(
+        ("b", b), {"same": list(b), "twin-of-control": list(third), "far": unrelated}, {"c": third}
+    )
+    by = {c.candidate: c for c in res.candidates}
+    same, twin, far = by["same"], by["twin-of-control"], by["far"]
+    assert res.alpha == 0.01 and res.n_prompts == 12 and res.min_p == 2.0**-12
+    assert (same.mean_sim, same.identical, same.controls[0].mean_sim_control) == (1.0, 12, 0.3333)
+    assert same.p_value == 2.0**-12 and same.p_holm == 3 * 2.0**-12
+    assert same.verdict == "passthrough (every answer identical)" and res.relationship == same.verdict
+    assert (twin.mean_sim, twin.identical, twin.p_value, twin.verdict) == (0.3333, 0, 1.0, NOT_CLOSER)
+    assert (far.mean_sim, far.p_value, far.verdict) == (0.0, 1.0, NOT_CLOSER)  # d = 0 - 1/3 < 0
+    assert [c.candidate for c in res.candidates][0] == "same"
+    # closer but not identical, at alpha exactly its p-value: significant (p <= alpha)
+    near = [f"w{i} x{i} q{i}" for i in range(12)]
+    c = compare_answers(("b", b), {"near": near}, {"c": unrelated}, alpha=2.0**-12).candidates[0]
+    assert c.p_value == 2.0**-12 and c.verdict == CLOSER
+    # one prompt: a passthrough is possible at alpha 0.5 (n > 0, not n > 1)
+    one = compare_answers(("b", ["x y"]), {"a": ["x y"]}, {"c": ["u v"]}, alpha=0.5).candidates[0]
+    assert one.p_value == 0.5 and one.verdict == "passthrough (every answer identical)"
+
+
+def test_untestable_results_carry_no_numbers():
+    res = untestable_result("b", ["a1", "a2"], 0.01, "no control can exist")
+    assert res.min_p == 1.0 and res.notes == ["no control can exist"] and res.relationship == "untestable"
+    assert [(c.candidate, c.identical, c.p_value) for c in res.candidates] == [
+        ("a1", 0, None),
+        ("a2", 0, None),
+    ]
+    assert res.n_prompts == 0
+    none = compare_answers(("b", ["x y z", "p q", "s"]), {"a": ["x y z", "p r", "s"]}, {})
+    c = none.candidates[0]
+    assert (c.mean_sim, c.identical, c.p_value) == (0.8333, 2, None)  # (1 + 1/2 + 1) / 3
+    assert compare_answers(("b", []), {}, {"c": []}).relationship == "untestable"  # nothing to compare
 
 
 def test_holm_matches_definition():
