@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from taoke.analyzers.architecture import analyze, block_pattern
+from taoke.errors import CorruptFile
 from taoke.model import load
 from tests.helpers.need import require
 
@@ -240,11 +241,17 @@ def test_transformers_layout_of_each_family_is_clean(tmp_path, name):
 
 
 def test_absurd_layer_count_in_config_is_bounded(tmp_path):
+    """A layer count no model has is refused where the config is read (one line naming the file); a
+    plausible lie is a claim the architecture check measures against the tensors."""
     state, config = tiny_llama_state()
     config["num_hidden_layers"] = 10**12
+    with pytest.raises(CorruptFile, match="num_hidden_layers") as err:
+        load(write_release(tmp_path / "absurd", state, config))
+    assert "config.json" in str(err.value) and "\n" not in str(err.value)
+    config["num_hidden_layers"] = 4096
     with load(write_release(tmp_path / "liar", state, config)) as m:
         r = analyze(m)
     mism = next(d for d in r.hparam_diffs if d["param"] == "n_layers")
-    assert mism["declared"] == 10**12 and mism["actual"] == 2
+    assert mism["declared"] == 4096 and mism["actual"] == 2
     missing = {d["name"]: d["count"] for d in r.missing}
     assert missing["model.layers.*.self_attn.q_proj.weight"] == 4096 - 2

@@ -105,6 +105,11 @@ class FingerprintCache:
     root: Path
     cap_bytes: int = DEFAULT_CAP_BYTES
 
+    def key(self, release: Any) -> str | None:
+        """:func:`content_key` of ``release`` (what :func:`taoke.weights.fingerprint` looks up; a
+        method, so the fingerprint module needs no import of this one)."""
+        return content_key(release)
+
     def _path(self, key: str) -> Path:
         return self.root / f"{key}.taoke.npz"
 

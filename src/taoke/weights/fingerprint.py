@@ -561,9 +561,7 @@ def fingerprint(
             release = model if isinstance(model, Release) else resolve(str(model), limits=limits)
         key = None
         if cache is not None and isinstance(release, Release):
-            from taoke.weights.cache import content_key
-
-            key = content_key(release)
+            key = cache.key(release)
             if key is not None and (hit := cache.get(key)) is not None:
                 # the same bytes may sit under another name or folder: this release's, not the first's
                 hit.name = release.name
