@@ -71,17 +71,50 @@ def test_not_derived_same_and_other_architecture():
 
 def test_identical_vs_renamed():
     assert _decide(raw_same=39).relationship == "identical"
-    assert _decide(raw_same=39, sus=_fp(renamed=True)).relationship == "renamed-copy"
-    assert (
-        _decide(
-            raw_same=39, sus=_fp(hf_class="YiForCausalLM"), ref=_fp(hf_class="LlamaForCausalLM")
-        ).relationship
-        == "renamed-copy"
+    v = _decide(raw_same=39, sus=_fp(renamed=True))
+    assert v.relationship == "renamed-copy" and v.transformations["renames"]["suspect_renamed"] is True
+    assert "suspect's stored tensor names differ" in v.reasons[-1]
+    # the same format under other stored names: the renamed names are counted
+    names = ["blk.0.attn_q.weight", "blk.0.attn_norm.weight"]
+    v = _decide(
+        raw_same=39,
+        ref=_fp(format="safetensors", stored_names=names),
+        sus=_fp(format="safetensors", stored_names=[names[0], "blk.0.ln1.weight"]),
     )
+    assert v.relationship == "renamed-copy" and v.transformations["renames"]["renamed_tensors"] == 1
 
 
-def test_vocab_extension_wins_over_raw_identity():
-    assert _decide(raw_same=39, vocab="extended").relationship == "vocab-extended"
+def test_config_class_alone_is_not_a_rename():
+    """Issue 20: editing only config.json to YiForCausalLM made "identical" a "renamed-copy" with the
+    false reason "under other tensor names"; the class name is metadata, not a measured rename."""
+    v = _decide(raw_same=39, sus=_fp(hf_class="YiForCausalLM"), ref=_fp(hf_class="LlamaForCausalLM"))
+    assert v.relationship == "identical"
+    assert not any("tensor names" in r for r in v.reasons)
+
+
+def test_vocab_extension_needs_a_grown_embedding():
+    grown = _decide(
+        raw_same=39,
+        vocab="extended",
+        ref=_fp(shapes={"token_embd.weight": [2048, 64]}),
+        sus=_fp(shapes={"token_embd.weight": [2304, 64]}),
+    )
+    assert grown.relationship == "vocab-extended"
+    assert grown.transformations["vocab_extension"]["embedding_rows"] == [2048, 2304]
+    # issue 20: the tokenizer files alone (same embedding rows) do not override the weight rules
+    same_rows = {"token_embd.weight": [2048, 64]}
+    v = _decide(raw_same=39, vocab="extended", ref=_fp(shapes=same_rows), sus=_fp(shapes=same_rows))
+    assert v.relationship == "identical"
+    assert _decide(raw_same=39, vocab="extended").relationship == "identical"  # no shapes: not measured
+
+
+def test_empty_layer_map_is_not_pruned():
+    """Issue 20: a derived pair whose layer map is empty fell through to "pruned" with an invented
+    reason; nothing structural was measured, so the label says only that the two are related."""
+    v = _decide(sus=_fp(n_layers=3, ffn=128), sim=np.zeros((4, 3)), layer_map=[None, None, None])
+    assert v.relationship == "shares-ancestor" and v.derived
+    assert "no suspect layer maps" in v.reasons[-1]
+    assert "pruning" not in v.transformations
 
 
 def test_structure_rules():

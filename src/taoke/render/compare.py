@@ -169,6 +169,7 @@ SHORT: dict[str, str] = {
     Relationship.DEPTH_UPSCALED: "upsc",
     Relationship.VOCAB_EXTENDED: "vocab",
     Relationship.MERGED: "merge",
+    Relationship.SHARES_ANCESTOR: "ances",
     Relationship.PARTIAL: "part",
     Relationship.INDEPENDENT_SAME_ARCHITECTURE: "ind-sa",
     Relationship.INDEPENDENT: "indep",
