@@ -148,3 +148,39 @@ def test_merge_needs_two_significant_parents(p_second, expected):
     assert v.relationship == expected
     if expected == "merged":
         assert v.transformations["merge"] == {"p1": 0.6, "p2": 0.4}
+
+
+def _shared_init_stats(raw_r: float, log10p_bf: float):
+    st = _stats(np.eye(4) * 0.02, [0, 1, None, None], log10p=-6.0)
+    st.s2 = np.arctanh(np.full((4, 4), 0.01) + np.eye(4) * (raw_r - 0.01))
+    st.log10p_basis_free = log10p_bf
+    return st
+
+
+def _found():
+    return Explanation(
+        raw=RawIdentity(compared=39, same=0, mean_corr=0.1),
+        residual=None,
+        vocabulary=VocabularyRelation(VocabChange.SAME),
+        neurons=None,
+        parents=[],
+        same_architecture=True,
+    )
+
+
+def test_shared_initialisation_is_not_a_parent():
+    """Issue 20: same init, other data came out "continued-pretraining"/"partial". A weak raw imprint
+    (below IMPRINT_MAX) with no basis-free match is a shared ancestor, and the output says what would
+    tell a parent from a shared initialisation."""
+    from taoke.weights.verdict import IMPRINT_MAX
+
+    v = decide(_fp(), _fp(), _shared_init_stats(IMPRINT_MAX - 0.05, -0.1), _found(), alpha=1e-3)
+    assert v.relationship == "shares-ancestor" and v.derived
+    assert v.transformations["shared_ancestor"]["raw_imprint"] == pytest.approx(IMPRINT_MAX - 0.05)
+    assert v.reasons[-1].startswith("what would tell them apart: the common ancestor's weights")
+    # whole blocks of raw values (a transplant) are trained weights: not a shared ancestor
+    v = decide(_fp(), _fp(), _shared_init_stats(0.98, -0.1), _found(), alpha=1e-3)
+    assert v.relationship == "partial"
+    # a significant basis-free match is the trained function: not a shared ancestor either
+    v = decide(_fp(), _fp(), _shared_init_stats(0.1, -5.0), _found(), alpha=1e-3)
+    assert v.relationship != "shares-ancestor"

@@ -91,6 +91,13 @@ def test_trained_derivatives_record_their_parent_and_losses():
         if r.kind != "checkpoint" or mid.startswith(("base-", "calib-")):
             continue
         info = log[mid]
+        if "shares_init_with" in info:  # issue 20: the base's init, not its trained weights
+            assert "parent" not in info and info["shares_init_with"] in MODELS
+            base_seed = log[info["shares_init_with"]]["training"]["seed"]
+            assert (
+                info["init_seed"] == base_seed and info["corpus"] != log[info["shares_init_with"]]["corpus"]
+            )
+            continue
         assert info["parent"] in MODELS
         assert info["training"]["steps"] > 0 and info["training"]["loss_final"] > 0
 

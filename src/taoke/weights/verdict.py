@@ -34,6 +34,12 @@ FUNCTION_EQUAL = 0.985
 FINE_TUNE_MIN = 0.65
 RAW_SAME_FRACTION = 0.9
 MERGE_FLAG_MAX = 0.6
+#: Largest raw-basis correlation (any layer pair) that a shared random initialisation leaves in two
+#: models trained on other data. Fitted on the fit split (issue 20): base-a vs a-init-man (same init,
+#: man pages instead of code) peaks at 0.098; the weakest derived pair of the fit split that the
+#: basis-free statistic does not see either (merge-a-a2 vs its 0.4 parent base-a2) at 0.415; the cut is
+#: their midpoint in Fisher z. Reported on the test split: calib-00 vs calib00-init-man (0.125).
+IMPRINT_MAX = 0.26
 
 
 @dataclass
@@ -167,6 +173,21 @@ def decide(
         )
         return Verdict(R.MERGED, True, min(conf_p, 0.9), reasons, tr)
 
+    # 3b. a shared initialisation, not trained weights (issue 20): the raw values correlate weakly at
+    # the same positions (what survives of one random init), the function read through shared tokens
+    # does not match at all
+    ancestor = shared_init(stats, alpha)
+    if ancestor is not None:
+        tr["shared_ancestor"] = {**ancestor, "tells_apart": TELLS_APART}
+        reasons.append(
+            f"the raw values correlate at the same positions (at most r={ancestor['raw_imprint']:.3f} < "
+            f"{IMPRINT_MAX}) but the layers' function does not match (basis-free p "
+            f"{_fmt(ancestor['log10p_basis_free'])}): what one random initialisation leaves in two models "
+            "trained on other data, not a trained parent's weights"
+        )
+        reasons.append("what would tell them apart: " + TELLS_APART)
+        return Verdict(R.SHARES_ANCESTOR, True, min(conf_p, 0.7), reasons, tr)
+
     # 3a. related, but no layer maps (issue 20): no structural label can be measured, so none is invented
     if not mapped:
         reasons.append(
@@ -245,6 +266,28 @@ TELLS_APART = (
     "necessarily the parent, but a model derived from the other keeps the other's trained features), "
     "training logs or checkpoints with dates, or a declared base model"
 )
+
+
+def shared_init(stats: LineageStats, alpha: float) -> dict[str, float] | None:
+    """The shared-initialisation signature, or None: both the raw-basis (S2) and the basis-free (S1)
+    statistics were computed, S1 is not significant, and the largest raw correlation over every layer
+    pair stays below :data:`IMPRINT_MAX`. A model trained from another's *trained* weights keeps its
+    function (S1) or, when its embeddings were swapped, whole blocks of raw values (r near 1); two
+    models that only share a random initialisation keep neither (the "common ancestor" case of model
+    tracing, Zhu et al. 2025, "Independence Tests for Language Models")."""
+    s2 = getattr(stats, "s2", None)
+    if s2 is None or not np.size(s2) or not getattr(stats, "basis_free", None):
+        return None
+    s1 = getattr(stats, "s1", None)
+    if s1 is None or not np.size(s1):
+        return None
+    lp_bf = float(getattr(stats, "log10p_basis_free", 0.0))
+    if lp_bf < np.log10(alpha):
+        return None
+    imprint = float(np.nanmax(np.tanh(np.asarray(s2, dtype=np.float64))))
+    if imprint >= IMPRINT_MAX:
+        return None
+    return {"raw_imprint": imprint, "imprint_max": IMPRINT_MAX, "log10p_basis_free": lp_bf}
 
 
 def embedding_rows(fp: Fingerprint) -> int | None:
