@@ -305,3 +305,17 @@ def test_search_adjusts_over_the_registry_and_says_so(tmp_path: Path, zoo_paths:
     raw = whole.hits[0].log10_p_value
     assert whole.hits[0].log10_p_adjusted == pytest.approx(min(0.0, raw + np.log10(3)))
     assert sel.hits[0].log10_p_adjusted == pytest.approx(min(0.0, raw))
+
+
+def test_search_finds_a_merge_among_the_relatives_without_parents_named(tmp_path: Path) -> None:
+    """Issue 20: the search output's ``merge`` field, from the significant relatives only."""
+    paths = {m: zoo.materialize(m) for m in ("base-a", "base-a2", "base-b", "merge-a-a2", "a-ft-man")}
+    with Registry(str(tmp_path / "r.sqlite")) as reg:
+        for m in ("base-a", "base-a2", "base-b"):
+            index_source(reg, paths[m])
+        d = search(reg, paths["merge-a-a2"], top=3).to_dict()
+        assert d["merge"]["merged"] is True
+        shares = {q["name"]: q["share"] for q in d["merge"]["parents"]}
+        assert set(shares) == {"base-a", "base-a2"} and shares["base-a"] == pytest.approx(0.6, abs=0.02)
+        # a fine-tune has one relative here: no merge is looked for, and the field says so (null)
+        assert search(reg, paths["a-ft-man"], top=3).to_dict()["merge"] is None

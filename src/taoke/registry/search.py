@@ -43,6 +43,7 @@ from taoke.weights import (
     load_fingerprint,
 )
 from taoke.weights.cache import FingerprintCache, content_key
+from taoke.weights.mergefind import MergeFinding, find_merge
 
 DEFAULT_TOP = 5
 
@@ -199,6 +200,7 @@ class SearchResult:
     width_scan: int = 0  # models of the query's width compared after the shortlist found nothing
     correction_family: Correction = Correction.REGISTRY
     family_size: int = 0  # hypotheses Holm adjusted over
+    merge: MergeFinding | None = None  # merge parents looked for among the significant relatives
 
     @property
     def relatives(self) -> list[Hit]:
@@ -224,6 +226,7 @@ class SearchResult:
             "correction_family": self.correction_family,
             "family_size": self.family_size,
             "verdict": (f"{best.relationship} of {best.record.name}" if best else "no significant relative"),
+            "merge": self.merge.to_dict() if self.merge is not None else None,
             "hits": [h.to_dict() for h in self.hits],
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
         }
@@ -409,6 +412,10 @@ def search(
         )
     )
     del hits[max(len(cands), top) :]  # the width scan's best join the list; the rest only count in Holm
+    # issue 20: is the query a merge of relatives? Looked for among the significant relatives (a merge
+    # is related to each parent), without any parent named
+    rel_ids = [h.record.id for h in hits if h.significant]
+    merge = find_merge(fp, [registry.fingerprint(i) for i in rel_ids]) if len(rel_ids) >= 2 else None
     return SearchResult(
         query=ident.name if ident is not None else fp.name,
         query_identity=ident.to_dict() if ident is not None else None,
@@ -420,6 +427,7 @@ def search(
         shortlist_method=describe_plan(index.plan(top + len(exclude), ef, exact)),
         width_scan=scanned,
         correction_family=Correction(correction),
+        merge=merge,
         family_size=eligible if correction is Correction.REGISTRY else len(results),
         timings={
             "fingerprint": prepared.seconds,
