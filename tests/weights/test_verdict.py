@@ -184,3 +184,10 @@ def test_shared_initialisation_is_not_a_parent():
     # a significant basis-free match is the trained function: not a shared ancestor either
     v = decide(_fp(), _fp(), _shared_init_stats(0.1, -5.0), _found(), alpha=1e-3)
     assert v.relationship != "shares-ancestor"
+
+
+def test_shares_ancestor_never_says_derived_from_the_reference():
+    v = decide(_fp(), _fp(), _shared_init_stats(0.1, -0.1), _found(), alpha=1e-3)
+    assert v.relationship == "shares-ancestor"
+    assert v.reasons[0].endswith("the weights are related, not shown to derive from the reference")
+    assert not any("weights derive from the reference" in r for r in v.reasons)

@@ -60,6 +60,15 @@ def _fmt(log10p: float) -> str:
     return f"1e{log10p:.0f}"
 
 
+def _related(log10p: float, alpha: float) -> str:
+    """The first reason of a ``shares-ancestor`` verdict: the test found the weights related, which is
+    all it shows (not that they derive from the reference)."""
+    return (
+        f"lineage p-value {10**log10p:.2g} < alpha={alpha:g}: the weights are related, "
+        "not shown to derive from the reference"
+    )
+
+
 def _confidence_from_p(log10p: float, alpha: float, derived: bool) -> float:
     """How far the p-value is from the decision boundary, squashed to (0.5, 1)."""
     margin = abs(log10p - np.log10(alpha))
@@ -179,6 +188,7 @@ def decide(
     ancestor = shared_init(stats, alpha)
     if ancestor is not None:
         tr["shared_ancestor"] = {**ancestor, "tells_apart": TELLS_APART}
+        reasons[0] = _related(log10p, alpha)
         reasons.append(
             f"the raw values correlate at the same positions (at most r={ancestor['raw_imprint']:.3f} < "
             f"{IMPRINT_MAX}) but the layers' function does not match (basis-free p "
@@ -195,6 +205,7 @@ def decide(
             "layers cannot say how (which side came first, or whether both come from a third model)"
         )
         tr["shared_ancestor"] = {"why": "empty layer map", "tells_apart": TELLS_APART}
+        reasons[0] = _related(log10p, alpha)
         return Verdict(R.SHARES_ANCESTOR, True, min(conf_p, 0.6), reasons, tr)
 
     # 4. structure: depth and width
