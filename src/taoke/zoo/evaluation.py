@@ -279,6 +279,9 @@ def evaluate(
         cache,
         time.perf_counter() - t_start,
     )
+    from taoke.zoo.family_catalog import family_table
+
+    report["families"] = family_table(results)  # issue 15.5 (test split)
     if sweep:
         report["weak_merges"] = weak_merges(cache, in_use)
     if widths:
@@ -382,6 +385,7 @@ def _row(p: dict[str, Any], pid: str, res: CompareResult, seconds: float) -> dic
         "seconds": seconds,
         "calibration": bool(p.get("details", {}).get("calibration")),
         "split": p.get("details", {}).get("split"),
+        "family": p.get("details", {}).get("family"),
     }
 
 

@@ -109,3 +109,38 @@ def family_pairs(pair: Any) -> list[dict]:
         ),
     ]
     return out
+
+
+def family_table(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Issue 15.5's accuracy per family, from ``taoke eval``'s pair rows (the family pairs are all split
+    ``test``: measured on models no threshold was fitted on). A family with no row (its pairs were not
+    run) is absent, never counted as correct."""
+    table: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        fam = r.get("family")
+        if not fam:
+            continue
+        t = table.setdefault(
+            fam,
+            {"family": fam, "pairs": 0, "correct": 0, "derived": [0, 0], "not_derived": [0, 0], "wrong": []},
+        )
+        ok = r["relationship"] == r["truth"]
+        t["pairs"] += 1
+        t["correct"] += int(ok)
+        side = t["derived" if r["derived_truth"] else "not_derived"]
+        side[0] += int(r["derived"] == r["derived_truth"])
+        side[1] += 1
+        if not ok:
+            t["wrong"].append(r["id"])
+    from taoke.weights import packaged_nulls
+
+    tied = packaged_nulls().basis_free_tied
+    order = [*FAMILIES, "cross"]
+    out = sorted(table.values(), key=lambda t: order.index(t["family"]) if t["family"] in order else 99)
+    return {
+        "split": "test",
+        "fitted_on": f"basis_free_tied null ({tied.source if tied else 'absent'}; split fit)",
+        "rows": out,
+        "pairs": sum(t["pairs"] for t in out),
+        "correct": sum(t["correct"] for t in out),
+    }
