@@ -242,6 +242,8 @@ def eval_renderables(report: dict[str, Any]) -> list[Any]:
     if wf is not None:
         out += width_fpr_renderables(wf)
         out += qq_renderables(wf)
+    if (fam := report.get("families")) and fam.get("rows"):
+        out += families_renderables(fam)
     return out
 
 
@@ -274,6 +276,25 @@ def qq_renderables(wf: dict[str, Any]) -> list[Any]:
             "conservative, more is anti-conservative"
         ),
     ]
+
+
+def families_renderables(fam: dict[str, Any]) -> list[Any]:
+    """Issue 15.5's accuracy per model family (pairs split test; the one null fitted for them, the
+    tied-embedding S1 null, was fitted on other models)."""
+    t = Table(title=f"other families (split {fam.get('split')}): relationship and derived-vs-not per family")
+    for col in ("family", "pairs", "correct", "derived ok", "not derived ok", "wrong"):
+        t.add_column(col, justify="left" if col in ("family", "wrong") else "right")
+    for r in fam["rows"]:
+        t.add_row(
+            str(r["family"]),
+            str(r["pairs"]),
+            str(r["correct"]),
+            f"{r['derived'][0]}/{r['derived'][1]}",
+            f"{r['not_derived'][0]}/{r['not_derived'][1]}",
+            ", ".join(r["wrong"]) or "-",
+        )
+    note = f"{fam['correct']}/{fam['pairs']} family pairs correct; fitted on: {fam.get('fitted_on')}"
+    return [t, Text(note)]
 
 
 def width_fpr_renderables(wf: dict[str, Any]) -> list[Any]:

@@ -755,3 +755,9 @@ def _pairs() -> list[dict]:
 
 
 PAIRS: list[dict] = _pairs()
+
+# Issue 15.5: the family zoo (Gemma, Qwen2, Phi-3, GPT-NeoX, BERT), kept in its own module.
+from taoke.zoo.family_catalog import family_models, family_pairs  # noqa: E402
+
+MODELS.update(family_models(Recipe))
+PAIRS += family_pairs(_pair)

@@ -324,6 +324,9 @@ def evaluate(
     )
     report["merges"] = merge_summary(results, oracle_rows, len(pool), oracle_parents)
     report["summary"]["accuracy_by_split"] = split_accuracy(results)
+    from taoke.zoo.family_catalog import family_table
+
+    report["families"] = family_table(results)  # issue 15.5 (test split)
     if sweep:
         report["weak_merges"] = weak_merges(cache, in_use, pool)
     if widths:
@@ -485,6 +488,7 @@ def _row(p: dict[str, Any], pid: str, res: CompareResult, seconds: float) -> dic
         "seconds": seconds,
         "calibration": bool(p.get("details", {}).get("calibration")),
         "split": p.get("details", {}).get("split"),
+        "family": p.get("details", {}).get("family"),
     }
 
 
