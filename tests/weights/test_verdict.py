@@ -191,3 +191,16 @@ def test_shares_ancestor_never_says_derived_from_the_reference():
     assert v.relationship == "shares-ancestor"
     assert v.reasons[0].endswith("the weights are related, not shown to derive from the reference")
     assert not any("weights derive from the reference" in r for r in v.reasons)
+
+
+def test_text_report_says_related_not_derived_for_a_shared_ancestor():
+    from taoke.render.compare import compare_renderables
+    from taoke.weights import compare
+    from taoke.zoo.evaluation import FingerprintCache
+
+    cache = FingerprintCache()
+    res = compare(cache.get("base-a"), cache.get("a-init-man"))
+    assert res.relationship == "shares-ancestor"
+    for lang, word in (("en", "related, not shown"), ("zh", "相关，但未表明来源")):
+        head = str(compare_renderables(res, lang)[0].renderable)
+        assert word in head and ": yes" not in head

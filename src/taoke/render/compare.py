@@ -108,6 +108,8 @@ def _derived_word(d: dict[str, Any], L: Any) -> str:
     """yes / no, or "cannot tell" when the comparison could not be made (no p-value)."""
     if d.get("p_value") is None and not d.get("derived"):
         return L("cannot tell")
+    if d.get("relationship") == "shares-ancestor":  # related, derivation from REFERENCE not shown
+        return L("related, not shown")
     return L("yes") if d.get("derived") else L("no")
 
 

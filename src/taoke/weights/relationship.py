@@ -7,6 +7,12 @@ too few shared tokens, no invariant that applies across the two families): it is
 independent, carries no p-value, and ``taoke compare`` exits with code 3 on it. The members are ``str``
 valued so that JSON output and comparisons with plain strings keep the documented labels
 (``Relationship.FINE_TUNED == "fine-tuned"``).
+
+``shares-ancestor`` (issue 20) is the answer when the lineage test rejects independence but the
+evidence cannot say that SUSPECT comes from REFERENCE (two models trained from one random
+initialisation on other data, a related pair whose layers do not map). It counts as ``derived`` (the
+test's positive side: gates such as ``--fail-if-derived`` and ``taoke search`` still flag it), while
+its label, reasons and the text report ("related, not shown") say that derivation was not shown.
 """
 
 from __future__ import annotations
