@@ -204,3 +204,18 @@ def test_text_report_says_related_not_derived_for_a_shared_ancestor():
     for lang, word in (("en", "related, not shown"), ("zh", "相关，但未表明来源")):
         head = str(compare_renderables(res, lang)[0].renderable)
         assert word in head and ": yes" not in head
+
+
+def test_empty_layer_map_with_a_measured_width_cut_is_pruned_without_invented_layers():
+    """smollm2-wpruned (unhealed width cut) has no single significant layer: the width cut read from
+    the tensor shapes is measured, a list of "dropped" layers would not be."""
+    ref = _fp(shapes={"token_embd.weight": [2048, 64], "blk.0.ffn_up.weight": [192, 64]})
+    sus = _fp(d=48, ffn=128, shapes={"token_embd.weight": [2048, 48], "blk.0.ffn_up.weight": [128, 48]})
+    v = _decide(ref=ref, sus=sus, sim=np.zeros((4, 4)), layer_map=[None] * 4)
+    assert v.relationship == "pruned"
+    assert "hidden size 64->48, FFN 192->128" in v.reasons[-1]
+    assert v.transformations["pruning"]["dropped_reference_layers"] is None
+    assert not any("dropped" in r for r in v.reasons)
+    # the config's sizes alone (no shapes) are a claim: not pruned
+    v = _decide(sus=_fp(d=48, ffn=128), sim=np.zeros((4, 4)), layer_map=[None] * 4)
+    assert v.relationship == "shares-ancestor"

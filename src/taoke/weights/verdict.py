@@ -198,14 +198,31 @@ def decide(
         reasons.append("what would tell them apart: " + TELLS_APART)
         return Verdict(R.SHARES_ANCESTOR, True, min(conf_p, 0.7), reasons, tr)
 
-    # 3a. related, but no layer maps (issue 20): no structural label can be measured, so none is invented
+    # 3a. related, but no layer maps (issue 20): no layer can be said dropped or copied. A width cut read
+    # from the tensor shapes is still measured (pruned, with that reason only); otherwise no
+    # structural label is invented
     if not mapped:
+        cut = measured_width_cut(ref, sus)
+        if cut is not None:
+            reasons.append(
+                "pruned: "
+                + cut
+                + "; no layer maps one to one (the layer similarities are not significant alone)"
+            )
+            tr["pruning"] = {
+                "dropped_reference_layers": None,
+                "ffn_dim": [ffn_ref, ffn_sus],
+                "d_model": [ref.d_model, sus.d_model],
+                "measured_from": "tensor shapes",
+            }
+            name_kept_width(found, reasons, tr)
+            return Verdict(R.PRUNED, True, min(conf_p, 0.8), reasons, tr)
+        reasons[0] = _related(log10p, alpha)
         reasons.append(
             "no suspect layer maps onto a reference layer: the lineage statistic relates the two, but the "
             "layers cannot say how (which side came first, or whether both come from a third model)"
         )
         tr["shared_ancestor"] = {"why": "empty layer map", "tells_apart": TELLS_APART}
-        reasons[0] = _related(log10p, alpha)
         return Verdict(R.SHARES_ANCESTOR, True, min(conf_p, 0.6), reasons, tr)
 
     # 4. structure: depth and width
@@ -299,6 +316,28 @@ def shared_init(stats: LineageStats, alpha: float) -> dict[str, float] | None:
     if imprint >= IMPRINT_MAX:
         return None
     return {"raw_imprint": imprint, "imprint_max": IMPRINT_MAX, "log10p_basis_free": lp_bf}
+
+
+def _block_width(fp: Fingerprint) -> tuple[int | None, int | None]:
+    """(hidden size, FFN width) read from the first block's tensor shapes, None where not stored."""
+    shapes = fp.meta.get("shapes") or {}
+    emb = shapes.get("token_embd.weight")
+    d = int(emb[1]) if emb and len(emb) == 2 else None
+    up = shapes.get("blk.0.ffn_up.weight") or shapes.get("blk.0.ffn_gate.weight")
+    ffn = int(up[0]) if up and len(up) == 2 else None
+    return d, ffn
+
+
+def measured_width_cut(ref: Fingerprint, sus: Fingerprint) -> str | None:
+    """The width cut read from the weights' shapes (hidden size, FFN), or None when none is measured:
+    the config's sizes are not used (a claim is not a measurement)."""
+    (d_r, f_r), (d_s, f_s) = _block_width(ref), _block_width(sus)
+    what = []
+    if d_r and d_s and d_s < d_r:
+        what.append(f"hidden size {d_r}->{d_s}")
+    if f_r and f_s and f_s < f_r:
+        what.append(f"FFN {f_r}->{f_s}")
+    return "width cut read from the tensor shapes (" + ", ".join(what) + ")" if what else None
 
 
 def embedding_rows(fp: Fingerprint) -> int | None:
