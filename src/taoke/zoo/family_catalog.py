@@ -14,7 +14,16 @@ from __future__ import annotations
 from typing import Any
 
 from taoke.weights.relationship import Relationship as R
-from taoke.zoo.train_families import FAMILIES, model_ids
+
+# The families and their checkpoint names live here, not in the trainer, so that the catalog (imported by
+# everything in the zoo) never imports the trainer (which imports the catalog back).
+FAMILIES = ("gemma", "qwen2", "phi3", "gptneox", "bert")
+
+
+def model_ids(fam: str) -> dict[str, str]:
+    """The three trained checkpoints of a family: base, independent twin, fine-tune of the base."""
+    return {"base": f"{fam}-base", "twin": f"{fam}-twin", "ft": f"{fam}-ft-man"}
+
 
 _NAMES = {"gemma": "Gemma", "qwen2": "Qwen2", "phi3": "Phi-3", "gptneox": "GPT-NeoX", "bert": "BERT"}
 # the layout copy of each family: (recipe params, relationship, what it does)

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
+from taoke.zoo.family_catalog import FAMILIES, model_ids
 from taoke.zoo.hf import CONTEXT, SEQ_LEN
 
 DATA = Path(__file__).resolve().parent / "data" / "families"
 LOG = DATA / "train_log.json"
-FAMILIES = ("gemma", "qwen2", "phi3", "gptneox", "bert")
 VOCAB = 2048
 TOKENIZER = "tok-code"
 CORPUS = "code"
@@ -204,11 +204,6 @@ def train(model, tokens: np.ndarray, steps: int, lr: float, seed: int, mlm: bool
         "loss_final": round(float(np.mean(losses[-20:])), 4),
         "seconds": round(time.time() - t0, 1),
     }
-
-
-def model_ids(fam: str) -> dict[str, str]:
-    """The three trained checkpoints of a family: base, independent twin, fine-tune of the base."""
-    return {"base": f"{fam}-base", "twin": f"{fam}-twin", "ft": f"{fam}-ft-man"}
 
 
 def train_log() -> dict:
