@@ -16,6 +16,7 @@ import pytest
 
 from taoke.cli.main import main
 from taoke.model import load
+from taoke.render.compare import families_markdown
 from taoke.weights import Relationship, compare, packaged_nulls
 from taoke.weights.verdict import FUNCTION_EQUAL
 from taoke.zoo import train_families as TF
@@ -138,6 +139,8 @@ def test_every_family_pair_is_right(family_rows):
     assert table["split"] == "test" and table["pairs"] == len(FAMILY_PAIRS) == table["correct"]
     assert [r["family"] for r in table["rows"]] == [*TF.FAMILIES, "cross"]
     assert all(r["derived"][0] == r["derived"][1] for r in table["rows"])
+    md = families_markdown({"families": table})
+    assert "| gemma | 6 | 6 | 3/3 | 3/3 |" in md and "| cross | 6 | 6 | 0/0 | 6/6 |" in md
 
 
 def test_family_table_counts_a_wrong_pair(family_rows):
