@@ -56,6 +56,20 @@ def test_family_fingerprints_have_their_invariants(model_id, arch, comps, tied):
     assert all(np.isfinite(a).all() for a in fp.inv.values())
 
 
+def test_qwen2_biases_travel_in_the_raw_samples():
+    base, copy, ft = zoo_fp("qwen2-base"), zoo_fp("qwen2-copy"), zoo_fp("qwen2-ft-man")
+    keys = {f"blk.{i}.attn_{r}.bias" for i in (0, 1) for r in "qkv"}
+    assert keys <= set(base.raw) and keys <= set(copy.raw)
+    assert not any(k.endswith(".bias") for k in zoo_fp("gemma-base").raw)  # Gemma has none
+    # the permuted copy moved the biases with their heads; the fine-tune changed them
+    assert not np.array_equal(base.raw["blk.0.attn_q.bias"], copy.raw["blk.0.attn_q.bias"])
+    assert not np.array_equal(base.raw["blk.0.attn_k.bias"], ft.raw["blk.0.attn_k.bias"])
+    from taoke.weights.alignment import raw_identity
+
+    same = raw_identity(base, copy)
+    assert same.compared == len(base.raw) and same.compared >= len(keys) + 18
+
+
 def test_gain_keys_pre_norm_and_bert_post_norm():
     with load(zoo_path("bert-base")) as view:
         keys = view.canonical_keys()
