@@ -33,7 +33,8 @@ def test_family_pairs_cover_every_family_and_are_test_split():
     assert fams == {*TF.FAMILIES, "cross"}
     for fam in TF.FAMILIES:
         mine = [p for p in FAMILY_PAIRS if p["details"]["family"] == fam]
-        assert len(mine) == 6 and sum(p["derived"] for p in mine) == 3, fam
+        extra = 2 if fam == "gemma" else 0  # its GGUF export against the base and the twin
+        assert len(mine) == 6 + extra and sum(p["derived"] for p in mine) == 3 + extra // 2, fam
     assert all(p["details"]["split"] == "test" for p in FAMILY_PAIRS)
     assert any(p["relationship"] == Relationship.UNTESTABLE for p in FAMILY_PAIRS)
 
@@ -95,6 +96,23 @@ def test_gemma_norm_gain_is_one_plus_w(monkeypatch):
     assert max(m.similarity for m in wrong.layers) < 0.5
 
 
+def test_gemma_gguf_norms_are_one_plus_w_and_undone():
+    """llama.cpp stores Gemma's gain 1 + w; the view gives w back, so GGUF and HF fingerprints agree."""
+    import gguf
+
+    path = zoo_path("gemma-gguf-q8_0")
+    reader = gguf.GGUFReader(path)
+    stored = next(t for t in reader.tensors if t.name == "blk.0.attn_norm.weight")
+    base = TF.load_checkpoint("gemma-base")[1]["model.layers.0.input_layernorm.weight"]
+    np.testing.assert_allclose(np.asarray(stored.data, dtype=np.float32), base + 1.0)
+    with load(path) as view:
+        assert view.family.family == "gemma" and view.family_info.norm_offset == 1.0
+        np.testing.assert_array_equal(view.canonical("blk.0.attn_norm.weight"), base)
+    res = compare(zoo_fp("gemma-base"), zoo_fp("gemma-gguf-q8_0"))
+    assert res.relationship is Relationship.IDENTICAL
+    assert min(m.similarity for m in res.layers) >= FUNCTION_EQUAL
+
+
 def test_phi3_fused_and_unfused_layouts_hold_the_same_tensors():
     with load(zoo_path("phi3-base")) as a, load(zoo_path("phi3-copy")) as b:
         assert any(r.fused for r in a.roles.values()) and not any(r.fused for r in b.roles.values())
@@ -154,7 +172,7 @@ def test_every_family_pair_is_right(family_rows):
     assert [r["family"] for r in table["rows"]] == [*TF.FAMILIES, "cross"]
     assert all(r["derived"][0] == r["derived"][1] for r in table["rows"])
     md = families_markdown({"families": table})
-    assert "| gemma | 6 | 6 | 3/3 | 3/3 |" in md and "| cross | 6 | 6 | 0/0 | 6/6 |" in md
+    assert "| gemma | 8 | 8 | 4/4 | 4/4 |" in md and "| cross | 6 | 6 | 0/0 | 6/6 |" in md
 
 
 def test_family_table_counts_a_wrong_pair(family_rows):

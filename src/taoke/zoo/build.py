@@ -330,6 +330,17 @@ def _build(model_id: str, target: Path, root: Path) -> Path:
         )
         (target / "README.md").write_text(card)
         return out
+    if r.kind == "family-gguf":  # issue 15.5: a Gemma GGUF as llama.cpp writes it
+        from taoke.zoo.family_transforms import write_gemma_gguf
+
+        parent = load(r.parents[0], root)
+        target.mkdir(parents=True, exist_ok=True)
+        qtype = r.params["qtype"]
+        out = write_gemma_gguf(
+            target / f"{model_id}.{qtype.lower()}.gguf", parent.cfg, parent.w, parent.tok, qtype, model_id
+        )
+        (target / "README.md").write_text(card)
+        return out
     if r.kind == "rename":
         parent = load(r.parents[0], root)
         cfg, w = _renamed(parent, r.params["style"])

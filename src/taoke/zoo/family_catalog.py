@@ -4,7 +4,8 @@ Every pair here is split ``test``: nothing in compare is fitted on these models.
 them -- the tied-embedding S1 null (``basis_free_tied``) -- is fitted on separate tied LLaMA twins
 (:func:`taoke.zoo.train_families.train_tied_calibration`, split ``fit``). Per family six pairs: the
 fine-tune and the layout copy against the base (derived), the fine-tune against the layout copy
-(derived), and the independent twin against the base, the fine-tune and the copy (not derived). Six
+(derived), and the independent twin against the base, the fine-tune and the copy (not derived); for
+Gemma also its GGUF export (llama.cpp's ``1 + w`` norms) against the base and the twin. Six
 cross-family pairs follow: five independent models of other families at the same width, and one where
 no statistic applies (other width, no tokenizer: ``untestable``, never ``independent``).
 """
@@ -47,6 +48,9 @@ COPIES: dict[str, tuple[dict[str, Any], R, str]] = {
 }
 
 
+GEMMA_GGUF = "gemma-gguf-q8_0"
+
+
 def copy_id(fam: str) -> str:
     return f"{fam}-copy"
 
@@ -67,6 +71,12 @@ def family_models(recipe: Any) -> dict[str, Any]:
         out[copy_id(fam)] = recipe(
             "family-copy", (ids["base"],), {**params, "family": fam}, summary=f"{name} base: {what}."
         )
+    out[GEMMA_GGUF] = recipe(
+        "family-gguf",
+        ("gemma-base",),
+        {"qtype": "Q8_0"},
+        summary="Gemma base exported to GGUF Q8_0 as llama.cpp does (norms stored as 1 + w, tied).",
+    )
     return out
 
 
@@ -92,6 +102,11 @@ def family_pairs(pair: Any) -> list[dict]:
                 **common,
             ),
         ]
+    gg = {"family": "gemma", "split": "test"}
+    out += [
+        pair("gemma-base", GEMMA_GGUF, R.IDENTICAL, transformation="GGUF export, Q8_0, norms 1 + w", **gg),
+        pair("gemma-twin", GEMMA_GGUF, R.INDEPENDENT_SAME_ARCHITECTURE, why="GGUF of the base vs twin", **gg),
+    ]
     cross = {"family": "cross", "split": "test"}
     out += [
         pair("gemma-base", "qwen2-base", R.INDEPENDENT, why="Gemma vs Qwen2, own training", **cross),
