@@ -102,7 +102,7 @@ def load(model_id: str, root: str | Path | None = None) -> Loaded:
         w = {k: v.astype(np.float32) for k, v in _load_any(folder / "model.safetensors").items()}
         return Loaded(cfg, w, (folder / "tokenizer.json").read_text(), cfg.get("torch_dtype", "bfloat16"))
     if recipe.kind in ("family", "family-copy"):  # issue 15.5: other families (taoke.zoo.train_families)
-        from taoke.zoo.train_families import load_family
+        from taoke.zoo.family_catalog import load_family
 
         cfg, w = load_family(model_id)
         return Loaded(cfg, w, tokenizer_json("tok-code"), "float16")
