@@ -349,6 +349,26 @@ def split_markdown(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def families_markdown(report: dict[str, Any]) -> str:
+    """Issue 15.5's per-family table of ``taoke eval`` as Markdown (docs/compare.md)."""
+    fam = report.get("families") or {}
+    rows = fam.get("rows") or []
+    if not rows:
+        return ""
+    out = [
+        f"| family (split {fam.get('split')}) | pairs | relationship right | derived right "
+        "| not derived right |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['family']} | {r['pairs']} | {r['correct']} | {r['derived'][0]}/{r['derived'][1]} "
+            f"| {r['not_derived'][0]}/{r['not_derived'][1]} |"
+        )
+    out.append(f"| **all** | **{fam['pairs']}** | **{fam['correct']}** | | |")
+    return "\n".join(out)
+
+
 def weak_merge_markdown(report: dict[str, Any]) -> str:
     """The weak-merge sweep of ``taoke eval`` as a Markdown table (docs/compare.md)."""
     wm = report.get("weak_merges") or {}
