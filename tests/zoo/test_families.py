@@ -16,6 +16,7 @@ import pytest
 
 from taoke.cli.main import main
 from taoke.model import load
+from taoke.render.compare import families_markdown
 from taoke.weights import Relationship, compare, packaged_nulls
 from taoke.weights.verdict import FUNCTION_EQUAL
 from taoke.zoo import train_families as TF
@@ -32,7 +33,8 @@ def test_family_pairs_cover_every_family_and_are_test_split():
     assert fams == {*TF.FAMILIES, "cross"}
     for fam in TF.FAMILIES:
         mine = [p for p in FAMILY_PAIRS if p["details"]["family"] == fam]
-        assert len(mine) == 6 and sum(p["derived"] for p in mine) == 3, fam
+        extra = 2 if fam == "gemma" else 0  # its GGUF export against the base and the twin
+        assert len(mine) == 6 + extra and sum(p["derived"] for p in mine) == 3 + extra // 2, fam
     assert all(p["details"]["split"] == "test" for p in FAMILY_PAIRS)
     assert any(p["relationship"] == Relationship.UNTESTABLE for p in FAMILY_PAIRS)
 
@@ -53,6 +55,20 @@ def test_family_fingerprints_have_their_invariants(model_id, arch, comps, tied):
     assert set(fp.inv) == comps
     assert bool(fp.meta["tied_embeddings"]) is tied
     assert all(np.isfinite(a).all() for a in fp.inv.values())
+
+
+def test_qwen2_biases_travel_in_the_raw_samples():
+    base, copy, ft = zoo_fp("qwen2-base"), zoo_fp("qwen2-copy"), zoo_fp("qwen2-ft-man")
+    keys = {f"blk.{i}.attn_{r}.bias" for i in (0, 1) for r in "qkv"}
+    assert keys <= set(base.raw) and keys <= set(copy.raw)
+    assert not any(k.endswith(".bias") for k in zoo_fp("gemma-base").raw)  # Gemma has none
+    # the permuted copy moved the biases with their heads; the fine-tune changed them
+    assert not np.array_equal(base.raw["blk.0.attn_q.bias"], copy.raw["blk.0.attn_q.bias"])
+    assert not np.array_equal(base.raw["blk.0.attn_k.bias"], ft.raw["blk.0.attn_k.bias"])
+    from taoke.weights.alignment import raw_identity
+
+    same = raw_identity(base, copy)
+    assert same.compared == len(base.raw) and same.compared >= len(keys) + 18
 
 
 def test_gain_keys_pre_norm_and_bert_post_norm():
@@ -78,6 +94,23 @@ def test_gemma_norm_gain_is_one_plus_w(monkeypatch):
 
     wrong = compare(fingerprint(zoo_path("gemma-base")), fingerprint(zoo_path("gemma-copy")))
     assert max(m.similarity for m in wrong.layers) < 0.5
+
+
+def test_gemma_gguf_norms_are_one_plus_w_and_undone():
+    """llama.cpp stores Gemma's gain 1 + w; the view gives w back, so GGUF and HF fingerprints agree."""
+    import gguf
+
+    path = zoo_path("gemma-gguf-q8_0")
+    reader = gguf.GGUFReader(path)
+    stored = next(t for t in reader.tensors if t.name == "blk.0.attn_norm.weight")
+    base = TF.load_checkpoint("gemma-base")[1]["model.layers.0.input_layernorm.weight"]
+    np.testing.assert_allclose(np.asarray(stored.data, dtype=np.float32), base + 1.0)
+    with load(path) as view:
+        assert view.family.family == "gemma" and view.family_info.norm_offset == 1.0
+        np.testing.assert_array_equal(view.canonical("blk.0.attn_norm.weight"), base)
+    res = compare(zoo_fp("gemma-base"), zoo_fp("gemma-gguf-q8_0"))
+    assert res.relationship is Relationship.IDENTICAL
+    assert min(m.similarity for m in res.layers) >= FUNCTION_EQUAL
 
 
 def test_phi3_fused_and_unfused_layouts_hold_the_same_tensors():
@@ -138,6 +171,8 @@ def test_every_family_pair_is_right(family_rows):
     assert table["split"] == "test" and table["pairs"] == len(FAMILY_PAIRS) == table["correct"]
     assert [r["family"] for r in table["rows"]] == [*TF.FAMILIES, "cross"]
     assert all(r["derived"][0] == r["derived"][1] for r in table["rows"])
+    md = families_markdown({"families": table})
+    assert "| gemma | 8 | 8 | 4/4 | 4/4 |" in md and "| cross | 6 | 6 | 0/0 | 6/6 |" in md
 
 
 def test_family_table_counts_a_wrong_pair(family_rows):

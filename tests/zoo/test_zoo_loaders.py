@@ -22,7 +22,7 @@ def root(tmp_path_factory):
 def test_model_view_reads_zoo_model(mid, root):
     model = TM.load(str(zoo.materialize(mid, root)))
     source = mid
-    while MODELS[source].kind in ("gguf", "rename"):  # same LLaMA config as the model they were made from
+    while MODELS[source].kind in ("gguf", "rename", "family-gguf"):  # same config as the model made from
         source = MODELS[source].parents[0]
     cfg = B.load(source).cfg
     assert model.hparams.n_layers == cfg["num_hidden_layers"]

@@ -103,10 +103,11 @@ def test_trained_derivatives_record_their_parent_and_losses():
 
 
 def test_committed_size_is_small():
-    # 40 MB until issue 20 added the two shared-initialisation checkpoints (a-init-man, calib00-init-man:
-    # 1.8 MB, the fit and test pair of IMPRINT_MAX) on top of the family zoo of issue 15.5 (40.3 MB total)
     total = sum(p.stat().st_size for p in checkpoint_dir().rglob("*") if p.is_file())
-    assert total < 42e6, f"committed zoo data is {total / 1e6:.1f} MB"
+    # 40 MB held the LLaMA zoo; issue 15 added the family zoo (~9 MB of fp16 checkpoints and tied
+    # calibration fingerprints) and the MoE zoo, issue 20 two shared-initialisation checkpoints.
+    # 55 MB keeps a clone and a wheel small; a new family of checkpoints should not push past it.
+    assert total < 55e6, f"committed zoo data is {total / 1e6:.1f} MB"
 
 
 def test_corpora_recorded():

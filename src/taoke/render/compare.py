@@ -249,6 +249,25 @@ def eval_renderables(report: dict[str, Any]) -> list[Any]:
     return out
 
 
+def families_renderables(fam: dict[str, Any]) -> list[Any]:
+    """Issue 15.5's accuracy per model family (pairs split test; the one null fitted for them, the
+    tied-embedding S1 null, was fitted on other models)."""
+    t = Table(title=f"other families (split {fam.get('split')}): relationship and derived-vs-not per family")
+    for col in ("family", "pairs", "correct", "derived ok", "not derived ok", "wrong"):
+        t.add_column(col, justify="left" if col in ("family", "wrong") else "right")
+    for r in fam["rows"]:
+        t.add_row(
+            str(r["family"]),
+            str(r["pairs"]),
+            str(r["correct"]),
+            f"{r['derived'][0]}/{r['derived'][1]}",
+            f"{r['not_derived'][0]}/{r['not_derived'][1]}",
+            ", ".join(r["wrong"]) or "-",
+        )
+    note = f"{fam['correct']}/{fam['pairs']} family pairs correct; fitted on: {fam.get('fitted_on')}"
+    return [t, Text(note)]
+
+
 def qq_renderables(wf: dict[str, Any]) -> list[Any]:
     """Issue 20: a QQ check of the null p-values per width, as text. Under independence a calibrated
     p-value is uniform, so the count of pairs with p below a level q should be about n * q; a column
@@ -278,25 +297,6 @@ def qq_renderables(wf: dict[str, Any]) -> list[Any]:
             "conservative, more is anti-conservative"
         ),
     ]
-
-
-def families_renderables(fam: dict[str, Any]) -> list[Any]:
-    """Issue 15.5's accuracy per model family (pairs split test; the one null fitted for them, the
-    tied-embedding S1 null, was fitted on other models)."""
-    t = Table(title=f"other families (split {fam.get('split')}): relationship and derived-vs-not per family")
-    for col in ("family", "pairs", "correct", "derived ok", "not derived ok", "wrong"):
-        t.add_column(col, justify="left" if col in ("family", "wrong") else "right")
-    for r in fam["rows"]:
-        t.add_row(
-            str(r["family"]),
-            str(r["pairs"]),
-            str(r["correct"]),
-            f"{r['derived'][0]}/{r['derived'][1]}",
-            f"{r['not_derived'][0]}/{r['not_derived'][1]}",
-            ", ".join(r["wrong"]) or "-",
-        )
-    note = f"{fam['correct']}/{fam['pairs']} family pairs correct; fitted on: {fam.get('fitted_on')}"
-    return [t, Text(note)]
 
 
 def width_fpr_renderables(wf: dict[str, Any]) -> list[Any]:
@@ -348,6 +348,26 @@ def split_markdown(report: dict[str, Any]) -> str:
             f"| {r['split']} | {r.get('reference')} | {r.get('suspect')} | {r['truth']} | "
             f"{r['relationship']}{mark} | {fmt_p(r.get('p_value'))} |"
         )
+    return "\n".join(out)
+
+
+def families_markdown(report: dict[str, Any]) -> str:
+    """Issue 15.5's per-family table of ``taoke eval`` as Markdown (docs/compare.md)."""
+    fam = report.get("families") or {}
+    rows = fam.get("rows") or []
+    if not rows:
+        return ""
+    out = [
+        f"| family (split {fam.get('split')}) | pairs | relationship right | derived right "
+        "| not derived right |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['family']} | {r['pairs']} | {r['correct']} | {r['derived'][0]}/{r['derived'][1]} "
+            f"| {r['not_derived'][0]}/{r['not_derived'][1]} |"
+        )
+    out.append(f"| **all** | **{fam['pairs']}** | **{fam['correct']}** | | |")
     return "\n".join(out)
 
 

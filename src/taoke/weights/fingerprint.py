@@ -700,6 +700,11 @@ def _fingerprint(model: Any, progress: Progress = no_progress) -> Fingerprint:
         if key in keys:
             stream.get(key)
     stream.close()
+    # Biases (Qwen2's q/k/v, GPT-NeoX's and BERT's everywhere; issue 15.5) are left out of the invariants,
+    # which are bilinear in the weights, but travel in the raw samples: an identical copy keeps them.
+    for key in keys:
+        if key.endswith(".bias") and key not in raw:
+            read(key)
     inv_arr = {c: _unit_rms(np.stack(v)) for c, v in inv_lists.items() if v and any(present[c])}
     rinv_arr = {c: _unit_rms(np.stack(v)) for c, v in rinv_lists.items() if v and any(present[c])}
     binv_arr = {c: _unit_rms(np.stack(v)) for c, v in binv_lists.items() if v and any(present[c])}

@@ -322,11 +322,11 @@ def evaluate(
         cache,
         time.perf_counter() - t_start,
     )
-    report["merges"] = merge_summary(results, oracle_rows, len(pool), oracle_parents)
-    report["summary"]["accuracy_by_split"] = split_accuracy(results)
     from taoke.zoo.family_catalog import family_table
 
     report["families"] = family_table(results)  # issue 15.5 (test split)
+    report["merges"] = merge_summary(results, oracle_rows, len(pool), oracle_parents)
+    report["summary"]["accuracy_by_split"] = split_accuracy(results)
     if sweep:
         report["weak_merges"] = weak_merges(cache, in_use, pool)
     if widths:

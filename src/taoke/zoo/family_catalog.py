@@ -1,20 +1,68 @@
-"""The family zoo as data (issue 15.5): models and labelled pairs of Gemma, Qwen2, Phi-3, GPT-NeoX, BERT.
+"""The family zoo as data (issue 15.5): models and labelled pairs of Gemma, Qwen2, Phi-3, GPT-NeoX, BERT,
+and the loading of their committed checkpoints and layout copies (training: :mod:`taoke.zoo.train_families`).
 
 Every pair here is split ``test``: nothing in compare is fitted on these models. The one null fitted for
 them -- the tied-embedding S1 null (``basis_free_tied``) -- is fitted on separate tied LLaMA twins
 (:func:`taoke.zoo.train_families.train_tied_calibration`, split ``fit``). Per family six pairs: the
 fine-tune and the layout copy against the base (derived), the fine-tune against the layout copy
-(derived), and the independent twin against the base, the fine-tune and the copy (not derived). Six
+(derived), and the independent twin against the base, the fine-tune and the copy (not derived); for
+Gemma also its GGUF export (llama.cpp's ``1 + w`` norms) against the base and the twin. Six
 cross-family pairs follow: five independent models of other families at the same width, and one where
 no statistic applies (other width, no tokenizer: ``untestable``, never ``independent``).
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+from safetensors.numpy import load_file
+
 from taoke.weights.relationship import Relationship as R
-from taoke.zoo.train_families import FAMILIES, model_ids
+
+DATA = Path(__file__).resolve().parent / "data" / "families"
+LOG = DATA / "train_log.json"
+FAMILIES = ("gemma", "qwen2", "phi3", "gptneox", "bert")
+
+
+def model_ids(fam: str) -> dict[str, str]:
+    """The three trained checkpoints of a family: base, independent twin, fine-tune of the base."""
+    return {"base": f"{fam}-base", "twin": f"{fam}-twin", "ft": f"{fam}-ft-man"}
+
+
+def train_log() -> dict:
+    return json.loads(LOG.read_text()) if LOG.exists() else {}
+
+
+def load_checkpoint(model_id: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """(config, float32 weights) of a committed family checkpoint."""
+    info = train_log().get(model_id)
+    path = DATA / f"{model_id}.safetensors"
+    if info is None or not path.exists():
+        raise FileNotFoundError(f"{path}: family checkpoint {model_id!r} not found (run the families stage)")
+    return dict(info["config"]), {k: v.astype(np.float32) for k, v in load_file(str(path)).items()}
+
+
+def load_family(model_id: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """(config, float32 weights) of a family zoo model: a committed checkpoint or a layout copy of one."""
+    from taoke.zoo import family_transforms as T
+
+    fam = model_id.split("-", 1)[0]
+    if model_id != copy_id(fam):
+        return load_checkpoint(model_id)
+    cfg, w = load_checkpoint(model_ids(fam)["base"])
+    params = COPIES[fam][0]
+    op, seed = params["op"], int(params["seed"])
+    if op == "phi3_unfused":
+        return T.phi3_unfused(cfg, w)
+    if op == "gemma_scale_norms":
+        return cfg, T.gemma_scale_norms(cfg, w, seed)
+    if op == "permute_ffn":
+        return cfg, T.permute_ffn(fam, cfg, w, seed)[0]
+    raise ValueError(f"unknown family copy {op!r} of {model_id!r}")
+
 
 _NAMES = {"gemma": "Gemma", "qwen2": "Qwen2", "phi3": "Phi-3", "gptneox": "GPT-NeoX", "bert": "BERT"}
 # the layout copy of each family: (recipe params, relationship, what it does)
@@ -47,6 +95,9 @@ COPIES: dict[str, tuple[dict[str, Any], R, str]] = {
 }
 
 
+GEMMA_GGUF = "gemma-gguf-q8_0"
+
+
 def copy_id(fam: str) -> str:
     return f"{fam}-copy"
 
@@ -67,6 +118,12 @@ def family_models(recipe: Any) -> dict[str, Any]:
         out[copy_id(fam)] = recipe(
             "family-copy", (ids["base"],), {**params, "family": fam}, summary=f"{name} base: {what}."
         )
+    out[GEMMA_GGUF] = recipe(
+        "family-gguf",
+        ("gemma-base",),
+        {"qtype": "Q8_0"},
+        summary="Gemma base exported to GGUF Q8_0 as llama.cpp does (norms stored as 1 + w, tied).",
+    )
     return out
 
 
@@ -92,6 +149,11 @@ def family_pairs(pair: Any) -> list[dict]:
                 **common,
             ),
         ]
+    gg = {"family": "gemma", "split": "test"}
+    out += [
+        pair("gemma-base", GEMMA_GGUF, R.IDENTICAL, transformation="GGUF export, Q8_0, norms 1 + w", **gg),
+        pair("gemma-twin", GEMMA_GGUF, R.INDEPENDENT_SAME_ARCHITECTURE, why="GGUF of the base vs twin", **gg),
+    ]
     cross = {"family": "cross", "split": "test"}
     out += [
         pair("gemma-base", "qwen2-base", R.INDEPENDENT, why="Gemma vs Qwen2, own training", **cross),

@@ -11,9 +11,14 @@ copier would disguise a release of that family:
   that a comparison folding ``w`` instead of ``1 + w`` would misread.
 - :func:`permute_ffn`: FFN neurons permuted (rows of up/gate and their biases, columns of down) --
   for Qwen2 with its key/value head groups permuted as well (q/k/v rows and their biases, o columns).
+- :func:`write_gemma_gguf`: a Gemma exported to GGUF as llama.cpp's converter does it (every
+  ``*norm.weight`` stored as ``1 + w``, q/k rows not permuted, no output head: tied): the same weights,
+  another file format and another norm convention.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -123,3 +128,54 @@ def permute_ffn(fam: str, cfg: dict, w: Weights, seed: int) -> tuple[Weights, di
                 out[a + name + ".bias"] = w[a + name + ".bias"][rows]
             out[a + "o_proj.weight"] = w[a + "o_proj.weight"][:, q_rows]
     return out, truth
+
+
+def write_gemma_gguf(path: Path, cfg: dict, w: Weights, tokenizer_json: str, qtype: str, name: str) -> Path:
+    """Write a Gemma GGUF the way llama.cpp's ``convert_hf_to_gguf.py`` (``GemmaModel``) does: arch
+    ``gemma``, norms + 1, no rotary permutation, tied embeddings (no ``output.weight``); matrices F16 or
+    block-quantized with ``gguf.quants`` (Q8_0, Q4_0...)."""
+    import gguf
+
+    from taoke.zoo.gguf_io import _tokenizer_fields, hf_to_gguf_name
+
+    h, kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    hd = cfg.get("head_dim") or cfg["hidden_size"] // h
+    writer = gguf.GGUFWriter(str(path), "gemma")
+    writer.add_name(name)
+    writer.add_license("apache-2.0")
+    writer.add_context_length(cfg["max_position_embeddings"])
+    writer.add_embedding_length(cfg["hidden_size"])
+    writer.add_block_count(cfg["num_hidden_layers"])
+    writer.add_feed_forward_length(cfg["intermediate_size"])
+    writer.add_head_count(h)
+    writer.add_head_count_kv(kv)
+    writer.add_key_length(hd)
+    writer.add_value_length(hd)
+    writer.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+    writer.add_rope_freq_base(cfg["rope_theta"])
+    writer.add_vocab_size(w["model.embed_tokens.weight"].shape[0])
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if qtype == "F16" else gguf.LlamaFileType.MOSTLY_Q8_0)
+    tokens, types, merges, eos = _tokenizer_fields(tokenizer_json)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(tokens)
+    writer.add_token_types(types)
+    writer.add_token_merges(merges)
+    writer.add_bos_token_id(eos)
+    writer.add_eos_token_id(eos)
+    writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    for hf_name, arr in w.items():
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        gname = hf_to_gguf_name(hf_name)
+        if hf_name.endswith("norm.weight"):
+            writer.add_tensor(gname, arr + np.float32(1.0))  # llama.cpp stores Gemma's gain 1 + w
+        elif qtype == "F16":
+            writer.add_tensor(gname, arr.astype(np.float16))
+        else:
+            q = gguf.GGMLQuantizationType[qtype]
+            writer.add_tensor(gname, gguf.quants.quantize(arr, q), raw_dtype=q)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

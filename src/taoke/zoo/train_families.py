@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
+from taoke.zoo.family_catalog import DATA, FAMILIES, load_checkpoint, load_family, model_ids, train_log
 from taoke.zoo.hf import CONTEXT, SEQ_LEN
 
-DATA = Path(__file__).resolve().parent / "data" / "families"
-LOG = DATA / "train_log.json"
-FAMILIES = ("gemma", "qwen2", "phi3", "gptneox", "bert")
+__all__ = ["DATA", "FAMILIES", "load_checkpoint", "load_family", "model_ids", "train_log"]
+
 VOCAB = 2048
 TOKENIZER = "tok-code"
 CORPUS = "code"
@@ -204,43 +204,6 @@ def train(model, tokens: np.ndarray, steps: int, lr: float, seed: int, mlm: bool
         "loss_final": round(float(np.mean(losses[-20:])), 4),
         "seconds": round(time.time() - t0, 1),
     }
-
-
-def model_ids(fam: str) -> dict[str, str]:
-    """The three trained checkpoints of a family: base, independent twin, fine-tune of the base."""
-    return {"base": f"{fam}-base", "twin": f"{fam}-twin", "ft": f"{fam}-ft-man"}
-
-
-def train_log() -> dict:
-    return json.loads(LOG.read_text()) if LOG.exists() else {}
-
-
-def load_checkpoint(model_id: str) -> tuple[dict, dict[str, np.ndarray]]:
-    """(config, float32 weights) of a committed family checkpoint."""
-    info = train_log().get(model_id)
-    path = DATA / f"{model_id}.safetensors"
-    if info is None or not path.exists():
-        raise FileNotFoundError(f"{path}: family checkpoint {model_id!r} not found (run the families stage)")
-    return dict(info["config"]), {k: v.astype(np.float32) for k, v in load_file(str(path)).items()}
-
-
-def load_family(model_id: str) -> tuple[dict, dict[str, np.ndarray]]:
-    """(config, float32 weights) of a family zoo model: a committed checkpoint or a layout copy of one."""
-    from taoke.zoo import family_transforms as T
-    from taoke.zoo.catalog import MODELS
-
-    recipe = MODELS[model_id]
-    if recipe.kind == "family":
-        return load_checkpoint(model_id)
-    cfg, w = load_checkpoint(recipe.parents[0])
-    op, seed = recipe.params["op"], int(recipe.params["seed"])
-    if op == "phi3_unfused":
-        return T.phi3_unfused(cfg, w)
-    if op == "gemma_scale_norms":
-        return cfg, T.gemma_scale_norms(cfg, w, seed)
-    if op == "permute_ffn":
-        return cfg, T.permute_ffn(recipe.params["family"], cfg, w, seed)[0]
-    raise ValueError(f"unknown family copy {op!r} of {model_id!r}")
 
 
 def train_families(only: set[str] | None = None, out: Path = DATA) -> dict:
