@@ -319,3 +319,21 @@ def test_search_finds_a_merge_among_the_relatives_without_parents_named(tmp_path
         assert set(shares) == {"base-a", "base-a2"} and shares["base-a"] == pytest.approx(0.6, abs=0.02)
         # a fine-tune has one relative here: no merge is looked for, and the field says so (null)
         assert search(reg, paths["a-ft-man"], top=3).to_dict()["merge"] is None
+
+
+def test_two_fine_tunes_of_one_base_share_an_ancestor_in_search(tmp_path: Path) -> None:
+    """Issue 20: a fine-tune of A searched in a registry holding A and A's other fine-tune: A is its
+    parent, the other fine-tune a sibling (shares-ancestor, with a note naming A), not its parent. A
+    merge of the two fine-tunes keeps both as relatives it is closer to than A is."""
+    paths = {m: zoo.materialize(m) for m in ("base-a", "a-ft-doc", "a-ft-man", "merge-ft-linear")}
+    with Registry(str(tmp_path / "r.sqlite")) as reg:
+        for m in ("base-a", "a-ft-doc"):
+            index_source(reg, paths[m])
+        res = search(reg, paths["a-ft-man"], top=2, width_scan_max=0)
+        by = {h.record.name: h for h in res.hits}
+        assert res.best.record.name == "base-a" and res.best.relationship == "fine-tuned"
+        assert by["a-ft-doc"].relationship == "shares-ancestor" and by["a-ft-doc"].significant
+        assert "both descend from base-a" in by["a-ft-doc"].note
+        assert "was fine-tuned" in res.to_dict()["hits"][1]["note"]
+        merged = search(reg, paths["merge-ft-linear"], top=2, width_scan_max=0)
+        assert all(h.relationship != "shares-ancestor" and h.note is None for h in merged.hits)

@@ -156,6 +156,7 @@ class Hit:
     confidence: float | None
     evidence: list[dict[str, Any]]
     layers: list[dict[str, Any]]
+    note: str | None = None  # why the relationship was changed after the search (siblings, issue 20)
 
     @property
     def p_adjusted(self) -> float | None:
@@ -177,7 +178,38 @@ class Hit:
             "confidence": _round(self.confidence),
             "evidence": self.evidence,
             "layers": self.layers,
+            "note": self.note,
         }
+
+
+_DRIFT = ("fine-tuned", "continued-pretraining")
+
+
+def mark_siblings(registry: Registry, hits: list[Hit]) -> None:
+    """Issue 20, "two fine-tunes of one base": a significant relative H read as the query's fine-tuned
+    (or continued) parent is relabelled ``shares-ancestor`` when another significant relative B sits
+    between them: B is closer to the query than H is, and closer to H than the query is (smaller
+    p-values, both ways), and H is related to B. B is then the common ancestor the two descend from;
+    the weights cannot say that H is the query's parent (a merge of H with B's other descendants is
+    closer to H than B is, so it is not relabelled)."""
+    sig = [h for h in hits if h.significant and h.log10_p_value is not None]
+    for h in sig:
+        if h.relationship not in _DRIFT:
+            continue
+        for b in sig:
+            if b is h or b.log10_p_value is None or not b.log10_p_value < h.log10_p_value:
+                continue
+            res = compare(registry.fingerprint(b.record.id), registry.fingerprint(h.record.id))
+            between = res.log10_p_value is not None and res.log10_p_value < h.log10_p_value
+            if res.derived and between:
+                h.note = (
+                    f"{b.record.name} is closer to both the query and {h.record.name} than they are to "
+                    f"each other (log10 p {b.log10_p_value:.0f} and {res.log10_p_value:.0f} vs "
+                    f"{h.log10_p_value:.0f}): both descend from {b.record.name}; "
+                    f"{h.record.name} is not shown to be the query's parent (was {h.relationship})"
+                )
+                h.relationship = "shares-ancestor"
+                break
 
 
 def _round(v: float | None) -> float | None:
@@ -412,6 +444,7 @@ def search(
         )
     )
     del hits[max(len(cands), top) :]  # the width scan's best join the list; the rest only count in Holm
+    mark_siblings(registry, hits)
     # issue 20: is the query a merge of relatives? Looked for among the significant relatives (a merge
     # is related to each parent), without any parent named
     rel_ids = [h.record.id for h in hits if h.significant]

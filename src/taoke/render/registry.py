@@ -82,7 +82,8 @@ def render_search(result: Any, fmt: str) -> str | list[Any]:
             Text("yes", "bold red") if h.significant else "no",
             brief,
         )
-    return [*head, table]
+    notes = [Text(f"{h.record.name}: {h.note}", "dim") for h in result.hits if getattr(h, "note", None)]
+    return [*head, table, *notes]
 
 
 def render_scan(result: Any, fmt: str, lang: str = "en") -> str | list[Any]:
