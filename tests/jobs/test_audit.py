@@ -316,7 +316,7 @@ def test_real_gguf_single_file_release(smollm2_gguf: Path):
     assert r.licence.licence == "apache-2.0" and r.licence.tag_source == "gguf:general.license"
     assert not any(e.kind == "licence-unknown" for e in r.licence.evidence)
     assert any(e.analyzer in ("architecture", "claims") for e in r.claims)
-    assert r.openness.conclusion == "open-weights"
+    assert r.openness.conclusion == "open-weights-needs-evidence"
     assert r.code.files == []
 
 
