@@ -3,6 +3,13 @@
 - Index agreement: for every Index system that has a Model Openness Tool record of the same model
   (matched by name), taoke rates the Index's 12 dimensions from the MOF record's component list (an
   independent description of what was released) and compares class by class with the Index's own rating.
+- Dimensions are split by :data:`taoke.analyzers.openness.DIMENSION_DECIDABILITY`: decidable from the
+  release's own files (weights, licences, model card, datasheet) vs needing external evidence (data
+  sources, training code, hardware, preprint, paper; an audit says "needs external evidence" for those
+  unless ``--evidence`` supplies it; the inventory's guess is still scored here, for comparison).
+- Out of sample: the Index systems are split in two halves (every other file by name). The one rule
+  choice (weights: the Index's "shared" criterion vs the earlier "open licence" rule) is made on half A
+  (FIT) and reported on half B (TEST); "before" is the earlier rule.
 - MOF golden data: the tool's Test_Data files must classify exactly as its expected_results.json.
 
 Usage: ``python bench/openness_agreement.py [--fixtures DIR]``; prints tables and writes
@@ -49,13 +56,71 @@ def main(argv: list[str] | None = None) -> int:
         golden_ok += (
             got.klass == want["class"] and got.progress == want["progress"] and got.label == want["label"]
         )
-    agr = op.index_agreement(base / "osai-index", mof / "models")
+    osai, models = base / "osai-index", mof / "models"
+    rules = ("licence", "shared")
+    fit = {r: op.index_agreement(osai, models, half="A", weights_rule=r) for r in rules}
+    chosen = max(rules, key=lambda r: (fit[r]["decidable_from_release"]["exact_agreement"], r == "shared"))
+    test = {r: op.index_agreement(osai, models, half="B", weights_rule=r) for r in rules}
+    agr = op.index_agreement(osai, models, weights_rule=chosen)
+    before = op.index_agreement(osai, models, weights_rule="licence")
     print(f"MOF golden Test_Data: {golden_ok}/{len(files)} exact")
     print(f"Index agreement: {agr['systems_matched']} systems, {agr['ratings_compared']} ratings")
-    print(f"  exact class agreement   {agr['exact_agreement']:.3f}")
-    print(f"  within one step         {agr['within_one_step']:.3f}")
+    print("  split: Index systems by file name, even = half A (FIT), odd = half B (TEST)")
+    print(f"  weights rule chosen on FIT: {chosen} (library default: {op.WEIGHTS_RULE})")
+    print(f"  {'':<34} {'FIT':>6} {'TEST':>6} {'all':>6} {'before':>7}")
+    for part, label in (
+        ("decidable_from_release", "decidable from the release, exact"),
+        ("needs_external_evidence", "needs evidence (guess), exact"),
+    ):
+        vals = (fit[chosen][part], test[chosen][part], agr[part], before[part])
+        print(
+            f"  {label:<34} "
+            + " ".join(f"{v['exact_agreement']:>6.3f}" for v in vals[:3])
+            + f" {vals[3]['exact_agreement']:>7.3f}"
+        )
+    print(
+        f"  {'all dimensions, exact':<34} {fit[chosen]['exact_agreement']:>6.3f} "
+        f"{test[chosen]['exact_agreement']:>6.3f} {agr['exact_agreement']:>6.3f} "
+        f"{before['exact_agreement']:>7.3f}"
+    )
+    print(f"  within one step (all)              {agr['within_one_step']:.3f}")
     for dim, v in agr["per_dimension"].items():
-        print(f"  {dim:<24} {v['exact']:.3f}  (n={v['n']})")
+        kind = op.DIMENSION_DECIDABILITY[dim].value
+        print(f"  {dim:<24} {kind:<9} {v['exact']:.3f}  (n={v['n']})")
+    order = {"closed": 0, "partial": 1, "open": 2}
+    errors = []
+    for pair in test[chosen]["pairs"]:
+        for dim, (ours, theirs) in pair["dims"].items():
+            if op.DIMENSION_DECIDABILITY[dim] is op.Decidability.RELEASE and ours != theirs:
+                reason = (
+                    "the MOF record lists the component; the Index judged it incomplete"
+                    if order[ours] > order[theirs]
+                    else "the Index found it outside the MOF record (or rated the licence more kindly)"
+                )
+                errors.append((abs(order[ours] - order[theirs]), pair["index"], dim, ours, theirs, reason))
+    errors.sort(key=lambda e: (-e[0], e[1], e[2]))
+    print("  ten worst TEST errors on decidable dimensions (ours vs Index):")
+    for _, sys_name, dim, ours, theirs, reason in errors[:10]:
+        print(f"    {sys_name:<32} {dim:<18} {ours:>7} vs {theirs:<7} {reason}")
+    agr = {
+        **agr,
+        "weights_rule_chosen_on_fit": chosen,
+        "fit_half_A": {
+            k: fit[chosen][k]
+            for k in ("exact_agreement", "decidable_from_release", "needs_external_evidence")
+        },
+        "test_half_B": {
+            k: test[chosen][k]
+            for k in ("exact_agreement", "decidable_from_release", "needs_external_evidence")
+        },
+        "before_licence_rule": {
+            k: before[k] for k in ("exact_agreement", "decidable_from_release", "needs_external_evidence")
+        },
+        "worst_test_errors": [
+            dict(zip(("step", "system", "dimension", "ours", "index", "reason"), e, strict=True))
+            for e in errors[:10]
+        ],
+    }
     res = {"mof_golden": {"exact": golden_ok, "files": len(files)}, **agr}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2), encoding="utf-8")

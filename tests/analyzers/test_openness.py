@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from taoke.analyzers import openness as op
+from taoke.errors import TaokeError
 
 
 def _expected(mof_dir: Path) -> dict[str, dict]:
@@ -65,18 +66,72 @@ def test_open_weights_not_open_source():
     )
     res = op.assess(inv, "m")
     r = {x.dimension: x.klass for x in res.ratings}
-    assert r["weights_endmodel"] == "open" and r["datasources_basemodel"] == "closed"
-    assert r["trainingcode"] == "closed" and r["modelcard"] == "open"
+    # decidable from the release: decided; the rest: "needs external evidence", not a guess
+    assert r["weights_endmodel"] == "open" and r["modelcard"] == "open"
+    assert r["datasources_basemodel"] == "unknown" and r["trainingcode"] == "unknown"
+    assert {x.dimension for x in res.ratings if x.klass == "unknown"} == {
+        d for d, k in op.DIMENSION_DECIDABILITY.items() if k is op.Decidability.EXTERNAL
+    }
+    assert all(x.evidence == op.NEEDS_EVIDENCE for x in res.ratings if x.klass == "unknown")
+    assert res.conclusion == "open-weights-needs-evidence"
+    # with the user's evidence that data and code are not released, the verdict is settled
+    ev = {
+        d: op.UserEvidence(d, "closed", "https://example.org/report", "not released")
+        for d in ("datasources_basemodel", "datasources_endmodel", "trainingcode")
+    }
+    res = op.assess(inv, "m", ev)
+    r = {x.dimension: x for x in res.ratings}
+    assert r["trainingcode"].klass == "closed" and r["trainingcode"].basis == "user-evidence"
+    assert "https://example.org/report" in r["trainingcode"].evidence
+    assert r["paper"].klass == "unknown"
     assert res.conclusion == "open-weights"
     assert "open weights, not open source" in res.conclusion_text
     assert all(x.evidence for x in res.ratings)
+
+
+def test_gated_weights_are_partial():
+    inv = _inv(
+        ["model.safetensors", "README.md"],
+        meta={"extra_gated_prompt": "agree"},
+        card="# M\n",
+        lid="apache-2.0",
+        spdx="Apache-2.0",
+    )
+    r = {x.dimension: x.klass for x in op.assess(inv, "m").ratings}
+    assert r["weights_endmodel"] == "partial"
+
+
+def test_evidence_file_read_and_bad_files_named(tmp_path: Path):
+    good = tmp_path / "ev.yaml"
+    good.write_text(
+        "dimensions:\n  paper:\n    class: partial\n    link: https://aclanthology.org/x\n", encoding="utf-8"
+    )
+    ev = op.load_evidence(good)
+    assert ev["paper"].klass == "partial" and ev["paper"].link.startswith("https://aclanthology")
+    js = tmp_path / "ev.json"
+    js.write_text('{"trainingcode": {"class": "open", "link": ["https://github.com/a/b"]}}', encoding="utf-8")
+    assert op.load_evidence(js)["trainingcode"].link == "https://github.com/a/b"
+    for name, text in [
+        ("bad1.yaml", "paper: {class: maybe}"),
+        ("bad2.yaml", "nosuchdim: {class: open}"),
+        ("bad3.yaml", "- a list"),
+        ("bad4.json", "{not json: ["),
+    ]:
+        f = tmp_path / name
+        f.write_text(text, encoding="utf-8")
+        with pytest.raises(TaokeError) as exc:
+            op.load_evidence(f)
+        assert str(f) in str(exc.value) and "\n" not in str(exc.value)
+    with pytest.raises(TaokeError):
+        op.load_evidence(tmp_path / "missing.yaml")
 
 
 def test_restricted_licence_weights_and_mof_unclassified():
     inv = _inv(["model.safetensors", "README.md"], card="# M\n", lid="llama-3.1", spdx=None)
     res = op.assess(inv, "m")
     r = {x.dimension: x.klass for x in res.ratings}
-    assert r["weights_endmodel"] == "partial" and r["licenses"] == "closed"
+    # shared (the Index's criterion for weights) but not under an open licence (its licences dimension)
+    assert r["weights_endmodel"] == "open" and r["licenses"] == "closed"
     assert res.conclusion == "restricted-weights"
     assert res.mof.klass == 0
 
@@ -105,10 +160,16 @@ def test_fully_open_release_is_open_source():
     )
     inv.items["datasets"].licence = "ODC-By-1.0"
     inv.items["preprocessing_code"] = op.Item(True, "preprocess_data.py", "Apache-2.0", "full")
-    res = op.assess(inv, "olmo-like")
-    r = {x.dimension: x.klass for x in res.ratings}
+    # the inventory's reading of every dimension (before external ones need evidence)
+    r = {x.dimension: x.klass for x in op.rate_osai(inv)}
     assert r["datasources_basemodel"] == "open" and r["trainingcode"] == "open" and r["licenses"] == "open"
     assert r["preprint"] == "open" and r["paper"] == "partial"
+    ev = {
+        d: op.UserEvidence(d, "open", "https://github.com/allenai/OLMo")
+        for d, k in op.DIMENSION_DECIDABILITY.items()
+        if k is op.Decidability.EXTERNAL
+    }
+    res = op.assess(inv, "olmo-like", ev)
     assert res.mof.progress["3"] == 100
     assert res.conclusion == "open-source"
 
@@ -121,6 +182,14 @@ def test_agreement_with_the_index(fixtures_dir: Path):
     # measured on independent inputs (MOF component lists): reported, with a floor against regressions
     assert res["exact_agreement"] > 0.5
     assert res["within_one_step"] > 0.75
+    rel = res["decidable_from_release"]
+    assert set(rel["dimensions"]) == {
+        d for d, k in op.DIMENSION_DECIDABILITY.items() if k is op.Decidability.RELEASE
+    }
+    assert rel["ratings"] + res["needs_external_evidence"]["ratings"] == res["ratings_compared"]
+    # half B is scored with the weights rule chosen on half A (bench/openness_agreement.py)
+    b = op.index_agreement(o / "osai-index", o / "mof" / "models", half="B")
+    assert b["decidable_from_release"]["exact_agreement"] > 0.55
 
 
 @pytest.mark.parametrize(

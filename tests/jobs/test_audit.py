@@ -311,12 +311,12 @@ def test_html_renders_in_headless_chromium(yi_release: Path, tmp_path: Path):
 
 def test_real_gguf_single_file_release(smollm2_gguf: Path):
     """A real release (SmolLM2-135M-Instruct GGUF, Apache-2.0): licence from GGUF metadata, claims from
-    the architecture analyzer, openness 'open weights, not open source'."""
+    the architecture analyzer, openness 'open weights; open source needs external evidence'."""
     r = audit(smollm2_gguf)
     assert r.licence.licence == "apache-2.0" and r.licence.tag_source == "gguf:general.license"
     assert not any(e.kind == "licence-unknown" for e in r.licence.evidence)
     assert any(e.analyzer in ("architecture", "claims") for e in r.claims)
-    assert r.openness.conclusion == "open-weights"
+    assert r.openness.conclusion == "open-weights-needs-evidence"
     assert r.code.files == []
 
 

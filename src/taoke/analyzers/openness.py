@@ -16,6 +16,7 @@ golden ``Test_Data/expected_results.json`` exactly (tests/test_openness.py). Dat
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 from dataclasses import dataclass, field
@@ -24,7 +25,109 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from taoke.errors import CorruptFile, SourceNotFound
 from taoke.evidence import Evidence
+
+
+class Decidability(str, enum.Enum):
+    """Where the answer to an openness dimension lives.
+
+    RELEASE: in the release's own files (weights, licence texts, code, model card, data cards, config),
+    so taoke decides it. EXTERNAL: outside the release (a paper, a training-data release, a training
+    repository, hardware reports): taoke says "needs external evidence" unless the user supplies it
+    (``taoke audit --evidence FILE``) instead of guessing from the card's wording."""
+
+    RELEASE = "release"
+    EXTERNAL = "external"
+
+
+# European Open Source AI Index dimensions (osai.json ids). Weights: the Index's criterion is whether
+# they are shared (gated = partial), which the release shows; licences: the licence texts it ships;
+# model card and datasheet: files of the release. Data sources, training code and its documentation,
+# hardware, preprint and paper live outside it.
+DIMENSION_DECIDABILITY: dict[str, Decidability] = {
+    "datasources_basemodel": Decidability.EXTERNAL,
+    "datasources_endmodel": Decidability.EXTERNAL,
+    "weights_basemodel": Decidability.RELEASE,
+    "weights_endmodel": Decidability.RELEASE,
+    "trainingcode": Decidability.EXTERNAL,
+    "code": Decidability.EXTERNAL,
+    "hardware_architecture": Decidability.EXTERNAL,
+    "preprint": Decidability.EXTERNAL,
+    "paper": Decidability.EXTERNAL,
+    "modelcard": Decidability.RELEASE,
+    "datasheet": Decidability.RELEASE,
+    "licenses": Decidability.RELEASE,
+}
+
+# Model Openness Framework components (mof.json names), same split.
+MOF_DECIDABILITY: dict[str, Decidability] = {
+    "Model architecture": Decidability.RELEASE,
+    "Model parameters (Final)": Decidability.RELEASE,
+    "Model card": Decidability.RELEASE,
+    "Data card": Decidability.RELEASE,
+    "Model metadata": Decidability.RELEASE,
+    "Inference code": Decidability.RELEASE,
+    "Evaluation results": Decidability.RELEASE,
+    "Sample model outputs": Decidability.RELEASE,
+    "Technical report": Decidability.EXTERNAL,
+    "Research paper": Decidability.EXTERNAL,
+    "Training code": Decidability.EXTERNAL,
+    "Evaluation code": Decidability.EXTERNAL,
+    "Evaluation data": Decidability.EXTERNAL,
+    "Supporting libraries and tools": Decidability.EXTERNAL,
+    "Datasets": Decidability.EXTERNAL,
+    "Data preprocessing code": Decidability.EXTERNAL,
+    "Model parameters (Intermediate)": Decidability.EXTERNAL,
+}
+
+NEEDS_EVIDENCE = "needs external evidence"
+
+
+@dataclass
+class UserEvidence:
+    """One statement the user supplies for an EXTERNAL dimension: the class it supports, and why."""
+
+    dimension: str
+    klass: str  # open | partial | closed
+    link: str = ""
+    statement: str = ""
+
+
+def load_evidence(path: Path) -> dict[str, UserEvidence]:
+    """Read ``--evidence FILE`` (JSON or YAML): ``{dimension: {class, link, statement}}``, optionally
+    under a top-level ``dimensions`` key. Bad input raises one error naming the file (exit 2)."""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise SourceNotFound("evidence file not found", path) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorruptFile(f"evidence file cannot be read ({exc})", path) from exc
+    try:
+        doc = yaml.safe_load(text)  # YAML is a superset of JSON
+    except yaml.YAMLError as exc:
+        raise CorruptFile(f"evidence file is not JSON or YAML ({str(exc).splitlines()[0]})", path) from exc
+    if isinstance(doc, dict) and isinstance(doc.get("dimensions"), dict):
+        doc = doc["dimensions"]
+    if not isinstance(doc, dict):
+        raise CorruptFile("evidence file must map dimension ids to {class, link, statement}", path)
+    out: dict[str, UserEvidence] = {}
+    for dim, v in doc.items():
+        if dim not in DIMENSION_DECIDABILITY:
+            known = ", ".join(DIMENSION_DECIDABILITY)
+            raise CorruptFile(f"evidence file names an unknown dimension {dim!r} (known: {known})", path)
+        if not isinstance(v, dict) or str(v.get("class", "")).strip() not in ("open", "partial", "closed"):
+            raise CorruptFile(f"evidence for {dim!r} needs class: open, partial or closed", path)
+        link = v.get("link") or ""
+        out[dim] = UserEvidence(
+            dim,
+            str(v["class"]).strip(),
+            ", ".join(map(str, link)) if isinstance(link, list) else str(link),
+            str(v.get("statement") or v.get("notes") or ""),
+        )
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -304,7 +407,8 @@ def inventory_from_release(
         lambda n: n.endswith((".safetensors", ".gguf", ".bin", ".pt", ".pth")) and "training_args" not in n
     )
     if weights:
-        inv.items["weights"] = Item(True, weights, lic, "full")
+        gated = isinstance(card_meta, dict) and any(str(k).startswith("extra_gated") for k in card_meta)
+        inv.items["weights"] = Item(True, weights, lic, "partial" if gated else "full")
     py = [f for f in files if f.endswith(".py")]
     modeling = [f for f in py if re.search(r"modeling|model\.py|modelling", f.lower())]
     if modeling:
@@ -411,8 +515,9 @@ class Rating:
     dimension: str
     name: str
     group: str
-    klass: str  # open | partial | closed
+    klass: str  # open | partial | closed | unknown (an EXTERNAL dimension without evidence)
     evidence: str
+    basis: str = "release"  # release | user-evidence | needs-evidence
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -421,7 +526,26 @@ class Rating:
             "group": self.group,
             "class": self.klass,
             "evidence": self.evidence,
+            "decidability": DIMENSION_DECIDABILITY[self.dimension].value,
+            "basis": self.basis,
         }
+
+
+def decide(ratings: list[Rating], evidence: dict[str, UserEvidence] | None = None) -> list[Rating]:
+    """Keep the ratings of RELEASE dimensions; for EXTERNAL ones use the user's evidence, or say
+    "needs external evidence" (class ``unknown``) rather than guess from the card's wording."""
+    out = []
+    for r in ratings:
+        if DIMENSION_DECIDABILITY[r.dimension] is Decidability.RELEASE:
+            out.append(r)
+            continue
+        ev = (evidence or {}).get(r.dimension)
+        if ev is not None:
+            why = "; ".join(x for x in (ev.link, ev.statement) if x) or "user-supplied"
+            out.append(Rating(r.dimension, r.name, r.group, ev.klass, why, "user-evidence"))
+        else:
+            out.append(Rating(r.dimension, r.name, r.group, "unknown", NEEDS_EVIDENCE, "needs-evidence"))
+    return out
 
 
 def _lic_open(inv: Inventory, key: str) -> bool:
@@ -429,8 +553,16 @@ def _lic_open(inv: Inventory, key: str) -> bool:
     return bool(it and it.present and it.licence and is_open_licence(it.licence))
 
 
-def rate_osai(inv: Inventory) -> list[Rating]:
-    """Rate the 12 Index dimensions from the inventory; each rating says what it rests on."""
+# How weights are rated: "shared" (the Index's written criterion: shared = open, gated = partial) or
+# "licence" (the earlier rule: open only under an open licence). Chosen on half A of the Index systems
+# (bench/openness_agreement.py), reported on half B.
+WEIGHTS_RULE = "shared"
+
+
+def rate_osai(inv: Inventory, weights_rule: str | None = None) -> list[Rating]:
+    """Rate the 12 Index dimensions from the inventory; each rating says what it rests on. These are
+    the inventory's best reading for every dimension; :func:`decide` then keeps only the RELEASE ones."""
+    weights_rule = weights_rule or WEIGHTS_RULE
     out: list[Rating] = []
     meta = {d["id"]: d for d in osai_data()["dimensions"]}
 
@@ -454,9 +586,18 @@ def rate_osai(inv: Inventory) -> list[Rating]:
         add("datasources_endmodel", "closed", "no fine-tuning data sources shipped or listed")
     w = inv.items.get("weights")
     if w and w.present:
-        k = "open" if _lic_open(inv, "weights") else "partial"
+        # the Index's criterion: weights shared = open, "partially/not fully shared, e.g. gated
+        # downloads" = partial; their licence is rated under "licenses"
+        if weights_rule == "licence":
+            k = "open" if _lic_open(inv, "weights") else "partial"
+        else:
+            k = "partial" if w.level == "partial" else "open"
         why = f"{w.where} under {w.licence or 'no stated licence'}" + (
-            "" if k == "open" else " (not an open licence: restricted use)"
+            ""
+            if k == "open"
+            else " (gated download: not freely shared)"
+            if weights_rule != "licence"
+            else " (not an open licence: restricted use)"
         )
         add("weights_basemodel", k, why)
         add("weights_endmodel", k, why)
@@ -522,15 +663,22 @@ def rate_osai(inv: Inventory) -> list[Rating]:
     return out
 
 
-def conclusion(ratings: list[Rating], mof: MofResult) -> tuple[str, str]:
+def conclusion(ratings: list[Rating], mof: MofResult, inv: Inventory | None = None) -> tuple[str, str]:
     """(slug, plain words): 'open weights, not open source' and the like."""
     r = {x.dimension: x.klass for x in ratings}
-    weights_open = r.get("weights_endmodel") == "open"
+    # shared AND under an open licence (the Index rates sharing and licence in two dimensions)
+    weights_open = r.get("weights_endmodel") == "open" and (inv is None or _lic_open(inv, "weights"))
     weights_any = r.get("weights_endmodel") in ("open", "partial")
     data = r.get("datasources_basemodel") == "open"
     code = r.get("trainingcode") == "open"
     if weights_open and data and code:
         return "open-source", "open source: weights, training code and data are available under open licences"
+    if weights_open and "unknown" in (r.get("datasources_basemodel"), r.get("trainingcode")):
+        return (
+            "open-weights-needs-evidence",
+            "open weights; whether it is open source needs external evidence (training data, training "
+            "code): supply it with --evidence",
+        )
     if weights_open:
         return (
             "open-weights",
@@ -566,10 +714,14 @@ class OpennessResult:
         }
 
 
-def assess(inv: Inventory, name: str = "release") -> OpennessResult:
-    ratings = rate_osai(inv)
+def assess(
+    inv: Inventory, name: str = "release", evidence: dict[str, UserEvidence] | None = None
+) -> OpennessResult:
+    """Openness of a release: RELEASE dimensions decided from its files, EXTERNAL ones from the
+    user's ``evidence`` or marked "needs external evidence" (see :data:`DIMENSION_DECIDABILITY`)."""
+    ratings = decide(rate_osai(inv), evidence)
     mof = mof_evaluate(inv.to_mof(name))
-    slug, text = conclusion(ratings, mof)
+    slug, text = conclusion(ratings, mof, inv)
     counts = {k: sum(1 for r in ratings if r.klass == k) for k in ("open", "partial", "closed")}
     ev = [
         Evidence(
@@ -593,10 +745,14 @@ def _family_key(name: str) -> str:
     return re.sub(r"[^a-z0-9.]", "", n)
 
 
-def index_agreement(osai_dir: Path, mof_dir: Path) -> dict[str, Any]:
+def index_agreement(
+    osai_dir: Path, mof_dir: Path, half: str | None = None, weights_rule: str | None = None
+) -> dict[str, Any]:
     """Agreement of taoke's Index ratings (computed from MOF model files: independent inputs) with the
     Index's own ratings, for systems present in both. Exact-class agreement per dimension and overall,
-    plus within-one-step agreement (open vs partial, partial vs closed)."""
+    plus within-one-step agreement (open vs partial, partial vs closed), split by
+    :data:`DIMENSION_DECIDABILITY`. ``half``: "A" / "B" keeps every other Index system (sorted by file
+    name) so that a rule chosen on one half is reported on the other."""
     import yaml
 
     mof_by_key: dict[str, Path] = {}
@@ -611,7 +767,9 @@ def index_agreement(osai_dir: Path, mof_dir: Path) -> dict[str, Any]:
     order = {"closed": 0, "partial": 1, "open": 2}
     pairs = []
     per_dim = {d: [0, 0, 0] for d in dims}  # exact, within-one, n
-    for p in sorted(osai_dir.glob("*.yaml")):
+    for i, p in enumerate(sorted(osai_dir.glob("*.yaml"))):
+        if half is not None and (i % 2 == 0) != (half == "A"):
+            continue
         try:
             doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError:
@@ -622,7 +780,7 @@ def index_agreement(osai_dir: Path, mof_dir: Path) -> dict[str, Any]:
         if hit is None:
             continue
         inv = inventory_from_mof(yaml.safe_load(hit.read_text(encoding="utf-8")))
-        ours = {r.dimension: r.klass for r in rate_osai(inv)}
+        ours = {r.dimension: r.klass for r in rate_osai(inv, weights_rule)}
         row = {"index": p.name, "mof": hit.name, "dims": {}}
         for d in dims:
             theirs = str(
@@ -636,11 +794,25 @@ def index_agreement(osai_dir: Path, mof_dir: Path) -> dict[str, Any]:
             row["dims"][d] = [ours[d], theirs]
         pairs.append(row)
     n = sum(v[2] for v in per_dim.values())
+
+    def part(kind: Decidability) -> dict[str, Any]:
+        ds = [d for d in dims if DIMENSION_DECIDABILITY[d] is kind]
+        m = sum(per_dim[d][2] for d in ds)
+        return {
+            "dimensions": ds,
+            "ratings": m,
+            "exact_agreement": sum(per_dim[d][0] for d in ds) / m if m else None,
+            "within_one_step": sum(per_dim[d][1] for d in ds) / m if m else None,
+        }
+
+    n = sum(v[2] for v in per_dim.values())
     return {
         "systems_matched": len(pairs),
         "ratings_compared": n,
         "exact_agreement": sum(v[0] for v in per_dim.values()) / n if n else None,
         "within_one_step": sum(v[1] for v in per_dim.values()) / n if n else None,
+        "decidable_from_release": part(Decidability.RELEASE),
+        "needs_external_evidence": part(Decidability.EXTERNAL),
         "per_dimension": {d: {"exact": v[0] / v[2] if v[2] else None, "n": v[2]} for d, v in per_dim.items()},
         "pairs": pairs,
     }

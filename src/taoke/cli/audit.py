@@ -1,5 +1,5 @@
-"""``taoke audit SOURCE [--against REF ...] [--benchmark FILE ...] [--format text|json|html] [--lang en|zh]
-[-o FILE]``."""
+"""``taoke audit SOURCE [--against REF ...] [--benchmark FILE ...] [--evidence FILE] [--format text|json|html]
+[--lang en|zh] [-o FILE]``."""
 
 from __future__ import annotations
 
@@ -49,6 +49,13 @@ def register(app: typer.Typer) -> None:
             "-b",
             help="Benchmark file (CSV/JSONL/text) to test the card's scores for contamination (repeatable).",
         ),
+        evidence: Path | None = typer.Option(
+            None,
+            "--evidence",
+            help="JSON/YAML file of links and statements for the openness dimensions that need evidence "
+            "from outside the release (training data, training code, paper...): {dimension: {class, link, "
+            "statement}}.",
+        ),
         fmt: Format = format_option(),
         lang: Lang = lang_option(),
         output: Path | None = output_option(),
@@ -69,7 +76,12 @@ def register(app: typer.Typer) -> None:
         from taoke.render.audit import render
 
         report = audit(
-            source, against=against, lang=lang.value, benchmarks=benchmark, cache=fingerprint_cache(no_cache)
+            source,
+            against=against,
+            lang=lang.value,
+            benchmarks=benchmark,
+            cache=fingerprint_cache(no_cache),
+            evidence=evidence,
         )
         emit(render(report, fmt.value, lang.value), fmt, output)
         if fail_on is not None:

@@ -457,6 +457,7 @@ def audit(
     limits: Limits | None = None,
     benchmarks: Sequence[str | Path] = (),
     cache: FingerprintCache | None = None,
+    evidence: str | Path | None = None,
 ) -> AuditReport:
     """Audit one release (resolved here unless given as a Release); ``against`` are reference releases
     for weights/tokenizer comparison.
@@ -464,7 +465,11 @@ def audit(
     ``benchmarks``: benchmark files the user has; when the card reports benchmark scores, each is tested
     for contamination (:mod:`taoke.contamination`) and the result joins the report's claims.
     ``cache``: fingerprints kept by content (:mod:`taoke.weights.cache`).
+    ``evidence``: a JSON/YAML file of links and statements for the openness dimensions that need
+    evidence from outside the release (:func:`taoke.analyzers.openness.load_evidence`); read first, so
+    a bad file fails before any analysis.
     """
+    user_evidence = openness_mod.load_evidence(Path(evidence)) if evidence is not None else None
     if isinstance(source, Release):
         release, limits = source, limits or source.limits
     else:
@@ -473,7 +478,7 @@ def audit(
     subject = _Subject(release, limits)
     references: list[_Subject] = []
     try:
-        return _audit(subject, release.spec, against, lang, benchmarks, references, cache)
+        return _audit(subject, release.spec, against, lang, benchmarks, references, cache, user_evidence)
     finally:
         for s in (subject, *references):
             s.close()
@@ -487,6 +492,7 @@ def _audit(
     benchmarks: Sequence[str | Path],
     references: list[_Subject],
     cache: FingerprintCache | None = None,
+    user_evidence: dict[str, openness_mod.UserEvidence] | None = None,
 ) -> AuditReport:
     limits = subject.limits
     ev: list[Evidence] = []
@@ -579,7 +585,7 @@ def _audit(
     inv = openness_mod.inventory_from_release(
         [r for r, _ in subject.files], meta, card_text, report.licence.licence, spdx, headers
     )
-    report.openness = openness_mod.assess(inv, display)
+    report.openness = openness_mod.assess(inv, display, user_evidence)
 
     report.headline_findings = _headlines(report)
     return report

@@ -28,6 +28,7 @@ from taoke.analyzers.code.engine import (
     W,
     fingerprint,
     kgram_hashes,
+    model_stem,
     name_bag,
     normalise,
     winnow,
@@ -43,12 +44,14 @@ from taoke.analyzers.code.index import (
     reference_index,
     save_index,
     transformers_models_dir,
+    transformers_tree,
 )
 from taoke.analyzers.code.match import (
     MAX_CANDIDATES,
     MIN_BLOCK_COVER,
     MIN_BLOCK_FPS,
     MIN_CONTAINMENT,
+    MIN_SCORE,
     MIN_SHARED,
     TIE,
     RefMatch,
@@ -56,6 +59,7 @@ from taoke.analyzers.code.match import (
     attribute,
     block_cover,
     is_parent,
+    lineage_score,
     match_fingerprints,
 )
 from taoke.analyzers.code.notices import header_notice, notice_status
@@ -67,6 +71,7 @@ __all__ = [
     "MIN_BLOCK_COVER",
     "MIN_BLOCK_FPS",
     "MIN_CONTAINMENT",
+    "MIN_SCORE",
     "MIN_SHARED",
     "TIE",
     "W",
@@ -90,7 +95,9 @@ __all__ = [
     "is_parent",
     "kgram_hashes",
     "load_index",
+    "lineage_score",
     "match_fingerprints",
+    "model_stem",
     "name_bag",
     "normalise",
     "notice_status",
@@ -98,5 +105,6 @@ __all__ = [
     "reference_index",
     "save_index",
     "transformers_models_dir",
+    "transformers_tree",
     "winnow",
 ]

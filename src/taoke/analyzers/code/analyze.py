@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from taoke.analyzers.code.engine import fingerprint, name_bag
+from taoke.analyzers.code.engine import fingerprint, model_stem, name_bag
 from taoke.analyzers.code.index import CodeIndex, reference_index
 from taoke.analyzers.code.match import (
     MIN_BLOCK_COVER,
@@ -27,7 +27,7 @@ from taoke.analyzers.code.match import (
     match_fingerprints,
     spans,
 )
-from taoke.analyzers.code.notices import header_notice, notice_status
+from taoke.analyzers.code.notices import earliest_year, header_notice, notice_status
 from taoke.evidence import Evidence
 from taoke.limits import Limits, current_limits
 
@@ -89,8 +89,13 @@ def analyze_text(
     exclude: set[int] | None = None,
     with_spans: bool = True,
     max_span_lines: int = 40,
+    precedence: bool = True,
 ) -> FileLineage:
-    """Code lineage of one file's text against the index."""
+    """Code lineage of one file's text against the index.
+
+    With ``precedence`` (the default) and a copyright year in the file's header, references whose
+    header is younger are not candidates: code flows from older files to newer ones, which tells a
+    parent from a sibling that copied the same parent later."""
     fp, toks = fingerprint(text)
     result = FileLineage(
         path,
@@ -100,7 +105,14 @@ def analyze_text(
         tolerant=fp.tolerant,
         header=header_notice(text),
     )
-    ranked = match_fingerprints(fp, name_bag(toks.names), index, exclude=exclude)
+    year = earliest_year(result.header)
+    ranked = match_fingerprints(
+        fp,
+        name_bag(toks.names, model_stem(path, toks.names)),
+        index,
+        exclude=exclude,
+        year=None if year == 9999 or not precedence else year,
+    )
     attribute(ranked, index)
     for i, (m, rows) in enumerate(ranked):
         if i < 5 or m.marginal >= MIN_SHARED:

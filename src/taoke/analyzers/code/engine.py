@@ -215,9 +215,44 @@ def _strip_family(name: str) -> str:
     return _FAMILY_PREFIX.sub("", name)
 
 
-def name_bag(names: list[str]) -> dict[str, int]:
-    """Identifier -> count, family prefixes stripped (see :func:`_strip_family`)."""
+def model_stem(path: str, names: list[str] | None = None) -> str:
+    """The model-name stem of a modeling file, lower-cased without separators: ``qwen2_moe`` for
+    ``qwen2_moe/modeling_qwen2_moe.py``; for a file not named ``modeling_*.py`` (a release's own
+    ``yi.py``), the most common family prefix of its classes (``Yi`` of ``YiAttention``), if any.
+
+    WHY: a copy renames its parent's identifiers by swapping the stem (transformers' own
+    ``# Copied from ... with Llama->Qwen2``, Yi's ``LlamaAttention`` -> ``YiAttention``); removing the
+    stem makes the kept identifiers (``Attention``, ``_INPUTS_DOCSTRING``, ``input_layernorm``) compare."""
+    base = path.rsplit("/", 1)[-1]
+    if base.startswith(("modeling_", "modular_")) and base.endswith(".py"):
+        return re.sub(r"[^a-z0-9]", "", base.split("_", 1)[1][:-3].lower())
+    counts: dict[str, int] = defaultdict(int)
+    for n in names or []:
+        m = _FAMILY_PREFIX.match(n)
+        if m and m.group(0):
+            counts[m.group(0).lower()] += 1
+    return max(counts, key=lambda k: counts[k]) if counts else ""
+
+
+def _strip_stem(name: str, stem: str) -> str:
+    """Remove the model-name stem from an identifier, whatever its case or separators
+    (``Qwen2MoeAttention``, ``QWEN2_MOE_INPUTS``, ``qwen2_moe_forward`` with stem ``qwen2moe``)."""
+    if not stem or len(stem) < 2:
+        return name
+    flat = re.sub(r"_", "", name.lower())
+    i = flat.find(stem)
+    if i < 0:
+        return name
+    # map the flat span back to the raw identifier (skipping underscores)
+    raw_idx = [j for j, ch in enumerate(name) if ch != "_"]
+    a, b = raw_idx[i], raw_idx[i + len(stem) - 1] + 1
+    return (name[:a] + name[b:]) or name
+
+
+def name_bag(names: list[str], stem: str = "") -> dict[str, int]:
+    """Identifier -> count, the file's model-name stem (see :func:`model_stem`) and family prefixes
+    stripped (see :func:`_strip_family`)."""
     bag: dict[str, int] = defaultdict(int)
     for n in names:
-        bag[_strip_family(n)] += 1
+        bag[_strip_family(_strip_stem(n, stem))] += 1
     return dict(bag)

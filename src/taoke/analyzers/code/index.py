@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from taoke.analyzers.code.engine import fingerprint, name_bag
-from taoke.analyzers.code.notices import header_notice
+from taoke.analyzers.code.engine import fingerprint, model_stem, name_bag
+from taoke.analyzers.code.notices import earliest_year, header_notice
 from taoke.paths import home
 
-INDEX_VERSION = 4  # bump when normalisation or hashing changes (invalidates caches)
+INDEX_VERSION = 5  # bump when normalisation, hashing or stored fields change (invalidates caches)
 
 
 def transformers_models_dir() -> tuple[Path, str] | None:
@@ -68,7 +68,9 @@ class RefFile:
     n_tokens: int
     blocks: list[Block]
     header: dict[str, Any]
-    names: dict[str, int]  # identifier -> count (family prefix stripped), for tie-breaking
+    names: dict[str, int]  # identifier -> count (model stem and family prefix stripped)
+    stem: str = ""  # model-name stem ("qwen2moe"), see engine.model_stem
+    year: int = 9999  # earliest copyright year of its header: a parent must not be younger than its child
 
 
 @dataclass
@@ -84,6 +86,30 @@ class CodeIndex:
     line_end: np.ndarray
     build_seconds: float = 0.0
     from_cache: bool = False
+
+    def idf(self) -> tuple[np.ndarray, np.ndarray]:
+        """Inverse document frequency of every index row's fingerprint, and each file's total.
+
+        idf(h) = ln((1 + N) / (1 + df(h))), df = the number of reference files holding h (Spärck
+        Jones 1972, "A statistical interpretation of term specificity", J. Documentation 28(1)).
+        WHY: ``rotate_half`` or a ``PreTrainedModel`` boilerplate is in hundreds of files and says
+        nothing about which one was copied; a fragment held by two files says a lot. Unsupervised:
+        computed from the corpus, never from the ground truth."""
+        if not hasattr(self, "_idf"):
+            n = len(self.files)
+            if not len(self.hashes):
+                self._idf = (np.zeros(0), np.zeros(n))
+                return self._idf
+            new = np.r_[True, self.hashes[1:] != self.hashes[:-1]]
+            grp = np.cumsum(new) - 1
+            # rows are sorted stably by hash from per-file arrays in file order: equal (hash, file)
+            # rows are adjacent, so the first of each pair marks one file holding the hash
+            first = new | np.r_[True, self.file_ids[1:] != self.file_ids[:-1]]
+            df = np.bincount(grp[first])
+            row_idf = np.log((1.0 + n) / (1.0 + df[grp]))
+            totals = np.bincount(self.file_ids[first], weights=row_idf[first], minlength=n)
+            self._idf = (row_idf, totals)
+        return self._idf
 
     def file_id(self, rel: str) -> int:
         if not hasattr(self, "_by_rel"):
@@ -145,7 +171,9 @@ def build_index(models: Path, version: str, files: list[Path] | None = None) -> 
                 fp.n_tokens,
                 _blocks(text),
                 header_notice(text),
-                name_bag(toks.names),
+                name_bag(toks.names, model_stem(path.name)),
+                model_stem(path.name),
+                earliest_year(header_notice(text)),
             )
         )
         all_h.append(fp.hashes)
@@ -194,6 +222,8 @@ def save_index(index: CodeIndex, folder: Path) -> None:
                 "n_tokens": f.n_tokens,
                 "header": f.header,
                 "names": f.names,
+                "stem": f.stem,
+                "year": f.year,
                 "blocks": [[b.name, b.kind, b.start, b.end] for b in f.blocks],
             }
             for f in index.files
@@ -222,7 +252,14 @@ def load_index(folder: Path, version: str, models: Path) -> CodeIndex | None:
         return None
     files = [
         RefFile(
-            f["rel"], f["n_fps"], f["n_tokens"], [Block(*b) for b in f["blocks"]], f["header"], f["names"]
+            f["rel"],
+            f["n_fps"],
+            f["n_tokens"],
+            [Block(*b) for b in f["blocks"]],
+            f["header"],
+            f["names"],
+            f.get("stem", ""),
+            int(f.get("year", 9999)),
         )
         for f in meta["files"]
     ]
@@ -239,13 +276,34 @@ def load_index(folder: Path, version: str, models: Path) -> CodeIndex | None:
     )
 
 
+def transformers_tree(folder: Path) -> tuple[Path, str] | None:
+    """``models/`` folder and version of a transformers source tree that is not the installed one:
+    ``folder`` is a ``pip install --no-deps --target DIR transformers==4.36.2`` target, or the
+    ``transformers`` package folder itself. Read as text, never imported."""
+    import re
+
+    for pkg in (folder / "transformers", folder):
+        init = pkg / "__init__.py"
+        if (pkg / "models").is_dir() and init.is_file():
+            m = re.search(
+                r"__version__\s*=\s*[\"']([^\"']+)", init.read_text(encoding="utf-8", errors="replace")
+            )
+            if m:
+                return pkg / "models", m.group(1)
+    return None
+
+
 _INDEX_MEMO: dict[str, CodeIndex] = {}
 
 
-def reference_index() -> CodeIndex | None:
-    """The index of the installed transformers (memoised, cached on disk by version); None when
-    transformers is not installed."""
-    found = transformers_models_dir()
+def reference_index(tree: tuple[Path, str] | None = None) -> CodeIndex | None:
+    """The index of a transformers tree, by default the installed one (memoised, cached on disk by
+    version and folder); None when there is none.
+
+    ``tree`` is ``(models_dir, version)``, e.g. from :func:`transformers_tree` for an older release
+    installed into a scratch folder: a custom modeling file written against transformers 4.3x is
+    traced both in the version of its date and in the installed one."""
+    found = tree or transformers_models_dir()
     if found is None:
         return None
     models, version = found
