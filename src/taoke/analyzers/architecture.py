@@ -25,10 +25,20 @@ __all__ = ["ArchitectureResult", "analyze", "block_pattern"]
 
 
 def block_pattern(name: str, block: int | None) -> str:
-    """``model.layers.7.ln1.weight`` -> ``model.layers.*.ln1.weight`` (the block number only)."""
+    """``model.layers.7.ln1.weight`` -> ``model.layers.*.ln1.weight`` (the block number only).
+
+    The first dot-separated component equal to the block number is replaced. Split, not a regex built
+    from the number: one pattern per block thrashed ``re``'s 512-entry cache, so every tensor of a
+    12,500-block file compiled a regex (issue 16).
+    """
     if block is None:
         return name
-    return re.sub(rf"(^|\.){block}(\.|$)", r"\g<1>*\g<2>", name, count=1)
+    parts = name.split(".")
+    try:
+        parts[parts.index(str(block))] = "*"
+    except ValueError:
+        return name
+    return ".".join(parts)
 
 
 @dataclass

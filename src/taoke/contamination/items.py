@@ -89,7 +89,7 @@ def _answer_index(raw: object, choices: tuple[str, ...], where: str, path: Path)
     letter = text.upper().rstrip(".)")
     if len(letter) == 1 and letter in LETTERS[: len(choices)]:
         return LETTERS.index(letter)
-    if text.isdigit() and 0 <= int(text) < len(choices):
+    if text.isascii() and text.isdigit() and len(text) <= 18 and int(text) < len(choices):  # not '²'
         return int(text)
     for i, c in enumerate(choices):
         if c.strip() == text:
