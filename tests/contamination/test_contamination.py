@@ -72,6 +72,19 @@ def test_item_longer_than_the_bound_is_refused_one_line(tmp_path: Path) -> None:
         read_benchmark(text)
 
 
+def test_answers_that_look_like_numbers_but_int_refuses(tmp_path: Path) -> None:
+    """'²' is a str.isdigit() digit that int() refuses, and int() refuses 5,000 digits: both were a
+    ValueError traceback (issue 16); now one line naming the file, and a plain '1' still works."""
+    f = tmp_path / "bench.jsonl"
+    for answer in ("\u00b2", "9" * 5000):
+        f.write_text(json.dumps({"question": "q", "choices": ["a", "b"], "answer": answer}) + "\n")
+        with pytest.raises(CorruptFile) as exc:
+            read_benchmark(f)
+        assert "bench.jsonl" in str(exc.value) and "\n" not in str(exc.value)
+    f.write_text(json.dumps({"question": "q", "choices": ["a", "b"], "answer": "1"}) + "\n")
+    assert read_benchmark(f)[0].answer == 1
+
+
 def test_ceval_and_cmmlu_csv_with_header(tmp_path: Path) -> None:
     ceval = tmp_path / "ceval.csv"
     ceval.write_text("id,question,A,B,C,D,answer,explanation\n0,一加一等于几？,1,2,3,4,B,因为\n")
