@@ -225,3 +225,22 @@ def test_block_pattern_replaces_the_block_component_only() -> None:
     assert block_pattern("a.7.7", 7) == "a.*.7"
     assert block_pattern("x.07.y", 7) == "x.07.y" and block_pattern("x.17", 7) == "x.17"
     assert block_pattern("7.x", 7) == "*.x" and block_pattern("x.7", None) == "x.7"
+
+
+def test_generic_fits_skip_names_no_architecture_maps_exactly() -> None:
+    """When no family fits, every gguf architecture is scored; names that none of them can map are
+    dropped once (issue 16: 100,000 unknown names x ~100 architectures). The fits must equal those
+    computed over all the names."""
+    from taoke.families.data import generic_family
+    from taoke.families.identify import _generic_mappers
+
+    names = [f"transformer.blocks.{b}.ffn.experts.mlp.w1.weight" for b in range(6)]
+    names += [f"model.layers.{i}.extra.w{i}" for i in range(3000)]
+    names += ["rwkv.blocks.0.attention.key.weight", "blk.0.attn_q.weight", "output.weight"]
+    match = identify({}, names)
+    got = {f["family"]: (f["mapped"], f["exact"], f["n_tensors"]) for f in match.fits}
+    generic = [a for a in _generic_mappers() if a in got]
+    assert generic, got
+    for arch in generic:
+        full = fit_layout(generic_family(arch), names)
+        assert got[arch] == (full.mapped, full.exact, full.n_tensors), arch

@@ -8,8 +8,8 @@ tensor for tensor, is "llama family, renamed" — the Yi-34B case.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from dataclasses import asdict, dataclass, field, replace
+from functools import cache, lru_cache
 from typing import Any
 
 import gguf
@@ -25,7 +25,7 @@ from taoke.families.data import (
     generic_family,
     is_ignored,
 )
-from taoke.families.roles import is_block_number, mapper_for_family
+from taoke.families.roles import RoleMapper, is_block_number, mapper_for_family
 
 CONFIG_MARGIN = 0.05  # layout score by which another family must beat the config's to overrule it
 
@@ -97,6 +97,35 @@ def _name_groups(names: tuple[str, ...], groupable: bool) -> list[tuple[str, int
         else:
             entry[1] += 1
     return [(rep, count) for rep, count in reps.values()]
+
+
+@cache
+def _generic_mappers() -> dict[str, RoleMapper]:
+    """The role mapper of every gguf architecture that none of taoke's families covers."""
+    own = {f.gguf_arch for f in FAMILIES.values()}
+    out: dict[str, RoleMapper] = {}
+    for arch in MODEL_ARCH_NAMES.values():
+        if arch in own:
+            continue
+        try:
+            fam = generic_family(arch)
+            out[arch] = mapper_for_family(fam.name)
+        except (KeyError, ValueError):
+            continue
+    return out
+
+
+@cache
+def _union_mapper() -> RoleMapper:
+    """One mapper holding every generic architecture's names: a name it cannot map, none of them can
+    (``lookup`` only asks whether a stripped name or its block template is in the tables)."""
+    union = RoleMapper.__new__(RoleMapper)
+    union.arch, union._plain, union._block = "*", {}, {}
+    for m in _generic_mappers().values():
+        union._plain.update(m._plain)
+        union._block.update(m._block)
+    union.digit_free = False
+    return union
 
 
 def fit_layout(fam: Family, names: Iterable[str], gguf_file: bool = False) -> LayoutFit:
@@ -272,13 +301,18 @@ def identify(
         best = fits[0]
         if best.score < 0.5:  # none of taoke's families: ask every architecture gguf knows
             generic = []
-            for arch in MODEL_ARCH_NAMES.values():
-                if arch in {f.gguf_arch for f in FAMILIES.values()}:
-                    continue
+            mappers = _generic_mappers()
+            union = _union_mapper()
+            # a name no architecture maps adds to no fit's mapped/exact, only to its n_tensors: drop it
+            # once here rather than ~100 times (one per architecture: issue 16, 100,000 unknown names)
+            candidates = [n for n in names if not is_ignored(n) and union.lookup(n) is not None]
+            n_names = sum(1 for n in names if not is_ignored(n))
+            for arch in mappers:
                 try:
-                    generic.append(fit_layout(generic_family(arch), names))
+                    fit = fit_layout(generic_family(arch), candidates)
                 except (KeyError, ValueError):
                     continue
+                generic.append(replace(fit, n_tensors=n_names))
             generic.sort(key=lambda x: -x.mapped)
             if generic and generic[0].mapped > best.mapped:
                 best = generic[0]
