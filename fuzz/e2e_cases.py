@@ -620,13 +620,15 @@ def build_cases(work: Path, base: Base) -> list[Case]:  # noqa: C901 - one flat 
     d = new("many-tensor-roles-250k")
     r = _copy_release(base, d / "rel")
     roles = ("self_attn.q_proj", "self_attn.k_proj", "mlp.up_proj", "input_layernorm")
-    st = {f"model.layers.{i // 4}.{roles[i % 4]}.weight": np.zeros(1, np.float16) for i in range(250_000)}
+    st = {
+        f"model.layers.{1000 + i // 4}.{roles[i % 4]}.weight": np.zeros(1, np.float16) for i in range(250_000)
+    }
     save_file(st, str(r / "extra.safetensors"))
     add(
         d.name,
         "size",
         "release",
-        "a second weight file of 250,000 tensors with llama roles (62,500 blocks)",
+        "a second weight file of 250,000 tensors with llama roles (blocks 1000-63499)",
         r,
     )
     d = new("code-over-code-bound")
