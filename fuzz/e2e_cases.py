@@ -616,6 +616,48 @@ def build_cases(work: Path, base: Base) -> list[Case]:  # noqa: C901 - one flat 
 
     save_file(st, str(r / "extra.safetensors"))
     add(d.name, "size", "release", "a second weight file with 100,000 tiny tensors", r)
+    # -- costs found after the first campaign (issue 16, part 2)
+    d = new("many-tensor-roles-250k")
+    r = _copy_release(base, d / "rel")
+    roles = ("self_attn.q_proj", "self_attn.k_proj", "mlp.up_proj", "input_layernorm")
+    st = {
+        f"model.layers.{1000 + i // 4}.{roles[i % 4]}.weight": np.zeros(1, np.float16) for i in range(250_000)
+    }
+    save_file(st, str(r / "extra.safetensors"))
+    add(
+        d.name,
+        "size",
+        "release",
+        "a second weight file of 250,000 tensors with llama roles (blocks 1000-63499)",
+        r,
+    )
+    d = new("code-over-code-bound")
+    r = _copy_release(base, d / "rel")
+    (r / "modeling_big.py").write_text("x = 1\n" * 800_000)  # 4.8 MB: over TAOKE_MAX_CODE_BYTES
+    add(d.name, "size", "release", "a 4.8 MB modeling .py (over the 4 MiB code-lineage bound)", r)
+    d = new("code-many-files")
+    r = _copy_release(base, d / "rel")
+    for i in range(60):
+        (r / f"modeling_part{i}.py").write_text("def f(a, b):\n    return a + b\n" * 3_000)
+    add(d.name, "size", "release", "60 .py files of 90 KB each (code lineage)", r)
+    d = new("merges-27mb")
+    r = _copy_release(base, d / "rel")
+    (r / "tokenizer.json").unlink()
+    _write_json(r / "vocab.json", {f"t{i}": i for i in range(50_000)})
+    (r / "merges.txt").write_text(
+        "#version: 0.2\n" + "".join(f"t{i % 50_000}x t{(i * 7) % 50_000}y\n" for i in range(1_730_000))
+    )
+    add(d.name, "size", "release", "vocab.json 50k + a 27 MB merges.txt (1.73M merges)", r)
+    d = new("block-number-unicode")
+    r = _copy_release(base, d / "rel")
+    _rename_tensors(
+        r,
+        lambda k: k.replace("layers.0.", "layers.\u00b2.").replace("layers.1.", "layers." + "9" * 5000 + "."),
+    )
+    add(
+        d.name, "numbers", "release", "tensor block numbers '\u00b2' and 5,000 digits (int() refuses both)", r
+    )
+
     d = new("merges-big")
     r = _copy_release(base, d / "rel")
     (r / "tokenizer.json").unlink()
@@ -892,6 +934,19 @@ def build_cases(work: Path, base: Base) -> list[Case]:  # noqa: C901 - one flat 
         '{"question": "q1", "choices": ["a","b"], "answer": NaN}\n'
         '{"question": "q2", "choices": ["a","b"], "answer": ' + "9" * 4000 + "}\n"
         '{"question": "q3", "choices": ["a","b"], "answer": -1}\n',
+        ".jsonl",
+    )
+    bench_case(
+        "bench-item-200k-chars",
+        "one JSONL question of 200,000 characters (over the item bound)",
+        json.dumps({"question": "x" * 200_000, "choices": ["a", "b"], "answer": 0}) + "\n",
+        ".jsonl",
+    )
+    bench_case(
+        "bench-answer-unicode-digits",
+        "answers '\u00b2' and a 5,000-digit string",
+        '{"question": "q1", "choices": ["a","b"], "answer": "\u00b2"}\n'
+        '{"question": "q2", "choices": ["a","b"], "answer": "' + "9" * 5000 + '"}\n',
         ".jsonl",
     )
     bench_case(

@@ -148,6 +148,22 @@ def test_bad_files_become_one_line_findings(tmp_path: Path, index):
     assert all("\n" not in e.message for e in res.evidence)
 
 
+def test_code_over_the_code_bound_is_skipped_before_tokenizing(tmp_path: Path, index):
+    """Normalising a 15 MB .py took 1.8 GB (issue 16): files over TAOKE_MAX_CODE_BYTES (4 MiB by
+    default, under the 16 MiB text limit) are skipped with a one-line reason, smaller ones compared."""
+    big = tmp_path / "big.py"
+    big.write_text("x = 1\n" * (Limits().max_code_bytes // 6 + 1), encoding="utf-8")
+    assert Limits().max_code_bytes < big.stat().st_size < Limits().max_text_bytes
+    (tmp_path / "small.py").write_text("x = 1\n" * 100, encoding="utf-8")
+    files = [(p.name, p) for p in sorted(tmp_path.iterdir())]
+    by = {f.path: f for f in code.analyze_files(files, Limits(), index=index).files}
+    assert by["big.py"].status == "skipped" and "TAOKE_MAX_CODE_BYTES" in by["big.py"].reason
+    assert str(big.stat().st_size) in by["big.py"].reason and "\n" not in by["big.py"].reason
+    assert by["small.py"].status == "compared"
+    tight = {f.path: f for f in code.analyze_files(files, Limits(max_code_bytes=100), index=index).files}
+    assert tight["small.py"].status == "skipped" and "TAOKE_MAX_CODE_BYTES" in tight["small.py"].reason
+
+
 def test_index_cache_roundtrip(tmp_path: Path, index, monkeypatch):
     files = sorted(index.root.glob("llama/modeling_*.py")) + sorted(index.root.glob("gpt2/modeling_*.py"))
     small = code.build_index(index.root, index.version, files)

@@ -14,8 +14,16 @@ import numpy as np
 import pytest
 
 from taoke.contamination import stats
-from taoke.contamination.items import Item, names_in, option_orders, read_benchmark, render, substitute
-from taoke.errors import AnalysisError, CorruptFile, TaokeError
+from taoke.contamination.items import (
+    MAX_ITEM_CHARS,
+    Item,
+    names_in,
+    option_orders,
+    read_benchmark,
+    render,
+    substitute,
+)
+from taoke.errors import AnalysisError, CorruptFile, LimitExceeded, TaokeError
 from tests.helpers.need import require
 
 
@@ -34,6 +42,47 @@ def test_mmlu_csv_without_header(tmp_path: Path) -> None:
     assert [it.answer for it in items] == [1, 2]
     assert items[0].choices[3] == "6, or more"
     assert render(items[0]).strip().splitlines()[-1] == "Answer: B"
+
+
+def test_item_longer_than_the_bound_is_refused_one_line(tmp_path: Path) -> None:
+    """A 20 MB question cost 5.9 GB downstream (issue 16): items over MAX_ITEM_CHARS are refused on read,
+    counting the question and the choices; an item exactly at the bound is read."""
+    ok = "q" * (MAX_ITEM_CHARS - 2)
+    f = tmp_path / "bench.jsonl"
+    f.write_text(
+        json.dumps({"question": "short", "choices": ["a", "b"], "answer": 0})
+        + "\n"
+        + json.dumps({"question": ok, "choices": ["a", "b"], "answer": 1})
+        + "\n"
+    )
+    assert len(read_benchmark(f)[1].question) == MAX_ITEM_CHARS - 2
+    f.write_text(
+        json.dumps({"question": "short", "choices": ["a", "b"], "answer": 0})
+        + "\n"
+        + json.dumps({"question": ok, "choices": ["a", "bc"], "answer": 1})
+        + "\n"
+    )
+    with pytest.raises(LimitExceeded) as exc:
+        read_benchmark(f)
+    msg = str(exc.value)
+    assert "\n" not in msg and "bench.jsonl" in msg and "line 2" in msg and str(MAX_ITEM_CHARS + 1) in msg
+    text = tmp_path / "items.txt"
+    text.write_text("first item\n" + "x" * (MAX_ITEM_CHARS + 1) + "\n")
+    with pytest.raises(LimitExceeded, match="item 2"):
+        read_benchmark(text)
+
+
+def test_answers_that_look_like_numbers_but_int_refuses(tmp_path: Path) -> None:
+    """'²' is a str.isdigit() digit that int() refuses, and int() refuses 5,000 digits: both were a
+    ValueError traceback (issue 16); now one line naming the file, and a plain '1' still works."""
+    f = tmp_path / "bench.jsonl"
+    for answer in ("\u00b2", "9" * 5000):
+        f.write_text(json.dumps({"question": "q", "choices": ["a", "b"], "answer": answer}) + "\n")
+        with pytest.raises(CorruptFile) as exc:
+            read_benchmark(f)
+        assert "bench.jsonl" in str(exc.value) and "\n" not in str(exc.value)
+    f.write_text(json.dumps({"question": "q", "choices": ["a", "b"], "answer": "1"}) + "\n")
+    assert read_benchmark(f)[0].answer == 1
 
 
 def test_ceval_and_cmmlu_csv_with_header(tmp_path: Path) -> None:

@@ -174,3 +174,73 @@ def test_real_vocab_only_gguf_files_identified_by_general_architecture(fixtures_
             assert m.n_params == 0
             kinds = [e.kind for e in analyze(m).evidence]
             assert "no-tensors" in kinds and "missing-tensor" not in kinds
+
+
+def _llama_names(n_blocks: int) -> list[str]:
+    fam = family("llama")
+    names = [fam.hf_name(t, None) for t in fam.tensors if "{bid}" not in fam.tensors[t]]
+    for b in range(n_blocks):
+        names += [fam.hf_name(t, b) for t in fam.tensors if "{bid}" in fam.tensors[t]]
+    return [n for n in names if n]
+
+
+def test_fit_layout_grouped_by_shape_equals_name_by_name() -> None:
+    """Identification groups names that differ only in their block number (issue 16: 850,000 tensors
+    made ~10^8 look-ups). The grouped score must be the per-name score exactly, for names that are
+    canonical, renamed, zero-padded (``07``: not the canonical ``7``), with two numbers, ignored
+    buffers, or hostile numbers (``²``, 5,000 digits: ``int`` refuses both, and crashed before)."""
+    from taoke.families.identify import _name_groups
+
+    names = _llama_names(40)
+    names += ["model.layers.07.mlp.up_proj.weight", "model.layers.3.mlp.experts.5.w1.weight"]
+    names += ["transformer.h.4.attn.c_attn.weight", "model.layers.9.self_attn.rotary_emb.inv_freq"]
+    names += ["model.layers.\u00b2.mlp.up_proj.weight", "model.layers." + "9" * 5000 + ".mlp.up_proj.weight"]
+    assert len(_name_groups(tuple(names), True)) < len(names) // 5  # really grouped
+    for fam in ("llama", "gpt2", "qwen2", "gemma2"):
+        grouped = fit_layout(family(fam), names)
+        _name_groups.cache_clear()
+        ungrouped = _name_groups(tuple(names), False)
+        assert len(ungrouped) == len(names) - 1  # the inv_freq buffer is ignored
+        # name by name: the same fit computed over single names
+        single = fit_layout(family(fam), names[:0])
+        mapped = exact = 0
+        for n in names:
+            f = fit_layout(family(fam), [n])
+            mapped, exact = mapped + f.mapped, exact + f.exact
+        assert (grouped.mapped, grouped.exact, grouped.n_tensors) == (mapped, exact, len(names) - 1), fam
+        assert single.n_tensors == 0
+    llama = fit_layout(family("llama"), names)
+    assert llama.mapped == len(_llama_names(40)) + 1  # the padded 07 has a role but is not exact
+    assert llama.exact == len(_llama_names(40))
+    mapper = mapper_for_family("llama")
+    assert mapper.lookup("model.layers.\u00b2.mlp.up_proj.weight") is None
+    assert mapper.lookup("model.layers." + "9" * 5000 + ".mlp.up_proj.weight") is None
+    assert identify({}, names).family == "llama"
+
+
+def test_block_pattern_replaces_the_block_component_only() -> None:
+    from taoke.analyzers.architecture import block_pattern
+
+    assert block_pattern("model.layers.7.ln1.weight", 7) == "model.layers.*.ln1.weight"
+    assert block_pattern("a.7.7", 7) == "a.*.7"
+    assert block_pattern("x.07.y", 7) == "x.07.y" and block_pattern("x.17", 7) == "x.17"
+    assert block_pattern("7.x", 7) == "*.x" and block_pattern("x.7", None) == "x.7"
+
+
+def test_generic_fits_skip_names_no_architecture_maps_exactly() -> None:
+    """When no family fits, every gguf architecture is scored; names that none of them can map are
+    dropped once (issue 16: 100,000 unknown names x ~100 architectures). The fits must equal those
+    computed over all the names."""
+    from taoke.families.data import generic_family
+    from taoke.families.identify import _generic_mappers
+
+    names = [f"transformer.blocks.{b}.ffn.experts.mlp.w1.weight" for b in range(6)]
+    names += [f"model.layers.{i}.extra.w{i}" for i in range(3000)]
+    names += ["rwkv.blocks.0.attention.key.weight", "blk.0.attn_q.weight", "output.weight"]
+    match = identify({}, names)
+    got = {f["family"]: (f["mapped"], f["exact"], f["n_tensors"]) for f in match.fits}
+    generic = [a for a in _generic_mappers() if a in got]
+    assert generic, got
+    for arch in generic:
+        full = fit_layout(generic_family(arch), names)
+        assert got[arch] == (full.mapped, full.exact, full.n_tensors), arch

@@ -28,6 +28,7 @@ SUBSET = (
     "markup-gguf-bidi",
     "cfg-num_hidden_layers-inf",
     "cfg-hidden_size-digits4000",
+    "block-number-unicode",
     "gguf-blocks-1e9",
     "gguf-rope-nan",
     "pickle-dag-2e60",
@@ -43,6 +44,7 @@ SUBSET = (
     "reg-json-columns",
     "bench-deep-jsonl",
     "bench-markup",
+    "bench-answer-unicode-digits",
 )
 
 

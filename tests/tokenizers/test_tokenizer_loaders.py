@@ -132,6 +132,33 @@ def test_vocab_json_merges_and_vocab_txt_match_gguf(fixtures_dir: Path, tmp_path
     assert compare_tokenizers(wp, bert, behaviour=False).relation == "identical"
 
 
+def test_merges_are_streamed_with_the_same_lines_and_bounds(tmp_path: Path) -> None:
+    """merges.txt is read line by line (issue 16: a 27 MB file held its text and its line list): the
+    merges are exactly those of ``text.splitlines()`` (\\r\\n, a lone \\r, U+2028 and invalid UTF-8
+    included), the #version line is dropped, and the byte and count limits still refuse in one line."""
+    from taoke.errors import CorruptFile, LimitExceeded
+    from taoke.limits import Limits
+
+    (tmp_path / "vocab.json").write_text(json.dumps({"a": 0, "b": 1, "ab": 2}), encoding="utf-8")
+    raw = "#version: 0.2\r\na b\r\nab b\rb a\u2028a ab\n\na \xe9\n".encode() + b"a \xff\xfe\n"
+    (tmp_path / "merges.txt").write_bytes(raw)
+    vm = load_vocab_merges(tmp_path / "vocab.json", tmp_path / "merges.txt")
+    text = raw.decode("utf-8", "replace")
+    want = [ln.split(" ") for ln in text.splitlines() if ln and not ln.startswith("#version")]
+    assert len(vm.merges) == len(want) == 6
+    assert vm.merges[:4] == [(b"a", b"b"), (b"ab", b"b"), (b"b", b"a"), (b"a", b"ab")]
+    assert vm.merges[5] == (b"a", "\ufffd\ufffd".encode())
+    (tmp_path / "merges.txt").write_bytes(b"a b\n" * 10)
+    with pytest.raises(LimitExceeded, match="merges list claims 6 entries"):
+        load_vocab_merges(tmp_path / "vocab.json", tmp_path / "merges.txt", Limits(max_vocab=5))
+    with pytest.raises(LimitExceeded, match="merges.txt is 40 bytes") as exc:
+        load_vocab_merges(tmp_path / "vocab.json", tmp_path / "merges.txt", Limits(max_string_bytes=39))
+    assert "merges.txt" in str(exc.value) and "\n" not in str(exc.value)
+    (tmp_path / "merges.txt").write_bytes(b"a b\na b c\n")
+    with pytest.raises(CorruptFile, match="merge 2 is not two tokens"):
+        load_vocab_merges(tmp_path / "vocab.json", tmp_path / "merges.txt")
+
+
 def test_folder_search_prefers_tokenizer_json(fixtures_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "tokenizer.json").write_bytes((fixtures_dir / "tokenizers/yi/yi/tokenizer.json").read_bytes())
     (tmp_path / "tokenizer.model").write_bytes(

@@ -20,15 +20,28 @@ from taoke.model import Model
 
 ANALYZER = "architecture"
 MAX_REPORTED_BLOCKS = 4096  # real decoders have < 200 blocks
+# a block-number component: ASCII digits, at most 18 (``\d+`` also matched '²' and 5,000 digits,
+# which int() refuses: an internal error on a hostile tensor name, issue 16)
+_BLOCK_NUMBER = re.compile(r"(^|\.)([0-9]{1,18})(\.|$)")
 
 __all__ = ["ArchitectureResult", "analyze", "block_pattern"]
 
 
 def block_pattern(name: str, block: int | None) -> str:
-    """``model.layers.7.ln1.weight`` -> ``model.layers.*.ln1.weight`` (the block number only)."""
+    """``model.layers.7.ln1.weight`` -> ``model.layers.*.ln1.weight`` (the block number only).
+
+    The first dot-separated component equal to the block number is replaced. Split, not a regex built
+    from the number: one pattern per block thrashed ``re``'s 512-entry cache, so every tensor of a
+    12,500-block file compiled a regex (issue 16).
+    """
     if block is None:
         return name
-    return re.sub(rf"(^|\.){block}(\.|$)", r"\g<1>*\g<2>", name, count=1)
+    parts = name.split(".")
+    try:
+        parts[parts.index(str(block))] = "*"
+    except ValueError:
+        return name
+    return ".".join(parts)
 
 
 @dataclass
@@ -289,7 +302,7 @@ def _missing(model: Model, result: ArchitectureResult) -> None:
         ]
     counts: Counter[str] = Counter()
     for name in missing:
-        m = re.search(r"(^|\.)(\d+)(\.|$)", name)
+        m = _BLOCK_NUMBER.search(name)
         counts[block_pattern(name, int(m.group(2))) if m else name] += 1
     for pattern, count in sorted(counts.items()):
         result.missing.append({"name": pattern, "count": count})
@@ -335,7 +348,7 @@ def _unmapped(model: Model, result: ArchitectureResult) -> None:
         if role is None:
             if fam is not None and fam.allows_extra(name):
                 continue
-            m = re.search(r"(^|\.)(\d+)(\.|$)", name)
+            m = _BLOCK_NUMBER.search(name)
             pattern = block_pattern(name, int(m.group(2))) if m else name
             counts[pattern] += 1
             why[pattern] = "no role in this family"

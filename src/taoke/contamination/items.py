@@ -33,6 +33,10 @@ from taoke.release.bounded import parse_json
 LETTERS = "ABCDEFGHIJ"
 MAX_BENCHMARK_BYTES = 64 * 1024 * 1024
 MAX_ITEMS = 100_000
+# One item (question plus choices) longer than this is refused: real benchmark items are at most a few
+# thousand characters (long-context reading passages ~20k), and every scorer tokenizes and runs the model
+# on each item many times (shuffles, substitutions), so a 20 MB "question" cost 5.9 GB before this bound.
+MAX_ITEM_CHARS = 131_072
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,7 @@ def _answer_index(raw: object, choices: tuple[str, ...], where: str, path: Path)
     letter = text.upper().rstrip(".)")
     if len(letter) == 1 and letter in LETTERS[: len(choices)]:
         return LETTERS.index(letter)
-    if text.isdigit() and 0 <= int(text) < len(choices):
+    if text.isascii() and text.isdigit() and len(text) <= 18 and int(text) < len(choices):  # not '²'
         return int(text)
     for i, c in enumerate(choices):
         if c.strip() == text:
@@ -200,6 +204,13 @@ def read_benchmark(path: str | Path) -> list[Item]:
         raise AnalysisError("the benchmark has no items", path)
     if len(items) > MAX_ITEMS:
         raise LimitExceeded(f"{len(items)} items, over the {MAX_ITEMS} item limit", path)
+    for item in items:
+        chars = len(item.question) + sum(len(c) for c in item.choices)
+        if chars > MAX_ITEM_CHARS:
+            where = f"line {item.source_line}" if item.source_line else f"item {item.index + 1}"
+            raise LimitExceeded(
+                f"{where}: the item is {chars} characters, over the {MAX_ITEM_CHARS} character limit", path
+            )
     return items
 
 

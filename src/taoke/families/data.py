@@ -30,13 +30,13 @@ HPARAM_KEYS: dict[str, list[str]] = _DATA["hparam_keys"]
 GGUF_KEYS: dict[str, str] = _DATA["gguf_keys"]
 KNOWN_CLASSES: dict[str, dict[str, str]] = _DATA["known_classes"]
 MODULE_PREFIXES: tuple[str, ...] = tuple(_DATA["module_prefixes"])
-_IGNORED = [re.compile(p) for p in _DATA["ignored_tensors"]]
+_IGNORED = re.compile("|".join(f"(?:{p})" for p in _DATA["ignored_tensors"]))  # one pass per name
 ARCH_BY_NAME: dict[str, MODEL_ARCH] = {v: k for k, v in MODEL_ARCH_NAMES.items()}
 
 
 def is_ignored(name: str) -> bool:
     """Buffers saved beside the weights that are not parameters (inv_freq, position_ids, causal masks)."""
-    return any(p.search(name) for p in _IGNORED)
+    return _IGNORED.search(name) is not None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ tensor for tensor, is "llama family, renamed" — the Yi-34B case.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from functools import cache, lru_cache
 from typing import Any
 
 import gguf
@@ -24,7 +25,7 @@ from taoke.families.data import (
     generic_family,
     is_ignored,
 )
-from taoke.families.roles import mapper_for_family
+from taoke.families.roles import RoleMapper, is_block_number, mapper_for_family
 
 CONFIG_MARGIN = 0.05  # layout score by which another family must beat the config's to overrule it
 
@@ -56,18 +57,90 @@ class LayoutFit:
         return {"family": fields.pop("family"), "score": self.score, **fields}
 
 
+def _digit_free(fam: Family) -> bool:
+    """Whether none of the family's own name templates has a literal number as a component (then a
+    name's role and exactness do not depend on the value of its one block number)."""
+    templates = list(fam.tensors.values()) + list(fam.optional.values())
+    templates += [t for ts in fam.aliases.values() for t in ts]
+    return not any(is_block_number(part) for t in templates for part in t.split("."))
+
+
+@lru_cache(maxsize=4)
+def _name_groups(names: tuple[str, ...], groupable: bool) -> list[tuple[str, int]]:
+    """Names with one representative per *shape*, and how many names share it.
+
+    WHY: identification scores every stored name against every family (and, when none fits, against
+    every architecture gguf knows), so a legal 850,000-tensor file made ~10^8 role look-ups (killed
+    at 900 s, issue 16). Names that differ only in their one block number (``model.layers.7.mlp...``,
+    written canonically: ``7``, not ``07``) have the same role and the same exactness when no template
+    holds a literal number (``groupable``), so one look-up per shape is exact. Other names stay single.
+    Ignored buffers (``inv_freq``...) are left out here. Cached: the same names are scored against many
+    families in a row.
+    """
+    if not groupable:
+        return [(n, 1) for n in names if not is_ignored(n)]
+    reps: dict[tuple[str, ...], list[Any]] = {}
+    for n in names:
+        if is_ignored(n):
+            continue
+        parts = n.split(".")
+        digits = [i for i, p in enumerate(parts) if is_block_number(p)]
+        key: tuple[str, ...] = (n,)
+        if len(digits) == 1:
+            p = parts[digits[0]]
+            if str(int(p)) == p:
+                parts[digits[0]] = ""  # the block number's place; a 1-tuple key never has 2+ parts
+                key = tuple(parts)
+        entry = reps.get(key)
+        if entry is None:
+            reps[key] = [n, 1]
+        else:
+            entry[1] += 1
+    return [(rep, count) for rep, count in reps.values()]
+
+
+@cache
+def _generic_mappers() -> dict[str, RoleMapper]:
+    """The role mapper of every gguf architecture that none of taoke's families covers."""
+    own = {f.gguf_arch for f in FAMILIES.values()}
+    out: dict[str, RoleMapper] = {}
+    for arch in MODEL_ARCH_NAMES.values():
+        if arch in own:
+            continue
+        try:
+            fam = generic_family(arch)
+            out[arch] = mapper_for_family(fam.name)
+        except (KeyError, ValueError):
+            continue
+    return out
+
+
+@cache
+def _union_mapper() -> RoleMapper:
+    """One mapper holding every generic architecture's names: a name it cannot map, none of them can
+    (``lookup`` only asks whether a stripped name or its block template is in the tables)."""
+    union = RoleMapper.__new__(RoleMapper)
+    union.arch, union._plain, union._block = "*", {}, {}
+    for m in _generic_mappers().values():
+        union._plain.update(m._plain)
+        union._block.update(m._block)
+    union.digit_free = False
+    return union
+
+
 def fit_layout(fam: Family, names: Iterable[str], gguf_file: bool = False) -> LayoutFit:
     """Score stored names against a family: role coverage, exact canonical names, roles missing/extra."""
-    names = [n for n in names if not is_ignored(n)]
     mapper = mapper_for_family(fam.name)
+    groups = _name_groups(tuple(names), mapper.digit_free and _digit_free(fam))
+    n_names = sum(count for _, count in groups)
     mapped = exact = 0
     types: set[str] = set()
     biased: set[str] = set()
-    for n in names:
+    for n, count in groups:
         role = mapper.lookup(n)
         if role is None:
             continue
-        mapped += 1
+        mapped += count
         types.add(role.ttype)
         if role.suffix == ".bias":
             biased.add(role.ttype)
@@ -79,7 +152,7 @@ def fit_layout(fam: Family, names: Iterable[str], gguf_file: bool = False) -> La
         bare = n[len(role.prefix) :]
         own = not (gguf_file or fam.generic) and fam.is_canonical(bare, role.ttype, role.block, role.suffix)
         if bias_ok and (expected in (n, bare) or own):
-            exact += 1
+            exact += count
     if fam.generic:
         missing: list[str] = []
         unexpected: list[str] = []
@@ -100,7 +173,7 @@ def fit_layout(fam: Family, names: Iterable[str], gguf_file: bool = False) -> La
         unexpected += sorted(f"{t}.bias" for t in biased - fam.biases)
         if not gguf_file:  # llama.cpp drops biases that are all zero, so only HF layouts must have them
             missing += sorted(f"{t}.bias" for t in fam.biases & types - biased)
-    return LayoutFit(fam.name, len(names), mapped, exact, missing, unexpected)
+    return LayoutFit(fam.name, n_names, mapped, exact, missing, unexpected)
 
 
 def family_for_config(config: Mapping[str, Any]) -> tuple[Family | None, list[str], str | None]:
@@ -228,13 +301,18 @@ def identify(
         best = fits[0]
         if best.score < 0.5:  # none of taoke's families: ask every architecture gguf knows
             generic = []
-            for arch in MODEL_ARCH_NAMES.values():
-                if arch in {f.gguf_arch for f in FAMILIES.values()}:
-                    continue
+            mappers = _generic_mappers()
+            union = _union_mapper()
+            # a name no architecture maps adds to no fit's mapped/exact, only to its n_tensors: drop it
+            # once here rather than ~100 times (one per architecture: issue 16, 100,000 unknown names)
+            candidates = [n for n in names if not is_ignored(n) and union.lookup(n) is not None]
+            n_names = sum(1 for n in names if not is_ignored(n))
+            for arch in mappers:
                 try:
-                    generic.append(fit_layout(generic_family(arch), names))
+                    fit = fit_layout(generic_family(arch), candidates)
                 except (KeyError, ValueError):
                     continue
+                generic.append(replace(fit, n_tensors=n_names))
             generic.sort(key=lambda x: -x.mapped)
             if generic and generic[0].mapped > best.mapped:
                 best = generic[0]

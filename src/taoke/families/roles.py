@@ -17,6 +17,15 @@ from taoke.families.data import ARCH_BY_NAME, EXTRA_TENSOR_NAMES, MODULE_PREFIXE
 SUFFIXES = (".weight", ".bias")
 
 
+def is_block_number(part: str) -> bool:
+    """Whether a name component can be a block number: ASCII digits, at most 18 of them.
+
+    ``str.isdigit`` alone also accepts ``"²"`` (which ``int`` refuses) and 5,000-digit strings (which
+    ``int`` refuses past 4,300 digits): both crashed identification of a hostile release (issue 16).
+    """
+    return part.isascii() and part.isdigit() and len(part) <= 18
+
+
 @dataclass(frozen=True)
 class StoredRole:
     ttype: str
@@ -74,6 +83,9 @@ class RoleMapper:
                     put(template, MODEL_TENSOR[tname])
         self._plain = plain
         self._block = block
+        # no plain name with a number as a component: a name's role then does not depend on the value
+        # of its one block number (identify groups names by shape, see identify._name_groups)
+        self.digit_free = not any(is_block_number(part) for k in plain for part in k.split("."))
 
     def lookup(self, name: str) -> StoredRole | None:
         """The role of a stored tensor name, or None when this architecture has no such name."""
@@ -94,7 +106,7 @@ class RoleMapper:
                 return StoredRole(self._plain[base], None, suffix)
             parts = base.split(".")
             for i, part in enumerate(parts):
-                if part.isdigit():
+                if is_block_number(part):
                     template = ".".join(parts[:i] + ["{bid}"] + parts[i + 1 :])
                     if template in self._block:
                         return StoredRole(self._block[template], int(part), suffix)

@@ -13,7 +13,6 @@ row-major order. llama.cpp's Q/K rope permutation is *not* undone here: that is 
 
 from __future__ import annotations
 
-import mmap
 import os
 import struct
 from dataclasses import dataclass
@@ -70,11 +69,37 @@ class _ArrayRef:
 
 
 class _Cursor:
-    """Reads little-endian values from the header, refusing to step past the file or the header limit."""
+    """Reads little-endian values from the header, refusing to step past the file or the header limit.
 
-    def __init__(self, buf: Any, size: int, path: Path, limits: Limits) -> None:
-        self.buf, self.size, self.path, self.limits = buf, size, path, limits
+    The header is read with ``os.pread`` into a buffer that grows as the cursor advances (never past
+    ``TAOKE_MAX_HEADER_BYTES``), not through a memory map: a file that another process truncates
+    while its header is read gives a short read here, reported as one line, where a mapped page past
+    the new end of the file kills the process with SIGBUS. ``fd=None`` walks a buffer already read.
+    """
+
+    _CHUNK = 1 << 20  # bytes read per pread when the cursor needs more of the header
+
+    def __init__(self, buf: Any, size: int, path: Path, limits: Limits, fd: int | None = None) -> None:
+        self.buf, self.size, self.path, self.limits, self.fd = buf, size, path, limits, fd
         self.pos = 0
+
+    def _fill(self, end: int) -> None:
+        """Read the file up to byte ``end`` (already checked against the size and the limit)."""
+        have = len(self.buf)
+        want = min(max(end, have + self._CHUNK), self.size, self.limits.max_header_bytes)
+        while have < end:
+            try:
+                chunk = os.pread(self.fd, want - have, have)
+            except OSError as exc:
+                raise CorruptFile(f"cannot read the GGUF header: {exc.strerror or exc}", self.path) from None
+            if not chunk:
+                raise CorruptFile(
+                    f"truncated GGUF: the file ends at byte {have} while its header is read "
+                    f"(it had {self.size} bytes when opened: did it shrink?)",
+                    self.path,
+                )
+            self.buf += chunk
+            have += len(chunk)
 
     def take(self, n: int, what: str) -> int:
         start = self.pos
@@ -89,6 +114,8 @@ class _Cursor:
                 f"{what} (TAOKE_MAX_HEADER_BYTES)",
                 self.path,
             )
+        if self.fd is not None and start + n > len(self.buf):
+            self._fill(start + n)
         self.pos = start + n
         return start
 
@@ -136,46 +163,46 @@ class GGUFFile(TensorFile):
         size = os.fstat(self._fd).st_size
         if size < 24:
             raise CorruptFile(f"truncated GGUF: {size} bytes, shorter than the 24-byte header", path)
-        with mmap.mmap(self._fd, 0, access=mmap.ACCESS_READ) as mm:
-            cur = _Cursor(mm, size, path, limits)
-            if mm[:4] != b"GGUF":
-                raise UnsupportedFormat("not a GGUF file (wrong magic)", path)
-            cur.take(4, "magic")
-            version = cur.scalar("<I", "version")
-            if version not in (2, 3):
-                if version & 0xFFFF == 0 and (version >> 24) in (2, 3):
-                    raise UnsupportedFormat("big-endian GGUF is not supported", path)
-                raise UnsupportedFormat(f"GGUF version {version} is not supported (only 2 and 3)", path)
-            self.version = version
-            n_tensors = cur.scalar("<Q", "tensor count")
-            n_kv = cur.scalar("<Q", "metadata count")
-            if n_tensors > limits.max_tensors:
-                raise LimitExceeded(
-                    f"GGUF claims {n_tensors} tensors, more than {limits.max_tensors} (TAOKE_MAX_TENSORS)",
-                    path,
-                )
-            if n_kv > limits.max_metadata_entries:
-                raise LimitExceeded(
-                    f"GGUF claims {n_kv} metadata entries, more than "
-                    f"{limits.max_metadata_entries} (TAOKE_MAX_METADATA_ENTRIES)",
-                    path,
-                )
-            self._kv: dict[str, Any] = {}
-            self._kv_types: dict[str, GGUFValueType] = {}
-            self._small: dict[str, Any] = {}  # arrays of <= _SMALL_ARRAY items, decoded as text
-            for i in range(n_kv):
-                key = cur.string(f"metadata key #{i}")
-                if key in self._kv:
-                    raise CorruptFile(f"duplicate metadata key {key!r}", path)
-                vtype = _value_type(cur.scalar("<I", f"type of {key!r}"), cur, f"metadata {key!r}")
-                self._kv[key] = self._value(cur, vtype, key, 0)
-                self._kv_types[key] = vtype
-            alignment = self._alignment()
-            # name -> (offset in the data section, ggml type, row length ne0)
-            self._tensors: dict[str, tuple[int, GGMLQuantizationType, int]] = {}
-            for i in range(n_tensors):
-                self._tensor_info(cur, i)
-            data_start = -(-cur.pos // alignment) * alignment
+        # the header is read by the cursor with pread (see _Cursor), never memory-mapped
+        cur = _Cursor(bytearray(), size, path, limits, fd=self._fd)
+        cur.take(4, "magic")
+        if cur.buf[:4] != b"GGUF":
+            raise UnsupportedFormat("not a GGUF file (wrong magic)", path)
+        version = cur.scalar("<I", "version")
+        if version not in (2, 3):
+            if version & 0xFFFF == 0 and (version >> 24) in (2, 3):
+                raise UnsupportedFormat("big-endian GGUF is not supported", path)
+            raise UnsupportedFormat(f"GGUF version {version} is not supported (only 2 and 3)", path)
+        self.version = version
+        n_tensors = cur.scalar("<Q", "tensor count")
+        n_kv = cur.scalar("<Q", "metadata count")
+        if n_tensors > limits.max_tensors:
+            raise LimitExceeded(
+                f"GGUF claims {n_tensors} tensors, more than {limits.max_tensors} (TAOKE_MAX_TENSORS)",
+                path,
+            )
+        if n_kv > limits.max_metadata_entries:
+            raise LimitExceeded(
+                f"GGUF claims {n_kv} metadata entries, more than "
+                f"{limits.max_metadata_entries} (TAOKE_MAX_METADATA_ENTRIES)",
+                path,
+            )
+        self._kv: dict[str, Any] = {}
+        self._kv_types: dict[str, GGUFValueType] = {}
+        self._small: dict[str, Any] = {}  # arrays of <= _SMALL_ARRAY items, decoded as text
+        for i in range(n_kv):
+            key = cur.string(f"metadata key #{i}")
+            if key in self._kv:
+                raise CorruptFile(f"duplicate metadata key {key!r}", path)
+            vtype = _value_type(cur.scalar("<I", f"type of {key!r}"), cur, f"metadata {key!r}")
+            self._kv[key] = self._value(cur, vtype, key, 0)
+            self._kv_types[key] = vtype
+        alignment = self._alignment()
+        # name -> (offset in the data section, ggml type, row length ne0)
+        self._tensors: dict[str, tuple[int, GGMLQuantizationType, int]] = {}
+        for i in range(n_tensors):
+            self._tensor_info(cur, i)
+        data_start = -(-cur.pos // alignment) * alignment
         self._data_start = data_start
         data_size = size - data_start
         spans = []

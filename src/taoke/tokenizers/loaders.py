@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -340,6 +342,43 @@ def load_tiktoken(path: str | Path, limits: Limits | None = None) -> TokenizerVi
 
 
 # ---------------------------------------------------------------------------- vocab.json + merges / vocab.txt
+def _merge_lines(path: Path, limits: Limits) -> Iterator[str]:
+    """The merge lines of ``merges.txt`` (``#version`` and empty lines dropped), read as a stream.
+
+    WHY a stream: holding the decoded file and a list of its lines beside the merges themselves made a
+    27 MB merges file cost 915 MB (issue 16). Each ``\\n``-terminated line is decoded on its own and split
+    again with ``str.splitlines`` so the lines are exactly those of ``text.splitlines()`` (which also
+    breaks at ``\\r``, ``\\x1c``, U+2028 ...). The size is checked before reading, as ``read_bytes`` does.
+    """
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed in the finally below, after the generator ends
+    except FileNotFoundError:
+        raise SourceNotFound("file not found", path) from None
+    except IsADirectoryError:
+        raise CorruptFile("expected a merges.txt, found a directory", path) from None
+    except OSError as exc:
+        raise CorruptFile(f"cannot read: {exc.strerror or exc}", path) from None
+    limit = limits.max_string_bytes
+    try:
+        size = os.fstat(fh.fileno()).st_size
+        if size > limit:
+            raise LimitExceeded(
+                f"merges.txt is {size} bytes, more than the {limit} allowed (TAOKE_MAX_STRING_BYTES)", path
+            )
+        seen = 0
+        for raw in fh:
+            seen += len(raw)
+            if seen > limit:  # the file grew while we read it
+                raise LimitExceeded(f"merges.txt is larger than {limit} bytes", path)
+            for ln in raw.decode("utf-8", "replace").splitlines():
+                if ln and not ln.startswith("#version"):
+                    yield ln
+    except OSError as exc:
+        raise CorruptFile(f"cannot read: {exc.strerror or exc}", path) from None
+    finally:
+        fh.close()
+
+
 def load_vocab_merges(
     vocab_path: str | Path, merges_path: str | Path | None = None, limits: Limits | None = None
 ) -> TokenizerView:
@@ -368,10 +407,9 @@ def load_vocab_merges(
     if merges_path is not None:
         merges_path = Path(merges_path)
         files.append(merges_path)
-        text = read_bytes(merges_path, limits.max_string_bytes, "merges.txt").decode("utf-8", "replace")
-        lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#version")]
-        _check_size(len(lines), merges_path, limits, "merges list")
-        for lineno, ln in enumerate(lines, 1):
+        for lineno, ln in enumerate(_merge_lines(merges_path, limits), 1):
+            if lineno > limits.max_vocab:
+                _check_size(lineno, merges_path, limits, "merges list")
             parts = ln.split(" ")
             if len(parts) != 2:
                 raise CorruptFile(f"merge {lineno} is not two tokens separated by a space", merges_path)

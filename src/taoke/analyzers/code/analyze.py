@@ -154,6 +154,11 @@ def read_code_text(path: Path, limits: Limits) -> tuple[str | None, str | None]:
             f"is {size} bytes, over the {limits.max_text_bytes}-byte limit for text files "
             "(TAOKE_MAX_TEXT_BYTES); not compared"
         )
+    if size > limits.max_code_bytes:
+        return None, (
+            f"is {size} bytes, over the {limits.max_code_bytes}-byte limit for code lineage "
+            "(TAOKE_MAX_CODE_BYTES); not compared"
+        )
     try:
         raw = path.read_bytes()
     except OSError as exc:
