@@ -1,0 +1,100 @@
+"""Issue 15.4: mixture-of-experts layouts and expert-level lineage, on the zoo's trained CPU MoEs.
+
+Ground truth comes from ``train_log.json`` (which experts were initialised from base-a's FFN, the expert
+order moe-perm applied). The pairs are catalog.MOE_PAIRS; those marked ``fit`` informed the design, the
+others are test pairs (nothing is tuned: alpha 1e-3 and 999 permutations are fixed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
+
+from taoke import zoo
+from taoke.model import load
+from taoke.moe import ExpertStorage, experts_of, moe_layout
+from taoke.weights.experts import expert_lineage
+from taoke.zoo.build import train_log
+
+
+def _model(mid: str):
+    return load(str(zoo.materialize(mid)))
+
+
+def test_stacked_layout_is_read_with_router_count_and_active():
+    with _model("base-moe") as m:
+        lay = moe_layout(m)
+        assert m.family.family == "mixtral"
+        assert lay is not None and lay.storage is ExpertStorage.STACKED
+        assert (lay.n_experts, lay.active, lay.n_shared, lay.expert_ffn) == (4, 2, 0, 96)
+        assert lay.moe_layers == [0, 1, 2, 3] and "4 experts, 2 active per token" in lay.describe()
+    with _model("base-a") as dense:
+        assert moe_layout(dense) is None
+
+
+def test_per_expert_qwen_layout_with_shared_expert_reads_the_same_experts(tmp_path):
+    """The stacked checkpoint rewritten with Qwen-MoE per-expert names plus a shared expert."""
+    src = zoo.materialize("base-moe")
+    w = load_file(str(src / "model.safetensors"))
+    out = {}
+    for k, v in w.items():
+        if k.endswith("mlp.experts.gate_up_proj"):
+            p = k[: -len("experts.gate_up_proj")]
+            for e in range(v.shape[0]):
+                out[f"{p}experts.{e}.gate_proj.weight"] = v[e, :96].copy()
+                out[f"{p}experts.{e}.up_proj.weight"] = v[e, 96:].copy()
+            out[p + "shared_expert.gate_proj.weight"] = v[0, :96].copy()
+            out[p + "shared_expert.up_proj.weight"] = v[0, 96:].copy()
+        elif k.endswith("mlp.experts.down_proj"):
+            p = k[: -len("experts.down_proj")]
+            for e in range(v.shape[0]):
+                out[f"{p}experts.{e}.down_proj.weight"] = v[e].copy()
+            out[p + "shared_expert.down_proj.weight"] = v[0].copy()
+        else:
+            out[k] = v
+    dst = tmp_path / "qwen-moe"
+    dst.mkdir()
+    save_file(out, str(dst / "model.safetensors"))
+    cfg = (src / "config.json").read_text().replace('"num_local_experts"', '"num_experts"')
+    (dst / "config.json").write_text(cfg)
+    with load(str(dst)) as m, load(str(src)) as ref:
+        lay, lay_ref = moe_layout(m), moe_layout(ref)
+        assert lay.storage is ExpertStorage.PER_EXPERT and lay.n_shared == 1 and lay.n_experts == 4
+        for a, b in zip(experts_of(m, lay, 2), experts_of(ref, lay_ref, 2), strict=True):
+            assert np.array_equal(a.gate, b.gate) and np.array_equal(a.down, b.down)
+
+
+def test_upcycled_names_the_experts_that_carry_the_dense_parent():
+    with _model("base-a") as a, _model("moe-up-a") as b:
+        res = expert_lineage(a, b)
+    truth = {int(k): v for k, v in train_log()["moe-up-a"]["experts_from_parent"].items()}
+    assert res.relationship == "upcycled" and res.carried == truth, res.to_dict()
+    assert all(m.kept > 0.9 for m in res.matches if m.p_value <= res.alpha)
+
+
+@pytest.mark.parametrize("ref", ["base-a2", "base-b"])
+def test_dense_twin_is_not_an_upcycling_parent(ref):
+    with _model(ref) as a, _model("moe-up-a") as b:
+        res = expert_lineage(a, b)
+    assert res.relationship is None and not res.carried
+
+
+def test_copied_and_reordered_experts_are_found_in_their_new_order():
+    with _model("base-moe") as a, _model("moe-perm") as b:
+        res = expert_lineage(a, b)
+    assert res.relationship == "expert-lineage" and res.reordered
+    order = train_log()["moe-perm"]["expert_order"]  # new expert e is old expert order[e]
+    for m in res.matches:
+        assert m.reference == order[str(m.layer)][m.suspect] and m.neurons == "permuted"
+
+
+def test_independent_moes_share_no_expert():
+    with _model("base-moe") as a, _model("base-moe2") as b:
+        res = expert_lineage(a, b, attention_derived=False)
+    assert res.relationship is None and not res.carried
+
+
+def test_retrained_experts_behind_copied_attention_need_the_attention_verdict():
+    with _model("base-moe") as a, _model("moe-att") as b:
+        assert expert_lineage(a, b, attention_derived=True).relationship == "expert-lineage"
+        assert expert_lineage(a, b, attention_derived=False).relationship is None
