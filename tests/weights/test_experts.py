@@ -98,3 +98,19 @@ def test_retrained_experts_behind_copied_attention_need_the_attention_verdict():
     with _model("base-moe") as a, _model("moe-att") as b:
         assert expert_lineage(a, b, attention_derived=True).relationship == "expert-lineage"
         assert expert_lineage(a, b, attention_derived=False).relationship is None
+
+
+@pytest.mark.parametrize(
+    ("ref", "sus", "label"),
+    [
+        ("base-a", "moe-up-a", "upcycled"),
+        ("base-moe", "moe-att", "expert-lineage"),
+        ("base-moe", "base-moe2", "independent-same-architecture"),
+    ],
+)
+def test_compare_job_gives_the_expert_verdict(ref, sus, label):
+    from taoke.jobs import compare
+
+    res = compare(str(zoo.materialize(ref)), str(zoo.materialize(sus)))
+    assert res.relationship == label, res.reasons
+    assert "experts" in res.transformations and any(e.kind == "expert-lineage" for e in res.evidence)

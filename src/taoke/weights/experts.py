@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from taoke.evidence import Evidence
 from taoke.moe import ExpertFFN, dense_ffn, experts_of, moe_layout
 from taoke.weights.fingerprint import probes
 from taoke.weights.relationship import Relationship
@@ -82,6 +83,32 @@ class ExpertLineage:
     matches: list[ExpertMatch] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
     alpha: float = 1e-3
+
+    @property
+    def p_value(self) -> float:
+        """The smallest max-T p-value over every block and expert pair (family-wise over all of them)."""
+        return min((m.p_value for m in self.matches), default=1.0)
+
+    def evidence(self) -> Evidence:
+        """The expert stage as one evidence item (high when it decided the relationship)."""
+        n = sum(len(v) for v in self.carried.values())
+        msg = (
+            f"expert matching ({self.reference_kind} vs {self.suspect_kind}): {n} suspect experts in "
+            f"{len(self.carried)} blocks carry reference FFN neurons"
+            + ("; experts re-ordered" if self.reordered else "")
+            + (f" -> {self.relationship}" if self.relationship else "")
+        )
+        return Evidence(
+            "weights",
+            "expert-lineage",
+            msg,
+            "high" if self.relationship else "info",
+            "mean best neuron correlation on shared probes",
+            max((m.similarity for m in self.matches), default=None),
+            self.p_value,
+            f"max-T over {N_PERM} permutations of the probe rows, every block and expert pair",
+            {"carried": {str(k): v for k, v in self.carried.items()}},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
