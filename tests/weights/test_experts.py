@@ -114,3 +114,19 @@ def test_compare_job_gives_the_expert_verdict(ref, sus, label):
     res = compare(str(zoo.materialize(ref)), str(zoo.materialize(sus)))
     assert res.relationship == label, res.reasons
     assert "experts" in res.transformations and any(e.kind == "expert-lineage" for e in res.evidence)
+
+
+def test_inspect_prints_the_experts_line():
+    import subprocess
+    import sys
+
+    from taoke.jobs.inspect import inspect
+
+    res = inspect(str(zoo.materialize("moe-perm")))
+    assert res.experts["n_experts"] == 4 and res.experts["active_per_token"] == 2
+    cmd = [sys.executable, "-m", "taoke.cli.main", "inspect", str(zoo.materialize("moe-perm"))]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=120, env={"COLUMNS": "200", **__import__("os").environ}
+    )
+    assert out.returncode == 0 and "4 experts, 2 active per token, 0 shared" in out.stdout, out.stderr
+    assert inspect(str(zoo.materialize("base-a"))).experts is None
