@@ -57,6 +57,7 @@ def register(app: typer.Typer) -> None:
                 progress=progress,
                 sweep=pairs is None,
                 widths=pairs is None,  # the per-width FPR belongs to the built-in zoo's evaluation
+                experts=pairs is None,  # so does the MoE expert table
             )
         if fmt is Format.JSON:
             emit(json_report("eval", report, None), fmt, output)
