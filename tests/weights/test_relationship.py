@@ -19,6 +19,7 @@ LABELS = [
     "merged",
     "upcycled",
     "expert-lineage",
+    "shares-ancestor",
     "partial",
     "independent-same-architecture",
     "independent",
