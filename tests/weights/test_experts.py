@@ -130,3 +130,58 @@ def test_inspect_prints_the_experts_line():
     )
     assert out.returncode == 0 and "4 experts, 2 active per token, 0 shared" in out.stdout, out.stderr
     assert inspect(str(zoo.materialize("base-a"))).experts is None
+
+
+def _write_moe_gguf(path, w):
+    """base-moe as llama.cpp writes a Mixtral: arch llama, ffn_{gate,up,down}_exps and ffn_gate_inp."""
+    import gguf
+
+    wr = gguf.GGUFWriter(str(path), "llama")
+    wr.add_block_count(4)
+    wr.add_embedding_length(64)
+    wr.add_head_count(4)
+    wr.add_head_count_kv(2)
+    wr.add_feed_forward_length(96)
+    wr.add_context_length(512)
+    wr.add_expert_count(4)
+    wr.add_expert_used_count(2)
+    f32 = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in w.items()}
+    wr.add_tensor("token_embd.weight", f32["model.embed_tokens.weight"])
+    wr.add_tensor("output.weight", f32["lm_head.weight"])
+    wr.add_tensor("output_norm.weight", f32["model.norm.weight"])
+    names = {
+        "attn_norm": "input_layernorm",
+        "ffn_norm": "post_attention_layernorm",
+        "attn_q": "self_attn.q_proj",
+        "attn_k": "self_attn.k_proj",
+        "attn_v": "self_attn.v_proj",
+        "attn_output": "self_attn.o_proj",
+    }
+    for i in range(4):
+        p = f"model.layers.{i}."
+        gu = f32[p + "mlp.experts.gate_up_proj"]
+        wr.add_tensor(f"blk.{i}.ffn_gate_exps.weight", np.ascontiguousarray(gu[:, :96]))
+        wr.add_tensor(f"blk.{i}.ffn_up_exps.weight", np.ascontiguousarray(gu[:, 96:]))
+        wr.add_tensor(f"blk.{i}.ffn_down_exps.weight", f32[p + "mlp.experts.down_proj"])
+        wr.add_tensor(f"blk.{i}.ffn_gate_inp.weight", f32[p + "mlp.gate.weight"])
+        for g, h in names.items():
+            wr.add_tensor(f"blk.{i}.{g}.weight", f32[p + h + ".weight"])
+    wr.write_header_to_file()
+    wr.write_kv_data_to_file()
+    wr.write_tensors_to_file()
+    wr.close()
+
+
+def test_gguf_experts_read_as_the_hf_ones_and_match_in_order(tmp_path):
+    src = zoo.materialize("base-moe")
+    _write_moe_gguf(tmp_path / "moe.gguf", load_file(str(src / "model.safetensors")))
+    with load(str(tmp_path / "moe.gguf")) as m, load(str(src)) as ref:
+        lay = moe_layout(m)
+        assert lay.storage is ExpertStorage.GGUF and (lay.n_experts, lay.active) == (4, 2)
+        for a, b in zip(experts_of(m, lay, 1), experts_of(ref, moe_layout(ref), 1), strict=True):
+            assert np.allclose(a.gate, b.gate, atol=1e-3) and np.allclose(a.down, b.down, atol=1e-3)
+        res = expert_lineage(ref, m, attention_derived=True)
+    # the same experts in the same order: a copy, not expert-lineage (the dense verdict stands)
+    assert res.relationship is None and not res.reordered
+    assert res.carried == {i: [0, 1, 2, 3] for i in range(4)}
+    assert all(mt.neurons == "identity" and mt.response > 0.999 for mt in res.matches)
