@@ -43,6 +43,7 @@ N_PERM = 999
 N_PROBES = 32
 SUB_NEURONS = 32  # neurons per suspect unit the statistic averages over (seeded sample)
 KEPT = 0.9  # a neuron "kept" when its matched correlation reaches this (descriptive only)
+BLOCK_SHARE = 0.5  # share of MoE blocks with matched experts that makes "carried" a model-level answer
 
 
 @dataclass
@@ -212,7 +213,7 @@ def _decide(out: ExpertLineage, layers: list[int], attention_derived: bool | Non
     share = len(out.carried) / len(layers)
     experts = sorted({e for v in out.carried.values() for e in v})
     if out.reference_kind == "dense" and out.suspect_kind == "moe":
-        if share >= 0.5:
+        if share >= BLOCK_SHARE:
             out.relationship = Relationship.UPCYCLED
             out.reasons.append(
                 f"experts {', '.join(map(str, experts))} carry REFERENCE's dense FFN neurons in "
@@ -220,14 +221,14 @@ def _decide(out: ExpertLineage, layers: list[int], attention_derived: bool | Non
             )
         return
     if out.reference_kind == "moe" and out.suspect_kind == "moe":
-        if share >= 0.5 and out.reordered:
+        if share >= BLOCK_SHARE and out.reordered:
             out.relationship = Relationship.EXPERT_LINEAGE
             out.reasons.append(
                 f"experts copied and re-ordered in {len(out.carried)}/{len(layers)} MoE blocks"
             )
-        elif share >= 0.5 and attention_derived is False:
+        elif share >= BLOCK_SHARE and attention_derived is False:
             out.relationship = Relationship.EXPERT_LINEAGE
             out.reasons.append("experts copied, the rest of the weights retrained")
-        elif share < 0.5 and attention_derived:
+        elif share < BLOCK_SHARE and attention_derived:
             out.relationship = Relationship.EXPERT_LINEAGE
             out.reasons.append("attention copied, experts retrained (no expert carries REFERENCE's)")
