@@ -185,3 +185,19 @@ def test_gguf_experts_read_as_the_hf_ones_and_match_in_order(tmp_path):
     assert res.relationship is None and not res.reordered
     assert res.carried == {i: [0, 1, 2, 3] for i in range(4)}
     assert all(mt.neurons == "identity" and mt.response > 0.999 for mt in res.matches)
+
+
+def test_expert_reasons_have_chinese():
+    from taoke import i18n
+
+    with _model("base-a") as a, _model("moe-up-a") as b:
+        res = expert_lineage(a, b)
+    zh = i18n.text(i18n.message(None, res.reasons[0], None, "zh"))
+    assert "专家 0, 1, 2" in zh and "4/4" in zh, zh
+    for reason in (
+        "experts copied and re-ordered in 3/4 MoE blocks",
+        "experts copied, the rest of the weights retrained",
+        "attention copied, experts retrained (no expert carries REFERENCE's)",
+    ):
+        zh = i18n.text(i18n.message(None, reason, None, "zh"))
+        assert "专家" in zh and "experts" not in zh, zh
