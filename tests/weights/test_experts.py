@@ -201,3 +201,21 @@ def test_expert_reasons_have_chinese():
     ):
         zh = i18n.text(i18n.message(None, reason, None, "zh"))
         assert "专家" in zh and "experts" not in zh, zh
+
+
+def test_eval_expert_table_scores_every_moe_pair_per_split():
+    from rich.console import Console
+
+    from taoke.render.compare import expert_renderables
+    from taoke.zoo.catalog import MOE_PAIRS
+    from taoke.zoo.expert_eval import expert_table
+
+    ex = expert_table()
+    assert len(ex["rows"]) == len(MOE_PAIRS) and set(ex["accuracy"]) == {"fit", "test"}
+    wrong = [(r["reference"], r["suspect"], r["answer"]) for r in ex["rows"] if not r["correct"]]
+    assert not wrong, wrong
+    console = Console(width=200, record=True)
+    for r in expert_renderables(ex):
+        console.print(r)
+    text = console.export_text()
+    assert "mixture-of-experts pairs" in text and "test: 6/6" in text and "fit: 4/4" in text
