@@ -219,3 +219,63 @@ def test_eval_expert_table_scores_every_moe_pair_per_split():
         console.print(r)
     text = console.export_text()
     assert "mixture-of-experts pairs" in text and "test: 6/6" in text and "fit: 4/4" in text
+
+
+def test_deepseek_layout_first_block_dense_shared_experts(tmp_path):
+    """DeepSeek-V2-Lite-shaped names (MLA attention, block 0 dense, then per-expert routed experts plus
+    concatenated shared experts), tiny random tensors: the layout, not lineage, is under test."""
+    import json
+
+    rng = np.random.default_rng(0)
+    d, f, n_exp = 32, 16, 6
+    t: dict[str, np.ndarray] = {
+        "model.embed_tokens.weight": rng.standard_normal((100, d)),
+        "model.norm.weight": np.ones(d),
+        "lm_head.weight": rng.standard_normal((100, d)),
+    }
+    for i in range(3):
+        p = f"model.layers.{i}."
+        t[p + "input_layernorm.weight"] = np.ones(d)
+        t[p + "post_attention_layernorm.weight"] = np.ones(d)
+        t[p + "self_attn.q_proj.weight"] = rng.standard_normal((48, d))
+        t[p + "self_attn.kv_a_proj_with_mqa.weight"] = rng.standard_normal((24, d))
+        t[p + "self_attn.kv_a_layernorm.weight"] = np.ones(16)
+        t[p + "self_attn.kv_b_proj.weight"] = rng.standard_normal((64, 16))
+        t[p + "self_attn.o_proj.weight"] = rng.standard_normal((d, 32))
+        if i == 0:
+            for n, shape in (("gate_proj", (64, d)), ("up_proj", (64, d)), ("down_proj", (d, 64))):
+                t[p + f"mlp.{n}.weight"] = rng.standard_normal(shape)
+            continue
+        t[p + "mlp.gate.weight"] = rng.standard_normal((n_exp, d))
+        for e in range(n_exp):
+            for n, shape in (("gate_proj", (f, d)), ("up_proj", (f, d)), ("down_proj", (d, f))):
+                t[p + f"mlp.experts.{e}.{n}.weight"] = rng.standard_normal(shape)
+        for n, shape in (("gate_proj", (2 * f, d)), ("up_proj", (2 * f, d)), ("down_proj", (d, 2 * f))):
+            t[p + f"mlp.shared_experts.{n}.weight"] = rng.standard_normal(shape)
+    from safetensors.numpy import save_file as save
+
+    save({k: v.astype(np.float16) for k, v in t.items()}, str(tmp_path / "model.safetensors"))
+    cfg = {
+        "architectures": ["DeepseekV2ForCausalLM"],
+        "model_type": "deepseek_v2",
+        "hidden_size": d,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 2,
+        "vocab_size": 100,
+        "n_routed_experts": n_exp,
+        "num_experts_per_tok": 2,
+        "n_shared_experts": 2,
+        "first_k_dense_replace": 1,
+        "hidden_act": "silu",
+    }
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with load(str(tmp_path)) as m:
+        lay = moe_layout(m)
+        assert m.family.family == "deepseek2"
+        assert (lay.n_experts, lay.active, lay.n_shared, lay.expert_ffn) == (n_exp, 2, 2, f)
+        assert (
+            lay.moe_layers == [1, 2] and lay.dense_layers == [0] and lay.storage is ExpertStorage.PER_EXPERT
+        )
+        from taoke.moe import shared_of
+
+        assert shared_of(m, lay, 2).width == 2 * f and len(experts_of(m, lay, 1)) == n_exp
