@@ -279,3 +279,11 @@ def test_deepseek_layout_first_block_dense_shared_experts(tmp_path):
         from taoke.moe import shared_of
 
         assert shared_of(m, lay, 2).width == 2 * f and len(experts_of(m, lay, 1)) == n_exp
+
+
+def test_two_dense_models_read_no_ffn():
+    with _model("base-a") as a, _model("base-a2") as b:
+        calls = []
+        for m in (a, b):
+            m.canonical = lambda key, _f=m.canonical: calls.append(key) or _f(key)
+        assert expert_lineage(a, b) is None and not calls

@@ -157,10 +157,10 @@ def expert_lineage(
     """Expert-level lineage of two :class:`taoke.model.Model` views (None when neither is a MoE, or when
     they share no width or block). ``attention_derived``: the dense lineage verdict on the rest of the
     weights, which separates "experts retrained behind copied attention" from "independent"."""
+    if moe_layout(reference) is None and moe_layout(suspect) is None:
+        return None  # two dense models: nothing is read (the dense lineage test has the answer)
     kind_a, ua = _units(reference)
     kind_b, ub = _units(suspect)
-    if "moe" not in (kind_a, kind_b):
-        return None
     d = reference.hparams.d_model
     layers = sorted(set(ua) & set(ub))
     if d is None or d != suspect.hparams.d_model or not layers:
