@@ -17,6 +17,8 @@ LABELS = [
     "depth-upscaled",
     "vocab-extended",
     "merged",
+    "upcycled",
+    "expert-lineage",
     "shares-ancestor",
     "partial",
     "independent-same-architecture",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from taoke.weights import mergefind, verdict
+from taoke.weights import experts, mergefind, verdict
 from taoke.weights.thresholds import THRESHOLDS, Provenance
 from taoke.zoo.thresholds import measure
 
@@ -17,7 +17,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "compare.md"
 
 def test_every_verdict_and_mergefind_constant_is_listed():
     listed = {t.name for t in THRESHOLDS} | {"DEFAULT_ALPHA"}  # alpha is the user's, not a fitted cut
-    for module in (verdict, mergefind):
+    for module in (verdict, mergefind, experts):
         consts = {
             n
             for n in vars(module)

@@ -63,6 +63,7 @@ def register(app: typer.Typer) -> None:
                 progress=progress,
                 sweep=pairs is None,
                 widths=pairs is None,  # the per-width FPR belongs to the built-in zoo's evaluation
+                experts=pairs is None,  # so does the MoE expert table
                 oracle_parents=oracle_parents,
             )
         if fmt is Format.JSON:

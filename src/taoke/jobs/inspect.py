@@ -66,6 +66,7 @@ class InspectResult:
     alternatives: list[str] = field(default_factory=list)
     verify: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None  # inspect(metadata=True): every key/value, bounded
+    experts: dict[str, Any] | None = None  # mixture of experts (taoke.moe.MoELayout), None when dense
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +91,7 @@ class InspectResult:
             "evidence": [e.to_dict() for e in self.evidence],
             "warnings": self.warnings,
             "verify": self.verify,
+            "experts": self.experts,
             **({"metadata": self.metadata} if self.metadata is not None else {}),
             "tensor_groups": self.tensor_groups,
             "tensors": self.tensors,
@@ -155,6 +157,7 @@ def inspect(
             evidence=list(arch.evidence) + list(clm.evidence) + tok_evidence,
             warnings=list(model.warnings),
             alternatives=list(model.alternatives),
+            experts=_experts(model),
         )
         if model.code_files:
             result.evidence.append(
@@ -457,3 +460,14 @@ def _strip_markup(text: str) -> str:
     text = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", text, flags=re.S | re.I)
     text = re.sub(r"<[^>]+>", "\n", text)
     return re.sub(r"^[#>*\s-]+", "", text, flags=re.M)
+
+
+def _experts(model: Model) -> dict[str, Any] | None:
+    """The MoE layout (experts, active per token, shared experts) with its one-line summary."""
+    from taoke.moe import moe_layout
+
+    try:
+        layout = moe_layout(model)
+    except (TaokeError, ValueError, KeyError) as exc:
+        return {"error": str(exc)}
+    return None if layout is None else {**layout.to_dict(), "summary": layout.describe()}

@@ -246,7 +246,32 @@ def eval_renderables(report: dict[str, Any]) -> list[Any]:
         out += qq_renderables(wf)
     if (fam := report.get("families")) and fam.get("rows"):
         out += families_renderables(fam)
+    if report.get("experts"):
+        out += expert_renderables(report["experts"])
     return out
+
+
+def expert_renderables(ex: dict[str, Any]) -> list[Any]:
+    """Issue 15.4's expert table: every MoE pair, its split, truth, answer and the experts carried."""
+    t = Table(title="mixture-of-experts pairs (expert matching: max-T permutation test, alpha 1e-3)")
+    for col in ("reference", "suspect", "split", "truth", "answer", "ok", "experts carried", "min p"):
+        t.add_column(col, justify="right" if col == "min p" else "left")
+    for r in ex["rows"]:
+        carried = "; ".join(f"b{k}: {','.join(map(str, v))}" for k, v in sorted(r["carried"].items())) or "-"
+        if r["reordered"]:
+            carried += " (re-ordered)"
+        t.add_row(
+            r["reference"],
+            r["suspect"],
+            r["split"],
+            r["truth"],
+            r["answer"],
+            "yes" if r["correct"] else "NO",
+            carried,
+            fmt_p(r["expert_p_min"]) if r["expert_p_min"] is not None else "-",
+        )
+    acc = ", ".join(f"{k}: {ok}/{n}" for k, (n, ok) in sorted(ex["accuracy"].items()))
+    return [t, Text(f"MoE pairs correct per split: {acc}")]
 
 
 def families_renderables(fam: dict[str, Any]) -> list[Any]:

@@ -65,6 +65,8 @@ def inspect_renderables(result: Any) -> list[Any]:
     if hp.get("rope_scaling"):
         hp_text += f", rope_scaling={hp['rope_scaling']}"
     summary.add_row("hyper-params", hp_text)
+    if d.get("experts"):
+        summary.add_row("experts", d["experts"].get("summary") or d["experts"].get("error", ""))
     if fam.get("hf_class") or fam.get("model_type"):
         summary.add_row("config class", f"{fam.get('hf_class')} / model_type {fam.get('model_type')}")
     if fam.get("gguf_arch"):

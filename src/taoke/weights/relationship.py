@@ -32,6 +32,8 @@ class Relationship(str, Enum):
     DEPTH_UPSCALED = "depth-upscaled"
     VOCAB_EXTENDED = "vocab-extended"
     MERGED = "merged"
+    UPCYCLED = "upcycled"  # a MoE whose experts were initialised from REFERENCE's dense FFN
+    EXPERT_LINEAGE = "expert-lineage"  # two MoEs: attention copied and experts retrained, or experts copied
     SHARES_ANCESTOR = "shares-ancestor"
     PARTIAL = "partial"
     INDEPENDENT_SAME_ARCHITECTURE = "independent-same-architecture"

@@ -201,6 +201,21 @@ THRESHOLDS: tuple[Threshold, ...] = (
         "design: resolves 1e-3 / 3 (Besag-Clifford sequential stopping)",
     ),
     Threshold(
+        "BLOCK_SHARE",
+        "taoke.weights.experts",
+        "share of MoE blocks with experts matched at alpha (upcycled / experts copied)",
+        Provenance.DESIGN,
+        "design: a majority of blocks; one block's match is not copying (moe-att, test split, matches 2 "
+        "experts in 1 of 4 blocks)",
+    ),
+    Threshold(
+        "KEPT",
+        "taoke.weights.experts",
+        "neuron correlation counted as a kept neuron within matched experts (descriptive, decides nothing)",
+        Provenance.DESIGN,
+        "design: reported share only",
+    ),
+    Threshold(
         "Z_SCALE",
         "taoke.weights.weightbasis",
         "scale of the weight-basis null t distribution",

@@ -49,8 +49,10 @@ def tokenizer_json(tok_id: str) -> str:
 
 def _recipe_hash(model_id: str) -> str:
     r = MODELS[model_id]
+    # a retrained checkpoint (or one trained in another branch under the same id) rebuilds the cache
+    trained = train_log().get(model_id) if r.kind == "checkpoint" else None
     blob = json.dumps(
-        [ZOO_VERSION, model_id, r.kind, r.parents, r.params, r.license, r.declares_base],
+        [ZOO_VERSION, model_id, r.kind, r.parents, r.params, r.license, r.declares_base, trained],
         sort_keys=True,
         default=str,
     )

@@ -324,6 +324,15 @@ MODELS: dict[str, Recipe] = {
         {"ops": ["rotate"], "seed": 31},
         summary="A's blocks under a new tokenizer, norms folded and the residual stream rotated.",
     ),
+    # Issue 15.4: mixture-of-experts (Mixtral layout, 4 experts of width 96, top-2; taoke.zoo.train_moe).
+    "base-moe": _ck("MoE base: small Mixtral (d=64, 4 layers, 4 experts x 96, top-2), stdlib code, seed 30."),
+    "base-moe2": _ck("MoE base 2: shape, data and tokenizer of base-moe, seed 31 (an independent twin)."),
+    "moe-up-a": _ck(
+        "Base A upcycled into a MoE: its FFN halves initialise experts 0-2, expert 3 random; trained.",
+        declares_base=False,
+    ),
+    "moe-perm": _ck("base-moe with experts re-ordered and their neurons permuted, fine-tuned on man pages."),
+    "moe-att": _ck("base-moe's attention and embeddings (frozen) with experts and router retrained."),
 }
 
 # Issue 15.7: linear merges of A with an independent model at small shares of A (the weak-merge sweep).
@@ -756,6 +765,21 @@ def _pairs() -> list[dict]:
 
 PAIRS: list[dict] = _pairs()
 
+# Issue 15.4: the MoE pairs, scored by the expert table of ``taoke eval`` (taoke.weights.experts). ``fit``:
+# looked at while the expert matching was designed (none of its numbers is tuned: alpha and the
+# permutation count are fixed); ``test``: not looked at before the table was first printed.
+MOE_PAIRS: list[dict] = [
+    _pair("base-a", "moe-up-a", R.UPCYCLED, experts=[0, 1, 2], split="test"),
+    _pair("base-a2", "moe-up-a", R.INDEPENDENT, why="dense twin of the parent", split="test"),
+    _pair("base-b", "moe-up-a", R.INDEPENDENT, why="other data and tokenizer", split="fit"),
+    _pair("base-a", "base-moe", R.INDEPENDENT, why="dense vs MoE trained apart", split="fit"),
+    _pair("base-moe", "moe-perm", R.EXPERT_LINEAGE, experts="copied and re-ordered", split="test"),
+    _pair("base-moe", "moe-att", R.EXPERT_LINEAGE, experts="retrained, attention copied", split="test"),
+    _pair("moe-att", "moe-perm", R.EXPERT_LINEAGE, experts="retrained vs copied", split="test"),
+    _pair("base-moe", "base-moe2", R.INDEPENDENT_SAME_ARCHITECTURE, why="other seed", split="fit"),
+    _pair("base-moe2", "moe-perm", R.INDEPENDENT_SAME_ARCHITECTURE, why="twin of the parent", split="test"),
+    _pair("moe-up-a", "base-moe", R.INDEPENDENT_SAME_ARCHITECTURE, why="upcycled vs scratch", split="fit"),
+]
 # Issue 15.5: the family zoo (Gemma, Qwen2, Phi-3, GPT-NeoX, BERT), kept in its own module.
 from taoke.zoo.family_catalog import family_models, family_pairs  # noqa: E402
 

@@ -199,6 +199,7 @@ def evaluate(
     sweep: bool = True,
     widths: bool = True,
     calib_root: str | Path | None = None,
+    experts: bool = True,
     oracle_parents: bool = False,
 ) -> dict[str, Any]:
     """Run the zoo evaluation; see the module docstring. Returns the JSON-able report.
@@ -209,6 +210,7 @@ def evaluate(
     ``widths``: also report the false-positive rate per width (:func:`width_report`): d = 64 from the
     leave-one-out calibration rows, other widths from the calibration fingerprints under ``calib_root``
     (default: ``TAOKE_CALIB_DIR`` when it holds a set, else the committed compact set).
+    ``experts``: also run the MoE pairs (:func:`taoke.zoo.expert_eval.expert_table`, issue 15.4).
     ``oracle_parents``: pass each merge pair's true parents to compare (the old, optimistic protocol);
     by default they are found (:func:`merge_pool`, :func:`taoke.weights.mergefind.find_merge`).
     """
@@ -331,6 +333,10 @@ def evaluate(
         report["weak_merges"] = weak_merges(cache, in_use, pool)
     if widths:
         report["width_fpr"] = width_report(calib_rows, calib_root, nulls or base)
+    if experts:
+        from taoke.zoo.expert_eval import expert_table
+
+        report["experts"] = expert_table(progress)
     return report
 
 
