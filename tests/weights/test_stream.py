@@ -21,16 +21,14 @@ def _fp(model_id: str, **kw):
 
 def _same(a, b, exact: bool) -> None:
     assert a.anchors == b.anchors and a.layers == b.layers
-    check = (
-        np.array_equal if exact else (lambda x, y: np.allclose(x, y, rtol=2e-3, atol=2e-3, equal_nan=True))
-    )
     for part in ("inv", "rinv", "binv"):
         pa, pb = getattr(a, part), getattr(b, part)
         assert set(pa) == set(pb)
         for comp in pa:
-            assert (
-                check(pa[comp], pb[comp]) if not exact else np.array_equal(pa[comp], pb[comp], equal_nan=True)
-            )
+            if exact:
+                assert np.array_equal(pa[comp], pb[comp], equal_nan=True), (part, comp)
+            else:  # float16-stored invariants: one float16 step
+                assert np.allclose(pa[comp], pb[comp], rtol=2e-3, atol=2e-3, equal_nan=True), (part, comp)
     assert np.array_equal(a.embed, b.embed)
     for k in a.raw:
         assert np.array_equal(a.raw[k], b.raw[k]), k  # stored values copied, never computed
