@@ -732,7 +732,7 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
     xn = rms_rows(x[:M_INV])
     xw = whiten_rows(xn)
     omega = probes(d)
-    basis, basis_meta = weight_basis(model, keys, layers, d)
+    basis, basis_meta = weight_basis(model, keys, layers, d, how.threads)
     # Remember: xw/omega are whitened (orthonormal rows); xn is the real, RMS-normalised input.
 
     inv_lists: dict[str, list[np.ndarray]] = {c: [] for c in COMPONENTS}
@@ -857,7 +857,9 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
     )
 
 
-def weight_basis(model: Any, keys: list[str], layers: list[int], d: int) -> tuple[np.ndarray | None, Any]:
+def weight_basis(
+    model: Any, keys: list[str], layers: list[int], d: int, threads: int | None = None
+) -> tuple[np.ndarray | None, Any]:
     """Probe vectors from the model's own weights: ``[k, d]`` rows of unit RMS, and what they came from.
 
     WHY: the basis-free statistic lines two residual streams up through the embeddings of shared tokens;
@@ -878,20 +880,21 @@ def weight_basis(model: Any, keys: list[str], layers: list[int], d: int) -> tupl
     )
     if wkey is None:
         return None, None
+    from taoke.weights.stream import BLOCK_BYTES, default_threads, in_order
+
+    threads = threads or default_threads()
     rows_of = getattr(model, "canonical_rows", None)
     c = rows_of(wkey) if callable(rows_of) else None
     if c is None:
         w = np.asarray(model.canonical(wkey), dtype=np.float32)
         if w.ndim != 2 or w.shape[1] != d:
             return None, None
-        n_rows = w.shape[0]
+        n_rows, per = w.shape[0], 1024
 
-        def blocks() -> Any:
-            return (w[start : start + 1024] for start in range(0, n_rows, 1024))
+        def block(i: int) -> np.ndarray:
+            return w[i * per : (i + 1) * per]
     else:
         # Only the stored bytes are held (bf16: half a float32 copy); each pass widens ~2 MiB at a time.
-        from taoke.weights.stream import BLOCK_BYTES
-
         n_rows, n_cols = c.shape
         if n_cols != d:
             return None, None
@@ -899,34 +902,49 @@ def weight_basis(model: Any, keys: list[str], layers: list[int], d: int) -> tupl
         stored = c.rows.read(lo, hi)
         per = max(1, BLOCK_BYTES // max(1, c.rows.row_bytes))
 
-        def blocks() -> Any:  # rows in stored order: every use below is a sum over rows
-            return (c.rows.widen(stored[a : a + per], None) for a in range(0, hi - lo, per))
+        def block(i: int) -> np.ndarray:  # rows in stored order: every use below is a sum over rows
+            return c.rows.widen(stored[i * per : (i + 1) * per], None)
 
+    n_blocks = -(-n_rows // per)
     g = np.ones(d)
     nkey = f"blk.{li}.ffn_norm.weight"
     if nkey in keys:
         gain = np.asarray(model.canonical(nkey), dtype=np.float64).reshape(-1)
         if gain.shape[0] == d and np.isfinite(gain).all():
             g = gain
-    if not all(np.isfinite(b).all() for b in blocks()):
+    g32 = g.astype(np.float32)
+
+    def total(job: Any) -> Any:
+        """The sum over row blocks of ``job(block index)``, blocks on all cores, summed in block order."""
+        out = None
+        for part in in_order(job, n_blocks, threads):
+            out = part if out is None else out + part
+        return out
+
+    if total(lambda i: int(np.isfinite(block(i)).all())) != n_blocks:
         return None, None
 
     def gram_times(y: np.ndarray) -> np.ndarray:
-        """``(W diag(g))^T (W diag(g)) y`` in float64, one row block at a time (never the d x d Gram
-        matrix: at d = 4096 forming it costs 2 * ffn * d^2 flops, 40x the products it is used for)."""
-        out = np.zeros((d, y.shape[1]))
-        for b in blocks():
-            wb = b.astype(np.float64) * g[None, :]
-            out += wb.T @ (wb @ y)
-        return out
+        """``(W diag(g))^T (W diag(g)) y``, one row block at a time, never the d x d Gram matrix (at
+        d = 4096 forming it costs 2 * ffn * d^2 flops, 40x these products): float32 products (the
+        stored values are float32-exact), float64 sums; the subspace iteration below absorbs the
+        rounding (the 7B-shaped weight-basis invariants equal the float64 ones to one float16 step)."""
+        y32 = y.astype(np.float32)
+
+        def job(i: int) -> np.ndarray:
+            wb = block(i) * g32[None, :]
+            return (wb.T @ (wb @ y32)).astype(np.float64)
+
+        return total(job)
 
     k = min(M_BASIS, d, n_rows)
     if d <= 2048:
-        gram = np.zeros((d, d))
-        for b in blocks():
-            wb = b.astype(np.float64) * g[None, :]
-            gram += wb.T @ wb
-        vals, vecs = np.linalg.eigh(gram)
+
+        def gram_job(i: int) -> np.ndarray:
+            wb = block(i).astype(np.float64) * g[None, :]
+            return wb.T @ wb
+
+        vals, vecs = np.linalg.eigh(total(gram_job))
         v = vecs[:, ::-1][:, :k]
     else:
         rng = np.random.default_rng(20240615)
@@ -937,9 +955,8 @@ def weight_basis(model: Any, keys: list[str], layers: list[int], d: int) -> tupl
         q, _r = np.linalg.qr(y)
         vals, vecs = np.linalg.eigh(q.T @ gram_times(q))
         v = q @ vecs[:, ::-1][:, :k]
-    loads = np.zeros(k)  # third moment of the neuron loadings (W diag(g)) v, by row blocks too
-    for b in blocks():
-        loads += np.sum(((b.astype(np.float64) * g[None, :]) @ v) ** 3, axis=0)
+    # third moment of the neuron loadings (W diag(g)) v, by row blocks too
+    loads = total(lambda i: np.sum(((block(i).astype(np.float64) * g[None, :]) @ v) ** 3, axis=0))
     signs = np.sign(loads)
     signs[signs == 0] = 1.0
     basis = (v * signs[None, :]).T * np.sqrt(d)

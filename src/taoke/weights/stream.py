@@ -285,7 +285,7 @@ def reduce(
 
     total = 0.0
     acc = np.zeros((left.shape[0], n_cols), dtype=np.float64) if left is not None else None
-    for ss, part in _in_order(job, n_blocks, threads):
+    for ss, part in in_order(job, n_blocks, threads):
         total += ss
         if acc is not None and part is not None:
             acc += part
@@ -295,7 +295,7 @@ def reduce(
     return out
 
 
-def _in_order(job: Callable[[int], Any], n: int, threads: int) -> Iterator[Any]:
+def in_order(job: Callable[[int], Any], n: int, threads: int) -> Iterator[Any]:
     """``job(0) ... job(n-1)`` on ``threads`` threads, at most two per thread in flight (bounded
     memory), results yielded in order (so sums over blocks are taken in one fixed order)."""
     if threads <= 1 or n <= 1:
