@@ -524,8 +524,10 @@ def _hparams(model: Any, keys: list[str]) -> dict[str, Any]:
     return out
 
 
-def probes(d: int, k: int = M_PROBES) -> np.ndarray:
-    """The fixed probe vectors (``[k, d]``, orthogonal rows of unit RMS) used for the raw-basis invariants."""
+def probes(d: int, k: int | None = None) -> np.ndarray:
+    """The fixed probe vectors (``[k, d]``, orthogonal rows of unit RMS; ``k``: :data:`M_PROBES`) used
+    for the raw-basis invariants."""
+    k = M_PROBES if k is None else k
     rng = np.random.default_rng(20231114 + d)
     # Orthonormal rows (scaled to unit RMS): an isotropic part c*I of an invariant then maps to c*I and
     # drops out with the diagonal, instead of correlating any two models through Omega Omega^T.
