@@ -63,11 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     con.print(f"[dim]written {out}[/]")
     if args.markdown:
-        from taoke.render.compare import eval_markdown, split_markdown, weak_merge_markdown
+        from taoke.render.compare import eval_markdown, families_markdown, split_markdown, weak_merge_markdown
 
         print(eval_markdown(report))
         print(split_markdown(report))
         print(weak_merge_markdown(report))
+        print(families_markdown(report))
     return 0
 
 

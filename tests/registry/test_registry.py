@@ -274,3 +274,48 @@ def test_cli_index_search_registry(tmp_path: Path, zoo_paths: dict[str, Path], c
     assert main(["index", str(zoo_paths["base-a"]), "--db", "postgresql://u@127.0.0.1:1/x"]) == 2
     err = capsys.readouterr().err
     assert "is empty: run `taoke index` first" in err and "cannot open registry" in err
+
+
+def test_holm_over_a_larger_family_counts_the_untested_as_p_one() -> None:
+    """Issue 20 (selective inference): the family is the registry, not the shortlist."""
+    p = np.array([0.001, 0.02])
+    got = [10**x for x in holm(list(np.log10(p)), m=10)]
+    assert got == pytest.approx([0.01, 0.18])  # 0.001 * 10, max(0.01, 0.02 * 9)
+    assert holm(list(np.log10(p)), m=1) == holm(list(np.log10(p)))  # never below the p-values given
+
+
+def test_search_adjusts_over_the_registry_and_says_so(tmp_path: Path, zoo_paths: dict[str, Path]) -> None:
+    from taoke.registry.search import Correction
+
+    with Registry(str(tmp_path / "r.sqlite")) as reg:
+        for m in ("base-a", "base-b", "calib-00"):
+            index_source(reg, zoo_paths[m])
+        whole = search(reg, zoo_paths["a-ft-man"], top=1, width_scan_max=0)
+        sel = search(reg, zoo_paths["a-ft-man"], top=1, width_scan_max=0, correction=Correction.SELECTION)
+    d, e = whole.to_dict(), sel.to_dict()
+    assert (
+        d["correction_family"] == "registry" and d["family_size"] == 3 and "whole registry" in d["correction"]
+    )
+    assert (
+        e["correction_family"] == "selection"
+        and e["family_size"] == 1
+        and "selection only" in e["correction"]
+    )
+    # one candidate compared: the registry family multiplies its p-value by 3, the selection by 1
+    raw = whole.hits[0].log10_p_value
+    assert whole.hits[0].log10_p_adjusted == pytest.approx(min(0.0, raw + np.log10(3)))
+    assert sel.hits[0].log10_p_adjusted == pytest.approx(min(0.0, raw))
+
+
+def test_search_finds_a_merge_among_the_relatives_without_parents_named(tmp_path: Path) -> None:
+    """Issue 20: the search output's ``merge`` field, from the significant relatives only."""
+    paths = {m: zoo.materialize(m) for m in ("base-a", "base-a2", "base-b", "merge-a-a2", "a-ft-man")}
+    with Registry(str(tmp_path / "r.sqlite")) as reg:
+        for m in ("base-a", "base-a2", "base-b"):
+            index_source(reg, paths[m])
+        d = search(reg, paths["merge-a-a2"], top=3).to_dict()
+        assert d["merge"]["merged"] is True
+        shares = {q["name"]: q["share"] for q in d["merge"]["parents"]}
+        assert set(shares) == {"base-a", "base-a2"} and shares["base-a"] == pytest.approx(0.6, abs=0.02)
+        # a fine-tune has one relative here: no merge is looked for, and the field says so (null)
+        assert search(reg, paths["a-ft-man"], top=3).to_dict()["merge"] is None

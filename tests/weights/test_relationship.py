@@ -17,6 +17,7 @@ LABELS = [
     "depth-upscaled",
     "vocab-extended",
     "merged",
+    "shares-ancestor",
     "partial",
     "independent-same-architecture",
     "independent",

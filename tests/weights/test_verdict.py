@@ -71,17 +71,50 @@ def test_not_derived_same_and_other_architecture():
 
 def test_identical_vs_renamed():
     assert _decide(raw_same=39).relationship == "identical"
-    assert _decide(raw_same=39, sus=_fp(renamed=True)).relationship == "renamed-copy"
-    assert (
-        _decide(
-            raw_same=39, sus=_fp(hf_class="YiForCausalLM"), ref=_fp(hf_class="LlamaForCausalLM")
-        ).relationship
-        == "renamed-copy"
+    v = _decide(raw_same=39, sus=_fp(renamed=True))
+    assert v.relationship == "renamed-copy" and v.transformations["renames"]["suspect_renamed"] is True
+    assert "suspect's stored tensor names differ" in v.reasons[-1]
+    # the same format under other stored names: the renamed names are counted
+    names = ["blk.0.attn_q.weight", "blk.0.attn_norm.weight"]
+    v = _decide(
+        raw_same=39,
+        ref=_fp(format="safetensors", stored_names=names),
+        sus=_fp(format="safetensors", stored_names=[names[0], "blk.0.ln1.weight"]),
     )
+    assert v.relationship == "renamed-copy" and v.transformations["renames"]["renamed_tensors"] == 1
 
 
-def test_vocab_extension_wins_over_raw_identity():
-    assert _decide(raw_same=39, vocab="extended").relationship == "vocab-extended"
+def test_config_class_alone_is_not_a_rename():
+    """Issue 20: editing only config.json to YiForCausalLM made "identical" a "renamed-copy" with the
+    false reason "under other tensor names"; the class name is metadata, not a measured rename."""
+    v = _decide(raw_same=39, sus=_fp(hf_class="YiForCausalLM"), ref=_fp(hf_class="LlamaForCausalLM"))
+    assert v.relationship == "identical"
+    assert not any("tensor names" in r for r in v.reasons)
+
+
+def test_vocab_extension_needs_a_grown_embedding():
+    grown = _decide(
+        raw_same=39,
+        vocab="extended",
+        ref=_fp(shapes={"token_embd.weight": [2048, 64]}),
+        sus=_fp(shapes={"token_embd.weight": [2304, 64]}),
+    )
+    assert grown.relationship == "vocab-extended"
+    assert grown.transformations["vocab_extension"]["embedding_rows"] == [2048, 2304]
+    # issue 20: the tokenizer files alone (same embedding rows) do not override the weight rules
+    same_rows = {"token_embd.weight": [2048, 64]}
+    v = _decide(raw_same=39, vocab="extended", ref=_fp(shapes=same_rows), sus=_fp(shapes=same_rows))
+    assert v.relationship == "identical"
+    assert _decide(raw_same=39, vocab="extended").relationship == "identical"  # no shapes: not measured
+
+
+def test_empty_layer_map_is_not_pruned():
+    """Issue 20: a derived pair whose layer map is empty fell through to "pruned" with an invented
+    reason; nothing structural was measured, so the label says only that the two are related."""
+    v = _decide(sus=_fp(n_layers=3, ffn=128), sim=np.zeros((4, 3)), layer_map=[None, None, None])
+    assert v.relationship == "shares-ancestor" and v.derived
+    assert "no suspect layer maps" in v.reasons[-1]
+    assert "pruning" not in v.transformations
 
 
 def test_structure_rules():
@@ -115,3 +148,46 @@ def test_merge_needs_two_significant_parents(p_second, expected):
     assert v.relationship == expected
     if expected == "merged":
         assert v.transformations["merge"] == {"p1": 0.6, "p2": 0.4}
+
+
+def _shared_init_stats(raw_r: float, log10p_bf: float):
+    st = _stats(np.eye(4) * 0.02, [0, 1, None, None], log10p=-6.0)
+    st.s2 = np.arctanh(np.full((4, 4), 0.01) + np.eye(4) * (raw_r - 0.01))
+    st.log10p_basis_free = log10p_bf
+    return st
+
+
+def _found():
+    return Explanation(
+        raw=RawIdentity(compared=39, same=0, mean_corr=0.1),
+        residual=None,
+        vocabulary=VocabularyRelation(VocabChange.SAME),
+        neurons=None,
+        parents=[],
+        same_architecture=True,
+    )
+
+
+def test_shared_initialisation_is_not_a_parent():
+    """Issue 20: same init, other data came out "continued-pretraining"/"partial". A weak raw imprint
+    (below IMPRINT_MAX) with no basis-free match is a shared ancestor, and the output says what would
+    tell a parent from a shared initialisation."""
+    from taoke.weights.verdict import IMPRINT_MAX
+
+    v = decide(_fp(), _fp(), _shared_init_stats(IMPRINT_MAX - 0.05, -0.1), _found(), alpha=1e-3)
+    assert v.relationship == "shares-ancestor" and v.derived
+    assert v.transformations["shared_ancestor"]["raw_imprint"] == pytest.approx(IMPRINT_MAX - 0.05)
+    assert v.reasons[-1].startswith("what would tell them apart: the common ancestor's weights")
+    # whole blocks of raw values (a transplant) are trained weights: not a shared ancestor
+    v = decide(_fp(), _fp(), _shared_init_stats(0.98, -0.1), _found(), alpha=1e-3)
+    assert v.relationship == "partial"
+    # a significant basis-free match is the trained function: not a shared ancestor either
+    v = decide(_fp(), _fp(), _shared_init_stats(0.1, -5.0), _found(), alpha=1e-3)
+    assert v.relationship != "shares-ancestor"
+
+
+def test_shares_ancestor_never_says_derived_from_the_reference():
+    v = decide(_fp(), _fp(), _shared_init_stats(0.1, -0.1), _found(), alpha=1e-3)
+    assert v.relationship == "shares-ancestor"
+    assert v.reasons[0].endswith("the weights are related, not shown to derive from the reference")
+    assert not any("weights derive from the reference" in r for r in v.reasons)

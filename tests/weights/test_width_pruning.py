@@ -53,7 +53,10 @@ def test_smollm2_width_pruned_unhealed():
     from taoke.zoo.build import load
 
     res = compare(zoo_fp("smollm2"), zoo_fp("smollm2-wpruned"))
-    assert res.relationship == "pruned" and res.p_value < 1e-6, res.reasons
+    # SmolLM2 ties its embeddings: its S1 is tested against the tied-embedding null (issue 15.5, fitted
+    # at d = 64), which costs power here: p 4.3e-8 before it, 8.1e-5 with it (docs/compare.md). Still an
+    # order of magnitude below the default alpha.
+    assert res.relationship == "pruned" and res.p_value < 1e-4, res.reasons
     width = res.transformations["pruning"]["width"]
     assert width["d_model"] == [576, 448] and width["heads"] == [9, 6] and width["ffn"] == [1536, 1024]
     parent = load("smollm2-hf")

@@ -66,3 +66,36 @@ def test_bad_eval_input_exits_2_naming_the_file(one_pair, tmp_path, capsys):
     assert main(["eval", str(one_pair), "--calibrate", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "--calibrate" in err and len(err.splitlines()) == 1
+
+
+def test_merges_are_labelled_without_their_parents_given(tmp_path, capsys):
+    """Issue 20: a manifest's merge pair is labelled merged from parents found among the models the
+    manifest names; the true parents are only used for the with-oracle count beside it."""
+    pairs = [
+        {"reference": "base-a", "suspect": "a-ft-man", "relationship": "fine-tuned", "derived": True},
+        {"reference": "base-a", "suspect": "a-ft-doc", "relationship": "fine-tuned", "derived": True},
+        {
+            "reference": "base-a",
+            "suspect": "merge-ft-linear",
+            "relationship": "merged",
+            "derived": True,
+            "details": {"parents": {"a-ft-man": 0.5, "a-ft-doc": 0.5}},
+        },
+    ]
+    f = tmp_path / "m.json"
+    f.write_text(json.dumps(pairs))
+    out = tmp_path / "r.json"
+    assert main(["eval", str(f), "--no-real", "-f", "json", "-o", str(out), "--quiet"]) == 0
+    doc = json.loads(out.read_text())
+    rep = doc.get("result", doc)
+    m = rep["merges"]
+    assert m["protocol"] == "parents found in a pool of 4" and m["merge_pairs"] == 1
+    assert m["labelled_merged"] == 1 and m["false_merges"] == []
+    assert set(m["found_parents"]["base-a__merge-ft-linear"]) == {"a-ft-man", "a-ft-doc"}
+    assert m["with_oracle_parents"] == 1 and m["with_oracle_pairs"] == 1
+    assert rep["summary"]["accuracy_by_split"]["fit"] == {
+        "pairs": 3,
+        "correct": 3,
+        "wrong": [],
+        "accuracy": 1.0,
+    }

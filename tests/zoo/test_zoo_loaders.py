@@ -22,11 +22,12 @@ def root(tmp_path_factory):
 def test_model_view_reads_zoo_model(mid, root):
     model = TM.load(str(zoo.materialize(mid, root)))
     source = mid
-    while MODELS[source].kind in ("gguf", "rename"):  # same LLaMA config as the model they were made from
+    while MODELS[source].kind in ("gguf", "rename", "family-gguf"):  # same config as the model made from
         source = MODELS[source].parents[0]
     cfg = B.load(source).cfg
     assert model.hparams.n_layers == cfg["num_hidden_layers"]
-    assert model.hparams.n_kv_heads == cfg["num_key_value_heads"]
+    # GPT-NeoX and BERT configs have no num_key_value_heads: multi-head attention, as transformers reads it
+    assert model.hparams.n_kv_heads == cfg.get("num_key_value_heads", cfg["num_attention_heads"])
     q = model.canonical("blk.0.attn_q.weight")
     d, h = cfg["hidden_size"], cfg["num_attention_heads"]
     # [heads x head_dim, d]: square except for the width-pruned models, which keep head_dim (issue 15.3)

@@ -220,7 +220,12 @@ def reconcile(declared: DeclaredLineage, measured: list[Measured]) -> Reconcilia
         decl = [p for p in declared.parents if same_model(p.name, m.reference)]
         if m.derived and not decl:
             names = ", ".join(p.name for p in declared.parents)
-            msg = f"weights derive from {m.reference} ({m.relationship}); the release declares " + (
+            what = (
+                f"weights share an ancestor with {m.reference} (not shown to derive from it)"
+                if m.relationship == "shares-ancestor"
+                else f"weights derive from {m.reference} ({m.relationship})"
+            )
+            msg = f"{what}; the release declares " + (
                 f"{names} instead" if declared.parents else "no base model"
             )
             out.append(

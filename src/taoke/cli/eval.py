@@ -34,6 +34,12 @@ def register(app: typer.Typer) -> None:
             metavar="FILE",
             help="Compare the labelled pairs with these nulls (a --calibrate file) instead of the refit.",
         ),
+        oracle_parents: bool = typer.Option(
+            False,
+            "--oracle-parents",
+            help="Give compare each merge pair's true parents (the old protocol); by default merge "
+            "parents are found in the zoo's trained checkpoints, as a user without the answer would.",
+        ),
         quiet: bool = quiet_option(),
     ) -> None:
         """Compare every zoo pair and report how often taoke is right, with the FPR on the calibration set."""
@@ -57,6 +63,7 @@ def register(app: typer.Typer) -> None:
                 progress=progress,
                 sweep=pairs is None,
                 widths=pairs is None,  # the per-width FPR belongs to the built-in zoo's evaluation
+                oracle_parents=oracle_parents,
             )
         if fmt is Format.JSON:
             emit(json_report("eval", report, None), fmt, output)

@@ -58,6 +58,13 @@ def register(app: typer.Typer) -> None:
             help="Shortlist by scanning every registered vector, at any registry size: linear "
             "(~31 ms at 1M models on 2 cores) but cannot miss a weakly related candidate.",
         ),
+        correction: str = typer.Option(
+            "registry",
+            "--correction",
+            help="Family Holm adjusts over: 'registry' (every registered model; those not compared "
+            "count as p = 1: controls the error over the registry) or 'selection' (only the models "
+            "compared: conditional on a shortlist chosen from the same invariants).",
+        ),
         output: Path | None = output_option(),
         quiet: bool = quiet_option(),
         no_cache: bool = no_cache_option(),
@@ -67,10 +74,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Which registered model is SOURCE derived from, if any? Shortlists TOP candidates by an
         approximate-nearest-neighbour index, compares each in full, and reports the relationship,
-        p-value (Holm-adjusted over the shortlist) and evidence; 'no significant relative' when none
-        passes ALPHA."""
+        p-value (Holm over the whole registry, or the selection with --correction) and evidence;
+        'no significant relative' when none passes ALPHA."""
         source = hub_spec(source, revision, include)
         from taoke.registry import Registry, search
+        from taoke.registry.search import Correction
+
+        if correction not in {c.value for c in Correction}:
+            raise typer.BadParameter("--correction is 'registry' or 'selection'")
         from taoke.render.progress import reporter
         from taoke.render.registry import render_search
 
@@ -79,7 +90,9 @@ def register(app: typer.Typer) -> None:
             if reg.count() == 0:
                 raise TaokeError(f"the registry {reg.display_url} is empty: run `taoke index` first")
             kwargs = {"top": top} if top is not None else {}  # the library's shortlist size by default
-            result = search(reg, source, alpha=alpha, ef=ef, exact=exact, **kwargs)
+            result = search(
+                reg, source, alpha=alpha, ef=ef, exact=exact, correction=Correction(correction), **kwargs
+            )
         emit(render_search(result, fmt.value), fmt, output)
         found = [h for h in result.hits if h.significant and h.derived]
         if fail_if_derived and found:

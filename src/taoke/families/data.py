@@ -71,6 +71,7 @@ class Family:
     encoder_only: bool
     description: str
     generic: bool = False  # built from gguf alone (no HF layout known)
+    norm_offset: float = 0.0  # a norm's gain is norm_offset + its stored weight (Gemma: 1 + w)
 
     def hf_name(self, ttype: str, block: int | None, suffix: str = ".weight") -> str | None:
         """The canonical Hugging Face stored name of a role in this family, or None when unknown."""
@@ -150,6 +151,9 @@ def _family(name: str, raw: Mapping[str, Any]) -> Family:
         allowed_extra=tuple(raw.get("allowed_extra", ())),
         encoder_only=bool(raw.get("encoder_only", False)),
         description=str(raw.get("description", "")),
+        # Gemma stores w and scales by (1 + w); llama.cpp's converter adds exactly that 1, so the two agree
+        # unless a family states its own offset.
+        norm_offset=float(raw.get("norm_offset", raw.get("gguf_norm_shift", 0.0))),
     )
 
 

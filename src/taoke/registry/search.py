@@ -7,6 +7,15 @@ relationship, a p-value under a stated null and the evidence. Because K hypothes
 p-values are adjusted by Holm's step-down procedure (valid under any dependence, uniformly more
 powerful than Bonferroni); a candidate is reported as a relative only when its adjusted p-value is at
 most ``alpha`` and compare calls it derived. When none is, the answer is "no significant relative".
+
+Selective inference (issue 20): the shortlist is *chosen* by vectors hashed from the same invariants the
+test reads, so Holm over the 5 shortlisted candidates alone does not control the family-wise error over
+the registry (the selection already picked the smallest p-values). By default the family is the whole
+registry (:attr:`Correction.REGISTRY`): every eligible model is a hypothesis, and those that were not
+compared enter Holm with p = 1 -- valid because an unobserved p-value is at most 1, and exact when they
+are not relatives. ``correction=Correction.SELECTION`` keeps the old family (the models compared) and
+says so: it controls the error only conditional on the selection being independent of the p-values,
+which it is not. The output names the family in ``correction`` and ``correction_family``.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Container
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +43,21 @@ from taoke.weights import (
     load_fingerprint,
 )
 from taoke.weights.cache import FingerprintCache, content_key
+from taoke.weights.mergefind import MergeFinding, find_merge
 
 DEFAULT_TOP = 5
+
+
+class Correction(str, Enum):
+    """Which family of hypotheses Holm adjusts over (see the module docstring)."""
+
+    REGISTRY = "registry"  # every eligible registry model; those not compared count as p = 1
+    SELECTION = "selection"  # only the models compared (shortlist and width scan): conditional on it
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
 WIDTH_SCAN_MAX = 256
 """When no shortlisted candidate is a significant relative, up to this many further registry models of
 the query's width are compared as well. The two shortlists key on tokens and on the raw residual basis;
@@ -175,6 +198,9 @@ class SearchResult:
     timings: dict[str, float] = field(default_factory=dict)
     shortlist_method: str = ""  # "hnsw ef=N" or "exact": how the candidates were found
     width_scan: int = 0  # models of the query's width compared after the shortlist found nothing
+    correction_family: Correction = Correction.REGISTRY
+    family_size: int = 0  # hypotheses Holm adjusted over
+    merge: MergeFinding | None = None  # merge parents looked for among the significant relatives
 
     @property
     def relatives(self) -> list[Hit]:
@@ -196,24 +222,40 @@ class SearchResult:
             "shortlist_method": self.shortlist_method,
             "alpha": self.alpha,
             "width_scan": self.width_scan,
-            "correction": (
-                f"Holm step-down over the {self.shortlist + self.width_scan} candidates compared "
-                f"({self.shortlist} shortlisted, {self.width_scan} more of the same width)"
-            ),
+            "correction": self.correction_text,
+            "correction_family": self.correction_family,
+            "family_size": self.family_size,
             "verdict": (f"{best.relationship} of {best.record.name}" if best else "no significant relative"),
+            "merge": self.merge.to_dict() if self.merge is not None else None,
             "hits": [h.to_dict() for h in self.hits],
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
+    @property
+    def correction_text(self) -> str:
+        compared = self.shortlist + self.width_scan
+        how = f"{compared} compared ({self.shortlist} shortlisted, {self.width_scan} more of the same width)"
+        if self.correction_family is Correction.REGISTRY:
+            return (
+                f"Holm step-down over the whole registry ({self.family_size} models: {how}; "
+                f"the {max(0, self.family_size - compared)} not compared count as p = 1)"
+            )
+        return (
+            f"Holm step-down over the selection only ({how}): conditional on the shortlist, which was "
+            "chosen from the same invariants, so it does not control the error over the registry"
+        )
 
-def holm(log10_p: list[float]) -> list[float]:
+
+def holm(log10_p: list[float], m: int | None = None) -> list[float]:
     """Holm step-down adjusted p-values, in log10 (order of the input kept).
 
     p_(i) sorted ascending is adjusted to max_{j<=i} min(1, (m - j) p_(j)) with j counted from 0.
+    ``m`` (default: the number of p-values) is the family size; hypotheses beyond the ones given have
+    p = 1 and never change the adjusted values of those given (they sort last).
     """
-    m = len(log10_p)
+    m = len(log10_p) if m is None else max(int(m), len(log10_p))
     order = np.argsort(log10_p, kind="stable")
-    out = [0.0] * m
+    out = [0.0] * len(log10_p)
     running = -np.inf
     for rank, idx in enumerate(order):
         adj = min(0.0, float(log10_p[idx]) + float(np.log10(m - rank)))
@@ -249,15 +291,32 @@ def raw_shortlist(registry: Registry, fp: Any, exclude: set[int], top: int) -> l
     return out
 
 
+def _present(registry: Registry, ids: set[int]) -> int:
+    """How many of ``ids`` are rows of the registry (excluded rows are no hypothesis)."""
+    from taoke.errors import TaokeError
+
+    n = 0
+    for i in ids:
+        try:
+            registry.get(i)
+            n += 1
+        except TaokeError:
+            pass
+    return n
+
+
 def _compare_row(registry: Registry, mid: int, sim: float, fp: Any) -> tuple[ModelRecord, float, Any]:
     return registry.get(mid), sim, compare(registry.fingerprint(mid), fp)
 
 
-def _adjust(results: list[tuple[ModelRecord, float, Any]]) -> list[float | None]:
-    """Holm over the candidates that could be tested; an untestable one (no p-value) is no hypothesis."""
+def _adjust(results: list[tuple[ModelRecord, float, Any]], family: int | None = None) -> list[float | None]:
+    """Holm over the candidates that could be tested (an untestable one, no p-value, is no hypothesis),
+    in a family of ``family`` hypotheses (default: the tested candidates only)."""
     tested = [i for i, (_, _, r) in enumerate(results) if r.log10_p_value is not None]
     adjusted: list[float | None] = [None] * len(results)
-    for i, a in zip(tested, holm([results[i][2].log10_p_value for i in tested]), strict=True):
+    untested = len(results) - len(tested)
+    m = None if family is None else max(len(tested), family - untested)
+    for i, a in zip(tested, holm([results[i][2].log10_p_value for i in tested], m), strict=True):
         adjusted[i] = a
     return adjusted
 
@@ -276,6 +335,7 @@ def search(
     ef: int | None = None,
     exact: bool = False,
     width_scan_max: int = WIDTH_SCAN_MAX,
+    correction: Correction = Correction.REGISTRY,
 ) -> SearchResult:
     """Nearest relatives of ``query`` (a source spec, fingerprint file, Prepared or Fingerprint).
 
@@ -284,7 +344,8 @@ def search(
     exact scan of every vector up to 1M models (or with ``exact``), else the HNSW graph at search
     breadth ``ef`` (default grows with the registry): :meth:`taoke.registry.ann.AnnIndex.plan`.
     When no shortlisted candidate is a significant relative, up to ``width_scan_max`` more models of
-    the query's width are compared (:data:`WIDTH_SCAN_MAX`); Holm then adjusts over every model compared.
+    the query's width are compared (:data:`WIDTH_SCAN_MAX`). Holm adjusts over ``correction``'s family:
+    every eligible registry model (default) or only the models compared.
     """
     t0 = time.perf_counter()
     if isinstance(query, Fingerprint):
@@ -311,7 +372,12 @@ def search(
     cands += raw_shortlist(registry, fp, exclude | {i for i, _ in cands}, top)
     t3 = time.perf_counter()
     results = [_compare_row(registry, mid, sim, fp) for mid, sim in cands]
-    adjusted = _adjust(results)
+    eligible = max(len(cands), len(index) - _present(registry, exclude))
+
+    def family() -> int | None:
+        return eligible if correction is Correction.REGISTRY else None
+
+    adjusted = _adjust(results, family())
     scanned = 0
     found = any(_significant(r, a, alpha) for r, a in zip(results, adjusted, strict=True))
     if width_scan_max > 0 and fp.d_model and not found:
@@ -320,7 +386,7 @@ def search(
         for mid in [int(i) for i in ids if int(i) not in seen][:width_scan_max]:
             results.append(_compare_row(registry, mid, 0.0, fp))
             scanned += 1
-        adjusted = _adjust(results)
+        adjusted = _adjust(results, family())
     t4 = time.perf_counter()
     hits = [
         Hit(
@@ -346,6 +412,10 @@ def search(
         )
     )
     del hits[max(len(cands), top) :]  # the width scan's best join the list; the rest only count in Holm
+    # issue 20: is the query a merge of relatives? Looked for among the significant relatives (a merge
+    # is related to each parent), without any parent named
+    rel_ids = [h.record.id for h in hits if h.significant]
+    merge = find_merge(fp, [registry.fingerprint(i) for i in rel_ids]) if len(rel_ids) >= 2 else None
     return SearchResult(
         query=ident.name if ident is not None else fp.name,
         query_identity=ident.to_dict() if ident is not None else None,
@@ -356,6 +426,9 @@ def search(
         registry_size=len(index),
         shortlist_method=describe_plan(index.plan(top + len(exclude), ef, exact)),
         width_scan=scanned,
+        correction_family=Correction(correction),
+        merge=merge,
+        family_size=eligible if correction is Correction.REGISTRY else len(results),
         timings={
             "fingerprint": prepared.seconds,
             "ann_load": t2 - t1,

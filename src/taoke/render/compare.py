@@ -169,6 +169,7 @@ SHORT: dict[str, str] = {
     Relationship.DEPTH_UPSCALED: "upsc",
     Relationship.VOCAB_EXTENDED: "vocab",
     Relationship.MERGED: "merge",
+    Relationship.SHARES_ANCESTOR: "ances",
     Relationship.PARTIAL: "part",
     Relationship.INDEPENDENT_SAME_ARCHITECTURE: "ind-sa",
     Relationship.INDEPENDENT: "indep",
@@ -207,6 +208,28 @@ def eval_renderables(report: dict[str, Any]) -> list[Any]:
             f"weak merges (linear merge of A with an independent model, no parent named): smallest share "
             f"of A detected at alpha {wm['alpha']:g} -> {_num(wm['smallest_share_detected'], 'g')}"
         )
+    for split, acc in sorted((s.get("accuracy_by_split") or {}).items()):
+        lines.append(
+            f"relationship accuracy, {split} split: {acc['correct']}/{acc['pairs']} ({acc['accuracy']:.3f})"
+            + (f"; wrong: {'; '.join(acc['wrong'])}" if acc["wrong"] else "")
+        )
+    mg = report.get("merges")
+    if mg:
+        lines.append(
+            f"merges ({mg['protocol']}): {mg['labelled_merged']}/{mg['merge_pairs']} labelled merged, "
+            f"false merges {len(mg['false_merges'])}"
+            + (f" ({', '.join(mg['false_merges'])})" if mg["false_merges"] else "")
+            + (
+                f"; with the true parents given: {mg['with_oracle_parents']}/{mg['with_oracle_pairs']}"
+                if mg.get("with_oracle_pairs")
+                else ""
+            )
+        )
+    if wm and "merges_found" in wm:
+        lines.append(
+            f"merge finder on the weak-merge sweep (test split): {wm['merges_found']}/{len(wm['rows'])} "
+            f"found, {wm['merges_found_right_parents']} with both true parents"
+        )
     if s.get("untestable"):
         lines.append(f"untestable (no statistic applies): {', '.join(s['untestable'])}")
     pt = Table(title="p-values per class", show_lines=False)
@@ -218,7 +241,60 @@ def eval_renderables(report: dict[str, Any]) -> list[Any]:
     wf = report.get("width_fpr")
     if wf is not None:
         out += width_fpr_renderables(wf)
+        out += qq_renderables(wf)
+    if (fam := report.get("families")) and fam.get("rows"):
+        out += families_renderables(fam)
     return out
+
+
+def families_renderables(fam: dict[str, Any]) -> list[Any]:
+    """Issue 15.5's accuracy per model family (pairs split test; the one null fitted for them, the
+    tied-embedding S1 null, was fitted on other models)."""
+    t = Table(title=f"other families (split {fam.get('split')}): relationship and derived-vs-not per family")
+    for col in ("family", "pairs", "correct", "derived ok", "not derived ok", "wrong"):
+        t.add_column(col, justify="left" if col in ("family", "wrong") else "right")
+    for r in fam["rows"]:
+        t.add_row(
+            str(r["family"]),
+            str(r["pairs"]),
+            str(r["correct"]),
+            f"{r['derived'][0]}/{r['derived'][1]}",
+            f"{r['not_derived'][0]}/{r['not_derived'][1]}",
+            ", ".join(r["wrong"]) or "-",
+        )
+    note = f"{fam['correct']}/{fam['pairs']} family pairs correct; fitted on: {fam.get('fitted_on')}"
+    return [t, Text(note)]
+
+
+def qq_renderables(wf: dict[str, Any]) -> list[Any]:
+    """Issue 20: a QQ check of the null p-values per width, as text. Under independence a calibrated
+    p-value is uniform, so the count of pairs with p below a level q should be about n * q; a column
+    far below says the test is conservative there, far above says anti-conservative. Each cell is
+    "observed / expected", with a bar of the observed share against the diagonal."""
+    rows = [r for r in wf.get("rows") or [] if (r.get("below") or {}).get("log10_p")]
+    if not rows:
+        return [Text("null p-value QQ per width: not measured (no calibration pairs)")]
+    levels = sorted({float(q) for r in rows for q in r["below"]["log10_p"]})
+    t = Table(title="null p-values per width: pairs with p below q, observed / expected (n * q)")
+    t.add_column("width")
+    t.add_column("split")
+    t.add_column("pairs", justify="right")
+    for q in levels:
+        t.add_column(f"q={q:g}", justify="right")
+    t.add_column("QQ (share below q vs q)")
+    for r in rows:
+        n = r["pairs"]
+        below = r["below"]["log10_p"]
+        cells = [f"{below.get(f'{q:g}', 0)}/{n * q:.1f}" for q in levels]
+        bar = " ".join(f"{q:g}:{(below.get(f'{q:g}', 0) / n if n else 0):.2f}" for q in levels)
+        t.add_row(str(r["width"]), str(r["split"]), str(n), *cells, bar)
+    return [
+        t,
+        Text(
+            "a calibrated null gives observed ~ expected in every column (uniform p); fewer is "
+            "conservative, more is anti-conservative"
+        ),
+    ]
 
 
 def width_fpr_renderables(wf: dict[str, Any]) -> list[Any]:
@@ -270,6 +346,26 @@ def split_markdown(report: dict[str, Any]) -> str:
             f"| {r['split']} | {r.get('reference')} | {r.get('suspect')} | {r['truth']} | "
             f"{r['relationship']}{mark} | {fmt_p(r.get('p_value'))} |"
         )
+    return "\n".join(out)
+
+
+def families_markdown(report: dict[str, Any]) -> str:
+    """Issue 15.5's per-family table of ``taoke eval`` as Markdown (docs/compare.md)."""
+    fam = report.get("families") or {}
+    rows = fam.get("rows") or []
+    if not rows:
+        return ""
+    out = [
+        f"| family (split {fam.get('split')}) | pairs | relationship right | derived right "
+        "| not derived right |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['family']} | {r['pairs']} | {r['correct']} | {r['derived'][0]}/{r['derived'][1]} "
+            f"| {r['not_derived'][0]}/{r['not_derived'][1]} |"
+        )
+    out.append(f"| **all** | **{fam['pairs']}** | **{fam['correct']}** | | |")
     return "\n".join(out)
 
 

@@ -58,6 +58,10 @@ def render_search(result: Any, fmt: str) -> str | list[Any]:
             f"{d['correction']}; alpha={d['alpha']:g})",
         )
     ]
+    merge = d.get("merge")
+    if merge and merge.get("merged"):
+        parents = " and ".join(f"{q['name']} ({q['share']:.2f})" for q in merge["parents"])
+        head.append(Text(f"merge of {parents}: {merge['why']}", "bold red"))
     if result.already_indexed is not None:
         head.append(
             Text(f"its bytes are already in the registry as {result.already_indexed.name} (excluded)", "dim")

@@ -44,7 +44,8 @@ BLOCK = 64 * 1024
 HEADER = 1024 * 1024
 SMALL_FILE = 64 * 1024 * 1024  # non-weight files up to this size are hashed whole
 DEFAULT_CAP_BYTES = 2 * 1024**3
-FORMAT = "fingerprint-cache/1"
+# 2: Gemma gains 1 + w, BERT post-norm gains, ungated FFN invariant (issue 15.5): older entries differ
+FORMAT = "fingerprint-cache/2"
 
 
 def _hash_sampled(h: Any, path: Path) -> None:

@@ -749,6 +749,7 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
         # Too few anchors per neuron to match neurons reliably, or a wide model where the extra rows
         # would cost more compute than the whole lineage test: keep the file small and fast instead.
         k_neur = 0
+    offset = norm_offset(model)
     position = {k: i for i, k in enumerate(order)}
 
     def feed(blk: BlockInvariants, role: str, key: str) -> int | None:
@@ -760,9 +761,9 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
         if c is None:
             w = read(key)
             if role == "attn_norm":
-                blk.set_gain("attn", w)
+                blk.set_gain("attn", w + offset)
             elif role == "ffn_norm":
-                blk.set_gain("ffn", w)
+                blk.set_gain("ffn", w + offset)
             else:
                 blk.add(role, w)
             return int(w.shape[0]) if w.ndim else None
@@ -779,6 +780,10 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
         if basis is not None:
             groups["basis"] = basis
         blk = BlockInvariants(groups, n_heads, n_kv, head_dim)
+        attn_gain, ffn_gain = gain_keys(keys, li)
+        for which, gkey in (("attn", attn_gain), ("ffn", ffn_gain)):
+            if gkey is not None and not _BLOCK_NORM.match(gkey):  # a post-norm gain: another block's
+                blk.set_gain(which, np.asarray(model.canonical(gkey), dtype=np.float32) + offset)
         for role in BLOCK_ROLES:
             key = f"blk.{li}.{role}.weight"
             if key not in keys:
@@ -807,6 +812,11 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
                 stream(key, c)
             else:
                 read(key)
+    # Biases (Qwen2's q/k/v, GPT-NeoX's and BERT's everywhere; issue 15.5) are left out of the invariants,
+    # which are bilinear in the weights, but travel in the raw samples: an identical copy keeps them.
+    for key in keys:
+        if key.endswith(".bias") and key not in raw:
+            read(key)
     inv_arr = {c: _unit_rms(np.stack(v)) for c, v in inv_lists.items() if v and any(present[c])}
     rinv_arr = {c: _unit_rms(np.stack(v)) for c, v in rinv_lists.items() if v and any(present[c])}
     binv_arr = {c: _unit_rms(np.stack(v)) for c, v in binv_lists.items() if v and any(present[c])}
@@ -859,6 +869,42 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
     )
 
 
+_BLOCK_NORM = re.compile(r"^blk\.\d+\.(attn_norm|ffn_norm)\.weight$")
+
+
+def norm_offset(model: Any) -> float:
+    """What to add to a stored norm weight to get the gain the model multiplies by (issue 15.5).
+
+    Gemma's RMSNorm computes ``x * (1 + w)`` and stores ``w`` (near 0 after training, exactly 0 at init):
+    folding ``w`` itself into the probes would zero the invariants instead of applying the gain. The
+    family table says so (``Family.norm_offset``); GGUF views already give the HF value (the converter's
+    +1 is undone), so the same offset applies to both.
+    """
+    info = getattr(model, "family_info", None)
+    return float(getattr(info, "norm_offset", 0.0) or 0.0)
+
+
+def gain_keys(keys: list[str] | set[str], li: int) -> tuple[str | None, str | None]:
+    """The canonical keys of the norm gains that feed block ``li``'s attention and its FFN.
+
+    Pre-norm blocks (LLaMA, Gemma, Qwen2, Phi-3, and GPT-NeoX's parallel attention, whose two LayerNorms
+    both read the block input) normalise inside the block: ``attn_norm`` and ``ffn_norm``. BERT's
+    post-norm block (Vaswani et al. 2017; Devlin et al. 2019) normalises *after* each residual add, so
+    the attention reads the previous block's ``layer_output_norm`` (the embedding LayerNorm for block
+    0) and the FFN reads this block's ``attn_output_norm``. None where no such gain is stored.
+    """
+    ks = set(keys)
+
+    def have(k: str) -> str | None:
+        return k if k in ks else None
+
+    pre_attn, pre_ffn = have(f"blk.{li}.attn_norm.weight"), have(f"blk.{li}.ffn_norm.weight")
+    if pre_attn or pre_ffn or f"blk.{li}.attn_output_norm.weight" not in ks:
+        return pre_attn, pre_ffn
+    prev = f"blk.{li - 1}.layer_output_norm.weight" if li > 0 else "token_embd_norm.weight"
+    return have(prev), have(f"blk.{li}.attn_output_norm.weight")
+
+
 def weight_basis(
     model: Any, keys: list[str], layers: list[int], d: int, threads: int | None = None
 ) -> tuple[np.ndarray | None, Any]:
@@ -909,9 +955,9 @@ def weight_basis(
 
     n_blocks = -(-n_rows // per)
     g = np.ones(d)
-    nkey = f"blk.{li}.ffn_norm.weight"
-    if nkey in keys:
-        gain = np.asarray(model.canonical(nkey), dtype=np.float64).reshape(-1)
+    nkey = gain_keys(keys, li)[1]
+    if nkey is not None:
+        gain = np.asarray(model.canonical(nkey), dtype=np.float64).reshape(-1) + norm_offset(model)
         if gain.shape[0] == d and np.isfinite(gain).all():
             g = gain
     g32 = g.astype(np.float32)

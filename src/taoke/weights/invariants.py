@@ -157,8 +157,10 @@ class BlockInvariants:
             out["qk"] = p["attn_q"] @ expand_kv(p["attn_k"], h, kv, hd).T
         if kv_ok("attn_v") and width.get("attn_output") == h * hd:
             out["ov"] = expand_kv(p["attn_v"], h, kv, hd) @ p["attn_output"].T
-        ffn_ok = len({width.get("ffn_gate"), width.get("ffn_up"), width.get("ffn_down")}) == 1
-        if "ffn_gate" in p and "ffn_up" in p and "ffn_down" in p and ffn_ok:
+        # A gated FFN (SwiGLU, GeGLU) and an ungated one (GPT-NeoX, BERT: down(act(up x))) share the
+        # up/down path; an ungated block simply has no ``gate`` component.
+        ffn_ok = len({width.get(r) for r in ("ffn_gate", "ffn_up", "ffn_down") if r in p}) == 1
+        if "ffn_up" in p and "ffn_down" in p and ffn_ok:
             out["ffn"] = p["ffn_up"] @ p["ffn_down"].T
         if "ffn_gate" in p:
             out["gate"] = p["ffn_gate"] @ p["ffn_gate"].T

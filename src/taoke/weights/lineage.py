@@ -158,6 +158,9 @@ class Nulls:
     - ``basis_free_median``: per pair, the median over suspect layers of the best z (model level);
     - ``raw_basis``: per layer pair, raw-basis scores (a floor for the per-pair raw-basis null).
 
+    - ``basis_free_tied`` / ``basis_free_median_tied``: the same two, fitted on independent models with
+      tied input/output embeddings (issue 15.5), used by :meth:`for_pair` when either side ties them.
+
     A missing one falls back to what the pair alone can give (flagged in the notes as uncalibrated).
     """
 
@@ -165,11 +168,36 @@ class Nulls:
     basis_free_median: NullFit | None = None
     raw_basis: NullFit | None = None
     about: str | None = None
+    basis_free_tied: NullFit | None = None
+    basis_free_median_tied: NullFit | None = None
 
     def overlay(self, other: Nulls) -> Nulls:
         """These nulls with every null that ``other`` sets replaced by ``other``'s."""
-        keys = ("basis_free", "basis_free_median", "raw_basis", "about")
+        keys = (
+            "basis_free",
+            "basis_free_median",
+            "raw_basis",
+            "about",
+            "basis_free_tied",
+            "basis_free_median_tied",
+        )
         return replace(self, **{k: getattr(other, k) for k in keys if getattr(other, k) is not None})
+
+    def for_pair(self, ref: Any, sus: Any) -> Nulls:
+        """The nulls for one pair: the tied-embedding S1 nulls when either model ties its embeddings.
+
+        WHY: a tied embedding is trained as input *and* output head, so two independent tied models
+        share more token geometry than the whitening of the anchors removes; their S1 scores sit higher
+        (an independent Gemma twin of the family zoo scored z = 14.8 against the untied null). Untied
+        pairs keep the untied null exactly."""
+        tied = any(bool(getattr(fp, "meta", {}).get("tied_embeddings")) for fp in (ref, sus))
+        if not tied or self.basis_free_tied is None:
+            return self
+        return replace(
+            self,
+            basis_free=self.basis_free_tied,
+            basis_free_median=self.basis_free_median_tied or self.basis_free_median,
+        )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Nulls:
@@ -183,6 +211,8 @@ class Nulls:
             fit("basis_free_median"),
             fit("raw_basis"),
             str(about) if about is not None else None,
+            fit("basis_free_tied", "_z"),
+            fit("basis_free_median_tied"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -193,6 +223,10 @@ class Nulls:
             out["basis_free_median"] = self.basis_free_median.to_dict()
         if self.raw_basis is not None:
             out["raw_basis"] = self.raw_basis.to_dict()
+        if self.basis_free_tied is not None:
+            out["basis_free_tied"] = self.basis_free_tied.to_dict("_z")
+        if self.basis_free_median_tied is not None:
+            out["basis_free_median_tied"] = self.basis_free_median_tied.to_dict()
         if self.about is not None:
             out["_about"] = self.about
         return out
@@ -559,7 +593,7 @@ def lineage(ref: Fingerprint, sus: Fingerprint, nulls: Nulls) -> LineageStats:
     anchors = shared_anchors(ref.anchors, sus.anchors, m_ref, m_sus)
     n_ref, n_sus = ref.n_layers, sus.n_layers
     shape = (n_ref, n_sus)
-    cal = nulls
+    cal = nulls.for_pair(ref, sus)
 
     # S1: basis-free invariants on shared anchor tokens
     bf: dict[str, np.ndarray] = {}

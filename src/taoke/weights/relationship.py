@@ -26,6 +26,7 @@ class Relationship(str, Enum):
     DEPTH_UPSCALED = "depth-upscaled"
     VOCAB_EXTENDED = "vocab-extended"
     MERGED = "merged"
+    SHARES_ANCESTOR = "shares-ancestor"
     PARTIAL = "partial"
     INDEPENDENT_SAME_ARCHITECTURE = "independent-same-architecture"
     INDEPENDENT = "independent"

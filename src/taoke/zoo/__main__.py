@@ -1,7 +1,7 @@
 """``python -m taoke.zoo``: build the zoo, retrain its checkpoints, or print its manifest.
 
     python -m taoke.zoo build DIR [--retrain] [--with-training] [--only ID ...]
-    python -m taoke.zoo train [--out DIR] [--stage bases|derivatives|all] [--threads N]
+    python -m taoke.zoo train [--out DIR] [--stage bases|derivatives|all|families] [--threads N]
     python -m taoke.zoo manifest [--calibration] [--markdown]
     python -m taoke.zoo calib build --width W [--count N] [--same-order]   (taoke.zoo.calib)
 
@@ -69,6 +69,12 @@ def _build(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from taoke.zoo.train_derived import train_all as train_main
 
+    if args.stage == "families":  # issue 15.5: Gemma/Qwen2/Phi-3/GPT-NeoX/BERT and the tied null's twins
+        from taoke.zoo.train_families import main as train_families_main
+
+        train_families_main(["--only", *args.only] if args.only else [])
+        return train_families_main(["--tied"])  # trains the missing twins, refits the tied null
+
     train_main(Path(args.out), args.stage, args.threads, set(args.only) if args.only else None)
     return 0
 
@@ -116,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--threads", type=int, default=1)
     t = sub.add_parser("train", help="(re)train the committed checkpoints")
     t.add_argument("--out", default=str(DATA))
-    t.add_argument("--stage", choices=["bases", "derivatives", "all"], default="all")
+    t.add_argument("--stage", choices=["bases", "derivatives", "all", "families"], default="all")
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--only", nargs="*")
     m = sub.add_parser("manifest", help="print the labelled pairs as JSON")

@@ -101,6 +101,11 @@ def load(model_id: str, root: str | Path | None = None) -> Loaded:
         cfg = json.loads((folder / "config.json").read_text())
         w = {k: v.astype(np.float32) for k, v in _load_any(folder / "model.safetensors").items()}
         return Loaded(cfg, w, (folder / "tokenizer.json").read_text(), cfg.get("torch_dtype", "bfloat16"))
+    if recipe.kind in ("family", "family-copy"):  # issue 15.5: other families (taoke.zoo.train_families)
+        from taoke.zoo.family_catalog import load_family
+
+        cfg, w = load_family(model_id)
+        return Loaded(cfg, w, tokenizer_json("tok-code"), "float16")
     if recipe.kind == "cast":
         parent = load(recipe.parents[0], root)
         w = parent.w
@@ -322,6 +327,17 @@ def _build(model_id: str, target: Path, root: Path) -> Path:
             r.params["qtype"],
             f"taoke-zoo/{model_id}",
             r.license,
+        )
+        (target / "README.md").write_text(card)
+        return out
+    if r.kind == "family-gguf":  # issue 15.5: a Gemma GGUF as llama.cpp writes it
+        from taoke.zoo.family_transforms import write_gemma_gguf
+
+        parent = load(r.parents[0], root)
+        target.mkdir(parents=True, exist_ok=True)
+        qtype = r.params["qtype"]
+        out = write_gemma_gguf(
+            target / f"{model_id}.{qtype.lower()}.gguf", parent.cfg, parent.w, parent.tok, qtype, model_id
         )
         (target / "README.md").write_text(card)
         return out

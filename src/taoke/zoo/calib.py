@@ -98,9 +98,10 @@ def build(
     folder.mkdir(parents=True, exist_ok=True)
     log_path = out / "calib_log.json"
     log: dict = json.loads(log_path.read_text()) if log_path.exists() else {}
-    from taoke.zoo.build import DATA
-
-    ws = Workspace(DATA)  # the committed tokenizers; corpora are read from this machine as the zoo's are
+    # The committed tokenizers (corpora are read from this machine as the zoo's are). The zoo's data
+    # folder is named here, not imported from zoo.build: build imports the family trainer, which
+    # imports this module (a cycle).
+    ws = Workspace(Path(__file__).resolve().parent / "data")
     tok_json = ws.tokenizer_json("tok-code")
     tokens, val = ws.stream("tok-code", "code"), ws.stream("tok-code", "code", "held_out")
     config = llama_config("small", VOCAB, **shape(width))

@@ -66,6 +66,13 @@ MODELS: dict[str, Recipe] = {
     "a-vocabext": _ck(
         "Base A with 256 tokens appended to its tokenizer, embeddings grown, healed.", declares_base=False
     ),
+    # Shared initialisation, other data (issue 20): not derived from the base's trained weights.
+    "a-init-man": _ck(
+        "Base A's initialisation (seed 0, same config and tokenizer) trained from scratch on man pages."
+    ),
+    "calib00-init-man": _ck(
+        "calib-00's initialisation (seed 100) trained from scratch on man pages, calib-00's schedule."
+    ),
     "a2-partial-a": _ck(
         "Base A2 with blocks 0 and 1 transplanted from base A, healed by training.", declares_base=False
     ),
@@ -658,6 +665,22 @@ def _pairs() -> list[dict]:
             why="Q4_1 fine-tune of A vs A2",
             split="fit",
         ),
+        # issue 20: common ancestors are not parents. Same random initialisation, other data: the imprint
+        # cut-off is fitted on the first (split fit) and reported on the second (split test).
+        P(
+            "base-a",
+            "a-init-man",
+            R.SHARES_ANCESTOR,
+            why="same init (seed 0) trained on man pages instead of stdlib code",
+            split="fit",
+        ),
+        P(
+            "calib-00",
+            "calib00-init-man",
+            R.SHARES_ANCESTOR,
+            why="same init (seed 100) trained on man pages instead of stdlib code",
+            split="test",
+        ),
         # negatives: same architecture, independent training
         P("base-a", "base-a2", R.INDEPENDENT_SAME_ARCHITECTURE, why="same data and tokenizer, other seed"),
         P("base-a", "base-b", R.INDEPENDENT_SAME_ARCHITECTURE, why="other seed, other data, other tokenizer"),
@@ -732,3 +755,9 @@ def _pairs() -> list[dict]:
 
 
 PAIRS: list[dict] = _pairs()
+
+# Issue 15.5: the family zoo (Gemma, Qwen2, Phi-3, GPT-NeoX, BERT), kept in its own module.
+from taoke.zoo.family_catalog import family_models, family_pairs  # noqa: E402
+
+MODELS.update(family_models(Recipe))
+PAIRS += family_pairs(_pair)

@@ -9,7 +9,13 @@ built-in zoo of issue 3) and on the calibration pairs (independent bases of one 
   the basis-free null used for a calibration pair (A, B) is refitted without any pair that involves A
   or B, so the measured FPR is not the in-sample fit of that very null;
 - min/max p-value per class and the margin: the weakest derived pair's statistic minus the strongest
-  independent pair's, in null standard deviations.
+  independent pair's, in null standard deviations;
+- label accuracy per split (``fit``: the pairs thresholds were set on, issue 3's and those marked fit;
+  ``test``: nothing fitted on them) and *without oracle parents* (issue 20): merge parents are found by
+  :func:`taoke.weights.mergefind.find_merge` in a pool of candidates (the built-in zoo's trained
+  checkpoints, a registry of the releases; for another manifest, the models it names), never passed in
+  from the ground truth. The merge pairs are also compared with their true parents
+  (``merges_with_oracle``), to show what finding them costs.
 
 The labelled pairs are compared with the nulls pooled over every calibration pair (laid over the
 packaged ones), or with the nulls the caller names (``taoke eval --nulls FILE``). The calibration itself
@@ -39,6 +45,7 @@ from taoke.weights import (
     packaged_nulls,
 )
 from taoke.weights.lineage import fit_nulls, pair_scores
+from taoke.weights.mergefind import find_merge
 
 ALPHAS = (0.01, 0.001)
 ERROR = "error"  # the "relationship" of a pair whose comparison failed (counted as wrong)
@@ -171,6 +178,17 @@ def _write(cal: _Calibration, out: str | Path, base: Nulls | None) -> Nulls:
     return nulls
 
 
+def merge_pool(pairs: list[dict[str, Any]] | None) -> list[str]:
+    """The candidates merge parents are looked for in: the built-in zoo's trained checkpoints (a
+    registry of the releases that were trained; casts, exports, obfuscations and merges are mechanical
+    derivatives of them), or every model a custom manifest names."""
+    if pairs is None:
+        from taoke.zoo.catalog import MODELS
+
+        return [m for m, r in MODELS.items() if r.kind == "checkpoint"]
+    return sorted({str(p[k]) for p in pairs for k in ("reference", "suspect")})
+
+
 def evaluate(
     pairs: list[dict[str, Any]] | None = None,
     *,
@@ -181,6 +199,7 @@ def evaluate(
     sweep: bool = True,
     widths: bool = True,
     calib_root: str | Path | None = None,
+    oracle_parents: bool = False,
 ) -> dict[str, Any]:
     """Run the zoo evaluation; see the module docstring. Returns the JSON-able report.
 
@@ -190,12 +209,15 @@ def evaluate(
     ``widths``: also report the false-positive rate per width (:func:`width_report`): d = 64 from the
     leave-one-out calibration rows, other widths from the calibration fingerprints under ``calib_root``
     (default: ``TAOKE_CALIB_DIR`` when it holds a set, else the committed compact set).
+    ``oracle_parents``: pass each merge pair's true parents to compare (the old, optimistic protocol);
+    by default they are found (:func:`merge_pool`, :func:`taoke.weights.mergefind.find_merge`).
     """
     from taoke.zoo.pairs import calibration_pairs, manifest
 
     t_start = time.perf_counter()
     cache = FingerprintCache(progress)
     calib_pairs = calibration_pairs()
+    pool_ids = merge_pool(pairs)
     if pairs is None:
         pairs = manifest()
     skipped: list[dict[str, Any]] = []
@@ -230,18 +252,39 @@ def evaluate(
     else:
         in_use, reported = base, None
 
+    pool: list[Fingerprint] = []
+    for mid in pool_ids:
+        try:
+            pool.append(cache.get(mid))
+        except Exception:  # noqa: BLE001 - a pool model that cannot be read is no candidate; counted below
+            continue
     results = []
+    oracle_rows = []
     for p in runnable:
         pid = p.get("id") or f"{p['reference']}__{p['suspect']}"
         try:
             ref, sus = cache.get(p["reference"]), cache.get(p["suspect"])
             parents = p.get("details", {}).get("parents")
-            parent_fps = (
+            true_parents = (
                 [cache.get(x) for x in parents] if isinstance(parents, dict) and len(parents) >= 2 else None
             )
+            finding = find_merge(sus, pool)
+            by_name = {fp.name: fp for fp in pool}
+            found = [by_name[q.name] for q in finding.parents] if finding.merged else None
             t = time.perf_counter()
-            res = compare(ref, sus, parents=parent_fps, nulls=in_use)
-            results.append(_row(p, pid, res, time.perf_counter() - t))
+            res = compare(ref, sus, parents=true_parents if oracle_parents else found, nulls=in_use)
+            row = _row(p, pid, res, time.perf_counter() - t)
+            row["merge_found"] = {
+                "merged": finding.merged,
+                "parents": [q.name for q in finding.parents] if finding.merged else [],
+                "gain": round(finding.gain, 4),
+            }
+            results.append(row)
+            if true_parents and not oracle_parents:
+                res_o = compare(ref, sus, parents=true_parents, nulls=in_use)
+                oracle_rows.append(
+                    {"id": pid, "relationship": res_o.relationship, "truth": p.get("relationship")}
+                )
         except Exception as exc:  # report, never hide: a pair that fails is counted as wrong
             results.append(
                 {
@@ -279,8 +322,13 @@ def evaluate(
         cache,
         time.perf_counter() - t_start,
     )
+    from taoke.zoo.family_catalog import family_table
+
+    report["families"] = family_table(results)  # issue 15.5 (test split)
+    report["merges"] = merge_summary(results, oracle_rows, len(pool), oracle_parents)
+    report["summary"]["accuracy_by_split"] = split_accuracy(results)
     if sweep:
-        report["weak_merges"] = weak_merges(cache, in_use)
+        report["weak_merges"] = weak_merges(cache, in_use, pool)
     if widths:
         report["width_fpr"] = width_report(calib_rows, calib_root, nulls or base)
     return report
@@ -318,7 +366,44 @@ SWEEP_ALPHA = 0.01
 _STATISTICS = ("lineage-basis-free", "lineage-raw-basis", "lineage-weight-basis")
 
 
-def weak_merges(cache: FingerprintCache, nulls: Nulls, alpha: float = SWEEP_ALPHA) -> dict[str, Any]:
+def split_accuracy(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Relationship accuracy of the labelled pairs per split: ``fit`` (issue 3's pairs, on which the
+    verdict's thresholds were set, and those marked fit) and ``test`` (nothing fitted on them)."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        split = r.get("split") or "fit"
+        c = out.setdefault(split, {"pairs": 0, "correct": 0, "wrong": []})
+        c["pairs"] += 1
+        if r["relationship"] == r["truth"]:
+            c["correct"] += 1
+        else:
+            c["wrong"].append(f"{r['id']}: {r['relationship']} (truth {r['truth']})")
+    for c in out.values():
+        c["accuracy"] = c["correct"] / c["pairs"] if c["pairs"] else float("nan")
+    return out
+
+
+def merge_summary(
+    rows: list[dict[str, Any]], oracle: list[dict[str, Any]], pool: int, oracle_parents: bool
+) -> dict[str, Any]:
+    """Merges labelled ``merged`` with the parents found (or, under ``oracle_parents``, given), the
+    false merges among the other pairs, and the same merge pairs compared with their true parents."""
+    truth = [r for r in rows if r["truth"] == Relationship.MERGED]
+    other = [r for r in rows if r["truth"] != Relationship.MERGED]
+    return {
+        "protocol": "true parents given (oracle)" if oracle_parents else f"parents found in a pool of {pool}",
+        "merge_pairs": len(truth),
+        "labelled_merged": sum(1 for r in truth if r["relationship"] == Relationship.MERGED),
+        "false_merges": [r["id"] for r in other if r["relationship"] == Relationship.MERGED],
+        "found_parents": {r["id"]: (r.get("merge_found") or {}).get("parents") for r in truth},
+        "with_oracle_parents": sum(1 for r in oracle if r["relationship"] == Relationship.MERGED),
+        "with_oracle_pairs": len(oracle),
+    }
+
+
+def weak_merges(
+    cache: FingerprintCache, nulls: Nulls, pool: list[Fingerprint] | None = None, alpha: float = SWEEP_ALPHA
+) -> dict[str, Any]:
     """Issue 15.7: the smallest share of a reference detected in a linear merge with an independent model.
 
     Each sweep model is ``s * A + (1 - s) * partner`` (partners: A2, same data and tokenizer; B, other
@@ -331,15 +416,19 @@ def weak_merges(cache: FingerprintCache, nulls: Nulls, alpha: float = SWEEP_ALPH
     rows = []
     for ref, sus, share in sweep_pairs():
         res = compare(cache.get(ref), cache.get(sus), nulls=nulls)
+        found = find_merge(cache.get(sus), pool) if pool else None
         rows.append(
             {
                 "reference": ref,
                 "suspect": sus,
+                "partner": _partner(sus),
                 "share": share,
                 "p_value": res.p_value,
                 "log10_p_value": res.log10_p_value,
                 "detected": res.p_value is not None and res.p_value < alpha,
                 "relationship": res.relationship,
+                "merge_found": bool(found and found.merged),
+                "parents_found": [q.name for q in found.parents] if found and found.merged else [],
             }
         )
     shares = sorted({r["share"] for r in rows})
@@ -347,7 +436,24 @@ def weak_merges(cache: FingerprintCache, nulls: Nulls, alpha: float = SWEEP_ALPH
     for s in reversed(shares):
         if all(r["detected"] for r in rows if r["share"] >= s):
             smallest = s
-    return {"alpha": alpha, "smallest_share_detected": smallest, "rows": rows}
+    # the sweep is the merge finder's test split (nothing fitted on it): merges found, parents right
+    found_ok = sum(
+        1 for r in rows if r["merge_found"] and set(r["parents_found"]) == {"base-a", r["partner"]}
+    )
+    return {
+        "alpha": alpha,
+        "smallest_share_detected": smallest,
+        "merges_found": sum(1 for r in rows if r["merge_found"]),
+        "merges_found_right_parents": found_ok,
+        "rows": rows,
+    }
+
+
+def _partner(sweep_model: str) -> str:
+    """The other parent of a weak-merge sweep model (``sweep-a-a2-10`` -> ``base-a2``)."""
+    from taoke.zoo.catalog import MODELS
+
+    return next((q for q in MODELS[sweep_model].parents if q != "base-a"), "")
 
 
 def _row(p: dict[str, Any], pid: str, res: CompareResult, seconds: float) -> dict[str, Any]:
@@ -382,6 +488,7 @@ def _row(p: dict[str, Any], pid: str, res: CompareResult, seconds: float) -> dic
         "seconds": seconds,
         "calibration": bool(p.get("details", {}).get("calibration")),
         "split": p.get("details", {}).get("split"),
+        "family": p.get("details", {}).get("family"),
     }
 
 

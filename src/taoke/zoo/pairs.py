@@ -14,7 +14,7 @@ __all__ = ["calibration_models", "calibration_pairs", "corpora", "data_path", "m
 
 def _format(model_id: str) -> str:
     r = MODELS[model_id]
-    if r.kind == "gguf" or model_id in ("smollm2", "gemma3"):
+    if r.kind in ("gguf", "family-gguf") or model_id in ("smollm2", "gemma3"):
         return "gguf"
     return "hf-folder"
 

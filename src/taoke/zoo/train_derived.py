@@ -298,6 +298,43 @@ def train_issue15(ws: Workspace, only: set[str] | None = None) -> None:
         )
 
 
+#: Shared-initialisation models (issue 20, "common ancestors are not parents"): the initialisation of a
+#: base (same seed, same init code, same config) trained from scratch on *other* data, the base's
+#: schedule. Neither is derived from the base's trained weights; both share its random ancestor.
+#: ``a-init-man`` fits the shared-ancestor cut-off (fit split), ``calib00-init-man`` tests it.
+SHARED_INIT: dict[str, tuple[str, int, int, float]] = {
+    "a-init-man": ("base-a", 0, 600, 3e-3),
+    "calib00-init-man": ("calib-00", 100, 150, 3e-3),
+}
+
+
+def train_shared_init(ws: Workspace, only: set[str] | None = None) -> None:
+    """Train every missing :data:`SHARED_INIT` model: the base's config and init seed, man pages (the base
+    saw stdlib code), the base's tokenizer so that the vocabularies are the same."""
+    man, man_val = ws.stream("tok-code", "man"), ws.stream("tok-code", "man", "held_out")
+    for model_id, (base, seed, steps, lr) in SHARED_INIT.items():
+        if ws.has(model_id) or (only and model_id not in only):
+            continue
+        cfg = dict(ws.log[base]["config"])
+        model = build_model(cfg, seed)
+        rec = train_loop(model, man, steps, lr, seed, val_tokens=man_val)
+        ws.save(
+            model_id,
+            weights_of(model),
+            {
+                "kind": "derived",
+                "config": cfg,
+                "tokenizer": "tok-code",
+                "training": rec,
+                "shares_init_with": base,
+                "init_seed": seed,
+                "corpus": "man",
+                "relationship": R.SHARES_ANCESTOR,
+            },
+        )
+        print(f"{model_id}: {rec}", flush=True)
+
+
 def train_all(out: Path, stage: str = "all", threads: int = 1, only: set[str] | None = None) -> None:
     """Train the committed checkpoints into ``out`` (bases first, then derivatives)."""
     torch = require_torch()
@@ -309,4 +346,5 @@ def train_all(out: Path, stage: str = "all", threads: int = 1, only: set[str] | 
     if stage in ("all", "derivatives"):
         train_derivatives(ws, only)
         train_issue15(ws, only)
+        train_shared_init(ws, only)
     print(f"training done in {time.time() - t0:.0f} s (threads={threads}, pid={os.getpid()})", flush=True)
