@@ -609,6 +609,8 @@ def fingerprint(
     from taoke.weights.stream import BLOCK_BYTES, default_threads
 
     n_threads = threads or default_threads()
+    if block_bytes is None and getattr(backend, "name", "cpu") != "cpu":
+        block_bytes = 16 * BLOCK_BYTES  # a device: fewer, larger transfers (no CPU cache to fit)
     # Our threads split the blocks; BLAS inside each stays on one thread (no oversubscription).
     with blas_limit(1):
         return _fingerprint(model, progress, _Pass(backend, n_threads, block_bytes or BLOCK_BYTES, times))
