@@ -17,8 +17,8 @@ Blocks are spread over threads (numpy's pread, widening and BLAS release the GIL
 held to one thread, so both cores read, widen and multiply. The result does not depend on the number
 of threads: the blocks are the same whatever the thread count, each block's partial is computed the
 same way, and the sums over blocks are taken in block order in float64. Changing the block size
-changes only the float32 rounding inside one product (measured: ≤ 1e-6 relative, ``tests/weights/
-test_stream.py``).
+changes only the float32 rounding inside one product: the stored (float16) invariants stay within one
+float16 step and the RMS within 1e-6 relative (``tests/weights/test_stream.py``).
 
 ``backend``: where the products run — :class:`NumpyBackend` (float32 BLAS) or :class:`TorchBackend`
 (float32 on any torch device, TF32 off, so a GPU gives the CPU's numbers within float32 rounding).
@@ -51,9 +51,10 @@ __all__ = [
 ]
 
 BLOCK_BYTES = 2 << 20
-"""Stored bytes per block: small enough that the raw block and its float32 widening stay in a 2-8 MB
-L2/L3 cache, large enough that a product ``[n, d] x [d, rows]`` runs at BLAS speed (measured on the
-7B shapes: 1 MiB blocks 8 % slower, 8 MiB no faster)."""
+"""Stored bytes per block: the raw block and its float32 widening (2 + 4 MiB for bf16) fit in a typical
+L2/L3 cache, and a block of a 7B matrix is still 256 rows, enough for a BLAS-speed product
+``[104, d] x [d, 256]``. Not tuned by measurement on a quiet machine (``bench/speed.py`` on a shared
+one cannot tell a few percent apart); ``fingerprint(block_bytes=...)`` changes it."""
 
 
 @dataclass
