@@ -121,8 +121,6 @@ class TorchBackend:
             torch.empty(1, device=self.device)
         except (RuntimeError, ValueError) as exc:
             raise DeviceUnavailable(f"--device {device}: {str(exc).splitlines()[0]}") from None
-        if self.device.type == "cpu":
-            torch.set_num_threads(1)  # the block threads are the parallelism: no oversubscription
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         self.torch = torch
