@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         None,
         include_real=not args.no_real,
         calibrate_to=args.calibrate,
-        progress=lambda msg: con.print(f"[dim]{msg}[/]"),
+        progress=lambda task, done, total=None, item=None: con.print(f"[dim]{task} {done} {item or ''}[/]"),
     )
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -51,6 +51,10 @@ class MissingDependency(TaokeError):
     exit_code = 2
 
 
+class DeviceUnavailable(TaokeError):
+    """``--device`` names a device this machine cannot use (no torch, no CUDA): use ``--device cpu``."""
+
+
 class AnalysisError(TaokeError):
     """The inputs are readable but cannot be analysed together (e.g. nothing comparable)."""
 

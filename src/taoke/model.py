@@ -32,7 +32,7 @@ from taoke.families import (
     mapper_for_family,
 )
 from taoke.formats import FileSummary, TensorFile, TensorInfo, open_tensor_file
-from taoke.formats.base import DTYPES
+from taoke.formats.base import DTYPES, CanonicalRows
 from taoke.limits import Limits, current_limits
 from taoke.release import ModelCard, Release, find_license_files, load_card, load_config, resolve
 from taoke.release.numbers import check_config, check_float, check_int
@@ -277,6 +277,42 @@ class Model:
             if fam.gguf_norm_shift and key.endswith("norm.weight"):
                 arr = arr - np.float32(fam.gguf_norm_shift)
         return np.ascontiguousarray(arr, dtype=np.float32)
+
+    def canonical_rows(self, key: str) -> CanonicalRows | None:
+        """Row-block access to canonical matrix ``key`` without reading it (:class:`CanonicalRows`):
+        the same values as :meth:`canonical` row for row, read ~MiB at a time by the fingerprint's
+        block reader (issue 21). None where a canonical row is not one stored row (a transposed
+        Conv1D weight, a head-grouped fused qkv) or the reader has no row access: read it whole."""
+        plan = self._plans.get(key)
+        if plan is None:
+            return None
+        info = self.tensor_infos[plan.stored]
+        fam = self.family_info
+        if len(info.shape) != 2 or (fam is not None and not self.is_gguf and plan.ttype in fam.hf_transposed):
+            return None
+        getter = getattr(self._handles[self._owner[plan.stored]], "stored_rows", None)
+        rows = getter(plan.stored) if getter is not None else None
+        if rows is None:
+            return None
+        start, n = 0, rows.n_rows
+        if plan.part is not None:
+            if fam is None or (fam.fused[plan.ttype].layout == "groups" and not self.is_gguf):
+                return None
+            sizes = self.part_sizes(plan.ttype, rows.n_rows)
+            if sizes is None:
+                return None
+            start, n = sum(sizes[: plan.part]), sizes[plan.part]
+        index = np.arange(start, start + n, dtype=np.int64)
+        part_type = self._plan_type(plan)
+        if fam is not None and self.is_gguf and fam.gguf_rope_permuted and part_type in ("ATTN_Q", "ATTN_K"):
+            heads = (
+                self.hparams.n_heads
+                if part_type == "ATTN_Q"
+                else (self.hparams.n_kv_heads or self.hparams.n_heads)
+            )
+            if heads and n % (2 * heads) == 0:
+                index = unpermute_rope(index, heads)
+        return CanonicalRows(rows, np.ascontiguousarray(index))
 
     def canonical_blocks(self, key: str) -> tuple[str, np.ndarray] | None:
         """The stored quantization blocks of canonical tensor ``key``, untouched: (ggml type name, uint8

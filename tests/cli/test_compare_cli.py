@@ -71,3 +71,21 @@ def test_demo_runs_and_is_right(capsys):
     for r in rows.values():
         assert r["relationship"] == r["truth"]
     assert rows["base-a2"]["derived"] is False
+
+
+def test_device_option_torch_backend_and_unavailable_cuda(tmp_path, capsys, monkeypatch):
+    """``--device``: a torch device gives the CPU's fingerprint (CI runs torch on the CPU); a CUDA
+    device on a machine without one is a one-line error with exit code 2, before anything is read."""
+    from tests.helpers.need import require
+
+    torch = require("torch")
+    a = zoo_path("base-a")
+    for dev, out in (("cpu", "cpu.npz"), ("torch-cpu", "torch.npz")):
+        assert main(["fingerprint", a, "-o", str(tmp_path / out), "-f", "json", "--device", dev]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "cpu.npz"), str(tmp_path / "torch.npz"), "-f", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["relationship"] == "identical"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["compare", a, a, "--device", "cuda", "--no-cache", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no CUDA device" in err[0]

@@ -34,9 +34,9 @@ def streams(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     real = fp_mod._fingerprint
 
-    def counting(model, progress=fp_mod.no_progress):
+    def counting(model, *args, **kwargs):
         seen.append(str(model.name))
-        return real(model, progress)
+        return real(model, *args, **kwargs)
 
     monkeypatch.setattr(fp_mod, "_fingerprint", counting)
     return seen

@@ -96,6 +96,16 @@ def no_cache_option() -> Any:
     )
 
 
+def device_option() -> Any:
+    """``--device cpu|cuda``: where the fingerprint's products run (torch for anything but cpu)."""
+    return typer.Option(
+        "cpu",
+        "--device",
+        help="Where the fingerprint's matrix products run: cpu (numpy, the default) or a torch device "
+        "(cuda, cuda:1); the same fingerprint within float32 rounding.",
+    )
+
+
 def fingerprint_cache(no_cache: bool) -> Any:
     """The user's fingerprint cache, or None with ``--no-cache`` (or ``TAOKE_NO_CACHE``)."""
     if no_cache:

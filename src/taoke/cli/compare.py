@@ -10,6 +10,7 @@ from taoke.cli.common import (
     Format,
     Lang,
     alpha_option,
+    device_option,
     emit,
     fingerprint_cache,
     format_option,
@@ -53,6 +54,7 @@ def register(app: typer.Typer) -> None:
         lang: Lang = lang_option(),
         quiet: bool = quiet_option(),
         no_cache: bool = no_cache_option(),
+        device: str = device_option(),
     ) -> None:
         """Did SUSPECT's weights come from REFERENCE (copied, renamed, disguised, fine-tuned, pruned,
         merged...) or did it train its own? Prints the relationship, a p-value with its null, per-layer
@@ -69,6 +71,7 @@ def register(app: typer.Typer) -> None:
                 alpha=alpha,
                 progress=progress,
                 cache=fingerprint_cache(no_cache),
+                device=device,
             )
         emit(render_compare(result, fmt.value, lang.value), fmt, output)
         if not result.relationship.tested:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from taoke.cli.common import Format, emit, format_option, hub_spec, include_option, revision_option
+from taoke.cli.common import (
+    Format,
+    device_option,
+    emit,
+    format_option,
+    hub_spec,
+    include_option,
+    revision_option,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -17,6 +25,7 @@ def register(app: typer.Typer) -> None:
         fmt: Format = format_option("Format of the summary printed on stdout."),
         revision: str | None = revision_option(),
         include: str | None = include_option(),
+        device: str = device_option(),
     ) -> None:
         """Compute a model's lineage fingerprint; ``taoke compare`` accepts it in place of the model."""
         model = hub_spec(model, revision, include)
@@ -29,7 +38,7 @@ def register(app: typer.Typer) -> None:
         from taoke.weights import fingerprint
 
         t0 = time.perf_counter()
-        fp = fingerprint(model)
+        fp = fingerprint(model, device=device)
         path = fp.save(output)
         summary = {
             "name": fp.name,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ DTYPES: dict[str, tuple[int, np.dtype]] = {
     "F8_E4M3": (1, np.dtype("u1")),
     "F8_E5M2": (1, np.dtype("u1")),
 }
+_ROW_FLOATS = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
 _MAX_PREAD = 0x7FFFF000  # Linux returns at most this much per read syscall
 
 
@@ -169,6 +171,75 @@ class TensorInfo:
         return n
 
 
+@dataclass(frozen=True)
+class StoredRows:
+    """Row-block access to one stored matrix: read any run of whole rows, widen them to float32.
+
+    WHY: fingerprinting a 7B checkpoint multiplies every matrix by a few probe rows (issue 21). Reading
+    a whole tensor as float32 first costs a full-size copy (an embedding of 32000 x 4096 is 500 MB) and
+    one pass of memory traffic more than the product; reading ~2 MiB of stored rows at a time and
+    widening only those keeps the stored bytes in the CPU cache between the read, the widening and the
+    product, and lets several threads work on one tensor. Rows are the unit because every stored type
+    keeps a row whole: float types trivially, GGUF's quantization blocks never cross a row.
+
+    ``row_bytes``: stored bytes per row (``n_cols * itemsize``, or blocks per row * block size);
+    ``offset``: the file position of row 0; ``read(start, stop)``: the stored rows as ``[rows, row_bytes]``
+    uint8; ``widen(raw, out)``: those rows as float32 ``[rows, n_cols]``, written into ``out`` when given;
+    ``willneed()``: ask the kernel to start reading the whole tensor (read-ahead of the next one).
+    """
+
+    name: str
+    dtype: str
+    n_rows: int
+    n_cols: int
+    row_bytes: int
+    offset: int
+    read: Callable[[int, int], np.ndarray]
+    widen: Callable[[np.ndarray, np.ndarray | None], np.ndarray]
+    willneed: Callable[[], None]
+
+
+@dataclass(frozen=True)
+class CanonicalRows:
+    """The rows of one canonical matrix as stored rows: canonical row ``i`` is stored row ``index[i]``.
+
+    What the model view gives the fingerprint's block reader (:meth:`taoke.model.Model.canonical_rows`):
+    a fused part is a run of the fused tensor's rows, llama.cpp's q/k rope permutation a reordering of
+    rows, so both are an index here and the stored bytes are still read in file order.
+    """
+
+    rows: StoredRows
+    index: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.index), self.rows.n_cols)
+
+
+def widen_plain(raw: np.ndarray, dtype: str, n_cols: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Stored rows of a plain float type (uint8 ``[rows, row_bytes]``) -> float32 ``[rows, n_cols]``.
+
+    bf16 is the high half of a float32: the bits are widened and shifted by 16 (exact); f16 and fp8
+    go through numpy's conversion or the fp8 table (exact: every value is representable in float32)."""
+    rows = raw.shape[0]
+    if out is None:
+        out = np.empty((rows, n_cols), dtype=np.float32)
+    stored = raw.view(DTYPES[dtype][1]).reshape(rows, n_cols)
+    if dtype == "F32":
+        np.copyto(out, stored.view(np.float32))
+    elif dtype == "BF16":
+        bits = out.view(np.uint32)
+        np.copyto(bits, stored)
+        bits <<= 16
+    elif dtype in FP8:
+        np.take(FP8[dtype], stored, out=out)
+    elif dtype in ("F16", "F64"):
+        np.copyto(out, stored, casting="same_kind")
+    else:
+        raise ValueError(f"{dtype} is not a float storage type")
+    return out
+
+
 @dataclass
 class FileSummary:
     """What a reader reports about a whole file (for ``taoke inspect``)."""
@@ -226,6 +297,41 @@ class TensorFile(ABC):
     def read(self, name: str) -> np.ndarray:
         """The tensor as float32 (quantized types dequantized; integer tensors keep an integer dtype),
         with ``shape == info.shape``. Memory: one tensor."""
+
+    def stored_rows(self, name: str) -> StoredRows | None:
+        """Row-block access to matrix ``name`` (:class:`StoredRows`), or None where this reader or
+        this tensor's type has none (vectors, integer tensors, pickled storages): read it whole."""
+        return None
+
+    def _plain_rows(self, info: TensorInfo, offset: int) -> StoredRows | None:
+        """:class:`StoredRows` of a row-major float matrix stored at ``offset`` (shared by the readers)."""
+        if len(info.shape) != 2 or info.dtype not in _ROW_FLOATS or not info.numel:
+            return None
+        n_rows, n_cols = info.shape
+        row_bytes = n_cols * DTYPES[info.dtype][0]
+        return StoredRows(
+            info.name,
+            info.dtype,
+            n_rows,
+            n_cols,
+            row_bytes,
+            offset,
+            lambda a, b: self._read_rows(offset, row_bytes, a, b),
+            lambda raw, out=None: widen_plain(raw, info.dtype, n_cols, out),
+            lambda: self._willneed(offset, info.nbytes),
+        )
+
+    def _read_rows(self, offset: int, row_bytes: int, start: int, stop: int) -> np.ndarray:
+        fd = self._check_open()
+        buf = alloc((stop - start, row_bytes), np.uint8, self.path, "rows")
+        if buf.size:
+            pread_into(fd, buf, offset + start * row_bytes, self.path)
+        return buf
+
+    def _willneed(self, offset: int, nbytes: int) -> None:
+        """Ask the kernel to start reading these bytes now (the next tensor, while this one is reduced)."""
+        if self._fd >= 0 and nbytes > 0 and hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(self._fd, offset, nbytes, os.POSIX_FADV_WILLNEED)
 
     def metadata(self) -> dict[str, Any]:
         """Format-level key/values (GGUF KV pairs without tokenizer arrays, safetensors __metadata__)."""

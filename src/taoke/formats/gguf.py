@@ -23,7 +23,16 @@ import numpy as np
 from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFValueType
 
 from taoke.errors import CorruptFile, LimitExceeded, UnsupportedFormat
-from taoke.formats.base import DTYPES, TensorFile, TensorInfo, alloc, check_dims, pread_into, to_float32
+from taoke.formats.base import (
+    DTYPES,
+    StoredRows,
+    TensorFile,
+    TensorInfo,
+    alloc,
+    check_dims,
+    pread_into,
+    to_float32,
+)
 from taoke.limits import Limits
 
 _SCALAR = {
@@ -410,6 +419,51 @@ class GGUFFile(TensorFile):
             # start reading the next tensor from disk while this one is dequantized
             os.posix_fadvise(fd, nxt[0], nxt[1], os.POSIX_FADV_WILLNEED)
         return buf
+
+    def stored_rows(self, name: str) -> StoredRows | None:
+        """Row blocks of a matrix (:class:`StoredRows`): plain floats widened, quantized rows
+        dequantized block by block (a ggml row is whole quantization blocks)."""
+        info = self._by_name[name]
+        rel, qtype, _ = self._tensors[name]
+        offset = self._data_start + rel
+        if qtype.name in DTYPES:
+            return self._plain_rows(info, offset)
+        if len(info.shape) != 2 or not info.numel or qtype not in GGML_QUANT_SIZES:
+            return None
+        n_rows, n_cols = info.shape
+        block, type_size = GGML_QUANT_SIZES[qtype]
+        if n_cols % block or info.nbytes != n_rows * (n_cols // block) * type_size:
+            return None
+        row_bytes = n_cols // block * type_size
+
+        def widen(raw: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+            rows = raw.shape[0]
+            if out is None:
+                out = np.empty((rows, n_cols), dtype=np.float32)
+            n_blocks = rows * n_cols // block
+            with np.errstate(all="ignore"):
+                self._dequantize_blocks(
+                    raw.reshape(n_blocks, type_size),
+                    out.reshape(n_blocks, block),
+                    qtype,
+                    info,
+                    max(1, _DEQUANT_CHUNK // block),
+                    n_blocks,
+                    block,
+                )
+            return out
+
+        return StoredRows(
+            name,
+            qtype.name,
+            n_rows,
+            n_cols,
+            row_bytes,
+            offset,
+            lambda a, b: self._read_rows(offset, row_bytes, a, b),
+            widen,
+            lambda: self._willneed(offset, info.nbytes),
+        )
 
     def read(self, name: str) -> np.ndarray:
         info = self._by_name[name]

@@ -24,7 +24,17 @@ from typing import Any
 import numpy as np
 
 from taoke.errors import CorruptFile, LimitExceeded
-from taoke.formats.base import DTYPES, FP8, TensorFile, TensorInfo, alloc, check_dims, pread_into, to_float32
+from taoke.formats.base import (
+    DTYPES,
+    FP8,
+    StoredRows,
+    TensorFile,
+    TensorInfo,
+    alloc,
+    check_dims,
+    pread_into,
+    to_float32,
+)
 from taoke.release.bounded import parse_json
 
 _ENTRY_KEYS = {"dtype", "shape", "data_offsets"}
@@ -237,6 +247,10 @@ class SafetensorsFile(TensorFile):
         offset = self._offsets[name]
         self._prefetch_after(offset + info.nbytes)  # before converting: the disk works meanwhile
         return read_float32(fd, offset, info.numel, info.dtype, self.path).reshape(info.shape)
+
+    def stored_rows(self, name: str) -> StoredRows | None:
+        """Row blocks of a float matrix, read straight from the file (:class:`StoredRows`)."""
+        return self._plain_rows(self._by_name[name], self._offsets[name])
 
     def _prefetch_after(self, end: int) -> None:
         """Ask the kernel to start reading the next tensor in file order while this one is converted:

@@ -38,6 +38,7 @@ def compare(
     nulls: Nulls | None = None,
     progress: Progress = no_progress,
     cache: FingerprintCache | None = None,
+    device: str | None = None,
 ) -> CompareResult:
     """Did SUSPECT's weights come from REFERENCE? See :mod:`taoke.weights.compare` for the answer.
 
@@ -46,14 +47,15 @@ def compare(
     ``timings`` hold the seconds spent fingerprinting each side and comparing (parents included).
     ``progress`` hears of each block fingerprinted (task ``fingerprint``, item: the model). ``cache``:
     fingerprints kept by content (:mod:`taoke.weights.cache`), so a release is not read twice.
+    ``device``: where fingerprint products run ("cpu" or a torch device, :func:`taoke.weights.fingerprint`).
     """
     seen: dict[str, Fingerprint] = {}
     t0 = time.perf_counter()
-    ref = _fingerprint(reference, limits, seen, progress, cache)
+    ref = _fingerprint(reference, limits, seen, progress, cache, device)
     t1 = time.perf_counter()
-    sus = _fingerprint(suspect, limits, seen, progress, cache)
+    sus = _fingerprint(suspect, limits, seen, progress, cache, device)
     t2 = time.perf_counter()
-    parent_fps = [_fingerprint(p, limits, seen, progress, cache) for p in parents or ()]
+    parent_fps = [_fingerprint(p, limits, seen, progress, cache, device) for p in parents or ()]
     result = weights.compare(ref, sus, parents=parent_fps or None, alpha=alpha, nulls=nulls)
     if result.relationship.tested:
         _expert_stage(reference, suspect, result, limits, alpha)
@@ -68,6 +70,7 @@ def _fingerprint(
     seen: dict[str, Fingerprint],
     progress: Progress = no_progress,
     cache: FingerprintCache | None = None,
+    device: str | None = None,
 ) -> Fingerprint:
     """The fingerprint of one source, computed (or read) once per spec."""
     if isinstance(source, Fingerprint):
@@ -78,10 +81,12 @@ def _fingerprint(
             if weights.is_fingerprint_file(key):
                 seen[key] = weights.load_fingerprint(key)
             else:
-                seen[key] = weights.fingerprint(key, limits=limits, progress=progress, cache=cache)
+                seen[key] = weights.fingerprint(
+                    key, limits=limits, progress=progress, cache=cache, device=device
+                )
         return seen[key]
     if isinstance(source, Release) or (hasattr(source, "canonical_keys") and hasattr(source, "canonical")):
-        return weights.fingerprint(source, limits=limits, progress=progress, cache=cache)
+        return weights.fingerprint(source, limits=limits, progress=progress, cache=cache, device=device)
     raise AnalysisError(
         f"cannot compare a {type(source).__name__}: give a path, a release, a model or a fingerprint"
     )

@@ -50,6 +50,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from taoke.errors import AnalysisError, CorruptFile, SourceNotFound, TaokeError
+from taoke.formats.base import DTYPES as DTYPE_NAMES
 from taoke.limits import Limits
 from taoke.progress import Progress, no_progress
 from taoke.release.bounded import parse_json
@@ -391,16 +392,10 @@ def quant_sample(model: Any, key: str, w: np.ndarray, per_tensor: int) -> QuantS
     (:meth:`taoke.model.Model.canonical_blocks`), a float one its values. None for vectors and rows
     that are not whole 32-value blocks.
     """
-    if w.ndim != 2 or w.shape[1] % 32 or not w.size:
+    if w.ndim != 2 or (pos := quant_positions(w.shape[0], w.shape[1], per_tensor)) is None:
         return None
     n_rows, n_cols = w.shape
-    span = 256 if n_cols % 256 == 0 else 32
-    per_row = n_cols // span
-    total = n_rows * per_row
-    n = int(min(total, max(1, per_tensor // span)))
-    rng = np.random.default_rng([QUANT_SEED, n_rows, n_cols])
-    flat = np.sort(rng.choice(total, size=n, replace=False))
-    rows, cols = flat // per_row, (flat % per_row) * span
+    rows, cols, span = pos
     blocks = None
     getter = getattr(model, "canonical_blocks", None)
     if callable(getter):
@@ -417,6 +412,26 @@ def quant_sample(model: Any, key: str, w: np.ndarray, per_tensor: int) -> QuantS
             return QuantSample(qtype, span, rows, cols, np.ascontiguousarray(data, dtype=np.uint8))
     values = w[rows[:, None], cols[:, None] + np.arange(span)[None, :]].astype(np.float32)
     return QuantSample(_storage_dtype(model, key), span, rows, cols, values)
+
+
+def quant_positions(n_rows: int, n_cols: int, per_tensor: int) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """(rows, first columns, span) of the quantization sample of an ``n_rows x n_cols`` matrix: a seeded
+    draw of whole spans that depends on the shape only. None where rows are not whole 32-value blocks."""
+    if n_cols % 32 or not n_rows or not n_cols:
+        return None
+    span = 256 if n_cols % 256 == 0 else 32
+    per_row = n_cols // span
+    total = n_rows * per_row
+    n = int(min(total, max(1, per_tensor // span)))
+    rng = np.random.default_rng([QUANT_SEED, n_rows, n_cols])
+    flat = np.sort(rng.choice(total, size=n, replace=False))
+    return flat // per_row, (flat % per_row) * span, span
+
+
+def raw_positions(size: int) -> np.ndarray:
+    """Flat positions of the seeded raw sample of a tensor of ``size`` values (the same in every model)."""
+    rng = np.random.default_rng(12345)
+    return rng.integers(0, size, RAW_SAMPLES)
 
 
 def _storage_dtype(model: Any, key: str) -> str:
@@ -509,8 +524,10 @@ def _hparams(model: Any, keys: list[str]) -> dict[str, Any]:
     return out
 
 
-def probes(d: int, k: int = M_PROBES) -> np.ndarray:
-    """The fixed probe vectors (``[k, d]``, orthogonal rows of unit RMS) used for the raw-basis invariants."""
+def probes(d: int, k: int | None = None) -> np.ndarray:
+    """The fixed probe vectors (``[k, d]``, orthogonal rows of unit RMS; ``k``: :data:`M_PROBES`) used
+    for the raw-basis invariants."""
+    k = M_PROBES if k is None else k
     rng = np.random.default_rng(20231114 + d)
     # Orthonormal rows (scaled to unit RMS): an isotropic part c*I of an invariant then maps to c*I and
     # drops out with the diagonal, instead of correlating any two models through Omega Omega^T.
@@ -537,20 +554,31 @@ def fingerprint(
     limits: Limits | None = None,
     progress: Progress = no_progress,
     cache: Any = None,
+    device: str | None = None,
+    threads: int | None = None,
+    block_bytes: int | None = None,
+    times: Any = None,
 ) -> Fingerprint:
     """Stream ``model`` once and return its :class:`Fingerprint`.
 
     ``model`` is a :class:`taoke.model.Model` (anything with ``canonical_keys()``/``canonical()``), or a
     source spec or release that :func:`taoke.model.load` opens for this one pass (and closes after).
-    Each tensor is read once, reduced, and dropped. ``progress`` hears of each block done (task
-    ``fingerprint``): reading a 7B checkpoint takes minutes.
+    Each matrix is read once, ~2 MiB of stored rows at a time, reduced, and dropped
+    (:mod:`taoke.weights.stream`). ``progress`` hears of each block done (task ``fingerprint``).
 
     >>> fp = fingerprint("path/to/model")            # doctest: +SKIP
     >>> fp.save("model.taoke.npz")                    # doctest: +SKIP
 
     ``cache``: a :class:`taoke.weights.cache.FingerprintCache`; a release whose content key is in it
-    is not read again, and a new fingerprint is stored in it.
+    is not read again, and a new fingerprint is stored in it. ``device``: where the products run
+    ("cpu", the default, or a torch device such as "cuda"; the same fingerprint within float32
+    rounding, see :class:`taoke.weights.stream.TorchBackend`). ``threads``/``block_bytes``: the block
+    pass's threads and block size (the result does not depend on them beyond float32 rounding);
+    ``times``: a :class:`taoke.weights.stream.StreamTimes` to add read/widen/multiply seconds to.
     """
+    from taoke.weights.stream import backend_for
+
+    backend = backend_for(device)  # an unusable device is refused before anything is read
     opened = hasattr(model, "canonical_keys") and hasattr(model, "canonical")
     if cache is not None or not opened:
         from taoke.release import Release, resolve
@@ -567,23 +595,40 @@ def fingerprint(
                 hit.name = release.name
                 hit.meta["files"] = [str(p) for p in release.weight_files()][:16]
                 return hit
+        opts = {"device": device, "threads": threads, "block_bytes": block_bytes, "times": times}
         if opened:
-            fp = fingerprint(model, progress=progress)
+            fp = fingerprint(model, progress=progress, **opts)
         else:
             from taoke.model import load
 
             with load(release, limits=limits) as view:
-                fp = fingerprint(view, progress=progress)
+                fp = fingerprint(view, progress=progress, **opts)
         if cache is not None and key is not None:
             cache.put(key, fp)
         return fp
-    hp = getattr(model, "hparams", None)
-    d = hp.get("d_model") if isinstance(hp, dict) else getattr(hp, "d_model", None)
-    with blas_limit(1 if d is not None and int(d) < 1024 else None):
-        return _fingerprint(model, progress)
+    from taoke.weights.stream import BLOCK_BYTES, default_threads
+
+    n_threads = threads or default_threads()
+    if block_bytes is None and getattr(backend, "name", "cpu") != "cpu":
+        block_bytes = 16 * BLOCK_BYTES  # a device: fewer, larger transfers (no CPU cache to fit)
+    # Our threads split the blocks; BLAS inside each stays on one thread (no oversubscription).
+    with blas_limit(1):
+        return _fingerprint(model, progress, _Pass(backend, n_threads, block_bytes or BLOCK_BYTES, times))
 
 
-def _fingerprint(model: Any, progress: Progress = no_progress) -> Fingerprint:
+@dataclass
+class _Pass:
+    """How the block pass runs (see :func:`fingerprint`)."""
+
+    backend: Any
+    threads: int
+    block_bytes: int
+    times: Any
+
+
+def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
+    from taoke.weights.stream import reduce
+
     keys = list(model.canonical_keys())
     if "token_embd.weight" not in keys:
         raise AnalysisError(
@@ -598,6 +643,7 @@ def _fingerprint(model: Any, progress: Progress = no_progress) -> Fingerprint:
     per_tensor = int(min(QUANT_VALUES, QUANT_BUDGET // max(1, len(keys))))
 
     def read(key: str) -> np.ndarray:
+        """The whole tensor as float32 (vectors, and matrices without row access)."""
         w = np.asarray(model.canonical(key), dtype=np.float32)
         shapes[key] = list(w.shape)
         if (q := quant_sample(model, key, w, per_tensor)) is not None:
@@ -605,19 +651,59 @@ def _fingerprint(model: Any, progress: Progress = no_progress) -> Fingerprint:
         flat = w.reshape(-1)
         rms[key] = float(np.sqrt(np.dot(flat, flat) / flat.size)) if flat.size else 0.0
         if flat.size:
-            rng = np.random.default_rng(12345)  # same positions in every model: comparable samples
-            idx = rng.integers(0, flat.size, RAW_SAMPLES)
-            raw[key] = flat[idx].astype(np.float32)
+            raw[key] = flat[raw_positions(flat.size)].astype(np.float32)
         return w
+
+    rows_of = getattr(model, "canonical_rows", None)
+
+    def crow(key: str) -> Any:
+        return rows_of(key) if callable(rows_of) and key in keys else None
+
+    def stream(key: str, c: Any, **work: Any) -> Any:
+        """One block pass over matrix ``key`` (row access ``c``): its samples, RMS and ``work``."""
+        n_rows, n_cols = c.shape
+        shapes[key] = [n_rows, n_cols]
+        qpos = quant_positions(n_rows, n_cols, per_tensor)
+        quantized = c.rows.dtype not in DTYPE_NAMES
+        extra: dict[str, Any] = {}
+        if qpos is not None:
+            q_rows, q_cols, span = qpos
+            if quantized:
+                per_span = c.rows.row_bytes * span // n_cols
+                extra["raw_spans"] = (q_rows, q_cols // span * per_span, per_span)
+            else:
+                extra["spans"] = (q_rows, q_cols, span)
+        tp = reduce(
+            c,
+            samples=raw_positions(n_rows * n_cols),
+            backend=how.backend,
+            threads=how.threads,
+            block_bytes=how.block_bytes,
+            times=how.times,
+            **extra,
+            **work,
+        )
+        rms[key] = tp.rms
+        raw[key] = tp.samples
+        if qpos is not None:
+            q_rows, q_cols, span = qpos
+            if quantized:
+                quant[key] = QuantSample(c.rows.dtype, span, q_rows, q_cols, tp.raw_spans)
+            else:
+                quant[key] = QuantSample(_storage_dtype(model, key), span, q_rows, q_cols, tp.spans)
+        return tp
 
     layers = sorted({int(m.group(1)) for k in keys if (m := _BLOCK.match(k))})
     order = [f"blk.{li}.{role}.weight" for li in layers for role in BLOCK_ROLES]
     order += ["output_norm.weight", "output.weight"]
     order = [k for k in order if k in keys]
-    stream = _Prefetch(read, order)
-    emb = read("token_embd.weight")
-    stream.start()
-    vocab, d = emb.shape
+    emb_rows = crow("token_embd.weight")
+    emb: np.ndarray | None = None
+    if emb_rows is None:
+        emb = read("token_embd.weight")
+        vocab, d = emb.shape
+    else:
+        vocab, d = emb_rows.shape
     hp = _hparams(model, keys)
     hp["d_model"] = int(hp.get("d_model") or d)
     hp["vocab_size"] = int(hp.get("vocab_size") or vocab)
@@ -637,13 +723,20 @@ def _fingerprint(model: Any, progress: Progress = no_progress) -> Fingerprint:
     chosen = ranked[:m_align]
     anchor_ids = np.asarray([i for i, _ in chosen], dtype=np.int64)
     anchors = [k for _, k in chosen]
-    x = emb[anchor_ids].astype(np.float64)
+    if emb is None:
+        # the embedding is read in blocks: its samples and RMS, and only the anchor rows kept
+        first = crow(order[0]) if order else None
+        if first is not None:
+            first.rows.willneed()
+        x = stream("token_embd.weight", emb_rows, rows=anchor_ids).rows.astype(np.float64)
+    else:
+        x = emb[anchor_ids].astype(np.float64)
     embed = x.astype(np.float16)
     del emb
     xn = rms_rows(x[:M_INV])
     xw = whiten_rows(xn)
     omega = probes(d)
-    basis, basis_meta = weight_basis(model, keys, layers, d)
+    basis, basis_meta = weight_basis(model, keys, layers, d, how.threads)
     # Remember: xw/omega are whitened (orthonormal rows); xn is the real, RMS-normalised input.
 
     inv_lists: dict[str, list[np.ndarray]] = {c: [] for c in COMPONENTS}
@@ -659,6 +752,31 @@ def _fingerprint(model: Any, progress: Progress = no_progress) -> Fingerprint:
         # would cost more compute than the whole lineage test: keep the file small and fast instead.
         k_neur = 0
     offset = norm_offset(model)
+    position = {k: i for i, k in enumerate(order)}
+
+    def feed(blk: BlockInvariants, role: str, key: str) -> int | None:
+        """Reduce one tensor of the block into ``blk``; its row count (for the FFN width)."""
+        nxt = position[key] + 1
+        if nxt < len(order) and (after := crow(order[nxt])) is not None:
+            after.rows.willneed()  # the disk reads the next tensor while this one is reduced
+        c = crow(key) if role not in ("attn_norm", "ffn_norm") else None
+        if c is None:
+            w = read(key)
+            if role == "attn_norm":
+                blk.set_gain("attn", w + offset)
+            elif role == "ffn_norm":
+                blk.set_gain("ffn", w + offset)
+            else:
+                blk.add(role, w)
+            return int(w.shape[0]) if w.ndim else None
+        side, probe_rows = blk.input_for(role, c.shape)
+        if side is None:
+            stream(key, c)
+        else:
+            tp = stream(key, c, **{side: how.backend.prepare(probe_rows)})
+            blk.parts[role] = tp.right if side == "right" else tp.left
+        return int(c.shape[0])
+
     for li in layers:
         groups = {"anchors": xw, "probes": omega, "neurons": xn[:k_neur] if k_neur else xn[:0]}
         if basis is not None:
@@ -672,16 +790,9 @@ def _fingerprint(model: Any, progress: Progress = no_progress) -> Fingerprint:
             key = f"blk.{li}.{role}.weight"
             if key not in keys:
                 continue
-            w = stream.get(key)
-            if role == "attn_norm":
-                blk.set_gain("attn", w + offset)
-            elif role == "ffn_norm":
-                blk.set_gain("ffn", w + offset)
-            else:
-                blk.add(role, w)
-            if role == "ffn_gate":
-                ffn_dims.append(w.shape[0])
-            del w
+            rows_out = feed(blk, role, key)
+            if role == "ffn_gate" and rows_out is not None:
+                ffn_dims.append(rows_out)
         gp = blk.group("neurons", "ffn_gate")
         profiles.append(gp.T.astype(np.float32) if gp is not None and k_neur else None)
         inv = blk.finish("anchors")
@@ -698,8 +809,11 @@ def _fingerprint(model: Any, progress: Progress = no_progress) -> Fingerprint:
         )
     for key in ("output_norm.weight", "output.weight"):
         if key in keys:
-            stream.get(key)
-    stream.close()
+            c = crow(key) if key == "output.weight" else None
+            if c is not None:
+                stream(key, c)
+            else:
+                read(key)
     # Biases (Qwen2's q/k/v, GPT-NeoX's and BERT's everywhere; issue 15.5) are left out of the invariants,
     # which are bilinear in the weights, but travel in the raw samples: an identical copy keeps them.
     for key in keys:
@@ -793,7 +907,9 @@ def gain_keys(keys: list[str] | set[str], li: int) -> tuple[str | None, str | No
     return have(prev), have(f"blk.{li}.attn_output_norm.weight")
 
 
-def weight_basis(model: Any, keys: list[str], layers: list[int], d: int) -> tuple[np.ndarray | None, Any]:
+def weight_basis(
+    model: Any, keys: list[str], layers: list[int], d: int, threads: int | None = None
+) -> tuple[np.ndarray | None, Any]:
     """Probe vectors from the model's own weights: ``[k, d]`` rows of unit RMS, and what they came from.
 
     WHY: the basis-free statistic lines two residual streams up through the embeddings of shared tokens;
@@ -814,81 +930,87 @@ def weight_basis(model: Any, keys: list[str], layers: list[int], d: int) -> tupl
     )
     if wkey is None:
         return None, None
-    w = np.asarray(model.canonical(wkey), dtype=np.float32)
-    if w.ndim != 2 or w.shape[1] != d or not np.isfinite(w).all():
-        return None, None
+    from taoke.weights.stream import BLOCK_BYTES, default_threads, in_order
+
+    threads = threads or default_threads()
+    rows_of = getattr(model, "canonical_rows", None)
+    c = rows_of(wkey) if callable(rows_of) else None
+    if c is None:
+        w = np.asarray(model.canonical(wkey), dtype=np.float32)
+        if w.ndim != 2 or w.shape[1] != d:
+            return None, None
+        n_rows, per = w.shape[0], 1024
+
+        def block(i: int) -> np.ndarray:
+            return w[i * per : (i + 1) * per]
+    else:
+        # Only the stored bytes are held (bf16: half a float32 copy); each pass widens ~2 MiB at a time.
+        n_rows, n_cols = c.shape
+        if n_cols != d:
+            return None, None
+        lo, hi = int(c.index.min()), int(c.index.max()) + 1
+        stored = c.rows.read(lo, hi)
+        per = max(1, BLOCK_BYTES // max(1, c.rows.row_bytes))
+
+        def block(i: int) -> np.ndarray:  # rows in stored order: every use below is a sum over rows
+            return c.rows.widen(stored[i * per : (i + 1) * per], None)
+
+    n_blocks = -(-n_rows // per)
     g = np.ones(d)
     nkey = gain_keys(keys, li)[1]
     if nkey is not None:
         gain = np.asarray(model.canonical(nkey), dtype=np.float64).reshape(-1) + norm_offset(model)
         if gain.shape[0] == d and np.isfinite(gain).all():
             g = gain
-    # The Gram matrix of W diag(g), accumulated in float64 over row blocks: never a float64 copy of
-    # W (at 7B the FFN gate is 11008 x 4096: 360 MB per float64 copy), only the d x d result.
-    gram = np.zeros((d, d))
-    for start in range(0, w.shape[0], 1024):
-        blk = w[start : start + 1024].astype(np.float64) * g[None, :]
-        gram += blk.T @ blk
-    k = min(M_BASIS, d, w.shape[0])
+    g32 = g.astype(np.float32)
+
+    def total(job: Any) -> Any:
+        """The sum over row blocks of ``job(block index)``, blocks on all cores, summed in block order."""
+        out = None
+        for part in in_order(job, n_blocks, threads):
+            out = part if out is None else out + part
+        return out
+
+    if total(lambda i: int(np.isfinite(block(i)).all())) != n_blocks:
+        return None, None
+
+    def gram_times(y: np.ndarray) -> np.ndarray:
+        """``(W diag(g))^T (W diag(g)) y``, one row block at a time, never the d x d Gram matrix (at
+        d = 4096 forming it costs 2 * ffn * d^2 flops, 40x these products): float32 products (the
+        stored values are float32-exact), float64 sums; the subspace iteration below absorbs the
+        rounding (the 7B-shaped weight-basis invariants equal the float64 ones to one float16 step)."""
+        y32 = y.astype(np.float32)
+
+        def job(i: int) -> np.ndarray:
+            wb = block(i) * g32[None, :]
+            return (wb.T @ (wb @ y32)).astype(np.float64)
+
+        return total(job)
+
+    k = min(M_BASIS, d, n_rows)
     if d <= 2048:
-        vals, vecs = np.linalg.eigh(gram)
+
+        def gram_job(i: int) -> np.ndarray:
+            wb = block(i).astype(np.float64) * g[None, :]
+            return wb.T @ wb
+
+        vals, vecs = np.linalg.eigh(total(gram_job))
         v = vecs[:, ::-1][:, :k]
     else:
         rng = np.random.default_rng(20240615)
-        y = gram @ rng.standard_normal((d, k + 16))
+        y = gram_times(rng.standard_normal((d, k + 16)))
         for _ in range(6):
             y, _r = np.linalg.qr(y)
-            y = gram @ y
+            y = gram_times(y)
         q, _r = np.linalg.qr(y)
-        vals, vecs = np.linalg.eigh(q.T @ gram @ q)
+        vals, vecs = np.linalg.eigh(q.T @ gram_times(q))
         v = q @ vecs[:, ::-1][:, :k]
-    loads = np.zeros(k)  # third moment of the neuron loadings (W diag(g)) v, by row blocks too
-    for start in range(0, w.shape[0], 1024):
-        loads += np.sum(((w[start : start + 1024].astype(np.float64) * g[None, :]) @ v) ** 3, axis=0)
+    # third moment of the neuron loadings (W diag(g)) v, by row blocks too
+    loads = total(lambda i: np.sum(((block(i).astype(np.float64) * g[None, :]) @ v) ** 3, axis=0))
     signs = np.sign(loads)
     signs[signs == 0] = 1.0
     basis = (v * signs[None, :]).T * np.sqrt(d)
     return basis.astype(np.float32), {"layer": li, "tensor": wkey.split(".")[2], "k": int(k)}
-
-
-class _Prefetch:
-    """Read the next tensor in a worker thread while the caller reduces the current one.
-
-    Decoding a tensor (pread + dtype widening) and reducing it (one matrix product) both release the
-    GIL, so overlapping them hides the shorter of the two; at most two tensors are in memory at once.
-    """
-
-    def __init__(self, read: Any, order: list[str]) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.read, self.order = read, order
-        self.pos = 0
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="taoke-fingerprint")
-        self.future: Any = None
-
-    def start(self) -> None:
-        if self.order:
-            self.future = self.pool.submit(self.read, self.order[0])
-
-    def get(self, key: str) -> np.ndarray:
-        if self.future is None or self.pos >= len(self.order) or self.order[self.pos] != key:
-            return self.read(key)  # out of the planned order: read it directly
-        try:
-            arr = self.future.result()
-        except BaseException:
-            self.future = None
-            self.close()
-            raise
-        self.pos += 1
-        self.future = (
-            self.pool.submit(self.read, self.order[self.pos]) if self.pos < len(self.order) else None
-        )
-        return arr
-
-    def close(self) -> None:
-        if self.future is not None:
-            self.future.cancel()
-        self.pool.shutdown(wait=True)
 
 
 def _unit_rms(stack: np.ndarray) -> np.ndarray:

@@ -110,17 +110,29 @@ class BlockInvariants:
         """``which`` is "attn" or "ffn": the RMSNorm gain that precedes those projections."""
         self.gains[which] = np.asarray(gain, dtype=np.float32).reshape(-1)
 
-    def add(self, role: str, w: np.ndarray) -> None:
-        """Feed one canonical tensor of this block (role: attn_q/k/v/output, ffn_gate/up/down)."""
-        w = np.asarray(w, dtype=np.float32)
+    def input_for(self, role: str, shape: tuple[int, ...]) -> tuple[str | None, np.ndarray]:
+        """How a tensor of ``role`` and ``shape`` is reduced: ("right", X) for ``X @ W.T`` (q/k/v,
+        gate, up: the preceding norm gain folded into X), ("left", X) for ``X @ W`` (attention output,
+        down), (None, ...) when the shape does not fit (the tensor is then left out of the invariants).
+        What lets the block reader (:mod:`taoke.weights.stream`) compute the product without ``W``."""
         if role in ("attn_q", "attn_k", "attn_v", "ffn_gate", "ffn_up"):
             g = self.gains.get("attn" if role.startswith("attn") else "ffn")
             x = self.stack if g is None or g.shape[0] != self.stack.shape[1] else self.stack * g[None, :]
-            if w.ndim == 2 and w.shape[1] == x.shape[1]:
-                self.parts[role] = x @ w.T
+            if len(shape) == 2 and shape[1] == x.shape[1]:
+                return "right", x
         elif role in ("attn_output", "ffn_down"):
-            if w.ndim == 2 and w.shape[0] == self.stack.shape[1]:
-                self.parts[role] = self.stack @ w
+            if len(shape) == 2 and shape[0] == self.stack.shape[1]:
+                return "left", self.stack
+        return None, self.stack
+
+    def add(self, role: str, w: np.ndarray) -> None:
+        """Feed one canonical tensor of this block (role: attn_q/k/v/output, ffn_gate/up/down)."""
+        w = np.asarray(w, dtype=np.float32)
+        side, x = self.input_for(role, w.shape)
+        if side == "right":
+            self.parts[role] = x @ w.T
+        elif side == "left":
+            self.parts[role] = x @ w
 
     def group(self, name: str, role: str) -> np.ndarray | None:
         p = self.parts.get(role)

@@ -107,7 +107,7 @@ def _disk_cache(model_id: str, path: Path) -> Path | None:
     try:
         h = hashlib.sha256()
         # by module name: the package face exports a *function* named fingerprint
-        for name in ("taoke.weights.invariants", "taoke.weights.fingerprint"):
+        for name in ("taoke.weights.invariants", "taoke.weights.fingerprint", "taoke.weights.stream"):
             h.update(Path(str(import_module(name).__file__)).read_bytes())
         files = [path] if path.is_file() else sorted(q for q in path.rglob("*") if q.is_file())
         for q in files:

@@ -1,0 +1,132 @@
+"""The block pass of the fingerprint (issue 21): the same numbers whatever the block size, thread count
+or backend, exact widening of stored floats, and no matrix read whole."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from taoke.formats.safetensors import SafetensorsFile
+from taoke.model import load
+from taoke.weights import fingerprint
+from taoke.weights.stream import StreamTimes, reduce
+from tests.helpers.compare import zoo_path
+from tests.helpers.need import require
+
+
+def _fp(model_id: str, **kw):
+    with load(zoo_path(model_id)) as m:
+        return fingerprint(m, **kw)
+
+
+def _same(a, b, exact: bool) -> None:
+    assert a.anchors == b.anchors and a.layers == b.layers
+    for part in ("inv", "rinv", "binv"):
+        pa, pb = getattr(a, part), getattr(b, part)
+        assert set(pa) == set(pb)
+        for comp in pa:
+            if exact:
+                assert np.array_equal(pa[comp], pb[comp], equal_nan=True), (part, comp)
+            else:  # float16-stored invariants: one float16 step
+                assert np.allclose(pa[comp], pb[comp], rtol=2e-3, atol=2e-3, equal_nan=True), (part, comp)
+    assert np.array_equal(a.embed, b.embed)
+    for k in a.raw:
+        assert np.array_equal(a.raw[k], b.raw[k]), k  # stored values copied, never computed
+        assert a.rms[k] == pytest.approx(b.rms[k], rel=1e-6), k
+
+
+@pytest.mark.parametrize("model_id", ["base-a", "a-gguf-q4_1", "a-baichuan"])
+def test_thread_count_changes_nothing_and_block_size_only_rounding(model_id):
+    # 4 KiB blocks: a few rows each, so every matrix is cut into many blocks (the zoo models are small)
+    one = _fp(model_id, threads=1, block_bytes=4096)
+    three = _fp(model_id, threads=3, block_bytes=4096)
+    _same(one, three, exact=True)  # fixed blocks, sums in block order: bit for bit
+    whole = _fp(model_id, threads=2)  # one block per matrix
+    _same(one, whole, exact=False)
+
+
+def test_blocks_match_the_whole_tensor_product():
+    with load(zoo_path("base-a")) as m:
+        rng = np.random.default_rng(0)
+        for key in ("blk.0.attn_q.weight", "blk.0.ffn_down.weight", "token_embd.weight"):
+            w = m.canonical(key)
+            c = m.canonical_rows(key)
+            assert c is not None and c.shape == w.shape
+            xr = rng.standard_normal((7, w.shape[1])).astype(np.float32)
+            xl = rng.standard_normal((7, w.shape[0])).astype(np.float32)
+            ids = np.array([5, 0, w.shape[0] - 1, 3])
+            t = StreamTimes()
+            tp = reduce(
+                c,
+                right=xr,
+                left=xl,
+                rows=ids,
+                samples=np.array([0, w.size - 1, 17]),
+                threads=2,
+                block_bytes=300,
+                times=t,
+            )
+            assert np.allclose(tp.right, xr @ w.T, rtol=1e-5, atol=1e-5)
+            assert np.allclose(tp.left, (xl.astype(np.float64) @ w), rtol=1e-5, atol=1e-5)
+            assert np.array_equal(tp.rows, w[ids])
+            assert np.array_equal(tp.samples, w.reshape(-1)[[0, w.size - 1, 17]])
+            assert tp.rms == pytest.approx(float(np.sqrt(np.mean(w.astype(np.float64) ** 2))), rel=1e-6)
+            assert t.blocks > 1 and t.bytes == c.rows.row_bytes * w.shape[0]
+
+
+def test_gguf_rope_rows_and_quantized_blocks_match_canonical():
+    with load(zoo_path("a-gguf-q4_1")) as m:
+        for key in ("blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.1.ffn_up.weight"):
+            c = m.canonical_rows(key)
+            assert c is not None
+            got = reduce(c, rows=np.arange(c.shape[0]), block_bytes=256).rows
+            assert np.array_equal(got, m.canonical(key)), key
+
+
+def test_no_matrix_is_read_whole():
+    """Only vectors (norm gains) go through ``canonical``; every matrix, the embedding and the head
+    included, is read in blocks of rows (never a float32 copy of a whole tensor)."""
+    with load(zoo_path("base-a")) as m:
+        whole: list[str] = []
+        real = m.canonical
+
+        def spy(key: str) -> np.ndarray:
+            whole.append(key)
+            return real(key)
+
+        m.canonical = spy  # type: ignore[method-assign]
+        fp = fingerprint(m)
+        assert fp.layers
+        assert whole and all(key.endswith("norm.weight") for key in whole), whole
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_widening_is_exact_against_torch(tmp_path, dtype):
+    torch = require("torch")
+    st = require("safetensors.torch")
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(64, 96, generator=g) * torch.logspace(-30, 4, 96)  # subnormals to large values
+    w[0, :4] = torch.tensor([float("inf"), -float("inf"), 0.0, -0.0])
+    t = w.to(getattr(torch, dtype))
+    st.save_file({"w": t}, str(tmp_path / "m.safetensors"))
+    with SafetensorsFile(tmp_path / "m.safetensors") as f:
+        rows = f.stored_rows("w")
+        got = rows.widen(rows.read(3, 40), None)
+    want = t[3:40].float().numpy()
+    assert np.array_equal(got.view(np.uint32), want.view(np.uint32))  # bit for bit, signs of zero too
+
+
+def test_torch_backend_gives_the_cpu_fingerprint():
+    require("torch")
+    cpu = _fp("base-a")
+    tch = _fp("base-a", device="torch-cpu", block_bytes=4096)
+    _same(cpu, tch, exact=False)
+
+
+def test_unusable_device_is_one_line(monkeypatch):
+    from taoke.errors import DeviceUnavailable
+
+    torch = require("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DeviceUnavailable, match="no CUDA device"):
+        fingerprint(zoo_path("base-a"), device="cuda")
