@@ -42,6 +42,7 @@ FLOORS: dict[str, int] = {
     "release": 1,
     "formats": 2,
     "families": 3,
+    "moe": 3,  # expert layouts from tensor names and configs (errors, formats); read by inspect, weights
     "tokenizers": 3,
     "model": 4,
     **dict.fromkeys(["analyzers", "weights", "contamination", "probe", "rewrite"], 5),

@@ -24,6 +24,7 @@ from taoke.progress import Progress, no_progress
 from taoke.release import Release
 from taoke.weights import DEFAULT_ALPHA, CompareResult, Fingerprint, Nulls
 from taoke.weights.cache import FingerprintCache
+from taoke.weights.experts import expert_stage
 
 __all__ = ["compare"]
 
@@ -58,7 +59,7 @@ def compare(
     parent_fps = [_fingerprint(p, limits, seen, progress, cache, device) for p in parents or ()]
     result = weights.compare(ref, sus, parents=parent_fps or None, alpha=alpha, nulls=nulls)
     if result.relationship.tested:
-        _expert_stage(reference, suspect, result, limits, alpha)
+        expert_stage(reference, suspect, result, limits, alpha)
     t3 = time.perf_counter()
     result.timings = {"fingerprint_reference": t1 - t0, "fingerprint_suspect": t2 - t1, "compare": t3 - t2}
     return result
@@ -90,31 +91,3 @@ def _fingerprint(
     raise AnalysisError(
         f"cannot compare a {type(source).__name__}: give a path, a release, a model or a fingerprint"
     )
-
-
-def _expert_stage(
-    reference: Any, suspect: Any, result: CompareResult, limits: Limits | None, alpha: float
-) -> None:
-    """Expert-level lineage (issue 15.4) when either side is a mixture of experts: the experts are read
-    from the weights themselves (a fingerprint file holds no experts; the stage is then skipped). An
-    ``upcycled`` / ``expert-lineage`` answer replaces the dense verdict, whose reasons stay."""
-    from taoke.model import load
-    from taoke.weights.experts import expert_lineage
-
-    def openable(src: Any) -> bool:
-        if isinstance(src, (str, os.PathLike)):
-            return not weights.is_fingerprint_file(os.fspath(src))
-        return isinstance(src, Release)
-
-    if not (openable(reference) and openable(suspect)):
-        return
-    with load(reference, limits) as ref, load(suspect, limits) as sus:
-        found = expert_lineage(ref, sus, alpha=alpha, attention_derived=result.derived)
-    if found is None:
-        return
-    result.transformations["experts"] = found.to_dict()
-    result.evidence.append(found.evidence())
-    if found.relationship is not None:
-        result.relationship = found.relationship
-        result.derived = True
-        result.reasons = found.reasons + result.reasons

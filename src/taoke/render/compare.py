@@ -176,6 +176,8 @@ SHORT: dict[str, str] = {
     Relationship.INDEPENDENT_SAME_ARCHITECTURE: "ind-sa",
     Relationship.INDEPENDENT: "indep",
     Relationship.UNTESTABLE: "untst",
+    Relationship.UPCYCLED: "upcyc",
+    Relationship.EXPERT_LINEAGE: "exprt",
     "error": "error",
 }
 
@@ -186,7 +188,10 @@ def eval_renderables(report: dict[str, Any]) -> list[Any]:
     conf = report["confusion"]
     t = Table(title="relationship confusion (rows: truth, columns: taoke)", show_lines=False)
     t.add_column("truth \\ taoke")
-    cols = labels + (["error"] if any(row.get("error") for row in conf.values()) else [])
+    # only the answers taoke gave (rows hold every truth seen): with every relationship as a column the
+    # table no longer fits a terminal and rich cuts the headers
+    given = [lab for lab in labels if any((conf.get(t) or {}).get(lab) for t in labels)]
+    cols = given + (["error"] if any(row.get("error") for row in conf.values()) else [])
     for lab in cols:
         t.add_column(SHORT.get(lab, lab[:6]), justify="right")
     for truth in labels:

@@ -36,7 +36,7 @@ from scipy.optimize import linear_sum_assignment
 
 from taoke.evidence import Evidence
 from taoke.moe import ExpertFFN, dense_ffn, experts_of, moe_layout
-from taoke.weights.fingerprint import probes
+from taoke.weights.fingerprint import is_fingerprint_file, probes
 from taoke.weights.relationship import Relationship
 
 N_PERM = 999
@@ -232,3 +232,31 @@ def _decide(out: ExpertLineage, layers: list[int], attention_derived: bool | Non
         elif share < BLOCK_SHARE and attention_derived:
             out.relationship = Relationship.EXPERT_LINEAGE
             out.reasons.append("attention copied, experts retrained (no expert carries REFERENCE's)")
+
+
+def expert_stage(reference: Any, suspect: Any, result: Any, limits: Any, alpha: float) -> None:
+    """Expert-level lineage (issue 15.4) when either side is a mixture of experts: the experts are read
+    from the weights themselves (a fingerprint file holds no experts; the stage is then skipped). An
+    ``upcycled`` / ``expert-lineage`` answer replaces the dense verdict, whose reasons stay."""
+    import os
+
+    from taoke.model import load
+    from taoke.release import Release
+
+    def openable(src: Any) -> bool:
+        if isinstance(src, (str, os.PathLike)):
+            return not is_fingerprint_file(os.fspath(src))
+        return isinstance(src, Release)
+
+    if not (openable(reference) and openable(suspect)):
+        return
+    with load(reference, limits) as ref, load(suspect, limits) as sus:
+        found = expert_lineage(ref, sus, alpha=alpha, attention_derived=result.derived)
+    if found is None:
+        return
+    result.transformations["experts"] = found.to_dict()
+    result.evidence.append(found.evidence())
+    if found.relationship is not None:
+        result.relationship = found.relationship
+        result.derived = True
+        result.reasons = found.reasons + result.reasons

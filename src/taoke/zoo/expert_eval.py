@@ -18,12 +18,18 @@ from taoke.zoo.catalog import MOE_PAIRS
 
 def expert_table(progress: Progress = no_progress) -> dict[str, Any]:
     """Run every pair of ``catalog.MOE_PAIRS``; returns ``{"rows": [...], "accuracy": {split: [n, ok]}}``."""
-    from taoke.jobs.compare import compare
+    # the zoo sits below the jobs: the job's two steps (weight verdict, then the expert stage) are run
+    # here from the weights package itself
+    from taoke.weights import compare, fingerprint
+    from taoke.weights.experts import expert_stage
 
     rows: list[dict[str, Any]] = []
     for i, p in enumerate(MOE_PAIRS):
         t = time.perf_counter()
-        res = compare(str(materialize(p["reference"])), str(materialize(p["suspect"])))
+        ref, sus = str(materialize(p["reference"])), str(materialize(p["suspect"]))
+        res = compare(fingerprint(ref), fingerprint(sus))
+        if res.relationship.tested:
+            expert_stage(ref, sus, res, None, res.alpha)
         ex = res.transformations.get("experts") or {}
         p_min = min((m["p_value"] for m in ex.get("matches", [])), default=None)
         rows.append(
