@@ -38,6 +38,8 @@ from taoke.formats.base import (
 from taoke.release.bounded import parse_json
 
 _ENTRY_KEYS = {"dtype", "shape", "data_offsets"}
+# the header's dtype strings, one object each: json makes a fresh string per value, one per tensor
+_DTYPE_NAMES = {d: d for d in DTYPES}
 # Converting formats are read in chunks this size: the raw chunk is still in the CPU cache when it is
 # widened to float32, so the stored bytes cross memory once and only the float32 result is allocated.
 _CHUNK_BYTES = 1 << 22
@@ -109,14 +111,13 @@ class SafetensorsFile(TensorFile):
     def _open(self) -> None:
         infos, self._offsets, self._meta = self._parse()
         self._set_tensors(infos)
-        # end of one tensor -> (offset, size) of the tensor stored right after it, for prefetching
-        self._next_offset = {
-            self._offsets[a.name] + a.nbytes: (self._offsets[b.name], b.nbytes)
-            for a, b in zip(infos, infos[1:], strict=False)
-        }
+        # end of one tensor -> (offset, size) of the tensor stored right after it, for prefetching;
+        # built on the first read (inspect reads none: a dict per tensor less for 850,000 tensors)
+        self._next_offset: dict[int, tuple[int, int]] | None = None
 
     def _parse(self) -> tuple[list[TensorInfo], dict[str, int], dict[str, str]]:
         path, limits = self.path, self.limits
+        self._file = str(path)  # one string shared by every TensorInfo of the file
         size = os.fstat(self._fd).st_size
         head = os.pread(self._fd, 8, 0)
         if len(head) < 8:
@@ -224,7 +225,7 @@ class SafetensorsFile(TensorFile):
                 f"{data_size} (truncated?)",
                 path,
             )
-        return TensorInfo(name, tuple(shape), dtype, nbytes, str(path)), begin, end
+        return TensorInfo(name, tuple(shape), _DTYPE_NAMES[dtype], nbytes, self._file), begin, end
 
     def info(self, name: str) -> TensorInfo:
         return self._by_name[name]
@@ -255,6 +256,12 @@ class SafetensorsFile(TensorFile):
     def _prefetch_after(self, end: int) -> None:
         """Ask the kernel to start reading the next tensor in file order while this one is converted:
         walking a cold file tensor by tensor then overlaps disk reads with conversion."""
+        if self._next_offset is None:
+            infos = self._infos
+            self._next_offset = {
+                self._offsets[a.name] + a.nbytes: (self._offsets[b.name], b.nbytes)
+                for a, b in zip(infos, infos[1:], strict=False)
+            }
         nxt = self._next_offset.get(end)
         if nxt is not None and hasattr(os, "posix_fadvise"):
             os.posix_fadvise(self._fd, nxt[0], nxt[1], os.POSIX_FADV_WILLNEED)
