@@ -189,6 +189,7 @@ class Model:
         self._handles: dict[str, TensorFile] = {}
         self._owner = _FileOf(self.tensor_infos)  # tensor -> file (from its TensorInfo: no dict more)
         self._plans: dict[str, _Plan] = {}
+        self._n_params: tuple[int, int] | None = None  # (tensors counted, parameters)
 
     # -- reading --------------------------------------------------------------------------------
     @property
@@ -423,8 +424,13 @@ class Model:
 
     @property
     def n_params(self) -> int:
-        """Parameters counted from shapes (quantized tensors by logical elements), buffers excluded."""
-        return sum(t.numel for n, t in self.tensor_infos.items() if not is_ignored(n))
+        """Parameters counted from shapes (quantized tensors by logical elements), buffers excluded.
+        Counted once: the tensors do not change after :func:`load`, and every name is matched against
+        the ignored-buffer pattern (850,000 tensors, several reports asking: issue 16)."""
+        if self._n_params is None or self._n_params[0] != len(self.tensor_infos):
+            total = sum(t.numel for n, t in self.tensor_infos.items() if not is_ignored(n))
+            self._n_params = (len(self.tensor_infos), total)
+        return self._n_params[1]
 
     def dtypes(self) -> dict[str, int]:
         """Storage dtype -> number of tensors."""
