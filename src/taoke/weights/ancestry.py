@@ -88,9 +88,24 @@ def common_relative(
     memo: dict[tuple[str, str], float | None] | None = None,
 ) -> CommonRelative | None:
     """The relative closest to both sides by more than :data:`BETWEEN_MARGIN` (Fisher z) than the
-    pair's own median similarity ``pair``, or None. ``memo`` caches closeness by name pair (an
-    evaluation compares many pairs with one pool); a relative that is one side again is cached as
-    None."""
+    pair's own median similarity ``pair``, or None."""
+    best = nearest_relative(reference, suspect, pair, relatives, nulls, alpha, memo)
+    return best if best is not None and best.margin > BETWEEN_MARGIN else None
+
+
+def nearest_relative(
+    reference: Fingerprint,
+    suspect: Fingerprint,
+    pair: float,
+    relatives: list[Fingerprint],
+    nulls: Nulls,
+    alpha: float = DEFAULT_ALPHA,
+    memo: dict[tuple[str, str], float | None] | None = None,
+) -> CommonRelative | None:
+    """The relative related to both sides with the largest margin (whatever its sign; what
+    :data:`BETWEEN_MARGIN` is fitted on), or None when no relative is related to both. ``memo`` caches
+    closeness by name pair (an evaluation compares many pairs with one pool); a relative that is one
+    side again is cached as None."""
     from taoke.weights.alignment import raw_identity
     from taoke.weights.verdict import FUNCTION_EQUAL, RAW_SAME_FRACTION
 
@@ -113,12 +128,12 @@ def common_relative(
         if m.name in (reference.name, suspect.name):
             continue
         to_ref = near(m, reference)
-        if to_ref is None or to_ref <= pair:
+        if to_ref is None:
             continue
         to_sus = near(m, suspect)
-        if to_sus is None or to_sus <= pair:
+        if to_sus is None:
             continue
         margin = float(min(np.arctanh(to_ref), np.arctanh(to_sus))) - z_pair
-        if margin > BETWEEN_MARGIN and (best is None or margin > best.margin):
+        if best is None or margin > best.margin:
             best = CommonRelative(m.name, to_ref, to_sus, pair, margin)
     return best
