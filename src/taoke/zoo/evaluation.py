@@ -47,7 +47,7 @@ from taoke.weights import (
     packaged_nulls,
 )
 from taoke.weights.lineage import fit_nulls, pair_scores
-from taoke.weights.mergefind import find_merge
+from taoke.weights.mergefind import MIN_SHARE, find_merge
 
 ALPHAS = (0.01, 0.001)
 ERROR = "error"  # the "relationship" of a pair whose comparison failed (counted as wrong)
@@ -474,11 +474,22 @@ def weak_merges(
     found_ok = sum(
         1 for r in rows if r["merge_found"] and set(r["parents_found"]) == {"base-a", r["partner"]}
     )
+    # the merge finder's detection limit (issue 20): found per share of A, and the stated floor under
+    # which a parent is not reported (MIN_SHARE, a design choice; the sweep is never used to move it)
+    by_share = {
+        f"{s:g}": [
+            sum(1 for r in rows if r["share"] == s and r["merge_found"]),
+            sum(r["share"] == s for r in rows),
+        ]
+        for s in shares
+    }
     return {
         "alpha": alpha,
         "smallest_share_detected": smallest,
         "merges_found": sum(1 for r in rows if r["merge_found"]),
         "merges_found_right_parents": found_ok,
+        "merges_found_by_share": by_share,
+        "min_share": MIN_SHARE,
         "rows": rows,
     }
 
