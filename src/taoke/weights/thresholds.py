@@ -87,6 +87,17 @@ THRESHOLDS: tuple[Threshold, ...] = (
         "imprint_max",
     ),
     Threshold(
+        "BETWEEN_MARGIN",
+        "taoke.weights.ancestry",
+        "Fisher-z margin by which a third model is closer to both sides of a drift pair than they are "
+        "to each other (siblings vs parent and child)",
+        Provenance.FITTED,
+        "fit: best accuracy on base A and its four trained children, at the midpoint of a-ft-man for "
+        "base-a/a-lora-man (0.031) and a-ft-man for a-ft-doc/a-cpt-man (0.033); test: the families' "
+        "second fine-tunes",
+        "between_margin",
+    ),
+    Threshold(
         "RAW_SAME_FRACTION",
         _V,
         "share of sampled tensors whose raw values agree (identical / renamed copy)",

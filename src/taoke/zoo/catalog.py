@@ -705,6 +705,20 @@ def _pairs() -> list[dict]:
             why="same init (seed 100) trained on man pages instead of stdlib code",
             split="test",
         ),
+        # issue 20: two trained children of base A (siblings): neither is the other's parent. The
+        # common-relative margin (taoke.weights.ancestry.BETWEEN_MARGIN) is fitted on these and on A's
+        # parent pairs above (split fit); the families' sibling pairs are its test split.
+        *[
+            P(x, y, R.SHARES_ANCESTOR, why=f"two trained children of base-a ({x}, {y})", split="fit")
+            for x, y in (
+                ("a-ft-man", "a-ft-doc"),
+                ("a-ft-man", "a-lora-man"),
+                ("a-ft-man", "a-cpt-man"),
+                ("a-ft-doc", "a-lora-man"),
+                ("a-ft-doc", "a-cpt-man"),
+                ("a-lora-man", "a-cpt-man"),
+            )
+        ],
         # negatives: same architecture, independent training
         P("base-a", "base-a2", R.INDEPENDENT_SAME_ARCHITECTURE, why="same data and tokenizer, other seed"),
         P("base-a", "base-b", R.INDEPENDENT_SAME_ARCHITECTURE, why="other seed, other data, other tokenizer"),
