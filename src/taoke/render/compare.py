@@ -321,7 +321,7 @@ def qq_renderables(wf: dict[str, Any]) -> list[Any]:
         below = r["below"]["log10_p"]
         cells = [f"{below.get(f'{q:g}', 0)}/{n * q:.1f}" for q in levels]
         bar = " ".join(f"{q:g}:{(below.get(f'{q:g}', 0) / n if n else 0):.2f}" for q in levels)
-        t.add_row(str(r["width"]), str(r["split"]), str(n), *cells, bar)
+        t.add_row(f"{r['width']}{' tied' if r.get('tied') else ''}", str(r["split"]), str(n), *cells, bar)
     return [
         t,
         Text(
@@ -348,7 +348,7 @@ def width_fpr_renderables(wf: dict[str, Any]) -> list[Any]:
     for r in rows:
         drivers = ", ".join(f"{k} {v}" for k, v in sorted((r.get("drivers@0.01") or {}).items())) or "-"
         t.add_row(
-            str(r["width"]),
+            f"{r['width']}{' tied' if r.get('tied') else ''}",
             str(r["split"]),
             str(r["models"]),
             str(r["pairs"]),
