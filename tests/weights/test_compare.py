@@ -41,7 +41,6 @@ def _run(p):
 
 # Pairs a fitted cut gets wrong: kept as strict xfails (reported, never retuned on them).
 TEST_SPLIT_MISSES = {
-    "calib-00__calib00-init-man": "imprint 0.264 >= IMPRINT_MAX 0.26: read as continued-pretraining",
     "bert-ft-man__bert-ft-doc": "the two MLM fine-tunes are closer to each other (0.931) than either is to "
     "the base (0.895): no relative between them, read as fine-tuned",
 }

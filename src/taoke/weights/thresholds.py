@@ -79,12 +79,21 @@ THRESHOLDS: tuple[Threshold, ...] = (
         "fine_tune_min",
     ),
     Threshold(
-        "IMPRINT_MAX",
+        "SHARED_COV_SLOPE_MAX",
         _V,
-        "largest raw-basis correlation when S1 finds nothing (shared init vs trained parent)",
+        "slope of the shared raw covariance against the tensors' scale when S1 finds nothing (shared "
+        "init: the init's variance in every tensor, slope 0; trained parent: slope 1)",
         Provenance.FITTED,
-        "fit: midpoint in Fisher z of base-a/a-init-man (0.098) and merge-a-a2 vs base-a2 (0.415)",
-        "imprint_max",
+        "fit: midpoint of base-a/a-init-man (0.44) and merge-a-a2 vs base-a2 (1.03); replaces "
+        "IMPRINT_MAX 0.26 (largest raw correlation), which missed its test pair",
+        "shared_cov_slope",
+    ),
+    Threshold(
+        "MIN_COV_TENSORS",
+        _V,
+        "fewest block tensors with a positive shared covariance for the slope to be read",
+        Provenance.DESIGN,
+        "design: a slope from fewer points is noise; a LLaMA block has 7 matrices",
     ),
     Threshold(
         "BETWEEN_MARGIN",

@@ -21,7 +21,7 @@ from taoke.weights.lineage import lineage
 from taoke.weights.mergefind import MERGE_GAIN, MIN_SHARE, find_merge
 from taoke.weights.relationship import Relationship as R
 from taoke.weights.thresholds import THRESHOLDS
-from taoke.weights.verdict import FINE_TUNE_MIN, FUNCTION_EQUAL, IMPRINT_MAX
+from taoke.weights.verdict import FINE_TUNE_MIN, FUNCTION_EQUAL, SHARED_COV_SLOPE_MAX, shared_covariance
 
 
 def _split(p: dict[str, Any]) -> str:
@@ -96,8 +96,9 @@ def measure(cache: Any = None, pairs: list[dict[str, Any]] | None = None) -> dic
                 bm.append((split, p["id"], near.margin, truth is R.SHARES_ANCESTOR))
         s2_ok = st.s2 is not None and np.size(st.s2)
         if s2_ok and st.basis_free and st.s1.size and st.log10p_basis_free >= np.log10(1e-3):
-            imprint = float(np.nanmax(np.tanh(np.asarray(st.s2, dtype=np.float64))))
-            imp.append((split, p["id"], imprint, truth is R.SHARES_ANCESTOR))
+            cov = shared_covariance(ref, sus)
+            if cov is not None:
+                imp.append((split, p["id"], cov["slope"], truth is R.SHARES_ANCESTOR))
     pool = [cache.get(m) for m in merge_pool(None)]
     seen: set[str] = set()
     for p in pairs:
@@ -115,7 +116,7 @@ def measure(cache: Any = None, pairs: list[dict[str, Any]] | None = None) -> dic
     found = {
         "fine_tune_min": _summary(ft, FINE_TUNE_MIN, True),
         "function_equal": _summary(fe, FUNCTION_EQUAL, True),
-        "imprint_max": _summary(imp, IMPRINT_MAX, False),
+        "shared_cov_slope": _summary(imp, SHARED_COV_SLOPE_MAX, False),
         "merge_gain": _summary(mg, MERGE_GAIN, True),
         "between_margin": _summary(bm, BETWEEN_MARGIN, True),
     }
