@@ -189,7 +189,36 @@ def test_agreement_with_the_index(fixtures_dir: Path):
     assert rel["ratings"] + res["needs_external_evidence"]["ratings"] == res["ratings_compared"]
     # half B is scored with the weights rule chosen on half A (bench/openness_agreement.py)
     b = op.index_agreement(o / "osai-index", o / "mof" / "models", half="B")
-    assert b["decidable_from_release"]["exact_agreement"] > 0.55
+    assert b["decidable_from_release"]["exact_agreement"] > 0.6
+
+
+def _mof_file(fixtures_dir: Path, name: str) -> dict:
+    import yaml
+
+    return yaml.safe_load((fixtures_dir / "openness" / "mof" / "models" / name).read_text(encoding="utf-8"))
+
+
+def test_mof_records_read_as_the_index_reads_a_release(fixtures_dir: Path):
+    """The three rules chosen on half A of the Index systems (bench/openness_agreement.py), each on the
+    real MOF record that motivated it."""
+    # Llama 2 weights are downloaded after a consent form: the Index's "partial" (gated)
+    llama = op.inventory_from_mof(_mof_file(fixtures_dir, "Llama-2-13B.yml"))
+    assert llama.items["weights"].level == "partial"
+    r = {x.dimension: x.klass for x in op.rate_osai(llama)}
+    assert r["weights_endmodel"] == "partial"
+    # EXAONE lists every component as "Undisclosed": no data card, but its weights are still listed
+    exaone = op.inventory_from_mof(_mof_file(fixtures_dir, "Exaone.yml"))
+    assert not exaone.has("data_card") and not exaone.has("model_card")
+    assert exaone.has("weights")
+    # MPT-30B states no licence for its weights; the code's Apache-2.0 is the release's licence
+    mpt = op.inventory_from_mof(_mof_file(fixtures_dir, "MPT-30B.yml"))
+    assert mpt.release_licence == "Apache-2.0" and mpt.release_licence_open
+    assert {x.dimension: x.klass for x in op.rate_osai(mpt)}["licenses"] == "open"
+    # a card without any training data listed cannot document training: partial
+    jais = op.inventory_from_mof(_mof_file(fixtures_dir, "Jais.yml"))
+    assert jais.items["model_card"].level == "full"  # Jais lists its datasets
+    gemma = op.inventory_from_mof(_mof_file(fixtures_dir, "gemma-2-27b-it.yml"))
+    assert gemma.items["model_card"].level == "partial"
 
 
 @pytest.mark.parametrize(

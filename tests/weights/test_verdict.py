@@ -168,26 +168,67 @@ def _found():
     )
 
 
-def test_shared_initialisation_is_not_a_parent():
-    """Issue 20: same init, other data came out "continued-pretraining"/"partial". A weak raw imprint
-    (below IMPRINT_MAX) with no basis-free match is a shared ancestor, and the output says what would
-    tell a parent from a shared initialisation."""
-    from taoke.weights.verdict import IMPRINT_MAX
+def _init_pair(parent_share: float | None, seed: int = 0):
+    """Two fingerprints' raw samples over 28 block matrices of spread scales: sharing one random init
+    (the same N(0, 0.02^2) values plus each model's own training, ``parent_share`` None), or the suspect
+    holding ``parent_share`` of the reference's trained values (a trained parent)."""
+    rng = np.random.default_rng(seed)
+    raw_r, raw_s, rms_r, rms_s = {}, {}, {}, {}
+    for k in range(28):
+        key = f"blk.{k // 7}.m{k % 7}.weight"
+        scale = 0.02 * np.exp(k / 10)  # trained scales spread by e^2.7
+        if parent_share is None:
+            init = rng.normal(0, 0.02, 256)
+            a, b = init + rng.normal(0, scale, 256), init + rng.normal(0, scale, 256)
+        else:
+            a = rng.normal(0, scale, 256)
+            b = parent_share * a + rng.normal(0, scale, 256)
+        raw_r[key], raw_s[key] = a, b
+        rms_r[key], rms_s[key] = float(np.sqrt(np.mean(a**2))), float(np.sqrt(np.mean(b**2)))
+    return _fp(), _fp(), raw_r, raw_s, rms_r, rms_s
 
-    v = decide(_fp(), _fp(), _shared_init_stats(IMPRINT_MAX - 0.05, -0.1), _found(), alpha=1e-3)
+
+def _with_raw(parent_share: float | None):
+    ref, sus, raw_r, raw_s, rms_r, rms_s = _init_pair(parent_share)
+    ref.raw, sus.raw, ref.rms, sus.rms = raw_r, raw_s, rms_r, rms_s
+    return ref, sus
+
+
+def test_shared_initialisation_is_not_a_parent():
+    """Issue 20: same init, other data came out "continued-pretraining"/"partial". A shared covariance
+    that does not grow with the tensors' scale (the init's variance) with no basis-free match is a
+    shared ancestor, and the output says what would tell a parent from a shared initialisation."""
+    from taoke.weights.verdict import SHARED_COV_SLOPE_MAX, shared_covariance
+
+    ref, sus = _with_raw(None)
+    cov = shared_covariance(ref, sus)
+    assert cov is not None and cov["slope"] < SHARED_COV_SLOPE_MAX
+    assert 0.015 < cov["shared_sd"] < 0.025  # the init's SD, read back
+    v = decide(ref, sus, _shared_init_stats(0.2, -0.1), _found(), alpha=1e-3)
     assert v.relationship == "shares-ancestor" and v.derived
-    assert v.transformations["shared_ancestor"]["raw_imprint"] == pytest.approx(IMPRINT_MAX - 0.05)
+    assert v.transformations["shared_ancestor"]["slope"] == pytest.approx(cov["slope"])
     assert v.reasons[-1].startswith("what would tell them apart: the common ancestor's weights")
+    # a share of a trained parent's values (a weak merge) grows with the tensors' scale: not an init
+    ref, sus = _with_raw(0.4)
+    assert shared_covariance(ref, sus)["slope"] > SHARED_COV_SLOPE_MAX
+    v = decide(ref, sus, _shared_init_stats(0.2, -0.1), _found(), alpha=1e-3)
+    assert v.relationship != "shares-ancestor"
     # whole blocks of raw values (a transplant) are trained weights: not a shared ancestor
-    v = decide(_fp(), _fp(), _shared_init_stats(0.98, -0.1), _found(), alpha=1e-3)
+    ref, sus = _with_raw(1.0)
+    v = decide(ref, sus, _shared_init_stats(0.98, -0.1), _found(), alpha=1e-3)
     assert v.relationship == "partial"
     # a significant basis-free match is the trained function: not a shared ancestor either
-    v = decide(_fp(), _fp(), _shared_init_stats(0.1, -5.0), _found(), alpha=1e-3)
+    ref, sus = _with_raw(None)
+    v = decide(ref, sus, _shared_init_stats(0.1, -5.0), _found(), alpha=1e-3)
+    assert v.relationship != "shares-ancestor"
+    # no raw samples: nothing measured, no shared-init label
+    v = decide(_fp(), _fp(), _shared_init_stats(0.1, -0.1), _found(), alpha=1e-3)
     assert v.relationship != "shares-ancestor"
 
 
 def test_shares_ancestor_never_says_derived_from_the_reference():
-    v = decide(_fp(), _fp(), _shared_init_stats(0.1, -0.1), _found(), alpha=1e-3)
+    ref, sus = _with_raw(None)
+    v = decide(ref, sus, _shared_init_stats(0.1, -0.1), _found(), alpha=1e-3)
     assert v.relationship == "shares-ancestor"
     assert v.reasons[0].endswith("the weights are related, not shown to derive from the reference")
     assert not any("weights derive from the reference" in r for r in v.reasons)

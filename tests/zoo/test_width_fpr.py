@@ -1,9 +1,10 @@
 """Issue 15.1: the lineage test's false-positive rate at every width, and S2's permutation null.
 
-The committed calibration set (``src/taoke/zoo/data/calib``: compact fingerprints of 16 independent d = 256
-models of one config, same tokenizer and data; 10 with the same data *order*, only the initialisation
-differs, 6 with their own order; built by ``python -m taoke.zoo calib build --width 256 [--same-order]``)
-was not used to fit anything in the nulls. The FPR test fails when a width's false-positive rate at alpha
+The committed calibration sets (``src/taoke/zoo/data/calib``: compact fingerprints of independent models of
+one config per width, same tokenizer and data; d = 128: 10 same-order models and 10 same-order models with
+tied embeddings; d = 256: 16 models, 10 with the same data *order* (only the initialisation differs), 6
+with their own; d = 512: 10 same-order models; built by ``python -m taoke.zoo calib build --width W
+[--same-order] [--tied]``) were not used to fit anything in the nulls. The FPR test fails when a width's false-positive rate at alpha
 0.01 (or 1e-3) exceeds the target: with the Gaussian S2 null of before issue 15.1 it did (2 of 114 pairs at
 p = 1.3e-5 and 6e-5). Pairs sharing an initialisation seed are not independent and are counted apart.
 """
@@ -14,7 +15,7 @@ import pytest
 
 from taoke.weights import load_fingerprint, packaged_nulls
 from taoke.weights.lineage import lineage
-from taoke.zoo.calib import COMMITTED, compact, fingerprints, pairs
+from taoke.zoo.calib import COMMITTED, compact, fingerprints, is_tied, pairs
 from taoke.zoo.widthfpr import TARGET_FPR, clopper_pearson_upper, table, width_fpr
 
 MIN_PAIRS = 45  # issue 15: at least 45 independent pairs per width
@@ -28,15 +29,22 @@ def test_clopper_pearson_upper_bound():
 
 
 def test_committed_calibration_sets_are_there():
-    """The committed set is package data: missing is a failure, never a skip."""
+    """The committed sets are package data: missing is a failure, never a skip. Issue 15: at least 45
+    independent pairs at each of d = 128, 256 and 512 (d = 64 is the zoo's own calibration), and a tied set."""
     found = fingerprints(COMMITTED)
-    assert 256 in found, f"committed calibration widths: {sorted(found)}"
+    assert {128, 256, 512} <= set(found), f"committed calibration widths: {sorted(found)}"
     for width, models in found.items():
-        assert len(pairs(list(models))) >= MIN_PAIRS, (width, len(models))
+        for tied in (False, True):
+            group = [m for m in models if is_tied(m) == tied]
+            assert not group or len(pairs(group)) >= MIN_PAIRS, (width, tied, len(group))
         fp = load_fingerprint(next(iter(models.values())))
         assert fp.d_model == width and fp.rinv and fp.inv and fp.binv
+    tied = [p for p in found[128] if is_tied(p)]
+    assert len(pairs(tied)) >= MIN_PAIRS
+    assert load_fingerprint(found[128][tied[0]]).meta.get("tied_embeddings")
+    # ~135 kB per compact fingerprint whatever the width: 46 models
     total = sum(p.stat().st_size for m in found.values() for p in m.values())
-    assert total < 3_000_000, total
+    assert total < 7_000_000, total
 
 
 @pytest.mark.slow

