@@ -103,7 +103,7 @@ class HParams:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Role:
     """The canonical role of one stored tensor.
 
@@ -135,7 +135,7 @@ class Role:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Plan:
     """How to make one canonical array: which stored tensor, which slice, which transforms."""
 
@@ -143,6 +143,25 @@ class _Plan:
     ttype: str
     part: int | None = None  # index into the fused tensor's parts
     n_parts: int | None = None
+
+
+class _FileOf:
+    """tensor name -> the file holding it, read from the tensors' records (``TensorInfo.file``, the key
+    of the file's handle) instead of a dict of its own: one entry less per tensor (issue 16)."""
+
+    __slots__ = ("_infos",)
+
+    def __init__(self, infos: dict[str, TensorInfo]) -> None:
+        self._infos = infos
+
+    def __getitem__(self, name: str) -> str:
+        return self._infos[name].file
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._infos
+
+    def __len__(self) -> int:
+        return len(self._infos)
 
 
 class Model:
@@ -168,8 +187,9 @@ class Model:
         self.card_error: str | None = None  # why the card could not be read (also in warnings)
         self.warnings: list[str] = []  # problems with side files (card) that do not stop the view
         self._handles: dict[str, TensorFile] = {}
-        self._owner: dict[str, str] = {}  # tensor -> file
+        self._owner = _FileOf(self.tensor_infos)  # tensor -> file (from its TensorInfo: no dict more)
         self._plans: dict[str, _Plan] = {}
+        self._n_params: tuple[int, int] | None = None  # (tensors counted, parameters)
 
     # -- reading --------------------------------------------------------------------------------
     @property
@@ -404,8 +424,13 @@ class Model:
 
     @property
     def n_params(self) -> int:
-        """Parameters counted from shapes (quantized tensors by logical elements), buffers excluded."""
-        return sum(t.numel for n, t in self.tensor_infos.items() if not is_ignored(n))
+        """Parameters counted from shapes (quantized tensors by logical elements), buffers excluded.
+        Counted once: the tensors do not change after :func:`load`, and every name is matched against
+        the ignored-buffer pattern (850,000 tensors, several reports asking: issue 16)."""
+        if self._n_params is None or self._n_params[0] != len(self.tensor_infos):
+            total = sum(t.numel for n, t in self.tensor_infos.items() if not is_ignored(n))
+            self._n_params = (len(self.tensor_infos), total)
+        return self._n_params[1]
 
     def dtypes(self) -> dict[str, int]:
         """Storage dtype -> number of tensors."""
@@ -484,14 +509,15 @@ def _populate(model: Model, release: Release, limits: Limits) -> None:
         model.files.append(summary)
         formats.add(handle.format)
         for info in handle.tensors():
-            if info.name in model._owner:
+            if info.name in model.tensor_infos:
                 raise CorruptFile(
                     f"tensor {info.name!r} is stored twice (also in {Path(model._owner[info.name]).name})",
                     path,
                 )
-            if len(model._owner) >= limits.max_tensors:
+            if len(model.tensor_infos) >= limits.max_tensors:
                 raise CorruptFile(f"more than {limits.max_tensors} tensors in the release", path)
-            model._owner[info.name] = key
+            if info.file != key:  # _FileOf finds a tensor's handle by its record's file
+                raise AssertionError(f"{info.file} read as {key}")
             model.tensor_infos[info.name] = info
         if handle.format == "gguf":
             model.gguf_metadata.update(handle.metadata())
@@ -678,6 +704,8 @@ def _map_roles(model: Model) -> None:
             continue
         canon = canonical_name(sr.ttype, sr.block, sr.suffix)
         hf = fam.hf_name(sr.ttype, sr.block, sr.suffix)
+        if hf == name:
+            hf = name  # the stored string, not a second equal one per tensor
         fused = fam.fused.get(sr.ttype)
         parts: tuple[str, ...] | None = None
         if fused is not None:

@@ -131,6 +131,10 @@ def _gguf_int(model: Any, suffix: str) -> int | None:
 
 def moe_layout(model: Any) -> MoELayout | None:
     """The MoE layout of a :class:`taoke.model.Model`, or None for a dense model (no expert tensors)."""
+    # a dense model answers None before any table is built: the tables of a dense 850,000-tensor
+    # release (a key and a string per FFN tensor) were its largest transient under inspect (issue 16)
+    if not any(_PER_EXPERT.search(n) or _STACKED.search(n) or _GGUF.match(n) for n in model.tensor_infos):
+        return None
     names: dict[tuple[int, str], Any] = {}
     experts: dict[int, set[int]] = {}
     storage: ExpertStorage | None = None

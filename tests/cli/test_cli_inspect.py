@@ -129,3 +129,32 @@ def test_console_script_subprocess(minilm_dir):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["family"]["family"] == "bert"
+
+
+def test_inspect_json_streamed_is_the_whole_document(capsys, tmp_path):
+    """`inspect -f json` streams its JSON (issue 16: 850,000 tensor rows made the document gigabytes
+    in memory): stdout and `-o FILE` hold exactly the text `json_report` gives for the same result with
+    its rows materialised, and the rows are made on demand from the model's records."""
+    from dataclasses import replace
+
+    from taoke.jobs.inspect import TensorRows, inspect
+    from taoke.render.common import json_report
+    from taoke.render.inspect import render_inspect
+
+    folder, _ = yi_release(tmp_path / "yi")
+    result = inspect(folder)
+    assert isinstance(result.tensors, TensorRows)
+    rows = list(result.tensors)
+    assert len(rows) == len(result.tensors) > 10 and rows[3] == result.tensors[3]
+    assert result.tensors[1:3] == rows[1:3]
+    whole = json_report("inspect", replace(result, tensors=rows), str(result.family["family"]))
+    assert str(render_inspect(result, "json")) == whole
+    code, out, err = _run(capsys, "inspect", str(folder), "--format", "json")
+    assert code == 0, err
+    assert out == whole + "\n"
+    target = tmp_path / "out.json"
+    code, _, err = _run(capsys, "inspect", str(folder), "--format", "json", "-o", str(target))
+    assert code == 0 and target.read_text(encoding="utf-8") == whole + "\n"
+    d = json.loads(out)
+    ln1 = next(t for t in d["tensors"] if t["name"] == "model.layers.0.ln1.weight")
+    assert ln1["canonical"] == "blk.0.attn_norm.weight" and ln1["file"] == "model.safetensors"

@@ -47,3 +47,29 @@ def test_fixed_crash_stays_fixed(path: Path, tmp_path: Path) -> None:
     assert outcome in ("parsed", "refused"), repr(exc)
     if exc is not None:
         assert "\n" not in str(exc)
+
+
+def test_campaign_top_up_merges_runs_honestly() -> None:
+    """`fuzz/campaign.py --top-up` adds a second run to a target: the committed figures must add up
+    (executions, parsed + refused, the rate over the summed time) and keep each run with its seed."""
+    import json
+
+    from fuzz.campaign import merge_runs, render
+
+    data = json.loads((REPO / "bench" / "results" / "fuzz.json").read_text(encoding="utf-8"))
+    for row in data["targets"]:
+        if TARGETS[row["target"]].binary_parser:
+            assert row["executions"] >= 1_000_000, row["target"]
+        runs = row.get("runs", [row])
+        assert row["executions"] == sum(r["executions"] for r in runs)
+        assert row["parsed"] + row["refused"] + row.get("crash_executions", 0) == row["executions"]
+        assert len({r.get("seed") for r in runs}) == len(runs)  # no run replays another's seed
+    first = {"target": "gguf", "executions": 10, "parsed": 4, "refused": 6, "seconds": 2.0,
+             "exec_per_s": 5.0, "corpus": 3, "refusal_kinds": 2, "unique_crashes": 0, "crashes": [],
+             "peak_rss_mb": 40.0}  # fmt: skip
+    second = {**first, "executions": 30, "parsed": 10, "refused": 20, "seconds": 1.0, "refusal_kinds": 5}
+    merged = merge_runs(first, second)
+    assert (merged["executions"], merged["parsed"], merged["refused"]) == (40, 14, 26)
+    assert merged["exec_per_s"] == round(40 / 3.0, 1) and merged["refusal_kinds"] == 5
+    assert len(merged["runs"]) == 2 and len(merge_runs(merged, second)["runs"]) == 3
+    assert "(2 runs)" in render(data)

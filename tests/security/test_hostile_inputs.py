@@ -376,3 +376,38 @@ def test_yaml_front_matter_bombs_and_tags(tmp_path: Path) -> None:
     tagged = "---\nx: !!python/object/apply:os.system ['touch x']\n---\n"
     refused(CorruptFile, lambda: parse_card(tagged, path), path, "constructor")
     refused(CorruptFile, lambda: parse_card("---\na: &a [1, *a]\n---\n", path), path, "recursive")
+
+
+def test_safetensors_entries_compacted_while_decoded_keep_every_check(tmp_path: Path) -> None:
+    """Header entries become compact tuples as the JSON is decoded (issue 16: 850,000 tensors); only
+    well-formed entries do. Metadata that happens to use the entry's keys is still metadata, a nested
+    shape is still refused with its message, and overlapping or zero-sized tensors are still told
+    apart without the old list of spans."""
+    meta = {"dtype": "F32", "shape": "x", "data_offsets": "y"}
+    header = {
+        "__metadata__": meta,
+        "z": {"dtype": "F32", "shape": [0], "data_offsets": [16, 16]},
+        "b": {"dtype": "F32", "shape": [2, 2], "data_offsets": [16, 32]},
+        "a": {"dtype": "F16", "shape": [8], "data_offsets": [0, 16]},
+    }
+    path = _safetensors_with_header(tmp_path / "m.safetensors", header, b"\0" * 32)
+    with open_tensor_file(path) as f:
+        assert f.metadata() == meta
+        assert [(t.name, t.shape, t.dtype, t.nbytes) for t in f.tensors()] == [
+            ("a", (8,), "F16", 16),
+            ("b", (2, 2), "F32", 16),
+            ("z", (0,), "F32", 0),
+        ]
+        assert f.read("b").shape == (2, 2)
+    nested = {"w": {"dtype": "F32", "shape": [[4]], "data_offsets": [0, 16]}}
+    _safetensors_with_header(path, nested, b"\0" * 16)
+    refused(CorruptFile, lambda: open_tensor_file(path), path, "shape must be")
+    floats = {"w": {"dtype": "F32", "shape": [4], "data_offsets": [0.0, 16]}}
+    _safetensors_with_header(path, floats, b"\0" * 16)
+    refused(CorruptFile, lambda: open_tensor_file(path), path, "data_offsets must be")
+    header = {
+        "a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+        "b": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+    }
+    _safetensors_with_header(path, header, b"\0" * 16)
+    refused(CorruptFile, lambda: open_tensor_file(path), path, "overlap")

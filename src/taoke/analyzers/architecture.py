@@ -302,9 +302,10 @@ def _missing(model: Model, result: ArchitectureResult) -> None:
             and not (t in split_parts and canonical_name(split_parts[t], _blk(c)) in have)
         ]
     else:
-        exp = fam.expected_names(n_blocks, tied)
         missing = [
-            hf for hf, canon in exp.items() if canon not in have and not _covered_by_split(hf, fam, have)
+            hf
+            for hf, canon in fam.iter_expected(n_blocks, tied)
+            if canon not in have and not _covered_by_split(hf, fam, have)
         ]
     counts: Counter[str] = Counter()
     for name in missing:

@@ -20,7 +20,14 @@ import typer
 
 from taoke import i18n
 from taoke.errors import TaokeError
-from taoke.render.common import Format, Rendered, as_group, renderables_html, renderables_text
+from taoke.render.common import (
+    Format,
+    JsonChunks,
+    Rendered,
+    as_group,
+    renderables_html,
+    renderables_text,
+)
 
 Lang = enum.Enum("Lang", {code.upper(): code for code in i18n.LANGS}, type=str)  # type: ignore[misc]
 """The report languages, as :mod:`taoke.i18n` has them."""
@@ -133,6 +140,17 @@ def emit(rendered: Rendered, fmt: Format, output: Path | None = None, *, width: 
     self-contained HTML page when ``fmt`` is ``html``. The file is written to a temporary name beside it
     and renamed, so that a failure leaves no half-written report and never clobbers the old one.
     """
+    if isinstance(rendered, JsonChunks):  # written as it is encoded, never held whole (issue 16)
+        if output is None:
+            echo = typer.get_text_stream("stdout")
+            for chunk in rendered:
+                echo.write(chunk)
+            echo.write("\n")
+            echo.flush()
+            return
+        write_text_atomic(output, rendered)
+        typer.echo(f"wrote {output}", err=True)
+        return
     if isinstance(rendered, str):
         text = rendered
     elif fmt is Format.HTML:
@@ -158,16 +176,30 @@ def _print_renderables(rendered: Any, width: int) -> None:
     con.print(as_group(rendered))
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str | JsonChunks) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder, then rename it.
 
     A path that exists and is not a regular file (``/dev/stdout``, a named pipe) is written directly.
+    JSON chunks are written one after another and end with a newline, as the text would.
     """
     path = Path(path)
+    if isinstance(text, JsonChunks):
+        chunks = text
+
+        def write(f: Any) -> None:
+            for chunk in chunks:
+                f.write(chunk)
+            f.write("\n")
+    else:
+        whole = text
+
+        def write(f: Any) -> None:
+            f.write(whole)
+
     if path.exists() and not path.is_file() and not path.is_dir():
         try:
             with path.open("w", encoding="utf-8") as f:
-                f.write(text)
+                write(f)
         except OSError as exc:
             raise TaokeError(f"cannot write the report: {exc.strerror or exc}", path) from None
         return
@@ -181,7 +213,7 @@ def write_text_atomic(path: Path, text: str) -> None:
                 umask = os.umask(0)
                 os.umask(umask)
                 os.fchmod(f.fileno(), 0o666 & ~umask)
-            f.write(text)
+            write(f)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)

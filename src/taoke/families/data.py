@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -107,7 +107,11 @@ class Family:
 
     def expected_names(self, n_blocks: int, tied: bool | None = None) -> dict[str, str]:
         """HF name -> canonical (GGUF) name of the full canonical layout for ``n_blocks`` blocks."""
-        out: dict[str, str] = {}
+        return dict(self.iter_expected(n_blocks, tied))
+
+    def iter_expected(self, n_blocks: int, tied: bool | None = None) -> Iterator[tuple[str, str]]:
+        """(HF name, canonical name) of the full canonical layout, one at a time: the layout of a
+        legal 106,250-block file as a dict was two strings per tensor held at once (issue 16)."""
         for ttype in self.layout_types(tied):
             suffixes = [".weight", ".bias"] if ttype in self.biases else [".weight"]
             blocks: Iterable[int | None] = range(n_blocks) if self.is_block_type(ttype) else [None]
@@ -115,8 +119,7 @@ class Family:
                 for s in suffixes:
                     hf = self.hf_name(ttype, b, s)
                     if hf is not None:
-                        out[hf] = canonical_name(ttype, b, s)
-        return out
+                        yield hf, canonical_name(ttype, b, s)
 
     def allows_extra(self, name: str) -> bool:
         return any(re.search(p, name) for p in self.allowed_extra)

@@ -279,6 +279,15 @@ def identify(
     Each witness is scored on its own; the answer prefers the layout (weights cannot lie about their
     own shapes the way a class name can) and says when the config names something else.
     """
+    try:
+        return _identify(config, names, gguf_arch)
+    finally:  # the grouped names are cached for the fits of one call, not kept alive after it
+        _name_groups.cache_clear()
+
+
+def _identify(
+    config: Mapping[str, Any] | None, names: Iterable[str] | None, gguf_arch: str | None
+) -> FamilyMatch:
     config = config or {}
     names = [n for n in (names or []) if not is_ignored(n)]
     classes = config.get("architectures") or []

@@ -148,9 +148,13 @@ def check_dims(shape: tuple[int, ...] | list[int], max_elements: int) -> str | N
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TensorInfo:
     """One stored tensor, described from the header alone.
+
+    Slots, and the readers hand every tensor of a file the same ``file`` string and one string per
+    dtype: a legal file may hold 850,000 tensors, and a ``__dict__`` and two fresh strings each were
+    ~250 MB of its 3.4 GB peak under ``taoke inspect`` (issue 16).
 
     shape is the logical row-major shape as PyTorch/Hugging Face see it (``[out, in]`` for a linear
     weight); GGUF's reversed ``ne`` order is already undone. dtype is the storage type as GGUF/

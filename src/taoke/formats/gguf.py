@@ -209,6 +209,7 @@ class GGUFFile(TensorFile):
         alignment = self._alignment()
         # name -> (offset in the data section, ggml type, row length ne0)
         self._tensors: dict[str, tuple[int, GGMLQuantizationType, int]] = {}
+        self._file = str(self.path)  # one string shared by every TensorInfo of the file
         for i in range(n_tensors):
             self._tensor_info(cur, i)
         data_start = -(-cur.pos // alignment) * alignment
@@ -325,7 +326,7 @@ class GGUFFile(TensorFile):
         if name in self._tensors:
             raise CorruptFile(f"duplicate tensor name {name!r}", path)
         shape = tuple(reversed(ne))
-        self._infos.append(TensorInfo(name, shape, qtype.name, nbytes, str(path)))
+        self._infos.append(TensorInfo(name, shape, qtype.name, nbytes, self._file))
         self._tensors[name] = (rel, qtype, ne0)
 
     def _decode_array(self, ref: _ArrayRef, buf: Any, base: int, raw: bool) -> Any:

@@ -38,6 +38,36 @@ from taoke.formats.base import (
 from taoke.release.bounded import parse_json
 
 _ENTRY_KEYS = {"dtype", "shape", "data_offsets"}
+# the header's dtype strings, one object each: json makes a fresh string per value, one per tensor
+_DTYPE_NAMES = {d: d for d in DTYPES}
+
+
+class _Entry(tuple):
+    """One tensor entry of the header as decoded: ``(dtype, shape, begin, end)``, shape a tuple."""
+
+    __slots__ = ()
+
+
+def _compact_entry(obj: dict[str, Any]) -> Any:
+    """A header object that is a well-formed tensor entry (exactly dtype, shape, data_offsets; a list
+    of ints and a list of two ints) as an :class:`_Entry`, while the header is decoded: a dict and two
+    lists per tensor were ~400 bytes each of an 850,000-tensor header's parse (issue 16). Anything
+    else stays the dict it was, for ``_entry`` to refuse with its message."""
+    if len(obj) != 3 or obj.keys() != _ENTRY_KEYS:
+        return obj
+    dtype, shape, offs = obj["dtype"], obj["shape"], obj["data_offsets"]
+    if (
+        type(dtype) is not str
+        or type(shape) is not list
+        or type(offs) is not list
+        or len(offs) != 2
+        or not all(type(d) is int for d in shape)
+        or not all(type(o) is int for o in offs)
+    ):
+        return obj
+    return _Entry((dtype, tuple(shape), offs[0], offs[1]))
+
+
 # Converting formats are read in chunks this size: the raw chunk is still in the CPU cache when it is
 # widened to float32, so the stored bytes cross memory once and only the float32 result is allocated.
 _CHUNK_BYTES = 1 << 22
@@ -109,14 +139,13 @@ class SafetensorsFile(TensorFile):
     def _open(self) -> None:
         infos, self._offsets, self._meta = self._parse()
         self._set_tensors(infos)
-        # end of one tensor -> (offset, size) of the tensor stored right after it, for prefetching
-        self._next_offset = {
-            self._offsets[a.name] + a.nbytes: (self._offsets[b.name], b.nbytes)
-            for a, b in zip(infos, infos[1:], strict=False)
-        }
+        # end of one tensor -> (offset, size) of the tensor stored right after it, for prefetching;
+        # built on the first read (inspect reads none: a dict per tensor less for 850,000 tensors)
+        self._next_offset: dict[int, tuple[int, int]] | None = None
 
     def _parse(self) -> tuple[list[TensorInfo], dict[str, int], dict[str, str]]:
         path, limits = self.path, self.limits
+        self._file = str(path)  # one string shared by every TensorInfo of the file
         size = os.fstat(self._fd).st_size
         head = os.pread(self._fd, 8, 0)
         if len(head) < 8:
@@ -137,7 +166,8 @@ class SafetensorsFile(TensorFile):
         raw = os.pread(self._fd, n, 8)
         if len(raw) != n:
             raise CorruptFile("truncated safetensors header", path)
-        header = parse_json(raw, path, limits, what="safetensors header")
+        header = parse_json(raw, path, limits, what="safetensors header", compact=_compact_entry)
+        del raw
         if not isinstance(header, dict):
             raise CorruptFile("safetensors header is not a JSON object", path)
         data_start = 8 + n
@@ -153,36 +183,42 @@ class SafetensorsFile(TensorFile):
             )
         infos: list[TensorInfo] = []
         offsets: dict[str, int] = {}
-        spans: list[tuple[int, int, str]] = []
         for name, entry in header.items():
-            info, begin, end = self._entry(name, entry, data_size)
+            info, begin, _ = self._entry(name, entry, data_size)
             infos.append(info)
             offsets[name] = data_start + begin
-            spans.append((begin, end, name))
-        # Sorted by start, a tensor overlaps an earlier one iff it starts before the furthest end so far.
-        # Zero-sized tensors occupy no bytes and overlap nothing.
+        del header
+        infos.sort(key=lambda t: (offsets[t.name], t.name))  # file order
+        # In file order, a tensor overlaps an earlier one iff it starts before the furthest end so far.
+        # Zero-sized tensors occupy no bytes and overlap nothing. (No list of spans: issue 16.)
         last_end, last_name = 0, ""
-        for begin, end, name in sorted(s for s in spans if s[1] > s[0]):
+        for t in infos:
+            if not t.nbytes:
+                continue
+            begin = offsets[t.name] - data_start
+            end = begin + t.nbytes
             if begin < last_end:
                 raise CorruptFile(
-                    f"tensors {last_name!r} and {name!r} overlap (bytes "
+                    f"tensors {last_name!r} and {t.name!r} overlap (bytes "
                     f"{begin}..{min(end, last_end)} of the data)",
                     path,
                 )
             if end > last_end:
-                last_end, last_name = end, name
-        infos.sort(key=lambda t: (offsets[t.name], t.name))  # file order
+                last_end, last_name = end, t.name
         return infos, offsets, meta
 
     def _entry(self, name: str, entry: Any, data_size: int) -> tuple[TensorInfo, int, int]:
         path, limits = self.path, self.limits
-        if not isinstance(entry, dict) or set(entry) != _ENTRY_KEYS:
+        if isinstance(entry, _Entry):
+            dtype, shape, offs = entry[0], entry[1], [entry[2], entry[3]]
+        elif not isinstance(entry, dict) or set(entry) != _ENTRY_KEYS:
             raise CorruptFile(f"tensor {name!r}: entry must have exactly dtype, shape, data_offsets", path)
-        dtype, shape, offs = entry["dtype"], entry["shape"], entry["data_offsets"]
+        else:
+            dtype, shape, offs = entry["dtype"], entry["shape"], entry["data_offsets"]
         if dtype not in DTYPES:
             raise CorruptFile(f"tensor {name!r}: unknown dtype {str(dtype)[:32]!r}", path)
         if (
-            not isinstance(shape, list)
+            not isinstance(shape, (list, tuple))
             or len(shape) > limits.max_tensor_dims
             or not all(type(d) is int and d >= 0 for d in shape)
         ):
@@ -215,7 +251,8 @@ class SafetensorsFile(TensorFile):
             )
         if end - begin != nbytes:
             raise CorruptFile(
-                f"tensor {name!r}: {dtype}{shape} needs {nbytes} bytes but data_offsets span {end - begin}",
+                f"tensor {name!r}: {dtype}{list(shape)} needs {nbytes} bytes but data_offsets span "
+                f"{end - begin}",
                 path,
             )
         if end > data_size:
@@ -224,7 +261,7 @@ class SafetensorsFile(TensorFile):
                 f"{data_size} (truncated?)",
                 path,
             )
-        return TensorInfo(name, tuple(shape), dtype, nbytes, str(path)), begin, end
+        return TensorInfo(name, tuple(shape), _DTYPE_NAMES[dtype], nbytes, self._file), begin, end
 
     def info(self, name: str) -> TensorInfo:
         return self._by_name[name]
@@ -255,6 +292,12 @@ class SafetensorsFile(TensorFile):
     def _prefetch_after(self, end: int) -> None:
         """Ask the kernel to start reading the next tensor in file order while this one is converted:
         walking a cold file tensor by tensor then overlaps disk reads with conversion."""
+        if self._next_offset is None:
+            infos = self._infos
+            self._next_offset = {
+                self._offsets[a.name] + a.nbytes: (self._offsets[b.name], b.nbytes)
+                for a, b in zip(infos, infos[1:], strict=False)
+            }
         nxt = self._next_offset.get(end)
         if nxt is not None and hasattr(os, "posix_fadvise"):
             os.posix_fadvise(self._fd, nxt[0], nxt[1], os.POSIX_FADV_WILLNEED)

@@ -337,6 +337,7 @@ class TorchFile(TensorFile):
             raise LimitExceeded(f"{len(tensors)} tensors, more than {self.limits.max_tensors}", self.path)
         self._tensors = tensors
         infos = []
+        file = str(self.path)  # one string shared by every TensorInfo of the file
         for name, t in tensors.items():
             if len(t.shape) > self.limits.max_tensor_dims:
                 raise LimitExceeded(f"tensor {name!r} has {len(t.shape)} dimensions", self.path)
@@ -351,7 +352,7 @@ class TorchFile(TensorFile):
                     f"{self.limits.max_tensor_bytes} (TAOKE_MAX_TENSOR_BYTES)",
                     self.path,
                 )
-            infos.append(TensorInfo(name, t.shape, t.storage.stype.dtype, nbytes, str(self.path)))
+            infos.append(TensorInfo(name, t.shape, t.storage.stype.dtype, nbytes, file))
         self._set_tensors(infos)
 
     # -- zip format ------------------------------------------------------------------------------

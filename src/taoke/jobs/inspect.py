@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -27,8 +28,9 @@ from taoke.analyzers.architecture import block_pattern
 from taoke.analyzers.license import identify_text
 from taoke.errors import TaokeError
 from taoke.evidence import Evidence
+from taoke.formats import TensorInfo
 from taoke.limits import Limits
-from taoke.model import Model, load
+from taoke.model import Model, Role, load
 from taoke.release import Release
 from taoke.release.bounded import read_text
 from taoke.tokenizers import load_tokenizer
@@ -52,7 +54,7 @@ class InspectResult:
     dtypes: dict[str, int]
     family: dict[str, Any]
     hparams: dict[str, Any]
-    tensors: list[dict[str, Any]]  # every stored tensor with its role
+    tensors: Sequence[dict[str, Any]]  # every stored tensor with its role (TensorRows: made on demand)
     tensor_groups: list[dict[str, Any]]  # the same, grouped per block pattern
     tokenizer: dict[str, Any]
     licence: list[dict[str, Any]]
@@ -320,26 +322,59 @@ def _side_format(model: Model, path: Path) -> str:
     return path.suffix.lstrip(".") or "file"
 
 
-def _tensor_table(model: Model) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    rows: list[dict[str, Any]] = []
+class TensorRows(Sequence[dict[str, Any]]):
+    """Every stored tensor with its role, one row dict made on demand from the model's own records.
+
+    WHY not a list of dicts: a legal file may hold 850,000 tensors; a dict, a shape list and a row's
+    strings per tensor were ~700 MB under ``taoke inspect``, and the JSON renderer copied them again
+    (3.4 GB peak, issue 16). The records (``TensorInfo``, ``Role``) are kept anyway; a row is built
+    when it is read, and the JSON output streams the rows (``taoke.render.common.JsonChunks``).
+    """
+
+    __slots__ = ("_files", "_infos", "_roles")
+
+    def __init__(self, infos: list[TensorInfo], roles: dict[str, Role], files: dict[str, str]) -> None:
+        self._infos = infos
+        self._roles = roles
+        self._files = files  # TensorInfo.file -> the path relative to the release
+
+    def __len__(self) -> int:
+        return len(self._infos)
+
+    def _row(self, info: TensorInfo) -> dict[str, Any]:
+        row = {
+            "name": info.name,
+            "dtype": info.dtype,
+            "shape": list(info.shape),
+            "numel": info.numel,
+            "file": self._files[info.file],
+        }
+        role = self._roles.get(info.name)
+        if role is not None:
+            row.update(role.to_dict())
+        return row
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self._row(info) for info in self._infos[i]]
+        return self._row(self._infos[i])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (self._row(info) for info in self._infos)
+
+
+def _tensor_table(model: Model) -> tuple[TensorRows, list[dict[str, Any]]]:
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     order: Counter[tuple[Any, ...]] = Counter()
     relative: dict[str, str] = {}  # one path resolution per file, not per tensor
     for name, info in model.tensor_infos.items():
         role = model.roles.get(name)
-        rel = relative.get(info.file)
-        if rel is None:
-            rel = relative[info.file] = model.release.relative(Path(info.file))
-        row = {
-            "name": name,
-            "dtype": info.dtype,
-            "shape": list(info.shape),
-            "numel": info.numel,
-            "file": rel,
-        }
-        if role is not None:
-            row.update(role.to_dict())
-        rows.append(row)
+        if info.file not in relative:
+            relative[info.file] = model.release.relative(Path(info.file))
         block = role.block if role is not None else None
         stored_pat = block_pattern(name, block)
         canon_pat = block_pattern(role.canonical, block) if role is not None else None
@@ -359,6 +394,7 @@ def _tensor_table(model: Model) -> tuple[list[dict[str, Any]], list[dict[str, An
             }
             order[key] = len(groups)
         groups[key]["count"] += 1
+    rows = TensorRows(list(model.tensor_infos.values()), model.roles, relative)
     return rows, [groups[k] for k in sorted(groups, key=lambda k: order[k])]
 
 

@@ -9,7 +9,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -29,8 +29,22 @@ class Format(str, enum.Enum):
     HTML = "html"
 
 
-Rendered = str | RenderableType | Sequence[RenderableType]
-"""What a renderer returns: finished text (JSON, HTML or plain text), or rich renderables to draw."""
+class _LazyList(list):  # json's encoder takes list subclasses as arrays, any other sequence not
+    """A sequence whose items are made on demand, seen by ``json`` as a list: it converts and encodes
+    them one at a time instead of holding them all (850,000 tensor rows: issue 16)."""
+
+    def __init__(self, items: Sequence[Any]) -> None:
+        super().__init__()
+        self._items = items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Any:
+        return (to_jsonable(v) for v in self._items)
+
+    def __getitem__(self, i: Any) -> Any:
+        return to_jsonable(self._items[i])
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -41,6 +55,8 @@ def to_jsonable(obj: Any) -> Any:
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set)):
         return [to_jsonable(v) for v in obj]
+    if isinstance(obj, Sequence) and not isinstance(obj, (str, bytes, bytearray)):
+        return _LazyList(obj)  # rows made on demand (inspect's TensorRows): converted as encoded
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, (str, int, bool)) or obj is None:
@@ -97,6 +113,53 @@ def json_report(command: str, body: Any, verdict: str | None) -> str:
     }
     out.update({k: v for k, v in data.items() if k not in ENVELOPE})
     return json.dumps(out, indent=2, ensure_ascii=False)
+
+
+class JsonChunks:
+    """A command's JSON (the same text as :func:`json_report`) as chunks to write one after another.
+
+    WHY: ``json.dumps`` keeps every piece of the encoding in a list and joins them; for 850,000 tensor
+    rows that was gigabytes (issue 16). Iterating encodes as it goes, a few hundred KB at a time, and
+    rows made on demand (:class:`_LazyList`) are converted one by one. ``str()`` gives the whole text.
+    """
+
+    CHUNK = 1 << 18  # characters joined before a chunk is handed on
+
+    def __init__(self, command: str, body: Any, verdict: str | None) -> None:
+        self.command, self.body, self.verdict = command, body, verdict
+
+    def __iter__(self) -> Iterator[str]:
+        from taoke._version import __version__
+
+        data = to_jsonable(self.body)
+        if not isinstance(data, dict):
+            data = {"result": data}
+        out: dict[str, Any] = {
+            "taoke_version": __version__,
+            "schema": schema_id(self.command),
+            "command": self.command,
+            "verdict": data.get("verdict", self.verdict),
+        }
+        out.update({k: v for k, v in data.items() if k not in ENVELOPE})
+        buf: list[str] = []
+        size = 0
+        for piece in json.JSONEncoder(indent=2, ensure_ascii=False).iterencode(out):
+            buf.append(piece)
+            size += len(piece)
+            if size >= self.CHUNK:
+                yield "".join(buf)
+                buf.clear()
+                size = 0
+        if buf:
+            yield "".join(buf)
+
+    def __str__(self) -> str:
+        return "".join(self)
+
+
+Rendered = str | RenderableType | Sequence[RenderableType] | JsonChunks
+"""What a renderer returns: finished text (JSON, HTML or plain text), JSON to stream, or rich
+renderables to draw."""
 
 
 def fmt_p(p: float | None) -> str:

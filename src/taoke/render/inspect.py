@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from taoke.model import HParams
-from taoke.render.common import fmt_count, json_report
+from taoke.render.common import JsonChunks, fmt_count, json_report
 from taoke.render.svg import clean
 
 _SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
@@ -227,10 +227,11 @@ def metadata_renderables(m: dict[str, Any]) -> list[Any]:
     return out
 
 
-def render_inspect(result: Any, fmt: str = "text") -> str | list[Any]:
-    """An InspectResult as JSON text, or the rich renderables to draw (text, html)."""
+def render_inspect(result: Any, fmt: str = "text") -> JsonChunks | list[Any]:
+    """An InspectResult as JSON (streamed: every tensor's row, made on demand), or the rich renderables
+    to draw (text, html). ``str()`` of the JSON chunks is the whole text."""
     if fmt == "json":
-        return json_report("inspect", result, str((result.family or {}).get("family") or "unknown"))
+        return JsonChunks("inspect", result, str((result.family or {}).get("family") or "unknown"))
     return inspect_renderables(result)
 
 
