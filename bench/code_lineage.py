@@ -182,8 +182,11 @@ def worst_errors(
                     "reason": "missed: best score under the threshold" if top else "missed: no candidate",
                 }
             )
-    errs.sort(key=lambda e: -e["score"] if e["reported"] else e["score"] - 1)
-    return errs[:n]
+    wrong = sorted((e for e in errs if e["reported"]), key=lambda e: -e["score"])
+    missed = sorted((e for e in errs if not e["reported"]), key=lambda e: e["score"])
+    # the most confident wrong answers and the worst misses, half each when both exist
+    k = min(len(wrong), max(n // 2, n - len(missed)))
+    return wrong[:k] + missed[: n - k]
 
 
 def old_release(old: Path, index_now: code.CodeIndex, limit: int) -> dict[str, Any] | None:
@@ -284,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     res["worst_test_errors"] = worst_errors(cands, test, gt, thr)
     if args.dump:  # every file's ranked candidates, to study a rule on FIT without re-running
         Path(args.dump).write_text(
-            json.dumps({"fit": fit, "test": test, "gt": {a: sorted(b) for a, b in gt.items()}, "cands": cands}),
+            json.dumps(
+                {"fit": fit, "test": test, "gt": {a: sorted(b) for a, b in gt.items()}, "cands": cands}
+            ),
             encoding="utf-8",
         )
 

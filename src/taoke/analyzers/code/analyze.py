@@ -130,7 +130,7 @@ def analyze_text(
         if i < 5 or m.origin_share > 0:
             ref = index.files[index.file_id(m.reference)]
             m.blocks = block_cover(ref, index, rows)[:12]
-            m.parent = is_parent(m)
+            m.parent = is_parent(m, best=i == 0)
     result.matches = [m for m, _ in ranked if m.shared >= MIN_SHARED or m.parent][:10]
     if ranked and ranked[0][0].parent:
         best, rows = ranked[0]
