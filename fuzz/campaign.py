@@ -9,6 +9,12 @@ malicious release through the real CLI under a 1 GB address-space limit. Prints 
 unique crashes and peak RSS; writes everything to ``bench/results/fuzz.json`` and rewrites the figures
 block of ``SECURITY.md`` (between its ``fuzz-figures`` markers) from that JSON, so the document always
 shows what the last campaign measured. ``--report-only`` re-renders SECURITY.md from the JSON.
+
+``--top-up`` brings a target that stopped short of its goal (``--max-seconds`` ran out on a shared
+machine) up to ``--binary-runs``: it runs only the missing executions, with another seed (so the
+mutants are not a replay of the first run), and merges the counts into the target's row. The row keeps
+each run under ``"runs"`` and the table says how many runs made the count; refusal kinds cannot be
+merged (the first run's kinds are not stored), so the row shows the larger of the runs' counts.
 """
 
 from __future__ import annotations
@@ -133,6 +139,64 @@ def measure_corpus(root: Path) -> list[dict]:
     return rows
 
 
+def merge_runs(old: dict, new: dict) -> dict:
+    """One target row from two runs: counts summed, the rate over the summed time, crashes joined."""
+    parts = old.get("runs") or [{k: v for k, v in old.items() if k not in ("runs", "target")}]
+    parts = [*parts, {k: v for k, v in new.items() if k not in ("runs", "target")}]
+    seconds = sum(p["seconds"] for p in parts)
+    execs = sum(p["executions"] for p in parts)
+    crashes = [c for p in parts for c in p.get("crashes", [])]
+    return {
+        "target": old["target"],
+        "executions": execs,
+        "parsed": sum(p["parsed"] for p in parts),
+        "refused": sum(p["refused"] for p in parts),
+        "seconds": round(seconds, 1),
+        "exec_per_s": round(execs / seconds, 1) if seconds else 0.0,
+        "corpus": max(p["corpus"] for p in parts),
+        "refusal_kinds": max(p["refusal_kinds"] for p in parts),
+        "unique_crashes": len({c["signature"] for c in crashes}),
+        "crash_executions": sum(p.get("crash_executions", 0) for p in parts),
+        "crashes": crashes,
+        "peak_rss_mb": max(p["peak_rss_mb"] for p in parts),
+        "runs": parts,
+    }
+
+
+def _first_seed(data: dict) -> int:
+    """The ``--seed`` the campaign in ``data`` ran with (argparse's default when it was not given)."""
+    words = data.get("args", "").split()
+    return int(words[words.index("--seed") + 1]) if "--seed" in words[:-1] else 2026
+
+
+def top_up(
+    data: dict, names: list[str], goal: int, seed: int, max_seconds: float, nice: int, jobs: int
+) -> None:
+    """Run the executions each target in ``names`` lacks to reach ``goal`` and merge them into ``data``."""
+    rows = {r["target"]: r for r in data["targets"]}
+    todo = {n: goal - rows[n].get("executions", 0) for n in names if n in rows and "error" not in rows[n]}
+    todo = {n: k for n, k in todo.items() if k > 0}
+    if not todo:
+        print("nothing to top up", flush=True)
+        return
+    # a seed no earlier run of the target used
+    seeds = {n: seed + 1 + len(rows[n].get("runs") or [rows[n]]) for n in todo}
+    with ThreadPoolExecutor(jobs) as pool:
+        futures = {n: pool.submit(run_target, n, k, seeds[n], max_seconds, nice) for n, k in todo.items()}
+        for n, f in futures.items():
+            out = f.result()
+            if "error" in out or not out.get("executions"):
+                print(f"{n}: top-up failed: {out.get('error', 'no executions')}", flush=True)
+                continue
+            out["seed"] = seeds[n]
+            out["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            if "runs" not in rows[n]:  # the first run: the campaign's seed and date
+                rows[n]["seed"] = _first_seed(data)
+                rows[n]["date"] = data["date"]
+            merged = merge_runs(rows[n], out)
+            data["targets"] = [merged if r["target"] == n else r for r in data["targets"]]
+
+
 def render(data: dict) -> str:
     """The SECURITY.md figures block, from the campaign JSON."""
     lines = [
@@ -144,7 +208,8 @@ def render(data: dict) -> str:
             f"; lying-file and corpus rows re-measured {data['measured']} with `--measure-only`."
             if data.get("measured")
             else "."
-        ),
+        )
+        + (f" Topped up {data['topped_up']}." if data.get("topped_up") else ""),
         "",
     ]
     lines += [
@@ -160,8 +225,9 @@ def render(data: dict) -> str:
         if "error" in r:
             lines.append(f"| {r['target']} | {what} | error: {r['error']} | | | | | |")
             continue
+        runs = f" ({len(r['runs'])} runs)" if len(r.get("runs", [])) > 1 else ""
         lines.append(
-            f"| {r['target']} | {what} | {r['executions']:,} | {r['exec_per_s']:,.0f} | "
+            f"| {r['target']} | {what} | {r['executions']:,}{runs} | {r['exec_per_s']:,.0f} | "
             f"{r['parsed']:,} | {r['refused']:,} ({r['refusal_kinds']}) | {r['unique_crashes']} | "
             f"{r['peak_rss_mb']:.0f} |"
         )
@@ -171,6 +237,18 @@ def render(data: dict) -> str:
         "peak RSS is the whole fuzzing process (interpreter, numpy, seeds, corpus).",
         "",
     ]
+    for r in data["targets"]:
+        if len(r.get("runs", [])) > 1:
+            parts = ", ".join(
+                f"{p['executions']:,} (seed {p.get('seed', '?')}{', ' + p['date'] if p.get('date') else ''})"
+                for p in r["runs"]
+            )
+            lines.append(
+                f"- {r['target']}: executions in {len(r['runs'])} runs (`--top-up`), {parts}; "
+                "each run starts from the seeds, refusal kinds are the larger run's count."
+            )
+    if any(len(r.get("runs", [])) > 1 for r in data["targets"]):
+        lines.append("")
     lines += ["### Crashes found and fixed", "", "| target | crash | input | fix |", "|---|---|---|---|"]
     for c in data["fixed"]:
         lines.append(f"| {c['file'].split('/')[0]} | {c['signature']} | {c['input']} | {c['fix']} |")
@@ -267,6 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--targets", nargs="*", default=None)
     ap.add_argument("--report-only", action="store_true", help="re-render SECURITY.md from the JSON")
     ap.add_argument(
+        "--top-up",
+        action="store_true",
+        help="run only the executions binary targets lack to reach --binary-runs, merge into the JSON",
+    )
+    ap.add_argument(
         "--measure-only",
         action="store_true",
         help="re-run the lying-file and corpus measurements, keep the fuzzing figures",
@@ -276,6 +359,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.report_only:
         update_security(json.loads(RESULTS.read_text(encoding="utf-8")))
         return 0
+    if args.top_up:
+        data = json.loads(RESULTS.read_text(encoding="utf-8"))
+        from fuzz.seeds import load_seeds
+
+        names = args.targets or [n for n in TARGETS if TARGETS[n].binary_parser]
+        for n in names:
+            load_seeds(n)
+        top_up(data, names, args.binary_runs, args.seed, args.max_seconds, args.nice, args.jobs)
+        data["fixed"] = _fixed()
+        data["topped_up"] = (
+            datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            + f", load average {os.getloadavg()[0]:.1f} at the end"
+            + f" (`python fuzz/campaign.py {' '.join(argv if argv is not None else sys.argv[1:])}`)"
+        )
+        RESULTS.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        update_security(data)
+        return 1 if any(r.get("unique_crashes") for r in data["targets"]) else 0
     if args.measure_only:
         data = json.loads(RESULTS.read_text(encoding="utf-8"))
         with tempfile.TemporaryDirectory(prefix="taoke-campaign-") as tmp:

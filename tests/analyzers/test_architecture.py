@@ -255,3 +255,34 @@ def test_absurd_layer_count_in_config_is_bounded(tmp_path):
     assert mism["declared"] == 4096 and mism["actual"] == 2
     missing = {d["name"]: d["count"] for d in r.missing}
     assert missing["model.layers.*.self_attn.q_proj.weight"] == 4096 - 2
+
+
+def test_many_extra_patterns_are_one_finding_past_the_cap(tmp_path):
+    """600 distinct unmapped names beside a llama: every pattern is listed in ``extra`` (JSON), the
+    first EXTRA_FINDINGS are findings of their own and the rest one finding with their counts (issue 16:
+    100,000 findings cost more to render than the analysis); the text role table shows ROLE_ROWS groups
+    and says how many it left out."""
+    from taoke.analyzers.architecture import EXTRA_FINDINGS
+    from taoke.jobs.inspect import inspect
+    from taoke.render.inspect import ROLE_ROWS, inspect_renderables
+
+    state, config = tiny_llama_state()
+    n = 600
+    for i in range(n):
+        state[f"model.layers.{i}.extra.w{i}"] = np.zeros(1, np.float32)
+    folder = write_release(tmp_path / "many", state, config)
+    with load(folder) as m:
+        r = analyze(m)
+    assert r.family["label"] == "llama family"
+    assert len(r.extra) == n and sum(d["count"] for d in r.extra) == n
+    single = [e for e in r.evidence if e.kind == "extra-tensor"]
+    rest = [e for e in r.evidence if e.kind == "extra-tensors"]
+    assert len(single) == EXTRA_FINDINGS and len(rest) == 1
+    assert rest[0].detail == {"patterns": n - EXTRA_FINDINGS, "count": n - EXTRA_FINDINGS}
+    assert rest[0].message.startswith(f"{n - EXTRA_FINDINGS} more tensor name patterns")
+    result = inspect(folder)
+    assert len(result.tensor_groups) > ROLE_ROWS  # the llama roles' groups plus one per extra name
+    roles = next(t for t in inspect_renderables(result) if "tensor roles" in str(getattr(t, "title", "")))
+    assert roles.row_count == ROLE_ROWS
+    hidden = len(result.tensor_groups) - ROLE_ROWS
+    assert roles.caption.startswith(f"... and {hidden} more groups")

@@ -121,3 +121,37 @@ def test_catalogue_templates_keep_their_fields() -> None:
             if sorted(re.findall(r"\{(\w+)\}", en)) != sorted(re.findall(r"\{(\w+)\}", zh)):
                 bad.append(en)
     assert not bad, bad[:5]
+
+
+#: Words a Chinese compare reason may keep in Latin letters: symbols of the statistics (p, r, alpha,
+#: d, R^2, t(dof, scale)), the names of published methods (Bonferroni, Besag-Clifford, Fisher-z,
+#: max-T), a config key (d_model) and the CLI option a reason points to (--parent).
+LATIN_KEPT = {
+    "p", "r", "alpha", "d", "R", "t", "dof", "scale", "n", "Bonferroni", "Besag-Clifford", "Fisher-z",
+    "max-T", "d_model", "parent", "data", "taoke", "weights_null.json",
+}  # fmt: skip
+
+
+def test_compare_reasons_in_chinese_keep_no_english_word() -> None:
+    """Issue 20: "FFN" was left in English in the expert reason; every zh template of the weight
+    verdict's messages may keep only symbols, method names and option names."""
+    raw = json.loads(resources.files("taoke").joinpath("data", "i18n", "zh.json").read_text(encoding="utf-8"))
+    left = {}
+    for en, zh in raw["messages"]["weights"].items():
+        words = set(re.findall(r"[A-Za-z][A-Za-z0-9_.\-]*", re.sub(r"\{\w+\}", "", zh))) - LATIN_KEPT
+        if words:
+            left[en] = sorted(words)
+    assert not left, left
+
+
+def test_a_width_cut_of_both_widths_reads_in_chinese() -> None:
+    """The width cut read from the shapes names two widths ("hidden size 576->512, FFN 1536->1024"):
+    nested below the pruned reason, the second was quoted in English (issue 20)."""
+    en = (
+        "pruned: width cut read from the tensor shapes (hidden size 576->512, FFN 1536->1024); no layer "
+        "maps one to one (the layer similarities are not significant alone)"
+    )
+    pieces = i18n.message(None, en, None, "zh")
+    text = i18n.text(pieces)
+    assert "FFN" not in text and "前馈网络 1536->1024" in text and "隐藏维度 576->512" in text
+    assert all(p.translated for p in pieces)

@@ -100,12 +100,61 @@ def test_retrained_experts_behind_copied_attention_need_the_attention_verdict():
         assert expert_lineage(a, b, attention_derived=False).relationship is None
 
 
+def test_retrained_experts_behind_copied_attention_converge_but_carry_nothing():
+    """Experts trained anew behind moe-att's frozen attention match base-moe's significantly in some blocks
+    (they learn in the same residual basis) but keep none of its neurons: "convergent", not carried, so
+    the reason says retrained, never "copied and re-ordered"."""
+    with _model("base-moe") as a, _model("moe-att") as b:
+        res = expert_lineage(a, b, attention_derived=True)
+    assert not res.carried and not res.reordered, res.to_dict()
+    assert res.reasons == ["attention copied, experts retrained (no expert carries REFERENCE's)"]
+    assert any(m.neurons == "convergent" for m in res.matches)
+    assert all(m.kept < 0.5 for m in res.matches if m.neurons == "convergent")
+
+
+def _residual(ref: str, sus: str):
+    from taoke.weights import fingerprint
+    from taoke.weights.alignment import residual_map
+
+    return residual_map(fingerprint(str(zoo.materialize(ref))), fingerprint(str(zoo.materialize(sus))))
+
+
+def test_rotated_moe_copy_is_matched_through_the_residual_map():
+    """moe-perm with its residual stream rotated (norms folded; router and experts rotated too): the raw
+    probes miss it (the answer would read "experts retrained"), the map found from shared anchors
+    recovers every expert in its new order."""
+    rot = _residual("base-moe", "moe-perm-rot")
+    assert rot is not None and rot.shape == (64, 64) and np.allclose(rot @ rot.T, np.eye(64), atol=1e-6)
+    order = train_log()["moe-perm"]["expert_order"]
+    with _model("base-moe") as a, _model("moe-perm-rot") as b:
+        raw = expert_lineage(a, b, attention_derived=True)
+        res = expert_lineage(a, b, attention_derived=True, residual=rot)
+    assert not raw.carried
+    assert res.relationship == "expert-lineage" and res.reordered and res.residual_mapped
+    assert res.carried == {i: [0, 1, 2, 3] for i in range(4)}
+    for m in res.matches:
+        assert m.reference == order[str(m.layer)][m.suspect] and m.kept > 0.9
+
+
+def test_rotated_upcycled_moe_names_the_dense_parent():
+    with _model("base-a") as a, _model("moe-up-a-rot") as b:
+        res = expert_lineage(a, b, residual=_residual("base-a", "moe-up-a-rot"))
+    truth = {int(k): v for k, v in train_log()["moe-up-a"]["experts_from_parent"].items()}
+    assert res.relationship == "upcycled" and res.carried == truth
+
+
+def test_no_residual_map_between_independent_moes():
+    assert _residual("base-moe2", "moe-perm-rot") is None
+    assert _residual("base-moe", "moe-perm") is None  # identity: nothing to undo
+
+
 @pytest.mark.parametrize(
     ("ref", "sus", "label"),
     [
         ("base-a", "moe-up-a", "upcycled"),
         ("base-moe", "moe-att", "expert-lineage"),
         ("base-moe", "base-moe2", "independent-same-architecture"),
+        ("base-moe", "moe-perm-rot", "expert-lineage"),
     ],
 )
 def test_compare_job_gives_the_expert_verdict(ref, sus, label):
@@ -114,6 +163,8 @@ def test_compare_job_gives_the_expert_verdict(ref, sus, label):
     res = compare(str(zoo.materialize(ref)), str(zoo.materialize(sus)))
     assert res.relationship == label, res.reasons
     assert "experts" in res.transformations and any(e.kind == "expert-lineage" for e in res.evidence)
+    if sus.endswith("-rot"):
+        assert res.transformations["experts"]["residual_mapped"] and res.transformations["experts"]["carried"]
 
 
 def test_inspect_prints_the_experts_line():
@@ -218,7 +269,9 @@ def test_eval_expert_table_scores_every_moe_pair_per_split():
     for r in expert_renderables(ex):
         console.print(r)
     text = console.export_text()
-    assert "mixture-of-experts pairs" in text and "test: 6/6" in text and "fit: 4/4" in text
+    n_test = sum(r["split"] == "test" for r in ex["rows"])
+    assert "mixture-of-experts pairs" in text and f"test: {n_test}/{n_test}" in text and "fit: 4/4" in text
+    assert n_test == 9  # the six of issue 15.4 and the three rotated pairs
 
 
 def test_deepseek_layout_first_block_dense_shared_experts(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from taoke.weights import experts, mergefind, verdict
+from taoke.weights import ancestry, experts, mergefind, verdict
 from taoke.weights.thresholds import THRESHOLDS, Provenance
 from taoke.zoo.thresholds import measure
 
@@ -17,7 +17,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "compare.md"
 
 def test_every_verdict_and_mergefind_constant_is_listed():
     listed = {t.name for t in THRESHOLDS} | {"DEFAULT_ALPHA"}  # alpha is the user's, not a fitted cut
-    for module in (verdict, mergefind, experts):
+    for module in (verdict, mergefind, experts, ancestry):
         consts = {
             n
             for n in vars(module)
@@ -62,3 +62,16 @@ def test_function_equal_cannot_tell_a_sub_step_fine_tune(measured):
     function to 0.9996; the exact requantization check (issue 15.2) decides those pairs first."""
     fit = measured["FUNCTION_EQUAL"]["measurement"]["splits"]["fit"]
     assert set(fit["wrong"]) == {"a-gguf-q4_1__a-q41-ft", "a-q41-hf__a-q41-ft"}
+
+
+def test_between_margin_keeps_every_parent_pair_and_reports_its_sibling_misses(measured):
+    """Issue 20, two fine-tunes of one base: fitted on base A's children (fit), reported on the
+    families' second fine-tunes (test). Every parent/child pair stays below the margin on both splits
+    (a wrong "shares-ancestor" there would hide a real derivation); the siblings it misses are listed."""
+    t = measured["BETWEEN_MARGIN"]
+    assert t["provenance"] == Provenance.FITTED
+    fit, test = t["measurement"]["splits"]["fit"], t["measurement"]["splits"]["test"]
+    assert set(fit["wrong"]) == {"a-ft-man__a-lora-man", "a-ft-man__a-cpt-man"}
+    assert fit["negative_edge"]["value"] < ancestry.BETWEEN_MARGIN
+    assert test["wrong"] == ["bert-ft-man__bert-ft-doc"]
+    assert test["pairs"] >= 15 and test["correct_side"] == test["pairs"] - 1

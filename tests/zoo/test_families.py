@@ -34,7 +34,9 @@ def test_family_pairs_cover_every_family_and_are_test_split():
     for fam in TF.FAMILIES:
         mine = [p for p in FAMILY_PAIRS if p["details"]["family"] == fam]
         extra = 2 if fam == "gemma" else 0  # its GGUF export against the base and the twin
-        assert len(mine) == 6 + extra and sum(p["derived"] for p in mine) == 3 + extra // 2, fam
+        # + 2 (issue 20): the second fine-tune against the base and against its sibling
+        assert len(mine) == 8 + extra and sum(p["derived"] for p in mine) == 5 + extra // 2, fam
+        assert sum(p["relationship"] == Relationship.SHARES_ANCESTOR for p in mine) == 1, fam
     assert all(p["details"]["split"] == "test" for p in FAMILY_PAIRS)
     assert any(p["relationship"] == Relationship.UNTESTABLE for p in FAMILY_PAIRS)
 
@@ -146,9 +148,12 @@ def test_tied_null_refits_from_the_committed_twins():
 
 @pytest.fixture(scope="module")
 def family_rows():
+    from taoke.zoo.evaluation import relative_pool
+
+    relatives, memo = [zoo_fp(m) for m in relative_pool(None)], {}
     rows = []
     for p in FAMILY_PAIRS:
-        res = compare(zoo_fp(p["reference"]), zoo_fp(p["suspect"]))
+        res = compare(zoo_fp(p["reference"]), zoo_fp(p["suspect"]), relatives=relatives, memo=memo)
         rows.append(
             {
                 "id": f"{p['reference']}__{p['suspect']}",
@@ -162,17 +167,24 @@ def family_rows():
     return rows
 
 
+#: The test split's reported miss (issue 20, nothing retuned on it): the two BERT fine-tunes (masked
+#: LM) are closer to each other (0.931) than either is to the base (0.895), so no relative sits between
+#: them and the pair reads fine-tuned.
+FAMILY_MISSES = {"bert-ft-man__bert-ft-doc": (Relationship.SHARES_ANCESTOR, "fine-tuned")}
+
+
 def test_every_family_pair_is_right(family_rows):
-    wrong = [
-        (r["id"], r["truth"], str(r["relationship"])) for r in family_rows if r["relationship"] != r["truth"]
-    ]
-    assert not wrong, wrong
+    wrong = {
+        r["id"]: (r["truth"], str(r["relationship"])) for r in family_rows if r["relationship"] != r["truth"]
+    }
+    assert wrong == FAMILY_MISSES, wrong
     table = family_table(family_rows)
-    assert table["split"] == "test" and table["pairs"] == len(FAMILY_PAIRS) == table["correct"]
+    assert table["split"] == "test" and table["pairs"] == len(FAMILY_PAIRS) == table["correct"] + len(wrong)
     assert [r["family"] for r in table["rows"]] == [*TF.FAMILIES, "cross"]
     assert all(r["derived"][0] == r["derived"][1] for r in table["rows"])
     md = families_markdown({"families": table})
-    assert "| gemma | 8 | 8 | 4/4 | 4/4 |" in md and "| cross | 6 | 6 | 0/0 | 6/6 |" in md
+    assert "| gemma | 10 | 10 | 6/6 | 4/4 |" in md and "| cross | 6 | 6 | 0/0 | 6/6 |" in md
+    assert "| bert | 8 | 7 | 5/5 | 3/3 |" in md
 
 
 def test_family_table_counts_a_wrong_pair(family_rows):
@@ -180,7 +192,7 @@ def test_family_table_counts_a_wrong_pair(family_rows):
     rows[0]["relationship"], rows[0]["derived"] = Relationship.INDEPENDENT, False
     table = family_table(rows)
     first = next(r for r in table["rows"] if r["family"] == rows[0]["family"])
-    assert table["correct"] == table["pairs"] - 1 and first["wrong"] == [rows[0]["id"]]
+    assert table["correct"] == table["pairs"] - 1 - len(FAMILY_MISSES) and first["wrong"] == [rows[0]["id"]]
     assert first["derived"][0] == first["derived"][1] - 1
 
 

@@ -22,3 +22,27 @@ def test_sweep_reports_the_smallest_detected_share():
         assert not all(r["detected"] for r in rows if r["share"] == max(below))
     # a 2 % merge is below what weights can show: reported as not detected, never as derived
     assert not any(r["detected"] for r in rows if r["share"] == 0.02)
+
+
+def test_the_merge_finders_detection_limit_is_stated_per_share():
+    """Issue 20: merges with a parent under MIN_SHARE are not reported; eval says so with the counts
+    found per share of A (the sweep is the finder's test split: the floor is never moved on it)."""
+    from taoke.render.compare import merge_limit_line
+    from taoke.weights.mergefind import MIN_SHARE
+
+    out = weak_merges(FingerprintCache(), packaged_nulls(), pool=_pool())
+    by = out["merges_found_by_share"]
+    assert sum(k for k, _ in by.values()) == out["merges_found"]
+    assert sum(n for _, n in by.values()) == len(out["rows"])
+    assert out["min_share"] == MIN_SHARE
+    # no merge is found where A's true share is far under the floor (2 % and 5 %)
+    assert by["0.02"][0] == 0 and by["0.05"][0] == 0
+    line = merge_limit_line(out)
+    assert f"MIN_SHARE {MIN_SHARE:g}" in line and all(f"{s} {k}/{n}" in line for s, (k, n) in by.items())
+
+
+def _pool():
+    from taoke.zoo.evaluation import merge_pool
+
+    cache = FingerprintCache()
+    return [cache.get(m) for m in merge_pool(None)]

@@ -72,6 +72,12 @@ class ArchitectureResult:
         }
 
 
+# extra name patterns reported one finding each; the rest are one finding (a release of 100,000
+# distinct unmapped names made 100,000 findings, and rendering them cost more than the analysis:
+# issue 16). ArchitectureResult.extra keeps every pattern.
+EXTRA_FINDINGS = 50
+
+
 def _ev(kind: str, message: str, severity: str = "info", **detail: Any) -> Evidence:
     return Evidence(
         ANALYZER, kind, message, severity, detail={k: v for k, v in detail.items() if v is not None}
@@ -373,8 +379,12 @@ def _unmapped(model: Model, result: ArchitectureResult) -> None:
             counts[pattern] += 1
             why[pattern] = f"role {role.tensor_type} is not in the {fam.name} layout"
     fname = fam.name if fam is not None else "any known family"
+    rest = rest_tensors = 0
     for pattern, count in sorted(counts.items()):
         result.extra.append({"name": pattern, "count": count, "why": why[pattern]})
+        if len(result.extra) > EXTRA_FINDINGS:
+            rest, rest_tensors = rest + 1, rest_tensors + count
+            continue
         result.evidence.append(
             _ev(
                 "extra-tensor",
@@ -382,6 +392,17 @@ def _unmapped(model: Model, result: ArchitectureResult) -> None:
                 "low",
                 name=pattern,
                 count=count,
+            )
+        )
+    if rest:
+        result.evidence.append(
+            _ev(
+                "extra-tensors",
+                f"{rest} more tensor name patterns ({rest_tensors} tensors) are not part of the canonical "
+                f"{fname} layout (all listed under architecture.extra in the JSON output)",
+                "low",
+                patterns=rest,
+                count=rest_tensors,
             )
         )
 

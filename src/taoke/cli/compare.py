@@ -49,6 +49,13 @@ def register(app: typer.Typer) -> None:
         parent: list[str] = typer.Option(
             [], "--parent", "-p", help="A candidate merge parent (repeat for each); shares are estimated."
         ),
+        relative: list[str] = typer.Option(
+            [],
+            "--relative",
+            "-r",
+            help="A model that may sit between the two, e.g. the base two fine-tunes came from (repeat "
+            "for each): a fine-tune read through it is shares-ancestor, not a parent.",
+        ),
         alpha: float = alpha_option(DEFAULT_ALPHA, "Significance level for 'derived'."),
         output: Path | None = output_option(),
         lang: Lang = lang_option(),
@@ -68,6 +75,7 @@ def register(app: typer.Typer) -> None:
                 reference,
                 suspect,
                 parents=parent or None,
+                relatives=relative or None,
                 alpha=alpha,
                 progress=progress,
                 cache=fingerprint_cache(no_cache),

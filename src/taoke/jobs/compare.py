@@ -23,6 +23,7 @@ from taoke.limits import Limits
 from taoke.progress import Progress, no_progress
 from taoke.release import Release
 from taoke.weights import DEFAULT_ALPHA, CompareResult, Fingerprint, Nulls
+from taoke.weights.alignment import residual_map
 from taoke.weights.cache import FingerprintCache
 from taoke.weights.experts import expert_stage
 
@@ -34,6 +35,7 @@ def compare(
     suspect: Any,
     *,
     parents: Sequence[Any] | None = None,
+    relatives: Sequence[Any] | None = None,
     alpha: float = DEFAULT_ALPHA,
     limits: Limits | None = None,
     nulls: Nulls | None = None,
@@ -43,7 +45,9 @@ def compare(
 ) -> CompareResult:
     """Did SUSPECT's weights come from REFERENCE? See :mod:`taoke.weights.compare` for the answer.
 
-    ``parents``: candidate parents of a merge (two or more sources); ``alpha``: the significance level
+    ``parents``: candidate parents of a merge (two or more sources); ``relatives``: models that may sit
+    between the two (the base two fine-tunes came from: a drift verdict through one is
+    ``shares-ancestor``, :mod:`taoke.weights.ancestry`); ``alpha``: the significance level
     for ``derived``; ``nulls``: the calibrated nulls (default: the packaged calibration). The result's
     ``timings`` hold the seconds spent fingerprinting each side and comparing (parents included).
     ``progress`` hears of each block fingerprinted (task ``fingerprint``, item: the model). ``cache``:
@@ -57,9 +61,12 @@ def compare(
     sus = _fingerprint(suspect, limits, seen, progress, cache, device)
     t2 = time.perf_counter()
     parent_fps = [_fingerprint(p, limits, seen, progress, cache, device) for p in parents or ()]
-    result = weights.compare(ref, sus, parents=parent_fps or None, alpha=alpha, nulls=nulls)
+    relative_fps = [_fingerprint(p, limits, seen, progress, cache, device) for p in relatives or ()]
+    result = weights.compare(
+        ref, sus, parents=parent_fps or None, alpha=alpha, nulls=nulls, relatives=relative_fps or None
+    )
     if result.relationship.tested:
-        expert_stage(reference, suspect, result, limits, alpha)
+        expert_stage(reference, suspect, result, limits, alpha, residual=residual_map(ref, sus))
     t3 = time.perf_counter()
     result.timings = {"fingerprint_reference": t1 - t0, "fingerprint_suspect": t2 - t1, "compare": t3 - t2}
     return result

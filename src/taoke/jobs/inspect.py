@@ -324,14 +324,18 @@ def _tensor_table(model: Model) -> tuple[list[dict[str, Any]], list[dict[str, An
     rows: list[dict[str, Any]] = []
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     order: Counter[tuple[Any, ...]] = Counter()
+    relative: dict[str, str] = {}  # one path resolution per file, not per tensor
     for name, info in model.tensor_infos.items():
         role = model.roles.get(name)
+        rel = relative.get(info.file)
+        if rel is None:
+            rel = relative[info.file] = model.release.relative(Path(info.file))
         row = {
             "name": name,
             "dtype": info.dtype,
             "shape": list(info.shape),
             "numel": info.numel,
-            "file": model.release.relative(Path(info.file)),
+            "file": rel,
         }
         if role is not None:
             row.update(role.to_dict())

@@ -237,6 +237,8 @@ def eval_renderables(report: dict[str, Any]) -> list[Any]:
             f"merge finder on the weak-merge sweep (test split): {wm['merges_found']}/{len(wm['rows'])} "
             f"found, {wm['merges_found_right_parents']} with both true parents"
         )
+    if wm and wm.get("merges_found_by_share"):
+        lines.append(merge_limit_line(wm))
     if s.get("untestable"):
         lines.append(f"untestable (no statistic applies): {', '.join(s['untestable'])}")
     pt = Table(title="p-values per class", show_lines=False)
@@ -401,6 +403,18 @@ def families_markdown(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def merge_limit_line(wm: dict[str, Any]) -> str:
+    """The merge finder's detection limit on the sweep: found per share of A, and the floor under which
+    a parent is not reported (issue 20: the weak merges it misses are stated, not hidden)."""
+    found = ", ".join(f"{s} {k}/{n}" for s, (k, n) in wm["merges_found_by_share"].items())
+    return (
+        f"merge finder's detection limit, merges found by share of A: {found}; a parent below "
+        f"MIN_SHARE {wm['min_share']:g} of the mixture is not reported (a design floor: such a model is "
+        "read as the other parent's derivative), and at a true share of exactly the floor the estimate "
+        "falls on either side"
+    )
+
+
 def weak_merge_markdown(report: dict[str, Any]) -> str:
     """The weak-merge sweep of ``taoke eval`` as a Markdown table (docs/compare.md)."""
     wm = report.get("weak_merges") or {}
@@ -423,6 +437,8 @@ def weak_merge_markdown(report: dict[str, Any]) -> str:
         f"- smallest share of A detected in every sweep pair at alpha {wm['alpha']:g}: "
         f"**{_num(wm.get('smallest_share_detected'), 'g')}**"
     )
+    if wm.get("merges_found_by_share"):
+        out.append("- " + merge_limit_line(wm))
     return "\n".join(out)
 
 

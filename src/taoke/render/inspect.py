@@ -16,6 +16,9 @@ _SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info"
 _SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
 
+# rows of the tensor-role table shown as text: a release of 100,000 distinct names made 100,000 rows,
+# and laying them out cost rich more CPU than the whole analysis (issue 16); JSON keeps every group
+ROLE_ROWS = 500
 WIDTH = 200  # columns in a pipe or a file: tensor names are long and must not be cut
 
 
@@ -127,7 +130,8 @@ def inspect_renderables(result: Any) -> list[Any]:
     roles.add_column("n", justify="right")
     roles.add_column("dtype")
     roles.add_column("shape")
-    for g in d["tensor_groups"]:
+    groups = d["tensor_groups"]
+    for g in groups[:ROLE_ROWS]:
         canon = g["canonical"] or "(no role)"
         if g.get("parts"):
             canon += " = " + " + ".join(p.split(".")[-2] for p in g["parts"])
@@ -138,6 +142,12 @@ def inspect_renderables(result: Any) -> list[Any]:
         else:
             source = f"(HF) {g['hf_name']}" if g.get("hf_name") else ""
         roles.add_row(canon, source, f"{g['count']}x", g["dtype"], _shape(g["shape"]))
+    if len(groups) > ROLE_ROWS:
+        hidden = sum(g["count"] for g in groups[ROLE_ROWS:])
+        roles.caption = (
+            f"... and {len(groups) - ROLE_ROWS} more groups ({hidden} tensors) not shown; "
+            "--format json lists every tensor"
+        )
     out.append(roles)
 
     findings = sorted(d["evidence"], key=lambda e: _SEVERITY_ORDER.get(e.get("severity", "info"), 9))

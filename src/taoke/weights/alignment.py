@@ -49,6 +49,9 @@ class ResidualTransform:
     n_anchors: int
     permuted_dims: int = 0
     detail: dict[str, Any] = field(default_factory=dict)
+    #: the fitted orthogonal map ``R`` (``x_sus ~ c x_ref R``) for rotations and (signed) permutations;
+    #: not serialised (d x d), used to carry the rotation into the expert stage
+    matrix: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,8 +132,12 @@ def residual_transform(x_ref: np.ndarray, x_sus: np.ndarray) -> ResidualTransfor
             if moved == 0 and flipped == 0:
                 return ResidualTransform("identity", c, fit, m)
             kind = "signed-permutation" if flipped else "permutation"
-            return ResidualTransform(kind, c, fit, m, permuted_dims=moved, detail={"sign_flips": flipped})
-    return ResidualTransform("rotation", c, fit, m, detail={"max_abs_entry_mean": float(rowmax.mean())})
+            return ResidualTransform(
+                kind, c, fit, m, permuted_dims=moved, detail={"sign_flips": flipped}, matrix=perm
+            )
+    return ResidualTransform(
+        "rotation", c, fit, m, detail={"max_abs_entry_mean": float(rowmax.mean())}, matrix=r
+    )
 
 
 @dataclass
@@ -258,6 +265,17 @@ def residual_stream(ref: Fingerprint, sus: Fingerprint) -> ResidualTransform | N
     if not ia or not len(ref.embed) or not len(sus.embed):  # a compact fingerprint keeps no rows
         return None
     return residual_transform(ref.embed[ia], sus.embed[ib])
+
+
+def residual_map(ref: Fingerprint, sus: Fingerprint) -> np.ndarray | None:
+    """The orthogonal ``R`` with ``h_sus ~ h_ref R`` when :func:`residual_stream` finds the suspect's
+    residual stream rotated or (sign-)permuted against the reference's (embedding fit R^2 >= 0.9 on at least
+    ``d`` shared anchors), else None: identity needs no map, and independent models (no fit) or too few
+    anchor rows (7B scale) give none to use."""
+    found = residual_stream(ref, sus)
+    if found is None or found.kind not in ("rotation", "permutation", "signed-permutation"):
+        return None
+    return found.matrix
 
 
 @dataclass

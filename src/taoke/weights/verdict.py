@@ -288,6 +288,33 @@ def decide(
     return Verdict(R.CONTINUED_PRETRAINING, True, min(conf_p, 0.7), reasons, tr)
 
 
+def through_relative(verdict: Verdict, relative: Any, log10p: float, alpha: float) -> Verdict:
+    """``shares-ancestor`` for a drift verdict (fine-tuned, continued pretraining) when a named
+    relative sits between the two (:func:`taoke.weights.ancestry.common_relative`): the drift runs
+    through it, so the reference is not shown to be the suspect's parent (issue 20: two fine-tunes
+    of one base read "fine-tuned" of each other)."""
+    tr = dict(verdict.transformations)
+    drift = tr.pop("drift", None)  # "trained further" would say which side came first
+    tr["shared_ancestor"] = {**relative.to_dict(), "drift": drift, "tells_apart": TELLS_APART_RELATIVE}
+    reasons = [_related(log10p, alpha), *verdict.reasons[1:]]
+    reasons.append(
+        f"{relative.name} is closer to both (median layer similarity {relative.to_reference:.3f} to the "
+        f"reference, {relative.to_suspect:.3f} to the suspect) than they are to each other "
+        f"({relative.pair:.3f}), so the drift between them runs through {relative.name} or a model near "
+        "it (both descend from a common ancestor, or one from the other through it) and the reference "
+        "is not shown to be the suspect's parent"
+    )
+    reasons.append("what would tell them apart: " + TELLS_APART_RELATIVE)
+    return Verdict(R.SHARES_ANCESTOR, True, min(verdict.confidence or 0.5, 0.7), reasons, tr)
+
+
+#: What would tell a sibling from a parent once a common relative is found.
+TELLS_APART_RELATIVE = (
+    "training logs or checkpoints with dates, or a declared base model; the weights of the pair and "
+    "their common relative alone cannot tell a chain from a fork"
+)
+
+
 #: What would tell a parent from a shared ancestor, printed with every ``shares-ancestor`` label.
 TELLS_APART = (
     "the common ancestor's weights (compare each model with it: the one that is closer is not "

@@ -197,8 +197,15 @@ def commit_copy(
     if (root / "calib_log.json").exists():  # the training record of the models copied, no others
         log = json.loads((root / "calib_log.json").read_text())
         kept = {p.name.removesuffix(".taoke.npz") for p in copied}
-        text = json.dumps({k: v for k, v in log.items() if k in kept}, indent=1, sort_keys=True) + "\n"
-        (dest / "calib_log.json").write_text(text)
+        # the committed log keeps the records of the models already committed (other widths, other
+        # builds) as long as their fingerprints are still there
+        dest_log = dest / "calib_log.json"
+        out_log = json.loads(dest_log.read_text()) if dest_log.exists() else {}
+        present = {p.name.removesuffix(".taoke.npz") for p in dest.glob("w*/calib-w*.taoke.npz")}
+        out_log = {k: v for k, v in out_log.items() if k in present}
+        out_log.update({k: v for k, v in log.items() if k in kept})
+        text = json.dumps(out_log, indent=1, sort_keys=True) + "\n"
+        dest_log.write_text(text)
     return copied
 
 

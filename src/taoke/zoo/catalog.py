@@ -333,6 +333,21 @@ MODELS: dict[str, Recipe] = {
     ),
     "moe-perm": _ck("base-moe with experts re-ordered and their neurons permuted, fine-tuned on man pages."),
     "moe-att": _ck("base-moe's attention and embeddings (frozen) with experts and router retrained."),
+    # Issue 15: the MoE pairs again behind a residual rotation (norms folded, every reader and writer of the
+    # residual stream rotated, experts and router included): the expert probes must follow the rotation.
+    "moe-perm-rot": Recipe(
+        "obfuscate",
+        ("moe-perm",),
+        {"ops": ["rotate"], "seed": 33},
+        summary="moe-perm with norms folded and the residual stream rotated (experts and router too).",
+    ),
+    "moe-up-a-rot": Recipe(
+        "obfuscate",
+        ("moe-up-a",),
+        {"ops": ["rotate"], "seed": 34},
+        summary="moe-up-a with norms folded and the residual stream rotated (experts and router too).",
+        declares_base=False,
+    ),
 }
 
 # Issue 15.7: linear merges of A with an independent model at small shares of A (the weak-merge sweep).
@@ -690,6 +705,20 @@ def _pairs() -> list[dict]:
             why="same init (seed 100) trained on man pages instead of stdlib code",
             split="test",
         ),
+        # issue 20: two trained children of base A (siblings): neither is the other's parent. The
+        # common-relative margin (taoke.weights.ancestry.BETWEEN_MARGIN) is fitted on these and on A's
+        # parent pairs above (split fit); the families' sibling pairs are its test split.
+        *[
+            P(x, y, R.SHARES_ANCESTOR, why=f"two trained children of base-a ({x}, {y})", split="fit")
+            for x, y in (
+                ("a-ft-man", "a-ft-doc"),
+                ("a-ft-man", "a-lora-man"),
+                ("a-ft-man", "a-cpt-man"),
+                ("a-ft-doc", "a-lora-man"),
+                ("a-ft-doc", "a-cpt-man"),
+                ("a-lora-man", "a-cpt-man"),
+            )
+        ],
         # negatives: same architecture, independent training
         P("base-a", "base-a2", R.INDEPENDENT_SAME_ARCHITECTURE, why="same data and tokenizer, other seed"),
         P("base-a", "base-b", R.INDEPENDENT_SAME_ARCHITECTURE, why="other seed, other data, other tokenizer"),
@@ -779,6 +808,10 @@ MOE_PAIRS: list[dict] = [
     _pair("base-moe", "base-moe2", R.INDEPENDENT_SAME_ARCHITECTURE, why="other seed", split="fit"),
     _pair("base-moe2", "moe-perm", R.INDEPENDENT_SAME_ARCHITECTURE, why="twin of the parent", split="test"),
     _pair("moe-up-a", "base-moe", R.INDEPENDENT_SAME_ARCHITECTURE, why="upcycled vs scratch", split="fit"),
+    # rotated residual (issue 15): added after the expert matching was fixed, never tuned on
+    _pair("base-moe", "moe-perm-rot", R.EXPERT_LINEAGE, experts="copied, re-ordered, rotated", split="test"),
+    _pair("base-a", "moe-up-a-rot", R.UPCYCLED, experts=[0, 1, 2], split="test"),
+    _pair("base-moe2", "moe-perm-rot", R.INDEPENDENT_SAME_ARCHITECTURE, why="twin, rotated", split="test"),
 ]
 # Issue 15.5: the family zoo (Gemma, Qwen2, Phi-3, GPT-NeoX, BERT), kept in its own module.
 from taoke.zoo.family_catalog import family_models, family_pairs  # noqa: E402

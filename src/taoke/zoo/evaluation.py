@@ -15,7 +15,9 @@ built-in zoo of issue 3) and on the calibration pairs (independent bases of one 
   :func:`taoke.weights.mergefind.find_merge` in a pool of candidates (the built-in zoo's trained
   checkpoints, a registry of the releases; for another manifest, the models it names), never passed in
   from the ground truth. The merge pairs are also compared with their true parents
-  (``merges_with_oracle``), to show what finding them costs.
+  (``merges_with_oracle``), to show what finding them costs. Likewise a drift pair's common relative
+  (two fine-tunes of one base, :mod:`taoke.weights.ancestry`) is looked for in the same registry plus
+  the families' checkpoints (:func:`relative_pool`), never named from the ground truth.
 
 The labelled pairs are compared with the nulls pooled over every calibration pair (laid over the
 packaged ones), or with the nulls the caller names (``taoke eval --nulls FILE``). The calibration itself
@@ -45,7 +47,7 @@ from taoke.weights import (
     packaged_nulls,
 )
 from taoke.weights.lineage import fit_nulls, pair_scores
-from taoke.weights.mergefind import find_merge
+from taoke.weights.mergefind import MIN_SHARE, find_merge
 
 ALPHAS = (0.01, 0.001)
 ERROR = "error"  # the "relationship" of a pair whose comparison failed (counted as wrong)
@@ -189,6 +191,17 @@ def merge_pool(pairs: list[dict[str, Any]] | None) -> list[str]:
     return sorted({str(p[k]) for p in pairs for k in ("reference", "suspect")})
 
 
+def relative_pool(pairs: list[dict[str, Any]] | None) -> list[str]:
+    """The candidates a common relative of a drift pair is looked for in (issue 20, two fine-tunes of
+    one base): the merge pool plus, for the built-in zoo, the families' trained checkpoints (the family
+    fine-tunes' base is their only possible common relative)."""
+    if pairs is not None:
+        return merge_pool(pairs)
+    from taoke.zoo.catalog import MODELS
+
+    return [m for m, r in MODELS.items() if r.kind in ("checkpoint", "family")]
+
+
 def evaluate(
     pairs: list[dict[str, Any]] | None = None,
     *,
@@ -220,6 +233,7 @@ def evaluate(
     cache = FingerprintCache(progress)
     calib_pairs = calibration_pairs()
     pool_ids = merge_pool(pairs)
+    relative_ids = relative_pool(pairs)
     if pairs is None:
         pairs = manifest()
     skipped: list[dict[str, Any]] = []
@@ -260,6 +274,13 @@ def evaluate(
             pool.append(cache.get(mid))
         except Exception:  # noqa: BLE001 - a pool model that cannot be read is no candidate; counted below
             continue
+    relatives: list[Fingerprint] = []
+    for mid in relative_ids:
+        try:
+            relatives.append(cache.get(mid))
+        except Exception:  # noqa: BLE001 - a model that cannot be read is no candidate relative
+            continue
+    memo: dict[tuple[str, str], float | None] = {}
     results = []
     oracle_rows = []
     for p in runnable:
@@ -274,7 +295,14 @@ def evaluate(
             by_name = {fp.name: fp for fp in pool}
             found = [by_name[q.name] for q in finding.parents] if finding.merged else None
             t = time.perf_counter()
-            res = compare(ref, sus, parents=true_parents if oracle_parents else found, nulls=in_use)
+            res = compare(
+                ref,
+                sus,
+                parents=true_parents if oracle_parents else found,
+                nulls=in_use,
+                relatives=relatives,
+                memo=memo,
+            )
             row = _row(p, pid, res, time.perf_counter() - t)
             row["merge_found"] = {
                 "merged": finding.merged,
@@ -446,11 +474,22 @@ def weak_merges(
     found_ok = sum(
         1 for r in rows if r["merge_found"] and set(r["parents_found"]) == {"base-a", r["partner"]}
     )
+    # the merge finder's detection limit (issue 20): found per share of A, and the stated floor under
+    # which a parent is not reported (MIN_SHARE, a design choice; the sweep is never used to move it)
+    by_share = {
+        f"{s:g}": [
+            sum(1 for r in rows if r["share"] == s and r["merge_found"]),
+            sum(r["share"] == s for r in rows),
+        ]
+        for s in shares
+    }
     return {
         "alpha": alpha,
         "smallest_share_detected": smallest,
         "merges_found": sum(1 for r in rows if r["merge_found"]),
         "merges_found_right_parents": found_ok,
+        "merges_found_by_share": by_share,
+        "min_share": MIN_SHARE,
         "rows": rows,
     }
 

@@ -21,15 +21,17 @@ def expert_table(progress: Progress = no_progress) -> dict[str, Any]:
     # the zoo sits below the jobs: the job's two steps (weight verdict, then the expert stage) are run
     # here from the weights package itself
     from taoke.weights import compare, fingerprint
+    from taoke.weights.alignment import residual_map
     from taoke.weights.experts import expert_stage
 
     rows: list[dict[str, Any]] = []
     for i, p in enumerate(MOE_PAIRS):
         t = time.perf_counter()
         ref, sus = str(materialize(p["reference"])), str(materialize(p["suspect"]))
-        res = compare(fingerprint(ref), fingerprint(sus))
+        fa, fb = fingerprint(ref), fingerprint(sus)
+        res = compare(fa, fb)
         if res.relationship.tested:
-            expert_stage(ref, sus, res, None, res.alpha)
+            expert_stage(ref, sus, res, None, res.alpha, residual=residual_map(fa, fb))
         ex = res.transformations.get("experts") or {}
         p_min = min((m["p_value"] for m in ex.get("matches", [])), default=None)
         rows.append(

@@ -5,7 +5,9 @@ Every pair here is split ``test``: nothing in compare is fitted on these models.
 them -- the tied-embedding S1 null (``basis_free_tied``) -- is fitted on separate tied LLaMA twins
 (:func:`taoke.zoo.train_families.train_tied_calibration`, split ``fit``). Per family six pairs: the
 fine-tune and the layout copy against the base (derived), the fine-tune against the layout copy
-(derived), and the independent twin against the base, the fine-tune and the copy (not derived); for
+(derived), and the independent twin against the base, the fine-tune and the copy (not derived); and
+(issue 20) a second fine-tune of the base against the base (derived) and against the first
+(``shares-ancestor``: siblings, neither is the other's parent); for
 Gemma also its GGUF export (llama.cpp's ``1 + w`` norms) against the base and the twin. Six
 cross-family pairs follow: five independent models of other families at the same width, and one where
 no statistic applies (other width, no tokenizer: ``untestable``, never ``independent``).
@@ -28,8 +30,9 @@ FAMILIES = ("gemma", "qwen2", "phi3", "gptneox", "bert")
 
 
 def model_ids(fam: str) -> dict[str, str]:
-    """The three trained checkpoints of a family: base, independent twin, fine-tune of the base."""
-    return {"base": f"{fam}-base", "twin": f"{fam}-twin", "ft": f"{fam}-ft-man"}
+    """The trained checkpoints of a family: base, independent twin, fine-tune of the base on man pages,
+    and its sibling (issue 20): a second fine-tune of the base, on Debian package docs."""
+    return {"base": f"{fam}-base", "twin": f"{fam}-twin", "ft": f"{fam}-ft-man", "ft2": f"{fam}-ft-doc"}
 
 
 def train_log() -> dict:
@@ -114,6 +117,12 @@ def family_models(recipe: Any) -> dict[str, Any]:
         out[ids["ft"]] = recipe(
             "family", summary=f"{name} base fine-tuned on man pages (150 steps, lr 3e-4).", declares_base=True
         )
+        out[ids["ft2"]] = recipe(
+            "family",
+            summary=f"{name} base fine-tuned on Debian package docs (150 steps, lr 3e-4): the man-page "
+            "fine-tune's sibling.",
+            declares_base=True,
+        )
         params, _, what = COPIES[fam]
         out[copy_id(fam)] = recipe(
             "family-copy", (ids["base"],), {**params, "family": fam}, summary=f"{name} base: {what}."
@@ -133,9 +142,12 @@ def family_pairs(pair: Any) -> list[dict]:
     for fam in FAMILIES:
         ids, cp = model_ids(fam), copy_id(fam)
         _, rel, what = COPIES[fam]
-        b, t, ft = ids["base"], ids["twin"], ids["ft"]
+        b, t, ft, ft2 = ids["base"], ids["twin"], ids["ft"], ids["ft2"]
         common = {"family": fam, "split": "test"}
         out += [
+            # issue 20: two fine-tunes of one base (siblings) and the second one's own parent pair
+            pair(b, ft2, R.FINE_TUNED, corpus="doc", lr=3e-4, **common),
+            pair(ft, ft2, R.SHARES_ANCESTOR, why="two fine-tunes of the base (man pages, docs)", **common),
             pair(b, ft, R.FINE_TUNED, corpus="man", lr=3e-4, **common),
             pair(b, cp, rel, transformation=what, function_preserving=True, **common),
             pair(cp, ft, R.FINE_TUNED, transformation=["fine-tune of the base", "layout copy"], **common),

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from taoke.weights import packaged_nulls
+from taoke.weights.ancestry import BETWEEN_MARGIN, mapped_similarity, nearest_relative
 from taoke.weights.lineage import lineage
 from taoke.weights.mergefind import MERGE_GAIN, MIN_SHARE, find_merge
 from taoke.weights.relationship import Relationship as R
@@ -57,7 +58,7 @@ def _summary(points: list[tuple[str, str, float, bool]], cut: float, high_is_pos
 def measure(cache: Any = None, pairs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Re-measure every fitted threshold that has a ``measured`` key; see the module docstring."""
     from taoke.zoo.catalog import sweep_pairs
-    from taoke.zoo.evaluation import FingerprintCache, merge_pool
+    from taoke.zoo.evaluation import FingerprintCache, merge_pool, relative_pool
     from taoke.zoo.pairs import manifest
 
     cache = cache or FingerprintCache()
@@ -67,7 +68,8 @@ def measure(cache: Any = None, pairs: list[dict[str, Any]] | None = None) -> dic
         for p in (pairs if pairs is not None else manifest())
         if not p.get("requires_real_data") and not p.get("requires_training")
     ]
-    ft, fe, imp, mg = [], [], [], []
+    ft, fe, imp, mg, bm = [], [], [], [], []
+    relatives, memo = [cache.get(m) for m in relative_pool(None)], {}
     for p in pairs:
         truth = R(p["relationship"])
         if not truth.derived:
@@ -86,6 +88,12 @@ def measure(cache: Any = None, pairs: list[dict[str, Any]] | None = None) -> dic
         identity = ref.n_layers == sus.n_layers and all(i == j for j, i in enumerate(st.layer_map))
         if truth in (R.OBFUSCATED_COPY, R.FINE_TUNED) and sims.size and identity:
             fe.append((split, p["id"], float(np.min(sims)), truth is R.OBFUSCATED_COPY))
+        drift = truth in (R.FINE_TUNED, R.CONTINUED_PRETRAINING, R.SHARES_ANCESTOR)
+        pair_sim = mapped_similarity(st)
+        if drift and pair_sim is not None and st.log10p_basis_free < np.log10(1e-3):
+            near = nearest_relative(ref, sus, pair_sim, relatives, nulls, memo=memo)
+            if near is not None:
+                bm.append((split, p["id"], near.margin, truth is R.SHARES_ANCESTOR))
         s2_ok = st.s2 is not None and np.size(st.s2)
         if s2_ok and st.basis_free and st.s1.size and st.log10p_basis_free >= np.log10(1e-3):
             imprint = float(np.nanmax(np.tanh(np.asarray(st.s2, dtype=np.float64))))
@@ -109,6 +117,7 @@ def measure(cache: Any = None, pairs: list[dict[str, Any]] | None = None) -> dic
         "function_equal": _summary(fe, FUNCTION_EQUAL, True),
         "imprint_max": _summary(imp, IMPRINT_MAX, False),
         "merge_gain": _summary(mg, MERGE_GAIN, True),
+        "between_margin": _summary(bm, BETWEEN_MARGIN, True),
     }
     return {
         "thresholds": [{**t.to_dict(), "measurement": found.get(t.measured or "")} for t in THRESHOLDS],

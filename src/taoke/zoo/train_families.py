@@ -37,6 +37,7 @@ TOKENIZER = "tok-code"
 CORPUS = "code"
 BASE_STEPS, BASE_LR = 400, 3e-3
 FT_STEPS, FT_LR, FT_CORPUS = 150, 3e-4, "man"
+FT2_CORPUS = "doc"  # the sibling fine-tune (issue 20): same base, steps and lr, other data
 BATCH = 16
 MLM_RATE = 0.15
 _SEEDS = {"gemma": 300, "qwen2": 310, "phi3": 320, "gptneox": 330, "bert": 340}
@@ -237,6 +238,15 @@ def train_families(only: set[str] | None = None, out: Path = DATA) -> dict:
             load_weights_loose(model, parent, load_weights)
             rec = train(model, ft_tokens, FT_STEPS, FT_LR, _SEEDS[fam] + 7, mlm)
             info = {"kind": "fine-tune", "corpus": FT_CORPUS, "parent": ids["base"]}
+            _save(out, mid, stored_weights(model), log, cfg, rec, info)
+            print(f"{mid}: {rec}", flush=True)
+        mid = ids["ft2"]
+        if mid not in log or not (out / f"{mid}.safetensors").exists():
+            model = build_model(cfg, _SEEDS[fam])
+            _, parent = load_checkpoint_from(out, ids["base"])
+            load_weights_loose(model, parent, load_weights)
+            rec = train(model, ws.stream(TOKENIZER, FT2_CORPUS), FT_STEPS, FT_LR, _SEEDS[fam] + 8, mlm)
+            info = {"kind": "fine-tune", "corpus": FT2_CORPUS, "parent": ids["base"]}
             _save(out, mid, stored_weights(model), log, cfg, rec, info)
             print(f"{mid}: {rec}", flush=True)
     return log

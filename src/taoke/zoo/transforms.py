@@ -52,6 +52,21 @@ def _readers(i: int) -> tuple[list[str], list[str]]:
     )
 
 
+# Mixtral's stacked experts (transformers >= 4.57): the router and ``gate_up_proj`` ``[E, 2f, d]`` read the
+# residual stream, ``down_proj`` ``[E, d, f]`` writes it; both act on the last / second-to-last axis.
+_MOE_READERS = ("mlp.gate.weight", "mlp.experts.gate_up_proj")
+_MOE_WRITER = "mlp.experts.down_proj"
+
+
+def _mlp_io(w: Weights, i: int) -> tuple[list[str], list[str]]:
+    """The FFN's readers and writers of the residual stream in block ``i``: a dense SwiGLU or a Mixtral
+    MoE (router + stacked experts), whichever the weights hold."""
+    p = _p(i)
+    if p + _MOE_WRITER in w:
+        return [p + n for n in _MOE_READERS], [p + _MOE_WRITER]
+    return _readers(i)[1], [p + "mlp.down_proj.weight"]
+
+
 # --- permutations -------------------------------------------------------------------------------------
 
 
@@ -196,7 +211,8 @@ def fold_norms(w: Weights, cfg: dict) -> Weights:
     out = untie(w)
     for i in range(dims(cfg)[0]):
         p = _p(i)
-        attn, mlp = _readers(i)
+        attn = _readers(i)[0]
+        mlp = _mlp_io(w, i)[0]
         for norm, readers in (
             (p + "input_layernorm.weight", attn),
             (p + "post_attention_layernorm.weight", mlp),
@@ -231,10 +247,10 @@ def rotate_residual(w: Weights, cfg: dict, q: np.ndarray) -> Weights:
     out[HEAD] = f(out[HEAD] @ q.T)
     for i in range(dims(cfg)[0]):
         p = _p(i)
-        attn, mlp = _readers(i)
-        for name in attn + mlp:
-            out[name] = f(w[name] @ q.T)
-        for name in (p + "self_attn.o_proj.weight", p + "mlp.down_proj.weight"):
+        mlp, mlp_out = _mlp_io(w, i)
+        for name in _readers(i)[0] + mlp:
+            out[name] = f(w[name] @ q.T)  # stacked experts: matmul broadcasts over the expert axis
+        for name in [p + "self_attn.o_proj.weight", *mlp_out]:
             out[name] = f(q @ w[name])
     return out
 
