@@ -19,7 +19,7 @@ import numpy as np
 
 from taoke.analyzers.code.engine import Fingerprints
 from taoke.analyzers.code.index import Block, CodeIndex, RefFile, block_of_lines
-from taoke.analyzers.code.notices import earliest_year
+from taoke.analyzers.code.notices import earliest_year, latest_year
 
 # A reference file is a parent when, after greedy attribution (see `attribute`), it explains at least
 # MIN_SHARED fingerprints nobody better-ranked explained AND either its score (`lineage_score`) clears
@@ -41,8 +41,8 @@ TIE = 0.9  # references explaining >= 90% of the best one's fingerprints are tie
 # fingerprints it shares: similarity = Dice of the two blocks' fingerprint sets; reference blocks within
 # BLOCK_TIE of the best are its holders when the best reaches BLOCK_SIM; blocks under BLOCK_MIN_FPS
 # fingerprints are boilerplate too short to say anything. The block is credited to its oldest holders
-# (copyright year): code flows from older files to newer ones, so a sibling that took the same class
-# later is not credited. A reference's origin share is the idf-weighted fraction of the suspect's
+# (earliest copyright year, then latest: a copy keeps its parent's header and adds its own line): code
+# flows from older files to newer ones, so a sibling that took the same class later is not credited. A reference's origin share is the idf-weighted fraction of the suspect's
 # blocks credited to it; the top-1 parent is the reference with the largest share when it reaches
 # MIN_ORIGIN. Dice, BLOCK_SIM, BLOCK_TIE and MIN_ORIGIN were chosen on the FIT split only (model files
 # already in transformers 4.47.1; bench/code_lineage.py), never on the TEST files it reports.
@@ -143,8 +143,9 @@ def align_blocks(
             holders[f] = max(holders.get(f, 0.0), s_)
         bm.holders = len(holders)
         bm.weight = n_b * float(np.log((1.0 + n_files) / (1.0 + len(holders))))
-        oldest = min(index.files[f].year for f in holders)
-        for f in sorted(f for f in holders if index.files[f].year == oldest):
+        age = {f: (index.files[f].year, latest_year(index.files[f].header)) for f in holders}
+        oldest = min(age.values())
+        for f in sorted(f for f in holders if age[f] == oldest):
             bm.origins.append(index.files[f].rel)
             shares[f] += bm.weight * holders[f]
     return out, {f: v / weight_total for f, v in shares.items()} if weight_total else {}
