@@ -41,11 +41,12 @@ TIE = 0.9  # references explaining >= 90% of the best one's fingerprints are tie
 # fingerprints it shares: similarity = Dice of the two blocks' fingerprint sets; reference blocks within
 # BLOCK_TIE of the best are its holders when the best reaches BLOCK_SIM; blocks under BLOCK_MIN_FPS
 # fingerprints are boilerplate too short to say anything. The block is credited to its oldest holders
-# (earliest copyright year, then latest: a copy keeps its parent's header and adds its own line): code
-# flows from older files to newer ones, so a sibling that took the same class later is not credited. A reference's origin share is the idf-weighted fraction of the suspect's
-# blocks credited to it; the top-1 parent is the reference with the largest share when it reaches
-# MIN_ORIGIN. Dice, BLOCK_SIM, BLOCK_TIE and MIN_ORIGIN were chosen on the FIT split only (model files
-# already in transformers 4.47.1; bench/code_lineage.py), never on the TEST files it reports.
+# (earliest copyright year, then latest: a copy keeps its parent's header and adds its own line): code flows
+# from older files to newer ones, so a sibling that took the same class later is not credited. A reference's
+# origin share is the idf-weighted fraction of the suspect's blocks credited to it; the top-1 parent is the
+# reference with the largest share when it reaches MIN_ORIGIN. Dice, BLOCK_SIM, BLOCK_TIE and MIN_ORIGIN
+# were chosen on the FIT split only (model files already in transformers 4.47.1; bench/code_lineage.py),
+# never on the TEST files it reports.
 BLOCK_SIM = 0.5
 BLOCK_TIE = 0.9
 BLOCK_MIN_FPS = 3
