@@ -173,3 +173,68 @@ def test_index_cache_roundtrip(tmp_path: Path, index, monkeypatch):
     assert [f.rel for f in loaded.files] == [f.rel for f in small.files]
     assert np.array_equal(loaded.hashes, small.hashes)
     assert code.load_index(tmp_path, "0.0.0-other", index.root) is None  # keyed by transformers version
+
+
+def _blocks_of(text: str, *names: str) -> str:
+    """The source of the named top-level classes/functions of a text, in that order."""
+    lines = text.splitlines()
+    by = {b.name: b for b in code.top_level_blocks(text)}
+    return "\n\n".join("\n".join(lines[by[n].start - 1 : by[n].end]) for n in names) + "\n"
+
+
+def test_classes_are_credited_to_the_file_each_came_from(index):
+    """A file assembled from two parents (llama's decoder classes, bert's embeddings and pooler),
+    every class renamed: each class is aligned to the file it came from, both are parents, and the
+    one supplying most of the rare code is the best match."""
+    llama = (index.root / "llama" / "modeling_llama.py").read_text(encoding="utf-8")
+    bert = (index.root / "bert" / "modeling_bert.py").read_text(encoding="utf-8")
+    text = _blocks_of(llama, "LlamaMLP", "LlamaAttention", "LlamaDecoderLayer", "LlamaModel") + _blocks_of(
+        bert, "BertEmbeddings", "BertPooler"
+    )
+    text = text.replace("Llama", "Mix").replace("Bert", "Mix")
+    fl = code.analyze_text("modeling_mix.py", text, index, with_spans=False)
+    origins = {b.name: b.origins for b in fl.blocks}
+    assert set(origins) == {
+        "MixMLP",
+        "MixAttention",
+        "MixDecoderLayer",
+        "MixModel",
+        "MixEmbeddings",
+        "MixPooler",
+    }
+    assert "llama/modeling_llama.py" in origins["MixDecoderLayer"]
+    assert "bert/modeling_bert.py" in origins["MixEmbeddings"]
+    parents = {m.reference for m in fl.matches if m.parent}
+    assert {"llama/modeling_llama.py", "bert/modeling_bert.py"} <= parents
+    assert fl.best is not None and fl.best.reference == "llama/modeling_llama.py"
+    shares = {m.reference: m.origin_share for m in fl.matches}
+    assert shares["llama/modeling_llama.py"] > shares["bert/modeling_bert.py"] >= code.MIN_ORIGIN
+
+
+def test_a_common_parent_outranks_a_sibling_that_copied_it_later(index):
+    """qwen3 and smollm3 are both assembled from llama and qwen2 (their modular files say so) and
+    each is the other's nearest file; the older common parent is the one named, not the sibling."""
+    rel = "qwen3/modeling_qwen3.py"
+    fl = code.analyze_text(
+        rel,
+        (index.root / rel).read_text(encoding="utf-8"),
+        index,
+        exclude={index.file_id(rel)},
+        with_spans=False,
+    )
+    assert fl.best is not None
+    assert fl.best.reference in {
+        "llama/modeling_llama.py",
+        "qwen2/modeling_qwen2.py",
+        "gemma/modeling_gemma.py",
+    }
+    sibling = next(m for m in fl.matches if m.reference == "smollm3/modeling_smollm3.py")
+    assert sibling.origin_share < fl.best.origin_share
+
+
+def test_unparseable_or_deeply_nested_code_has_no_blocks_but_is_compared(index):
+    nested = "x = " + "(" * 5000 + "1" + ")" * 5000 + "\n"
+    assert code.top_level_blocks(nested) == []
+    assert code.top_level_blocks("def f(:\n") == []
+    fl = code.analyze_text("nested.py", nested + SNIPPET, index, with_spans=False)
+    assert fl.status == "compared" and fl.blocks == []

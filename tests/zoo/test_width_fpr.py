@@ -4,10 +4,10 @@ The committed calibration sets (``src/taoke/zoo/data/calib``: compact fingerprin
 one config per width, same tokenizer and data; d = 128: 10 same-order models and 10 same-order models with
 tied embeddings; d = 256: 16 models, 10 with the same data *order* (only the initialisation differs), 6
 with their own; d = 512: 10 same-order models; built by ``python -m taoke.zoo calib build --width W
-[--same-order] [--tied]``) were not used to fit anything in the nulls. The FPR test fails when a
-width's false-positive rate at alpha 0.01 (or 1e-3) exceeds the target: with the Gaussian S2 null of
-before issue 15.1 it did (2 of 114 pairs at p = 1.3e-5 and 6e-5). Pairs sharing an initialisation
-seed are not independent and are counted apart.
+[--same-order] [--tied]``) were not used to fit anything in the nulls. The FPR test fails when a width's
+false-positive rate at alpha 0.01 (or 1e-3) exceeds the target: with the Gaussian S2 null of before issue
+15.1 it did (2 of 114 pairs at p = 1.3e-5 and 6e-5). Pairs sharing an initialisation seed are not
+independent and are counted apart.
 """
 
 from __future__ import annotations

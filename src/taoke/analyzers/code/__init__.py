@@ -7,7 +7,8 @@ winnowing (Schleimer, Wilkerson & Aiken 2003, the algorithm behind MOSS). One mo
 - :mod:`~taoke.analyzers.code.engine`: normalised token streams and winnowed fingerprints;
 - :mod:`~taoke.analyzers.code.notices`: licence headers, and whether a copy kept its parent's;
 - :mod:`~taoke.analyzers.code.index`: the reference index (built per transformers version, cached);
-- :mod:`~taoke.analyzers.code.match`: ranking, greedy attribution and the parent decision;
+- :mod:`~taoke.analyzers.code.match`: class/function alignment (the parent decision), file ranking
+  and greedy attribution;
 - :mod:`~taoke.analyzers.code.analyze`: the entry points (:func:`analyze_files`, :func:`analyze_text`);
 
 The matching reads the index only through :class:`CodeIndex`'s interface, so another matching method
@@ -38,44 +39,58 @@ from taoke.analyzers.code.index import (
     Block,
     CodeIndex,
     RefFile,
+    block_of_lines,
     build_index,
     cache_dir,
     load_index,
     reference_index,
     save_index,
+    top_level_blocks,
     transformers_models_dir,
     transformers_tree,
 )
 from taoke.analyzers.code.match import (
+    BLOCK_MIN_FPS,
+    BLOCK_SIM,
+    BLOCK_TIE,
     MAX_CANDIDATES,
     MIN_BLOCK_COVER,
     MIN_BLOCK_FPS,
     MIN_CONTAINMENT,
+    MIN_ORIGIN,
     MIN_SCORE,
     MIN_SHARED,
     TIE,
+    BlockMatch,
     RefMatch,
     Span,
+    align_blocks,
     attribute,
     block_cover,
     is_parent,
+    is_parent_by_file,
     lineage_score,
     match_fingerprints,
 )
 from taoke.analyzers.code.notices import header_notice, notice_status
 
 __all__ = [
+    "BLOCK_MIN_FPS",
+    "BLOCK_SIM",
+    "BLOCK_TIE",
     "INDEX_VERSION",
     "K",
     "MAX_CANDIDATES",
     "MIN_BLOCK_COVER",
     "MIN_BLOCK_FPS",
     "MIN_CONTAINMENT",
+    "MIN_ORIGIN",
     "MIN_SCORE",
     "MIN_SHARED",
     "TIE",
     "W",
     "Block",
+    "BlockMatch",
     "CodeIndex",
     "CodeLineageResult",
     "FileLineage",
@@ -84,15 +99,18 @@ __all__ = [
     "RefMatch",
     "Span",
     "Tokens",
+    "align_blocks",
     "analyze_files",
     "analyze_text",
     "attribute",
     "block_cover",
+    "block_of_lines",
     "build_index",
     "cache_dir",
     "fingerprint",
     "header_notice",
     "is_parent",
+    "is_parent_by_file",
     "kgram_hashes",
     "load_index",
     "lineage_score",
@@ -104,6 +122,7 @@ __all__ = [
     "read_code_text",
     "reference_index",
     "save_index",
+    "top_level_blocks",
     "transformers_models_dir",
     "transformers_tree",
     "winnow",

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from taoke.analyzers.code.engine import fingerprint, model_stem, name_bag
-from taoke.analyzers.code.index import CodeIndex, reference_index
+from taoke.analyzers.code.index import CodeIndex, reference_index, top_level_blocks
 from taoke.analyzers.code.match import (
     MIN_BLOCK_COVER,
     MIN_SHARED,
+    BlockMatch,
     RefMatch,
     Span,
+    align_blocks,
     attribute,
     block_cover,
     excerpt,
@@ -48,10 +50,12 @@ class FileLineage:
     header: dict[str, Any] = field(default_factory=dict)
     reference_header: dict[str, Any] = field(default_factory=dict)
     notice_kept: str | None = None  # "kept" | "missing" | "partial" | None (no parent)
+    blocks: list[BlockMatch] = field(default_factory=list)  # its classes/functions and their origins
 
     def to_dict(self) -> dict[str, Any]:
-        d = {k: v for k, v in self.__dict__.items() if k not in ("matches", "best", "spans")}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("matches", "best", "spans", "blocks")}
         d["matches"] = [m.to_dict() for m in self.matches]
+        d["blocks"] = [b.to_dict() for b in self.blocks]
         d["best"] = self.best.to_dict() if self.best else None
         d["spans"] = [s.to_dict() for s in self.spans]
         return d
@@ -106,19 +110,27 @@ def analyze_text(
         header=header_notice(text),
     )
     year = earliest_year(result.header)
+    year_limit = None if year == 9999 or not precedence else year
+    result.blocks, shares = align_blocks(fp, top_level_blocks(text), index, exclude, year_limit)
     ranked = match_fingerprints(
         fp,
         name_bag(toks.names, model_stem(path, toks.names)),
         index,
         exclude=exclude,
-        year=None if year == 9999 or not precedence else year,
+        year=year_limit,
+        keep=set(shares),
     )
     attribute(ranked, index)
+    for m, _ in ranked:
+        m.origin_share = round(shares.get(index.file_id(m.reference), 0.0), 6)
+    # the parent: the reference credited with most of the suspect's classes/functions (align_blocks);
+    # the file-level score orders the rest
+    ranked.sort(key=lambda mr: (mr[0].origin_share, mr[0].score), reverse=True)
     for i, (m, rows) in enumerate(ranked):
-        if i < 5 or m.marginal >= MIN_SHARED:
+        if i < 5 or m.origin_share > 0:
             ref = index.files[index.file_id(m.reference)]
             m.blocks = block_cover(ref, index, rows)[:12]
-            m.parent = is_parent(m)
+            m.parent = is_parent(m, best=i == 0)
     result.matches = [m for m, _ in ranked if m.shared >= MIN_SHARED or m.parent][:10]
     if ranked and ranked[0][0].parent:
         best, rows = ranked[0]

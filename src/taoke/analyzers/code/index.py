@@ -111,6 +111,34 @@ class CodeIndex:
             self._idf = (row_idf, totals)
         return self._idf
 
+    def block_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every reference class/function as one global block: (row -> block id, -1 outside any
+        top-level block; block -> file id; block -> distinct fingerprints). Derived from the stored
+        rows and :class:`Block` line ranges (no extra index field), for :func:`match.align_blocks`."""
+        if not hasattr(self, "_block_table"):
+            gb_file: list[int] = []
+            first: list[int] = []
+            for fid, f in enumerate(self.files):
+                first.append(len(gb_file))
+                gb_file.extend([fid] * len(f.blocks))
+            n_blocks = len(gb_file)
+            row_gb = np.full(len(self.hashes), -1, np.int64)
+            order = np.argsort(self.file_ids, kind="stable")
+            bounds = np.searchsorted(self.file_ids[order], np.arange(len(self.files) + 1))
+            for fid, f in enumerate(self.files):
+                if not f.blocks:
+                    continue
+                rows = order[bounds[fid] : bounds[fid + 1]]
+                j, ok = block_of_lines(f.blocks, self.line_start[rows])
+                row_gb[rows[ok]] = first[fid] + j[ok]
+            sel = row_gb >= 0
+            h, g = self.hashes[sel], row_gb[sel]
+            hid = np.cumsum(np.r_[True, h[1:] != h[:-1]]) - 1 if len(h) else np.zeros(0, np.int64)
+            pairs = np.unique(hid * max(n_blocks, 1) + g)
+            n_fps = np.bincount(pairs % max(n_blocks, 1), minlength=n_blocks)
+            self._block_table = (row_gb, np.asarray(gb_file, dtype=np.int64), n_fps)
+        return self._block_table
+
     def file_id(self, rel: str) -> int:
         if not hasattr(self, "_by_rel"):
             self._by_rel = {f.rel: i for i, f in enumerate(self.files)}
@@ -132,10 +160,25 @@ class CodeIndex:
         return lo, hi
 
 
-def _blocks(text: str) -> list[Block]:
+def block_of_lines(blocks: list[Block], lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each line, the index of the top-level block holding it and whether one does (blocks are
+    sorted by start and do not overlap)."""
+    starts = np.array([b.start for b in blocks], dtype=np.int64)
+    ends = np.array([b.end for b in blocks], dtype=np.int64)
+    j = np.searchsorted(starts, lines, "right") - 1
+    ok = (j >= 0) & (lines <= ends[np.clip(j, 0, None)])
+    return j, ok
+
+
+def top_level_blocks(text: str) -> list[Block]:
+    """The top-level classes and functions of a source text, parsed with :mod:`ast` (never executed).
+
+    Bounded: the text was already size-checked (``TAOKE_MAX_CODE_BYTES``); a parse that fails, or
+    that exhausts the parser's recursion or memory on pathological nesting, gives no blocks, and the
+    file is then compared as a whole only."""
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     out = []
     for node in tree.body:
@@ -150,6 +193,9 @@ def _blocks(text: str) -> list[Block]:
                 )
             )
     return out
+
+
+_blocks = top_level_blocks  # the earlier private name
 
 
 def build_index(models: Path, version: str, files: list[Path] | None = None) -> CodeIndex:
@@ -169,7 +215,7 @@ def build_index(models: Path, version: str, files: list[Path] | None = None) -> 
                 path.relative_to(models).as_posix(),
                 len(fp.hashes),
                 fp.n_tokens,
-                _blocks(text),
+                top_level_blocks(text),
                 header_notice(text),
                 name_bag(toks.names, model_stem(path.name)),
                 model_stem(path.name),

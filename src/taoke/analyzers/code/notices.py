@@ -55,6 +55,15 @@ def earliest_year(header: dict[str, Any]) -> int:
     return min(years) if years else 9999
 
 
+def latest_year(header: dict[str, Any]) -> int:
+    """Latest copyright year in a header (9999 when none). WHY: a file copied with its parent's header
+    keeps the parent's earliest year and usually adds its own line ("Copyright 2021 NVIDIA ...
+    Copyright 2018 The Google AI Language Team"); between two files of one earliest year, the one
+    whose header was not extended later is the older."""
+    years = [int(y) for c in header.get("copyright", []) for y in re.findall(r"\b(19[89]\d|20\d\d)\b", c)]
+    return max(years) if years else 9999
+
+
 def notice_status(suspect_text: str, ref_header: dict[str, Any]) -> str:
     """kept: the reference's licence statement and copyright holders are in the suspect's first 60
     lines; partial: one of the two; missing: neither (Apache-2.0 §4(c) asks to retain them)."""
