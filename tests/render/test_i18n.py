@@ -125,10 +125,10 @@ def test_catalogue_templates_keep_their_fields() -> None:
 
 #: Words a Chinese compare reason may keep in Latin letters: symbols of the statistics (p, r, alpha,
 #: d, R^2, t(dof, scale)), the names of published methods (Bonferroni, Besag-Clifford, Fisher-z,
-#: max-T), a config key (d_model) and the CLI option a reason points to (--parent).
+#: max-T), a config key (d_model) and the CLI options a reason points to (--parent, --relative).
 LATIN_KEPT = {
     "p", "r", "alpha", "d", "R", "t", "dof", "scale", "n", "Bonferroni", "Besag-Clifford", "Fisher-z",
-    "max-T", "d_model", "parent", "data", "taoke", "weights_null.json",
+    "max-T", "d_model", "parent", "relative", "data", "taoke", "weights_null.json",
 }  # fmt: skip
 
 

@@ -175,6 +175,15 @@ def compare(
             rel = common_relative(reference, suspect, pair, list(relatives), nulls, alpha, memo)
             if rel is not None:
                 verdict = through_relative(verdict, rel, stats.log10p_model, alpha)
+        if drift and verdict.relationship in _DRIFT:
+            # The pair alone reads a parent and its child the same way as two children of one base
+            # (issue 20): the label names the drift, the direction is not shown, and the output says so.
+            verdict.reasons.append(
+                f"no relative checked ({len(relatives)}) sits between the two"
+                if relatives
+                else "which one is the parent is not shown: two fine-tunes of one base read the same; "
+                "check a candidate base with --relative"
+            )
         transformations = _transformations(reference, suspect, stats, found, verdict)
         evidence = _evidence(stats, found, verdict)
         tested = verdict.relationship.tested

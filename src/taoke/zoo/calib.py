@@ -101,8 +101,15 @@ def build(
     """
     from taoke.weights.fingerprint import fingerprint
     from taoke.zoo.hf import llama_config, model_card, write_folder
-    from taoke.zoo.train import VOCAB, Workspace, build_model, require_torch, train_loop, weights_of
-    from taoke.zoo.train_families import stored_weights
+    from taoke.zoo.train import (
+        VOCAB,
+        Workspace,
+        build_model,
+        require_torch,
+        stored_weights,
+        train_loop,
+        weights_of,
+    )
 
     torch = require_torch()
     torch.set_num_threads(threads)

@@ -179,6 +179,19 @@ def weights_of(model) -> dict[str, np.ndarray]:
     }
 
 
+def stored_weights(model) -> dict[str, np.ndarray]:
+    """float16-rounded weights as a release stores them: a tied output head is not stored twice."""
+    out: dict[str, np.ndarray] = {}
+    seen: set[int] = set()
+    for k, v in model.state_dict().items():
+        ptr = v.data_ptr()
+        if ptr in seen or k.endswith((".rotary_emb.inv_freq", "position_ids", ".masked_bias")):
+            continue
+        seen.add(ptr)
+        out[k] = v.detach().float().numpy().astype(np.float16).astype(np.float32)
+    return out
+
+
 def _batch(tokens: np.ndarray, rng: np.random.Generator, batch: int):
     torch = require_torch()
     starts = rng.integers(0, len(tokens) - SEQ_LEN - 1, size=batch)

@@ -29,6 +29,7 @@ from safetensors.numpy import load_file, save_file
 
 from taoke.zoo.family_catalog import DATA, FAMILIES, load_checkpoint, load_family, model_ids, train_log
 from taoke.zoo.hf import CONTEXT, SEQ_LEN
+from taoke.zoo.train import stored_weights
 
 __all__ = ["DATA", "FAMILIES", "load_checkpoint", "load_family", "model_ids", "train_log"]
 
@@ -137,19 +138,6 @@ def build_model(config: dict, seed: int):
     cfg_cls = transformers.AutoConfig.for_model(config["model_type"]).__class__
     cfg = {k: v for k, v in config.items() if k not in ("architectures", "model_type", "torch_dtype")}
     return cls(cfg_cls(**cfg)).float()
-
-
-def stored_weights(model) -> dict[str, np.ndarray]:
-    """float16-rounded weights as a release stores them: a tied output head is not stored twice."""
-    out: dict[str, np.ndarray] = {}
-    seen: set[int] = set()
-    for k, v in model.state_dict().items():
-        ptr = v.data_ptr()
-        if ptr in seen or k.endswith((".rotary_emb.inv_freq", "position_ids", ".masked_bias")):
-            continue
-        seen.add(ptr)
-        out[k] = v.detach().float().numpy().astype(np.float16).astype(np.float32)
-    return out
 
 
 def _batch(tokens: np.ndarray, rng: np.random.Generator, mlm: bool):
