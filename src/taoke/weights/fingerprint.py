@@ -43,6 +43,7 @@ import json
 import math
 import re
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -629,7 +630,9 @@ class _Pass:
 def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
     from taoke.weights.stream import reduce
 
-    keys = list(model.canonical_keys())
+    # an insertion-ordered dict, not a list: membership is tested per block and role, and a hostile
+    # release can hold hundreds of thousands of tensor names (a list made that quadratic, issue 16)
+    keys = dict.fromkeys(model.canonical_keys())
     if "token_embd.weight" not in keys:
         raise AnalysisError(
             "no token embedding among the model's tensors: not a decoder LLM taoke can compare",
@@ -704,6 +707,15 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
         vocab, d = emb.shape
     else:
         vocab, d = emb_rows.shape
+    # A block is a layer of this model only if one of its tensors has the model's width: a release can
+    # add tens of thousands of tiny tensors named like blocks (issue 16), which would otherwise each
+    # become an empty layer of the fingerprint.
+    shape_of = getattr(model, "canonical_shape", None)
+    if callable(shape_of):
+        wide = {li for li in layers if any(d in shape_of(k) for k in _block_keys(li, keys))}
+        if len(wide) < len(layers):
+            layers = [li for li in layers if li in wide]
+            order = [k for k in order if not (m := _BLOCK.match(k)) or int(m.group(1)) in wide]
     hp = _hparams(model, keys)
     hp["d_model"] = int(hp.get("d_model") or d)
     hp["vocab_size"] = int(hp.get("vocab_size") or vocab)
@@ -886,7 +898,12 @@ def norm_offset(model: Any) -> float:
     return float(getattr(info, "norm_offset", 0.0) or 0.0)
 
 
-def gain_keys(keys: list[str] | set[str], li: int) -> tuple[str | None, str | None]:
+def _block_keys(li: int, keys: Collection[str]) -> list[str]:
+    """The canonical keys of block ``li``'s lineage roles that the model holds."""
+    return [k for r in BLOCK_ROLES if (k := f"blk.{li}.{r}.weight") in keys]
+
+
+def gain_keys(keys: Collection[str], li: int) -> tuple[str | None, str | None]:
     """The canonical keys of the norm gains that feed block ``li``'s attention and its FFN.
 
     Pre-norm blocks (LLaMA, Gemma, Qwen2, Phi-3, and GPT-NeoX's parallel attention, whose two LayerNorms
@@ -895,7 +912,7 @@ def gain_keys(keys: list[str] | set[str], li: int) -> tuple[str | None, str | No
     the attention reads the previous block's ``layer_output_norm`` (the embedding LayerNorm for block
     0) and the FFN reads this block's ``attn_output_norm``. None where no such gain is stored.
     """
-    ks = set(keys)
+    ks = keys if isinstance(keys, (set, frozenset, dict)) else set(keys)
 
     def have(k: str) -> str | None:
         return k if k in ks else None
