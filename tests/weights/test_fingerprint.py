@@ -145,3 +145,25 @@ def test_zoo_path_helper_is_a_real_folder():
     from pathlib import Path
 
     assert Path(zoo_path("base-a")).exists()
+
+
+def test_tiny_tensors_named_like_blocks_are_not_layers(tmp_path):
+    """Issue 16: a release that adds thousands of tiny tensors named like blocks (``model.layers.N.*``)
+    made every named block an empty layer of the fingerprint, found by a list scan per block and role
+    (quadratic: 250,000 names did not finish in 200 s). A block is a layer only when one of its tensors
+    has the model's width, so the fingerprint is the base's."""
+    import shutil
+
+    from safetensors.numpy import save_file
+
+    rel = tmp_path / "rel"
+    shutil.copytree(zoo_path("base-a"), rel)
+    roles = ("self_attn.q_proj", "self_attn.k_proj", "mlp.up_proj", "input_layernorm")
+    extra = {
+        f"model.layers.{1000 + i // 4}.{roles[i % 4]}.weight": np.zeros(1, np.float16) for i in range(20_000)
+    }
+    save_file(extra, str(rel / "extra.safetensors"))
+    fp, base = fingerprint(str(rel)), zoo_fp("base-a")
+    assert fp.layers == base.layers == [0, 1, 2, 3]
+    for comp in base.inv:
+        assert np.array_equal(fp.inv[comp], base.inv[comp]), comp
