@@ -167,3 +167,40 @@ def test_tiny_tensors_named_like_blocks_are_not_layers(tmp_path):
     assert fp.layers == base.layers == [0, 1, 2, 3]
     for comp in base.inv:
         assert np.array_equal(fp.inv[comp], base.inv[comp]), comp
+
+
+def test_fingerprint_of_a_layer_missing_a_component_reads_back(tmp_path):
+    """Issue 16 (found by the e2e campaign: ``scan`` of a release whose layer 0 FFN tensor is renamed
+    failed with "unreadable fingerprint: non-finite values"): the writer marks an absent component with
+    a NaN matrix, so the reader must accept exactly that mark (whole matrices) and nothing else."""
+    import shutil
+
+    from safetensors.numpy import load_file, save_file
+
+    rel = tmp_path / "rel"
+    shutil.copytree(zoo_path("base-a"), rel)
+    (st,) = rel.glob("*.safetensors")
+    t = load_file(str(st))
+    t = {k.replace("mlp.up_proj", "mlp.up[/]proj") if ".0." in k else k: v for k, v in t.items()}
+    save_file(t, str(st))
+    fp = fingerprint(str(rel))
+    assert np.isnan(fp.inv["ffn"][0]).all() and np.isfinite(fp.inv["ffn"][1:]).all()
+    back = load_fingerprint(fp.save(tmp_path / "fp.npz"))
+    assert np.array_equal(np.isnan(back.inv["ffn"]), np.isnan(fp.inv["ffn"]))
+    # a NaN that is not a whole layer's matrix, or an inf, is still corrupt
+    import zipfile
+
+    for bad in (np.inf, "partial"):
+        arrs = dict(np.load(tmp_path / "fp.npz"))
+        key = next(k for k in arrs if k.endswith("ffn") and k.startswith("inv"))
+        a = arrs[key].copy()
+        if bad == "partial":
+            a[1, 0, 0] = np.nan
+        else:
+            a[1, 0, 0] = bad
+        arrs[key] = a
+        out = tmp_path / "bad.npz"
+        np.savez(out, **arrs)
+        assert zipfile.is_zipfile(out)
+        with pytest.raises(CorruptFile):
+            load_fingerprint(out)

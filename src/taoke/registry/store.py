@@ -171,7 +171,10 @@ def fingerprint_from_bytes(data: bytes, where: str) -> Fingerprint:
     with tempfile.TemporaryDirectory(prefix="taoke-fp-") as tmp:
         path = Path(tmp) / "fp.npz"
         path.write_bytes(data)
-        fp = load_fingerprint(path)
+        try:
+            fp = load_fingerprint(path)
+        except CorruptFile as exc:  # name the registry row or release, never the scratch file
+            raise CorruptFile(exc.message, where) from None
     return fp
 
 

@@ -344,10 +344,18 @@ def _check_loaded(fp: Fingerprint, raw_keys: Any, raw_arr: np.ndarray) -> None:
                 raise ValueError(f"invariant {comp!r} of shape {arr.shape} for {len(layers)} layers")
     if fp.neurons is not None and (fp.neurons.ndim != 3 or fp.neurons.shape[0] != len(layers)):
         raise ValueError(f"neuron profiles of shape {fp.neurons.shape} for {len(layers)} layers")
-    arrays = [fp.embed, raw_arr, *fp.inv.values(), *fp.rinv.values(), *fp.binv.values()]
-    if fp.neurons is not None:
-        arrays.append(fp.neurons)
-    if not all(np.isfinite(a).all() for a in arrays):
+    if not (np.isfinite(fp.embed).all() and np.isfinite(raw_arr).all()):
+        raise ValueError("non-finite values")
+    # NaN is the writer's own mark for "absent": a layer that lacks a component (its whole matrix NaN)
+    # and the padding of narrower FFNs in the neuron profiles. Anything else non-finite is corrupt.
+    for part in (fp.inv, fp.rinv, fp.binv):
+        for arr in part.values():
+            if np.isinf(arr).any():
+                raise ValueError("non-finite values")
+            nan = np.isnan(arr).reshape(len(arr), -1)
+            if (nan.any(axis=1) & ~nan.all(axis=1)).any():
+                raise ValueError("non-finite values")
+    if fp.neurons is not None and np.isinf(fp.neurons).any():
         raise ValueError("non-finite values")
     if not all(isinstance(v, float) and math.isfinite(v) for v in fp.rms.values()):
         raise ValueError("non-finite rms")
@@ -636,7 +644,8 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
     if "token_embd.weight" not in keys:
         raise AnalysisError(
             "no token embedding among the model's tensors: not a decoder LLM taoke can compare",
-            getattr(model, "name", None),
+            # the path the user gave, where there is one: a release's name alone does not say which
+            getattr(getattr(model, "release", None), "path", None) or getattr(model, "name", None),
         )
     raw: dict[str, np.ndarray] = {}
     rms: dict[str, float] = {}
