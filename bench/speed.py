@@ -19,6 +19,7 @@ within one run on a shared machine.
 
     python bench/speed.py --layers 2 --shapes llama --baseline 5f7eae4     # a quick subset
     python bench/speed.py --layers 32                                       # the full 7B shapes
+    python bench/speed.py --layers 32 --devices cpu,cpu-bf16                # exact and bf16 products
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def sequential_read(path: Path, chunk: int = 64 << 20) -> float:
     return time.perf_counter() - t
 
 
-def _child_fingerprint(folder: str, out: str) -> None:
+def _child_fingerprint(folder: str, out: str, device: str = "cpu") -> None:
     """Run in a fresh process (peak RSS is the process's): fingerprint ``folder``, print JSON."""
     os.environ["TAOKE_NO_CACHE"] = "1"
     from taoke.weights import fingerprint
@@ -160,7 +161,8 @@ def _child_fingerprint(folder: str, out: str) -> None:
     except ImportError:  # a baseline revision without the block pass
         times = None
     t = time.perf_counter()
-    fp = fingerprint(folder, times=times) if times is not None else fingerprint(folder)
+    kw = {"device": device} if device != "cpu" else {}
+    fp = fingerprint(folder, times=times, **kw) if times is not None else fingerprint(folder)
     dt = time.perf_counter() - t
     fp.save(out)
     res = {"seconds": dt, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -180,13 +182,13 @@ def _baseline_src(rev: str, work: Path) -> Path:
     return dest / "src"
 
 
-def _child(folder: Path, out: Path, src: Path | None, timeout: float) -> dict:
+def _child(folder: Path, out: Path, src: Path | None, timeout: float, device: str = "cpu") -> dict:
     here = str(Path(__file__).parent)
     cmd = [
         sys.executable,
         "-c",
         f"import sys; sys.path.insert(0, {here!r}); import speed; "
-        f"speed._child_fingerprint({str(folder)!r}, {str(out)!r})",
+        f"speed._child_fingerprint({str(folder)!r}, {str(out)!r}, {device!r})",
     ]
     env = dict(os.environ)
     if src is not None:
@@ -197,8 +199,11 @@ def _child(folder: Path, out: Path, src: Path | None, timeout: float) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def measure(kind: str, layers: int, work: Path, baseline: Path | None, keep: bool, timeout: float) -> dict:
-    """Cold and warm, new (and baseline) fingerprint vs sequential read of one synthetic model."""
+def measure(
+    kind: str, layers: int, work: Path, baseline: Path | None, keep: bool, timeout: float, device: str = "cpu"
+) -> dict:
+    """Cold and warm, new (and baseline) fingerprint vs sequential read of one synthetic model;
+    ``device``: where the products run (``cpu-bf16``: bf16 products, issue 21)."""
     folder = work / f"{kind}-{layers}l"
     path = folder / "model.safetensors"
     if not path.exists():
@@ -206,12 +211,18 @@ def measure(kind: str, layers: int, work: Path, baseline: Path | None, keep: boo
         write_synthetic(folder, layers, kind)
     size = path.stat().st_size
     largest = max(int(np.prod(s)) * 2 for s in model_shapes(kind, layers).values())
-    row: dict = {"shape": kind, "layers": layers, "bytes": size, "largest_tensor_mb": largest / 2**20}
+    row: dict = {
+        "shape": kind,
+        "layers": layers,
+        "device": device,
+        "bytes": size,
+        "largest_tensor_mb": largest / 2**20,
+    }
     row["load_average_start"] = os.getloadavg()[0]
     evict(path)
     row["cold_read_s"] = sequential_read(path)
     evict(path)
-    new = _child(folder, work / f"fp-{kind}.npz", None, timeout)
+    new = _child(folder, work / f"fp-{kind}.npz", None, timeout, device)
     row["cold_fp_s"] = new["seconds"]
     row["cold_ratio"] = row["cold_read_s"] / new["seconds"]
     if baseline is not None:
@@ -220,7 +231,7 @@ def measure(kind: str, layers: int, work: Path, baseline: Path | None, keep: boo
         row["cold_fp_baseline_s"] = old["seconds"]
     sequential_read(path)  # warm from here on
     row["warm_read_s"] = min(sequential_read(path), sequential_read(path))
-    new = _child(folder, work / f"fp-{kind}.npz", None, timeout)
+    new = _child(folder, work / f"fp-{kind}.npz", None, timeout, device)
     row["warm_fp_s"] = new["seconds"]
     row["warm_ratio"] = row["warm_read_s"] / new["seconds"]
     row["peak_rss_mb"] = new["peak_rss_mb"]
@@ -308,6 +319,7 @@ def compare_7b(work: Path) -> dict:
 COLUMNS = [
     ("shape", "shape", "{}"),
     ("layers", "layers", "{}"),
+    ("products", "device", "{}"),
     ("GB", "bytes", "{:.2f}"),
     ("cold read s", "cold_read_s", "{:.1f}"),
     ("cold fp s", "cold_fp_s", "{:.1f}"),
@@ -341,7 +353,7 @@ def table(rows: list[dict]) -> str:
             else "-"
         )
         speed = f"{r['speedup_cold']:.1f}x / {r['speedup_warm']:.1f}x" if "speedup_warm" in r else "-"
-        cells[10:10] = [rw, before, speed]
+        cells[11:11] = [rw, before, speed]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -356,13 +368,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compare-7b", action="store_true", help="also time comparing two 7B fingerprints")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per fingerprinting child")
     ap.add_argument("--output", default="bench/results/speed.json")
+    ap.add_argument(
+        "--devices",
+        default="cpu",
+        help="comma-separated --device values, each timed on the same files (cpu, cpu-bf16, cuda)",
+    )
     args = ap.parse_args(argv)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="taoke-speed-"))
     baseline = _baseline_src(args.baseline, work) if args.baseline else None
     rows = []
     for kind in args.shapes.split(","):
         layers = min(args.layers, SHAPES[kind][5])
-        rows.append(measure(kind, layers, work, baseline, args.keep, args.timeout))
+        devices = args.devices.split(",")
+        for i, dev in enumerate(devices):
+            last = i == len(devices) - 1
+            # the baseline (a revision without --device) is timed with the first device's row only
+            base = baseline if i == 0 else None
+            rows.append(measure(kind, layers, work, base, args.keep or not last, args.timeout, dev))
     report: dict = {
         "machine": {
             "cpu_count": os.cpu_count(),

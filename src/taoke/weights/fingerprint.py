@@ -588,6 +588,8 @@ def fingerprint(
     from taoke.weights.stream import backend_for
 
     backend = backend_for(device)  # an unusable device is refused before anything is read
+    if not getattr(backend, "exact", True):
+        cache = None  # the cache holds exact fingerprints only: a rounded one must not stand in for one
     opened = hasattr(model, "canonical_keys") and hasattr(model, "canonical")
     if cache is not None or not opened:
         from taoke.release import Release, resolve
@@ -874,6 +876,8 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
         "files": [str(getattr(f, "path", f)) for f in (getattr(model, "files", None) or [])][:16],
         "weight_basis": basis_meta,
     }
+    if not getattr(how.backend, "exact", True):
+        meta["products"] = how.backend.name  # rounded products (cpu-bf16): said wherever it is shown
     return Fingerprint(
         name=str(getattr(model, "name", "model")),
         meta=meta,

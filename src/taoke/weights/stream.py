@@ -42,6 +42,7 @@ from taoke.formats.base import CanonicalRows
 
 __all__ = [
     "BLOCK_BYTES",
+    "Bf16Backend",
     "NumpyBackend",
     "StreamTimes",
     "TensorPass",
@@ -91,6 +92,7 @@ class NumpyBackend:
     """Products in float32 with numpy's BLAS (the reference the other backends are tested against)."""
 
     name = "cpu"
+    exact = True  # float32 products: the fingerprint the nulls were fitted with, within float32 rounding
 
     def prepare(self, x: np.ndarray) -> Any:
         return np.ascontiguousarray(x, dtype=np.float32)
@@ -125,6 +127,7 @@ class TorchBackend:
         torch.backends.cudnn.allow_tf32 = False
         self.torch = torch
         self.name = str(self.device)
+        self.exact = True
 
     def prepare(self, x: np.ndarray) -> Any:
         return self.torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
@@ -139,11 +142,79 @@ class TorchBackend:
         return (x.index_select(1, idx) @ b).double().cpu().numpy()
 
 
+class Bf16Backend(NumpyBackend):
+    """Products of bf16-stored matrices in bf16 on the CPU (oneDNN: AMX or AVX512-BF16), float32
+    accumulation; every other dtype as :class:`NumpyBackend`. ``--device cpu-bf16``.
+
+    WHY (issue 21): the probe products are most of a 7B fingerprint's time on two cores (float32 BLAS
+    at ~60 GFLOP/s per core); a CPU with AMX multiplies bf16 at ~370 GFLOP/s per core (measured here:
+    ``[104, 4096] x [4096, 11008]`` in 25 ms against 159 ms), and a bf16 checkpoint is already in that
+    dtype, so nothing is widened for the product. The price is rounding: the probes are rounded to
+    bf16 and each product's output too (8-bit mantissa), ~2e-3 relative per value against ~5e-4 for the
+    float16 the fingerprint stores. The invariants move by a few float16 steps; the statistics, which
+    compare models whose invariants differ by far more (Q4_0 quantization alone moves similarity to
+    0.99), do not change their verdicts (measured on bf16 copies of zoo pairs: ``bench/speed.py``,
+    ``tests/weights/test_stream.py``). Not the default: the exact path is what the nulls were
+    fitted with, and a fingerprint should not depend on the CPU it was made on unless asked.
+    """
+
+    name = "cpu-bf16"
+    exact = False
+
+    def __init__(self) -> None:
+        try:
+            import torch
+        except ImportError:
+            raise DeviceUnavailable("--device cpu-bf16 needs torch (pip install 'taoke[torch]')") from None
+        ok = torch.backends.mkldnn.is_available()
+        try:
+            ok = ok and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            ok = False
+        if not ok:
+            raise DeviceUnavailable("--device cpu-bf16: this CPU has no bf16 matrix instructions (use cpu)")
+        self.torch = torch
+
+    def prepare(self, x: np.ndarray) -> Any:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        return _Bf16Probes(x, self.torch.from_numpy(x).to(self.torch.bfloat16))
+
+    def _stored(self, raw: np.ndarray, shape: tuple[int, int]) -> Any:
+        return self.torch.from_numpy(raw.view(np.int16).reshape(shape)).view(self.torch.bfloat16)
+
+    def right(self, x: Any, block: np.ndarray, raw: np.ndarray | None = None, dtype: str = "") -> np.ndarray:
+        if dtype != "BF16" or raw is None:
+            return x.f32 @ block.T
+        return (x.bf16 @ self._stored(raw, block.shape).T).float().numpy()
+
+    def left(
+        self, x: Any, cols: np.ndarray, block: np.ndarray, raw: np.ndarray | None = None, dtype: str = ""
+    ) -> np.ndarray:
+        if dtype != "BF16" or raw is None:
+            return (x.f32[:, cols] @ block).astype(np.float64)
+        sel = x.bf16.index_select(1, self.torch.from_numpy(cols))
+        return (sel @ self._stored(raw, block.shape)).double().numpy()
+
+
+@dataclass(frozen=True)
+class _Bf16Probes:
+    """Probe rows for :class:`Bf16Backend`: float32 for float32 products, bf16 for bf16 ones."""
+
+    f32: np.ndarray
+    bf16: Any
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.f32.shape
+
+
 def backend_for(device: str | None) -> NumpyBackend | TorchBackend:
-    """The backend of ``--device``: numpy for None/"cpu", torch for anything else ("cuda", "torch-cpu"
-    runs torch on the CPU: what CI tests the torch path with)."""
+    """The backend of ``--device``: numpy for None/"cpu", bf16 products for "cpu-bf16", torch for
+    anything else ("cuda", "torch-cpu" runs torch on the CPU: what CI tests the torch path with)."""
     if device in (None, "", "cpu"):
         return NumpyBackend()
+    if device == "cpu-bf16":
+        return Bf16Backend()
     return TorchBackend("cpu" if device == "torch-cpu" else device)
 
 
@@ -222,6 +293,7 @@ def reduce(
     """
     backend = backend or NumpyBackend()
     threads = threads or default_threads()
+    stored_products = isinstance(backend, Bf16Backend) and crow.rows.dtype == "BF16"
     src = crow.rows
     index = crow.index
     n_canon, n_cols = crow.shape
@@ -276,9 +348,14 @@ def reduce(
             out.raw_spans[p] = raw[rs_local[p][:, None], rs_cols[p][:, None] + np.arange(rs_w)[None, :]]
         if rows is not None and len(p := r_plan[b]):
             out.rows[p] = f[r_local[p]]
-        if right is not None:
-            out.right[:, canon] = backend.right(right, f)
-        part = backend.left(left, canon, f) if left is not None else None
+        if stored_products:  # the product reads the stored bf16 block itself
+            if right is not None:
+                out.right[:, canon] = backend.right(right, f, raw, src.dtype)
+            part = backend.left(left, canon, f, raw, src.dtype) if left is not None else None
+        else:
+            if right is not None:
+                out.right[:, canon] = backend.right(right, f)
+            part = backend.left(left, canon, f) if left is not None else None
         t3 = time.perf_counter()
         if times is not None:
             times.add(t1 - t0, t2 - t1, t3 - t2, raw.nbytes)
