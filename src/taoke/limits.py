@@ -26,9 +26,10 @@ class Limits:
     max_pickle_bytes: int = 256 * 1024 * 1024  # data.pkl inside a torch zip
     max_zip_members: int = 1_000_000
     max_text_bytes: int = 16 * 1024 * 1024  # README, LICENSE, *.py read as text
-    # one .py normalised for code lineage: tokenizing costs ~120 bytes of memory per source byte (a
-    # 15 MB file took 1.8 GB), and the largest modeling files in transformers are under 0.5 MB
-    max_code_bytes: int = 4 * 1024 * 1024
+    # the .py code of one release normalised for code lineage, all files together: tokenizing costs
+    # ~120 bytes of memory per source byte (a 15 MB file took 1.8 GB) and ~4 s of CPU per MB (60 files
+    # of 90 KB took 25 s); the largest modeling file in transformers 5.25 is 196 KB
+    max_code_bytes: int = 2 * 1024 * 1024
     max_files: int = 100_000  # files in one release folder
 
 

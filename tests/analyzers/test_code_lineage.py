@@ -149,7 +149,7 @@ def test_bad_files_become_one_line_findings(tmp_path: Path, index):
 
 
 def test_code_over_the_code_bound_is_skipped_before_tokenizing(tmp_path: Path, index):
-    """Normalising a 15 MB .py took 1.8 GB (issue 16): files over TAOKE_MAX_CODE_BYTES (4 MiB by
+    """Normalising a 15 MB .py took 1.8 GB (issue 16): files over TAOKE_MAX_CODE_BYTES (2 MiB by
     default, under the 16 MiB text limit) are skipped with a one-line reason, smaller ones compared."""
     big = tmp_path / "big.py"
     big.write_text("x = 1\n" * (Limits().max_code_bytes // 6 + 1), encoding="utf-8")
@@ -238,3 +238,22 @@ def test_unparseable_or_deeply_nested_code_has_no_blocks_but_is_compared(index):
     assert code.top_level_blocks("def f(:\n") == []
     fl = code.analyze_text("nested.py", nested + SNIPPET, index, with_spans=False)
     assert fl.status == "compared" and fl.blocks == []
+
+
+def test_one_code_budget_per_release_modeling_files_first(tmp_path: Path, index):
+    """Issue 16 (the e2e campaign): 60 .py files of 90 KB, each under the per-file bound, took 25 s of
+    CPU. TAOKE_MAX_CODE_BYTES bounds the release's code together; modeling files are compared first,
+    so padding with other files cannot push the modeling code out."""
+    for i in range(6):
+        (tmp_path / f"aaa_pad{i}.py").write_text("def f(a, b):\n    return a + b\n" * 300, encoding="utf-8")
+    (tmp_path / "modeling_x.py").write_text("x = 1\n" * 100, encoding="utf-8")
+    files = [(p.name, p) for p in sorted(tmp_path.iterdir())]
+    pad = (tmp_path / "aaa_pad0.py").stat().st_size
+    res = code.analyze_files(files, Limits(max_code_bytes=600 + 2 * pad), index=index)
+    by = {f.path: f for f in res.files}
+    assert by["modeling_x.py"].status == "compared"
+    compared = sorted(p for p, f in by.items() if f.status == "compared")
+    assert compared == ["aaa_pad0.py", "aaa_pad1.py", "modeling_x.py"]
+    for i in range(2, 6):
+        f = by[f"aaa_pad{i}.py"]
+        assert f.status == "skipped" and "budget" in f.reason and "TAOKE_MAX_CODE_BYTES" in f.reason

@@ -136,7 +136,8 @@ def declared_list(raw: Any, where: str) -> list[str]:
     return value
 
 
-def _record(row: Any) -> ModelRecord:
+def _record(row: Any, where: str = "registry") -> ModelRecord:
+    """A model row; ``where`` (the registry's display URL) names it in an error about the row."""
     m = row._mapping
     return ModelRecord(
         id=int(m["id"]),
@@ -151,7 +152,7 @@ def _record(row: Any) -> ModelRecord:
         d_model=m["d_model"],
         vocab_size=m["vocab_size"],
         size_bytes=m["size_bytes"],
-        declared_base=declared_list(m["declared_base"], f"registry model {m['id']}"),
+        declared_base=declared_list(m["declared_base"], f"{where}#model-{m['id']}"),
         license=m["license"],
         indexed_at=m["indexed_at"].isoformat() if m["indexed_at"] else "",
         fingerprint_bytes=int(m["fingerprint_bytes"]),
@@ -397,19 +398,19 @@ class Registry:
     def find_content(self, cid: str) -> ModelRecord | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(*_RECORD_COLUMNS).where(schema.models.c.content_id == cid)).first()
-        return _record(row) if row is not None else None
+        return _record(row, self.display_url) if row is not None else None
 
     def get(self, model_id: int) -> ModelRecord:
         with self.engine.connect() as conn:
             row = conn.execute(select(*_RECORD_COLUMNS).where(schema.models.c.id == int(model_id))).first()
         if row is None:
             raise RegistryError(f"{self.display_url}: no model with id {model_id}")
-        return _record(row)
+        return _record(row, self.display_url)
 
     def records(self) -> list[ModelRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(*_RECORD_COLUMNS).order_by(schema.models.c.id)).all()
-        return [_record(r) for r in rows]
+        return [_record(r, self.display_url) for r in rows]
 
     def files(self, model_id: int) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
