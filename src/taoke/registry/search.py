@@ -464,7 +464,9 @@ def search(
         )
     )
     del hits[max(len(cands), top) :]  # the width scan's best join the list; the rest only count in Holm
+    t5 = time.perf_counter()
     through_relatives(registry, fp, hits)
+    t6 = time.perf_counter()
     # issue 20: is the query a merge of relatives? Looked for among the significant relatives (a merge
     # is related to each parent), without any parent named
     rel_ids = [h.record.id for h in hits if h.significant]
@@ -487,6 +489,7 @@ def search(
             "ann_load": t2 - t1,
             "shortlist": t3 - t2,
             "compare": t4 - t3,
+            "relatives": t6 - t5,  # the sibling rule: drift hits compared again, the others as relatives
             "total": time.perf_counter() - t0,
         },
     )
