@@ -179,6 +179,14 @@ def test_fit_nulls_builds_each_null_from_its_own_scores():
     assert med.max == pytest.approx(meds.max())
     assert nulls.raw_basis is not None and "raw basis" in nulls.raw_basis.source
     assert nulls.raw_basis.perm_ratio == pytest.approx(nulls.raw_basis.sd / 0.03)  # finite, > 0 only
+    assert fit_nulls(z, raw, "zoo").basis_free_median.n_models == 10  # the zoo's calibration models
+    assert fit_nulls(z[:5], [], "zoo").basis_free_median.n == 5  # from five pairs on
+    # one pair's median far out: the tail rule sets the median null's sd as it does fit_null's
+    # (the tail rule can bind only from 13 values on: one value is at most (n - 1) / sqrt(n) SDs out)
+    out = [*(rng.normal(0.0, 1.0, (3, 3)) for _ in range(19)), np.full((3, 3), 30.0)]
+    med = fit_nulls(out, [], "zoo").basis_free_median
+    meds = np.array([median_best(v) for v in out])
+    assert med.sd == pytest.approx((30.0 - meds.mean()) / 3.5) and med.sd > med.sample_sd
     few = fit_nulls(z[:4], [np.zeros((0, 0))], "zoo")
     assert few.basis_free_median is None and few.raw_basis is None and few.basis_free is not None
     assert fit_nulls(z, raw, "zoo").raw_basis.perm_ratio is None  # no noise SDs given
@@ -285,3 +293,40 @@ def test_permutation_moments_are_those_of_the_drawn_scores():
     scores = np.concatenate([permutation_scores(a, b, ident, p).ravel() for p in perms])
     assert t.mean == pytest.approx(scores.mean()) and t.sd == pytest.approx(scores.std(ddof=1))
     assert t.draws == 63
+
+
+def _drawn_maxima(a: dict[str, np.ndarray], b: dict[str, np.ndarray], n: int, seed: int) -> np.ndarray:
+    """The maxima over layer pairs of the test's first ``n`` draws (its seed, its draw order)."""
+    from taoke.weights.similarity import permutation_scores
+
+    k = next(iter(a.values())).shape[1]
+    ident = SharedAnchors(np.arange(k), np.arange(k), k, k)
+    g = np.random.default_rng(seed)
+    perms = np.stack([g.permutation(k) for _ in range(n)])
+    return permutation_scores(a, b, ident, perms).reshape(n, -1).max(axis=1)
+
+
+def test_permutation_draws_that_tie_the_statistic_count_and_stop_the_test():
+    """A draw equal to the statistic reaches it (>=); the test stops at the draw that makes the h-th
+    exceedance, even when that is the last draw of a batch, and its moments are those of the draws made."""
+    rng = np.random.default_rng(10)
+    a, b = _model(rng), _model(rng)
+    maxima = _drawn_maxima(a, b, 32, seed=0)
+    t = float(maxima[31])  # the 32nd draw ties the statistic exactly
+    h = int(np.sum(maxima >= t))
+    s2 = np.array([[t]])
+    res = raw_basis_permutation_test(a, b, s2, max_draws=999, exceedances=h, seed=0)
+    assert res.exceedances == h and res.draws == 32
+    assert res.log10p == pytest.approx(np.log10(h / 32))
+    # stopped inside a batch: the moments are those of the draws up to the stop, not of the batch
+    t2 = float(np.sort(maxima)[-3])  # three of the first 32 draws reach it
+    stop = int(np.flatnonzero(maxima >= t2)[2]) + 1
+    res = raw_basis_permutation_test(a, b, s2 * 0 + t2, max_draws=999, exceedances=3, seed=0)
+    assert res.draws == stop and res.log10p == pytest.approx(np.log10(3 / stop))
+    from taoke.weights.similarity import permutation_scores
+
+    k = 8
+    g = np.random.default_rng(0)
+    perms = np.stack([g.permutation(k) for _ in range(stop)])
+    scores = permutation_scores(a, b, SharedAnchors(np.arange(k), np.arange(k), k, k), perms).ravel()
+    assert res.mean == pytest.approx(scores.mean()) and res.sd == pytest.approx(scores.std(ddof=1))
