@@ -388,3 +388,22 @@ def test_search_keeps_a_parent_that_a_closer_sibling_does_not_sit_between(
         by = {h.record.name: h for h in search(reg, paths[query], top=2, width_scan_max=0).hits}
         assert by[base].significant and by[base].relationship in {"fine-tuned", "continued-pretraining"}
         assert by[base].relative is None and by[base].note is None
+
+
+def test_search_verdict_names_the_relative_a_shared_ancestry_runs_through() -> None:
+    """Issue 20: when the best significant hit is a sibling (its relative not significant itself), the
+    verdict does not read "shares-ancestor of X" as if X were a parent: it names the relative."""
+    from taoke.registry.search import Hit, SearchResult
+    from taoke.registry.store import ModelRecord
+
+    def hit(name: str, rel: str, relative: str | None, significant: bool) -> Hit:
+        rec = ModelRecord(1, "c" * 64, name, name, None, None, None, None, 2, 64, 100, None, [], None, "", 0)
+        return Hit(rec, 0.9, rel, True, 1e-9, -9.0, -8.0, significant, 0.7, [], [], relative=relative)
+
+    res = SearchResult("q", None, None, [hit("a-ft-man", "shares-ancestor", "base-a", True)], 1e-3, 2, 2)
+    assert res.verdict == "shares-ancestor with a-ft-man (through base-a)"
+    assert res.to_dict()["verdict"] == res.verdict
+    res.hits.insert(0, hit("base-a", "fine-tuned", None, True))
+    assert res.verdict == "fine-tuned of base-a"
+    res.hits = [hit("base-a", "fine-tuned", None, False)]
+    assert res.verdict == "no significant relative"
