@@ -16,6 +16,10 @@ has already imported numpy, taoke and the tests costs milliseconds, and needs no
 
     nice python bench/mutation.py                      # both modules, JSON in bench/results/mutation.json
     nice python bench/mutation.py --module probe --jobs 2 --list-survivors
+    nice python bench/mutation.py --module lineage --before   # and with the tests before its own
+
+``FUNCTIONS`` restricts a module's mutants to its statistics functions (lineage.py: the nulls and
+p-values, not the fingerprint pipeline that calls them).
 """
 
 from __future__ import annotations
@@ -41,6 +45,36 @@ REPO = Path(__file__).resolve().parents[1]
 TARGETS: dict[str, tuple[str, list[str]]] = {
     "contamination": ("taoke.contamination.stats", ["tests.contamination.test_contamination"]),
     "probe": ("taoke.probe.compare", ["tests.probe.test_probe_stats"]),
+    "lineage": (
+        "taoke.weights.lineage",
+        [
+            "tests.weights.test_lineage_stats",
+            "tests.weights.test_raw_permutation",
+            "tests.weights.test_nulls",
+        ],
+    ),
+}
+# module -> the functions mutated (a module whose statistics sit next to a pipeline): lineage.py's nulls
+# and p-values, not the fingerprint comparison :func:`taoke.weights.lineage.lineage` that calls them
+FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "lineage": (
+        "Null.z",
+        "Null.log10_sf",
+        "p_value",
+        "fisher_z",
+        "layer_scores",
+        "effective_pairs",
+        "raw_basis_permutation_test",
+        "basis_free_null",
+        "bonferroni",
+        "median_best",
+        "fit_null",
+        "fit_nulls",
+    ),
+}
+# the tests that existed before the module's own statistics tests were written (``--before``)
+BEFORE: dict[str, list[str]] = {
+    "lineage": ["tests.weights.test_raw_permutation", "tests.weights.test_nulls"],
 }
 
 _CMP_SWAP = {
@@ -142,11 +176,33 @@ def _not_removed(tree: ast.AST, target: ast.UnaryOp) -> None:
                         return
 
 
-def mutants(source: str) -> list[tuple[Mutant, str]]:
-    """Every mutant of ``source`` as (description, mutated source)."""
+def _inside(tree: ast.AST, functions: tuple[str, ...]) -> set[int]:
+    """Ids of the nodes inside the named functions (``name`` at module level, ``Class.name`` in a class)."""
+    out: set[int] = set()
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                visit(child, f"{prefix}{child.name}.")
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if f"{prefix}{child.name}" in functions:
+                    out.update(id(n) for n in ast.walk(child))
+
+    visit(tree, "")
+    return out
+
+
+def mutants(source: str, functions: tuple[str, ...] | None = None) -> list[tuple[Mutant, str]]:
+    """Every mutant of ``source`` as (description, mutated source); only inside ``functions`` when given."""
     probe = ast.parse(source)
     skip = _docstring_ids(probe)
-    plan = [(i, k) for i, n in enumerate(ast.walk(probe)) for k in _mutations(n, skip)]
+    inside = _inside(probe, functions) if functions else None
+    plan = [
+        (i, k)
+        for i, n in enumerate(ast.walk(probe))
+        if inside is None or id(n) in inside
+        for k in _mutations(n, skip)
+    ]
     out: list[tuple[Mutant, str]] = []
     for index, kind in plan:
         tree = ast.parse(source)
@@ -173,6 +229,8 @@ def _tests_of(test_modules: list[ModuleType]) -> list[tuple[ModuleType, str]]:
     for tm in test_modules:
         for name, fn in vars(tm).items():
             if name.startswith("test_") and callable(fn) and not inspect.signature(fn).parameters:
+                if any(m.name == "slow" for m in getattr(fn, "pytestmark", [])):
+                    continue  # minutes per mutant: the fast tests are the specification here
                 out.append((tm, name))
     return out
 
@@ -209,16 +267,22 @@ def _killed(module: ModuleType, code: str, tests: list[tuple[ModuleType, str]], 
         time.sleep(0.02)
 
 
-def measure(module_name: str, jobs: int, timeout: float, limit: int | None) -> dict:
-    """Kill rate of one module's tests over its mutants."""
-    target, test_names = TARGETS[module_name]
+def measure(
+    module_name: str, jobs: int, timeout: float, limit: int | None, test_names: list[str] | None = None
+) -> dict:
+    """Kill rate of one module's tests (``test_names``: other test modules) over its mutants."""
+    target, specified = TARGETS[module_name]
+    test_names = specified if test_names is None else test_names
     sys.path.insert(0, str(REPO))
     module = importlib.import_module(target)
     tests = _tests_of([importlib.import_module(t) for t in test_names])
     source = Path(module.__file__ or "").read_text(encoding="utf-8")
     if _killed(module, source, tests, timeout * 3):
         raise SystemExit(f"{module_name}: the tests fail on the unmutated module")
-    todo = mutants(source)[:limit]
+    for tm, name in tests:  # once here, so caches (a zoo fingerprint) are warm in every fork
+        getattr(tm, name)()
+    functions = FUNCTIONS.get(module_name)
+    todo = mutants(source, functions)[:limit]
     t0 = time.time()
 
     def one(m_code: tuple[Mutant, str]) -> dict:
@@ -231,6 +295,7 @@ def measure(module_name: str, jobs: int, timeout: float, limit: int | None) -> d
     killed = sum(r["killed"] for r in results)
     return {
         "module": target,
+        **({"functions": list(functions)} if functions else {}),
         "tests": [f"{tm.__name__}::{name}" for tm, name in tests],
         "mutants": len(results),
         "killed": killed,
@@ -248,11 +313,27 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="first N mutants only (a smoke run)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "mutation.json")
     ap.add_argument("--list-survivors", action="store_true")
+    ap.add_argument(
+        "--before",
+        action="store_true",
+        help="also measure with the tests that existed before the module's statistics tests (BEFORE)",
+    )
     a = ap.parse_args()
     report = {m: measure(m, a.jobs, a.timeout, a.limit) for m in a.module or sorted(TARGETS)}
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     for m, r in report.items():
+        if a.before and m in BEFORE:
+            r["before"] = {
+                k: v
+                for k, v in measure(m, a.jobs, a.timeout, a.limit, BEFORE[m]).items()
+                if k in ("tests", "mutants", "killed", "kill_rate", "seconds")
+            }
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(a.out.read_text(encoding="utf-8")) if a.out.exists() else {}
+    a.out.write_text(json.dumps({**old, **report}, indent=1) + "\n", encoding="utf-8")  # others kept
+    for m, r in report.items():
+        if "before" in r:
+            b = r["before"]
+            print(f"{m} before: {b['killed']}/{b['mutants']} killed ({b['kill_rate']:.1%})")
         print(f"{m}: {r['killed']}/{r['mutants']} killed ({r['kill_rate']:.1%}) in {r['seconds']} s")
         if a.list_survivors:
             for s in r["survivors"]:

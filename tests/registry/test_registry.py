@@ -321,19 +321,89 @@ def test_search_finds_a_merge_among_the_relatives_without_parents_named(tmp_path
         assert search(reg, paths["a-ft-man"], top=3).to_dict()["merge"] is None
 
 
-def test_two_fine_tunes_of_one_base_share_an_ancestor_in_search(tmp_path: Path) -> None:
+def test_two_fine_tunes_of_one_base_share_an_ancestor_in_search(tmp_path: Path, capsys) -> None:
     """Issue 20: a fine-tune of A searched in a registry holding A and A's other fine-tune: A is its
-    parent, the other fine-tune a sibling (shares-ancestor, with a note naming A), not its parent. A
-    merge of the two fine-tunes keeps both as relatives it is closer to than A is."""
+    parent, the other fine-tune a sibling -- shares-ancestor through A, with compare --relative's reason
+    and A named in the JSON -- not its parent (the pair alone reads fine-tuned). A merge of the two
+    fine-tunes keeps both as relatives it is closer to than A is."""
+    from taoke.weights import compare, fingerprint
+
     paths = {m: zoo.materialize(m) for m in ("base-a", "a-ft-doc", "a-ft-man", "merge-ft-linear")}
     with Registry(str(tmp_path / "r.sqlite")) as reg:
-        for m in ("base-a", "a-ft-doc"):
+        for m in ("base-a", "a-ft-man", "a-ft-doc"):
             index_source(reg, paths[m])
-        res = search(reg, paths["a-ft-man"], top=2, width_scan_max=0)
+        res = search(reg, paths["a-ft-doc"], top=3, width_scan_max=0)  # its own row is left out
         by = {h.record.name: h for h in res.hits}
+        assert set(by) == {"base-a", "a-ft-man"} and all(h.significant for h in res.hits)
         assert res.best.record.name == "base-a" and res.best.relationship == "fine-tuned"
-        assert by["a-ft-doc"].relationship == "shares-ancestor" and by["a-ft-doc"].significant
-        assert "both descend from base-a" in by["a-ft-doc"].note
-        assert "was fine-tuned" in res.to_dict()["hits"][1]["note"]
-        merged = search(reg, paths["merge-ft-linear"], top=2, width_scan_max=0)
-        assert all(h.relationship != "shares-ancestor" and h.note is None for h in merged.hits)
+        assert res.best.relative is None and res.verdict == "fine-tuned of base-a"
+        sib = by["a-ft-man"]
+        assert sib.relationship == "shares-ancestor" and sib.relative == "base-a"
+        assert sib.pair_alone == "fine-tuned" and sib.shared_ancestor["name"] == "base-a"
+        # the same words as taoke compare a-ft-man a-ft-doc --relative base-a
+        fp = {m: fingerprint(paths[m]) for m in ("base-a", "a-ft-man", "a-ft-doc")}
+        alone = compare(fp["a-ft-man"], fp["a-ft-doc"])
+        assert alone.relationship == "fine-tuned"
+        cmp = compare(fp["a-ft-man"], fp["a-ft-doc"], relatives=[fp["base-a"]])
+        assert cmp.relationship == "shares-ancestor" and sib.note in cmp.reasons
+        assert sib.note.startswith("base-a is closer to both")
+        d = res.to_dict()
+        row = next(h for h in d["hits"] if h["model"]["name"] == "a-ft-man")
+        assert row["relative"] == "base-a" and row["relationship"] == "shares-ancestor"
+        assert row["shared_ancestor"]["margin"] > 0.032 and d["verdict"] == "fine-tuned of base-a"
+        # the other sibling as the query: the same
+        other = search(reg, paths["a-ft-man"], top=3, width_scan_max=0)
+        assert other.verdict == "fine-tuned of base-a"
+        assert [(h.record.name, h.relative) for h in other.hits] == [("base-a", None), ("a-ft-doc", "base-a")]
+        capsys.readouterr()
+        db = str(tmp_path / "r.sqlite")
+        assert main(["search", str(paths["a-ft-doc"]), "--db", db, "-q", "-f", "json", "-k", "3"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["verdict"] == "fine-tuned of base-a"
+        assert {h["model"]["name"]: h["relative"] for h in out["hits"]} == {
+            "base-a": None,
+            "a-ft-man": "base-a",
+        }
+        assert main(["search", str(paths["a-ft-doc"]), "--db", db, "-q", "-k", "3"]) == 0
+        assert "through base-a" in capsys.readouterr().out
+        merged = search(reg, paths["merge-ft-linear"], top=3, width_scan_max=0)
+        assert all(h.relationship != "shares-ancestor" and h.relative is None for h in merged.hits)
+
+
+@pytest.mark.parametrize(
+    ("base", "sibling", "query"),
+    [("base-a", "a-ft-man", "a-cpt-man"), ("bert-base", "bert-ft-man", "bert-ft-doc")],
+)
+def test_search_keeps_a_parent_that_a_closer_sibling_does_not_sit_between(
+    tmp_path: Path, base: str, sibling: str, query: str
+) -> None:
+    """Issue 20: the base stays the query's parent when a sibling is closer to the query than the base
+    is but not closer to both by BETWEEN_MARGIN (a-ft-man and a-cpt-man both trained on man pages; the
+    BERT fine-tunes moved the same way). The p-value rule search used before called the base
+    shares-ancestor here: a parent read as a sibling."""
+    paths = {m: zoo.materialize(m) for m in (base, sibling, query)}
+    with Registry(str(tmp_path / "r.sqlite")) as reg:
+        for m in (base, sibling):
+            index_source(reg, paths[m])
+        by = {h.record.name: h for h in search(reg, paths[query], top=2, width_scan_max=0).hits}
+        assert by[base].significant and by[base].relationship in {"fine-tuned", "continued-pretraining"}
+        assert by[base].relative is None and by[base].note is None
+
+
+def test_search_verdict_names_the_relative_a_shared_ancestry_runs_through() -> None:
+    """Issue 20: when the best significant hit is a sibling (its relative not significant itself), the
+    verdict does not read "shares-ancestor of X" as if X were a parent: it names the relative."""
+    from taoke.registry.search import Hit, SearchResult
+    from taoke.registry.store import ModelRecord
+
+    def hit(name: str, rel: str, relative: str | None, significant: bool) -> Hit:
+        rec = ModelRecord(1, "c" * 64, name, name, None, None, None, None, 2, 64, 100, None, [], None, "", 0)
+        return Hit(rec, 0.9, rel, True, 1e-9, -9.0, -8.0, significant, 0.7, [], [], relative=relative)
+
+    res = SearchResult("q", None, None, [hit("a-ft-man", "shares-ancestor", "base-a", True)], 1e-3, 2, 2)
+    assert res.verdict == "shares-ancestor with a-ft-man (through base-a)"
+    assert res.to_dict()["verdict"] == res.verdict
+    res.hits.insert(0, hit("base-a", "fine-tuned", None, True))
+    assert res.verdict == "fine-tuned of base-a"
+    res.hits = [hit("base-a", "fine-tuned", None, False)]
+    assert res.verdict == "no significant relative"

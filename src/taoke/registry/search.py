@@ -44,6 +44,7 @@ from taoke.weights import (
 )
 from taoke.weights.cache import FingerprintCache, content_key
 from taoke.weights.mergefind import MergeFinding, find_merge
+from taoke.weights.relationship import Relationship
 
 DEFAULT_TOP = 5
 
@@ -157,6 +158,9 @@ class Hit:
     evidence: list[dict[str, Any]]
     layers: list[dict[str, Any]]
     note: str | None = None  # why the relationship was changed after the search (siblings, issue 20)
+    relative: str | None = None  # the registry model the drift runs through (then shares-ancestor)
+    shared_ancestor: dict[str, Any] | None = None  # compare's ``shared_ancestor`` transformation
+    pair_alone: str | None = None  # the label the pair alone gives (fine-tuned, continued-pretraining)
 
     @property
     def p_adjusted(self) -> float | None:
@@ -179,37 +183,43 @@ class Hit:
             "evidence": self.evidence,
             "layers": self.layers,
             "note": self.note,
+            "relative": self.relative,
+            "shared_ancestor": self.shared_ancestor,
+            "pair_alone": self.pair_alone,
         }
 
 
-_DRIFT = ("fine-tuned", "continued-pretraining")
+_DRIFT = (Relationship.FINE_TUNED, Relationship.CONTINUED_PRETRAINING)
 
 
-def mark_siblings(registry: Registry, hits: list[Hit]) -> None:
-    """Issue 20, "two fine-tunes of one base": a significant relative H read as the query's fine-tuned
-    (or continued) parent is relabelled ``shares-ancestor`` when another significant relative B sits
-    between them: B is closer to the query than H is, and closer to H than the query is (smaller
-    p-values, both ways), and H is related to B. B is then the common ancestor the two descend from;
-    the weights cannot say that H is the query's parent (a merge of H with B's other descendants is
-    closer to H than B is, so it is not relabelled)."""
-    sig = [h for h in hits if h.significant and h.log10_p_value is not None]
-    for h in sig:
-        if h.relationship not in _DRIFT:
+def through_relatives(registry: Registry, query: Fingerprint, hits: list[Hit]) -> None:
+    """Issue 20, "two fine-tunes of one base": compare's sibling rule applied to the hits. A significant
+    hit read as the query's fine-tuned (or continued) parent is compared again with the other hits as
+    ``relatives`` (:mod:`taoke.weights.ancestry`): when one of them is closer to both than they are to
+    each other (by ``BETWEEN_MARGIN``), the drift runs through it and the hit becomes
+    ``shares-ancestor``, with the relative, the reason and the evidence ``taoke compare --relative``
+    gives for the same pair. The relatives are the models already at hand: every hit kept in the list
+    (shortlist and the width scan's best; one not related to both sides is no relative). Relabelled
+    hits rank after the other significant hits, so the verdict names a parent, not a sibling."""
+    drift = [h for h in hits if h.significant and h.relationship in _DRIFT]
+    if not drift or len(hits) < 2:
+        return
+    fps: dict[int, Fingerprint] = {}
+    for h in hits:
+        fps[h.record.id] = registry.fingerprint(h.record.id)
+        fps[h.record.id].name = h.record.name  # the name the reason prints
+    memo: dict[tuple[str, str], float | None] = {}  # closeness to the query is shared by every hit
+    for h in drift:
+        others = [fps[o.record.id] for o in hits if o is not h]
+        res = compare(fps[h.record.id], query, relatives=others, memo=memo)
+        ancestor = res.transformations.get("shared_ancestor")
+        if res.relationship is not Relationship.SHARES_ANCESTOR or not ancestor:
             continue
-        for b in sig:
-            if b is h or b.log10_p_value is None or not b.log10_p_value < h.log10_p_value:
-                continue
-            res = compare(registry.fingerprint(b.record.id), registry.fingerprint(h.record.id))
-            between = res.log10_p_value is not None and res.log10_p_value < h.log10_p_value
-            if res.derived and between:
-                h.note = (
-                    f"{b.record.name} is closer to both the query and {h.record.name} than they are to "
-                    f"each other (log10 p {b.log10_p_value:.0f} and {res.log10_p_value:.0f} vs "
-                    f"{h.log10_p_value:.0f}): both descend from {b.record.name}; "
-                    f"{h.record.name} is not shown to be the query's parent (was {h.relationship})"
-                )
-                h.relationship = "shares-ancestor"
-                break
+        h.pair_alone, h.relationship = h.relationship, res.relationship
+        h.relative, h.shared_ancestor = str(ancestor["name"]), ancestor
+        h.confidence, h.evidence = res.confidence, [e.to_dict() for e in res.evidence]
+        h.note = next((r for r in res.reasons if r.startswith(f"{h.relative} is closer to both")), None)
+    hits.sort(key=lambda h: (not h.significant, h.relative is not None))  # stable: p order kept
 
 
 def _round(v: float | None) -> float | None:
@@ -243,8 +253,18 @@ class SearchResult:
         rel = self.relatives
         return rel[0] if rel else None
 
-    def to_dict(self) -> dict[str, Any]:
+    @property
+    def verdict(self) -> str:
+        """One line: the best significant hit's relationship and name (and the relative a shared
+        ancestry runs through), or "no significant relative"."""
         best = self.best
+        if best is None:
+            return "no significant relative"
+        if best.relative is not None:
+            return f"{best.relationship} with {best.record.name} (through {best.relative})"
+        return f"{best.relationship} of {best.record.name}"
+
+    def to_dict(self) -> dict[str, Any]:
         return {
             "query": self.query,
             "identity": self.query_identity,
@@ -257,7 +277,7 @@ class SearchResult:
             "correction": self.correction_text,
             "correction_family": self.correction_family,
             "family_size": self.family_size,
-            "verdict": (f"{best.relationship} of {best.record.name}" if best else "no significant relative"),
+            "verdict": self.verdict,
             "merge": self.merge.to_dict() if self.merge is not None else None,
             "hits": [h.to_dict() for h in self.hits],
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
@@ -444,7 +464,9 @@ def search(
         )
     )
     del hits[max(len(cands), top) :]  # the width scan's best join the list; the rest only count in Holm
-    mark_siblings(registry, hits)
+    t5 = time.perf_counter()
+    through_relatives(registry, fp, hits)
+    t6 = time.perf_counter()
     # issue 20: is the query a merge of relatives? Looked for among the significant relatives (a merge
     # is related to each parent), without any parent named
     rel_ids = [h.record.id for h in hits if h.significant]
@@ -467,6 +489,7 @@ def search(
             "ann_load": t2 - t1,
             "shortlist": t3 - t2,
             "compare": t4 - t3,
+            "relatives": t6 - t5,  # the sibling rule: drift hits compared again, the others as relatives
             "total": time.perf_counter() - t0,
         },
     )

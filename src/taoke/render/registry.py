@@ -77,7 +77,7 @@ def render_search(result: Any, fmt: str) -> str | list[Any]:
             str(i),
             str(h.record.name),
             f"{h.ann_similarity:.3f}",
-            h.relationship,
+            f"{h.relationship} (through {h.relative})" if getattr(h, "relative", None) else h.relationship,
             _p(h.p_adjusted),
             Text("yes", "bold red") if h.significant else "no",
             brief,

@@ -271,6 +271,13 @@ def p_value(log10p: float) -> float:
     return float(10.0**log10p) if log10p > -300 else 0.0
 
 
+def bonferroni(log10p: float, m: int) -> float:
+    """log10 of the Bonferroni-adjusted p-value of the smallest of ``m`` p-values: min(1, m * p),
+    valid whatever the dependence between the tests (layers of one model share a residual basis, so an
+    independence-based combination would be anti-conservative); ``m`` below 1 counts as 1."""
+    return min(0.0, float(log10p) + float(np.log10(max(int(m), 1))))
+
+
 def fisher_z(r: np.ndarray) -> np.ndarray:
     return np.arctanh(np.clip(r, -0.999999, 0.999999))
 
@@ -693,11 +700,11 @@ def lineage(ref: Fingerprint, sus: Fingerprint, nulls: Nulls) -> LineageStats:
         i = layer_map[j]
         best = float(log10p[:, j].min()) if n_ref else 0.0
         val = float(log10p[i, j]) if i is not None else best
-        layer_log10p.append(min(0.0, val + np.log10(max(n_ref, 1))))
+        layer_log10p.append(bonferroni(val, n_ref))
 
     # model level: Bonferroni over the statistics
     model2 = raw_test.log10p if raw_test is not None else 0.0
-    model = min(model1, model2, model3) + np.log10(max(n_stats, 1))
+    model = bonferroni(min(model1, model2, model3), n_stats)
     which = (
         "basis-free"
         if model1 <= min(model2, model3)
@@ -714,7 +721,7 @@ def lineage(ref: Fingerprint, sus: Fingerprint, nulls: Nulls) -> LineageStats:
         log10p,
         layer_map,
         layer_log10p,
-        min(0.0, model),
+        model,
         which,
         notes,
         t1=t1,
