@@ -238,3 +238,28 @@ def test_unparseable_or_deeply_nested_code_has_no_blocks_but_is_compared(index):
     assert code.top_level_blocks("def f(:\n") == []
     fl = code.analyze_text("nested.py", nested + SNIPPET, index, with_spans=False)
     assert fl.status == "compared" and fl.blocks == []
+
+
+def test_a_block_weighs_its_specificity_not_its_length(index):
+    """Two classes held by the same number of reference files weigh the same, however long each is:
+    a long head copied into dozens of files must not outweigh the short classes only the parent holds
+    (fails on the earlier fingerprints x idf weight)."""
+    rel = "roberta/modeling_roberta.py"  # bert-like: many classes with as many holders
+    fl = code.analyze_text(
+        rel,
+        (index.root / rel).read_text(encoding="utf-8"),
+        index,
+        exclude={index.file_id(rel)},
+        with_spans=False,
+    )
+    by_holders: dict[int, set[float]] = {}
+    lengths: dict[int, set[int]] = {}
+    for b in fl.blocks:
+        if b.holders:
+            by_holders.setdefault(b.holders, set()).add(round(b.weight, 9))
+            lengths.setdefault(b.holders, set()).add(b.fingerprints)
+    shared = [h for h, ls in lengths.items() if len(ls) > 1]
+    assert shared, "the test needs two blocks of different length with as many holders"
+    for h in shared:
+        assert len(by_holders[h]) == 1
+    assert max(b.weight for b in fl.blocks) <= float(np.log(len(index.files)))
