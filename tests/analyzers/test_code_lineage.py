@@ -263,3 +263,32 @@ def test_a_block_weighs_its_specificity_not_its_length(index):
     for h in shared:
         assert len(by_holders[h]) == 1
     assert max(b.weight for b in fl.blocks) <= float(np.log(len(index.files)))
+
+
+def test_bench_ground_truth_reads_every_spelling_of_a_modular_import(tmp_path):
+    """nemotron_h's modular file imports ``from ...models.jamba.modeling_jamba``: the bench read only
+    ``..X`` and ``transformers.models.X`` and gave it no ground truth at all (fails on the old regex)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_code_lineage", Path(__file__).parents[2] / "bench" / "code_lineage.py"
+    )
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for name in ("llama", "jamba", "qwen2", "child"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"modeling_{name}.py").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "child" / "modular_child.py").write_text(
+        "from ...models.jamba.modeling_jamba import JambaAttention\n"
+        "from ..llama.modeling_llama import LlamaRMSNorm\n"
+        "from transformers.models.qwen2.modeling_qwen2 import Qwen2MLP\n",
+        encoding="utf-8",
+    )
+    known = {f"{n}/modeling_{n}.py" for n in ("llama", "jamba", "qwen2", "child")}
+    gt = bench.ground_truth(tmp_path, known)
+    assert gt["child/modeling_child.py"] == {
+        "jamba/modeling_jamba.py",
+        "llama/modeling_llama.py",
+        "qwen2/modeling_qwen2.py",
+    }
