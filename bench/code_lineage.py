@@ -49,7 +49,12 @@ from taoke.analyzers import code
 from taoke.zoo.refactor import yi_style_refactor
 
 COPIED = re.compile(r"#\s*Copied from transformers\.models\.([\w]+)\.(modeling_[\w]+)\.")
-MODULAR_IMPORT = re.compile(r"from\s+(?:\.\.|transformers\.models\.)([\w]+)\.(modeling_[\w]+)\s+import")
+# the three spellings of a modular file's import of another model: ``from ..X.modeling_X``,
+# ``from ...models.X.modeling_X`` (bailing_hybrid, kimi_linear, nemotron_h, voxtral_realtime) and
+# ``from transformers.models.X.modeling_X``
+MODULAR_IMPORT = re.compile(
+    r"from\s+(?:\.\.|\.\.\.models\.|transformers\.models\.)([\w]+)\.(modeling_[\w]+)\s+import"
+)
 
 
 def ground_truth(models: Path, known: set[str]) -> dict[str, set[str]]:

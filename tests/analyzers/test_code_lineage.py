@@ -257,3 +257,57 @@ def test_one_code_budget_per_release_modeling_files_first(tmp_path: Path, index)
     for i in range(2, 6):
         f = by[f"aaa_pad{i}.py"]
         assert f.status == "skipped" and "budget" in f.reason and "TAOKE_MAX_CODE_BYTES" in f.reason
+
+
+def test_a_block_weighs_its_specificity_not_its_length(index):
+    """Two classes held by the same number of reference files weigh the same, however long each is:
+    a long head copied into dozens of files must not outweigh the short classes only the parent holds
+    (fails on the earlier fingerprints x idf weight)."""
+    rel = "roberta/modeling_roberta.py"  # bert-like: many classes with as many holders
+    fl = code.analyze_text(
+        rel,
+        (index.root / rel).read_text(encoding="utf-8"),
+        index,
+        exclude={index.file_id(rel)},
+        with_spans=False,
+    )
+    by_holders: dict[int, set[float]] = {}
+    lengths: dict[int, set[int]] = {}
+    for b in fl.blocks:
+        if b.holders:
+            by_holders.setdefault(b.holders, set()).add(round(b.weight, 9))
+            lengths.setdefault(b.holders, set()).add(b.fingerprints)
+    shared = [h for h, ls in lengths.items() if len(ls) > 1]
+    assert shared, "the test needs two blocks of different length with as many holders"
+    for h in shared:
+        assert len(by_holders[h]) == 1
+    assert max(b.weight for b in fl.blocks) <= float(np.log(len(index.files)))
+
+
+def test_bench_ground_truth_reads_every_spelling_of_a_modular_import(tmp_path):
+    """nemotron_h's modular file imports ``from ...models.jamba.modeling_jamba``: the bench read only
+    ``..X`` and ``transformers.models.X`` and gave it no ground truth at all (fails on the old regex)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_code_lineage", Path(__file__).parents[2] / "bench" / "code_lineage.py"
+    )
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for name in ("llama", "jamba", "qwen2", "child"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"modeling_{name}.py").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "child" / "modular_child.py").write_text(
+        "from ...models.jamba.modeling_jamba import JambaAttention\n"
+        "from ..llama.modeling_llama import LlamaRMSNorm\n"
+        "from transformers.models.qwen2.modeling_qwen2 import Qwen2MLP\n",
+        encoding="utf-8",
+    )
+    known = {f"{n}/modeling_{n}.py" for n in ("llama", "jamba", "qwen2", "child")}
+    gt = bench.ground_truth(tmp_path, known)
+    assert gt["child/modeling_child.py"] == {
+        "jamba/modeling_jamba.py",
+        "llama/modeling_llama.py",
+        "qwen2/modeling_qwen2.py",
+    }
