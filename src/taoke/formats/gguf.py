@@ -32,6 +32,7 @@ from taoke.formats.base import (
     check_dims,
     pread_into,
     to_float32,
+    will_need,
 )
 from taoke.limits import Limits
 
@@ -416,9 +417,8 @@ class GGUFFile(TensorFile):
         if info.nbytes:
             pread_into(fd, buf, self._data_start + rel, self.path)
         nxt = self._next.get(name)
-        if nxt is not None and hasattr(os, "posix_fadvise"):
-            # start reading the next tensor from disk while this one is dequantized
-            os.posix_fadvise(fd, nxt[0], nxt[1], os.POSIX_FADV_WILLNEED)
+        if nxt is not None:  # start reading the next tensor from disk while this one is dequantized
+            will_need(fd, nxt[0], nxt[1])
         return buf
 
     def stored_rows(self, name: str) -> StoredRows | None:

@@ -34,6 +34,7 @@ from taoke.formats.base import (
     check_dims,
     pread_into,
     to_float32,
+    will_need,
 )
 from taoke.release.bounded import parse_json
 
@@ -299,8 +300,8 @@ class SafetensorsFile(TensorFile):
                 for a, b in zip(infos, infos[1:], strict=False)
             }
         nxt = self._next_offset.get(end)
-        if nxt is not None and hasattr(os, "posix_fadvise"):
-            os.posix_fadvise(self._fd, nxt[0], nxt[1], os.POSIX_FADV_WILLNEED)
+        if nxt is not None:
+            will_need(self._fd, nxt[0], nxt[1])
 
     def metadata(self) -> dict[str, Any]:
         return dict(self._meta)

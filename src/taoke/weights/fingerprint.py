@@ -52,6 +52,7 @@ import numpy as np
 
 from taoke.errors import AnalysisError, CorruptFile, SourceNotFound, TaokeError
 from taoke.formats.base import DTYPES as DTYPE_NAMES
+from taoke.formats.base import READAHEAD_WINDOW
 from taoke.limits import Limits
 from taoke.progress import Progress, no_progress
 from taoke.release.bounded import parse_json
@@ -620,11 +621,10 @@ def fingerprint(
     from taoke.weights.stream import BLOCK_BYTES, default_threads
 
     n_threads = threads or default_threads()
-    if block_bytes is None and getattr(backend, "name", "cpu") != "cpu":
-        block_bytes = 16 * BLOCK_BYTES  # a device: fewer, larger transfers (no CPU cache to fit)
+    block_bytes = block_bytes or getattr(backend, "block_bytes", BLOCK_BYTES)
     # Our threads split the blocks; BLAS inside each stays on one thread (no oversubscription).
     with blas_limit(1):
-        return _fingerprint(model, progress, _Pass(backend, n_threads, block_bytes or BLOCK_BYTES, times))
+        return _fingerprint(model, progress, _Pass(backend, n_threads, block_bytes, times))
 
 
 @dataclass
@@ -727,6 +727,25 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
         if len(wide) < len(layers):
             layers = [li for li in layers if li in wide]
             order = [k for k in order if not (m := _BLOCK.match(k)) or int(m.group(1)) in wide]
+    sizes: dict[str, int] = {}  # stored bytes of each matrix hinted
+    hinted = 0  # matrices of ``order`` hinted so far
+
+    def read_ahead(i: int) -> None:
+        """Have the disk read the matrices after ``order[i]`` while it is reduced: hints go out in
+        order until READAHEAD_WINDOW bytes beyond it are requested. WHY a window, not the next matrix
+        alone: a cold 90 MB matrix hinted one ahead was still being read when the block pass reached it
+        (reads took 1.1 s against 0.34 s warm per 1.8 GB; hinted far enough ahead, 0.45 s)."""
+        nonlocal hinted
+        hinted = max(hinted, i + 1)
+        ahead = sum(sizes.get(k, 0) for k in order[i + 1 : hinted])
+        while hinted < len(order) and ahead < READAHEAD_WINDOW:
+            key = order[hinted]
+            hinted += 1
+            if (c := crow(key)) is not None:
+                c.rows.willneed()
+                sizes[key] = c.rows.n_rows * c.rows.row_bytes
+                ahead += sizes[key]
+
     hp = _hparams(model, keys)
     hp["d_model"] = int(hp.get("d_model") or d)
     hp["vocab_size"] = int(hp.get("vocab_size") or vocab)
@@ -748,9 +767,7 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
     anchors = [k for _, k in chosen]
     if emb is None:
         # the embedding is read in blocks: its samples and RMS, and only the anchor rows kept
-        first = crow(order[0]) if order else None
-        if first is not None:
-            first.rows.willneed()
+        read_ahead(-1)  # the first matrices are read from disk while the embedding is
         x = stream("token_embd.weight", emb_rows, rows=anchor_ids).rows.astype(np.float64)
     else:
         x = emb[anchor_ids].astype(np.float64)
@@ -779,9 +796,7 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
 
     def feed(blk: BlockInvariants, role: str, key: str) -> int | None:
         """Reduce one tensor of the block into ``blk``; its row count (for the FFN width)."""
-        nxt = position[key] + 1
-        if nxt < len(order) and (after := crow(order[nxt])) is not None:
-            after.rows.willneed()  # the disk reads the next tensor while this one is reduced
+        read_ahead(position[key])
         c = crow(key) if role not in ("attn_norm", "ffn_norm") else None
         if c is None:
             w = read(key)
