@@ -180,3 +180,35 @@ def test_bf16_products_stay_within_a_few_float16_steps_and_keep_the_verdict(tmp_
         assert res.derived and res.relationship.value == "fine-tuned"
     r_e, r_b = compare(exact[a], exact[ft]), compare(fast[a], fast[ft])
     assert r_b.log10_p_value == pytest.approx(r_e.log10_p_value, rel=0.05)
+
+
+@pytest.mark.parametrize("model_id", ["base-a", "a-gguf-q4_1"])
+def test_read_ahead_hints_each_matrix_once_in_order(model_id, monkeypatch):
+    """The fingerprint hints the disk ahead of the block pass (issue 21): every matrix it streams is
+    hinted exactly once, before it is reduced, and in the pass's order -- so the hints stay linear in
+    the number of matrices (a release with 250,000 tensors) and never repeat a read."""
+    from taoke.formats.base import TensorFile
+
+    hints: list[tuple[int, int]] = []
+    reduced: list[int] = []
+
+    def record(self, offset: int, nbytes: int) -> None:  # the matrices' hint (StoredRows.willneed)
+        hints.append((offset, nbytes))
+
+    monkeypatch.setattr(TensorFile, "_willneed", record)
+    import taoke.weights.stream as stream
+
+    real_reduce = stream.reduce
+
+    def spy(crow, **kw):
+        reduced.append(crow.rows.offset)
+        return real_reduce(crow, **kw)
+
+    monkeypatch.setattr(stream, "reduce", spy)
+    _fp(model_id, threads=1)
+    block_hints = [off for off, _ in hints]
+    assert len(block_hints) == len(set(block_hints)), "a matrix was hinted twice"
+    streamed = [off for off in reduced if off in set(block_hints)]
+    assert streamed == sorted(streamed, key=block_hints.index), "hints out of the pass's order"
+    # every streamed matrix but the embedding (read first, before any hint could help) was hinted
+    assert len(set(reduced) - set(block_hints)) <= 1 and len(block_hints) >= 4 * 7
