@@ -821,22 +821,26 @@ def build_cases(work: Path, base: Base) -> list[Case]:  # noqa: C901 - one flat 
     buf = bytearray(tmp.read_bytes())
     tmp.unlink()
     fp_case("fp-zip-bomb", "meta.npy deflating to 300 MB", raw=bytes(buf))
-    hdr = b"{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000,), }"
-    hdr += b" " * (64 - (10 + len(hdr) + 1) % 64) + b"\n"
-    npy = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + b"\x00" * 16
-    bio = root / "lying.zip"
-    with zipfile.ZipFile(bio, "w") as zf:
-        with np.load(base.fingerprint, allow_pickle=False) as z:
-            for k in z.files:
-                if k != "embed":
-                    from io import BytesIO
+    for name, descr, shape, what in (
+        ("fp-npy-shape-lie", "<f4", 10**11, "embed.npy header claiming 10^11 floats over 16 bytes"),
+        ("fp-npy-zero-itemsize", "|V0", 10**18, "embed.npy of 10^18 zero-byte items (passes a size check)"),
+    ):
+        hdr = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': ({shape},), }}".encode()
+        hdr += b" " * (64 - (10 + len(hdr) + 1) % 64) + b"\n"
+        npy = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + b"\x00" * 16
+        bio = root / "lying.zip"
+        with zipfile.ZipFile(bio, "w") as zf:
+            with np.load(base.fingerprint, allow_pickle=False) as z:
+                for k in z.files:
+                    if k != "embed":
+                        from io import BytesIO
 
-                    b = BytesIO()
-                    np.save(b, z[k])
-                    zf.writestr(k + ".npy", b.getvalue())
-        zf.writestr("embed.npy", npy)
-    fp_case("fp-npy-shape-lie", "embed.npy header claiming 10^11 floats over 16 bytes", raw=bio.read_bytes())
-    bio.unlink()
+                        b = BytesIO()
+                        np.save(b, z[k])
+                        zf.writestr(k + ".npy", b.getvalue())
+            zf.writestr("embed.npy", npy)
+        fp_case(name, what, raw=bio.read_bytes())
+        bio.unlink()
     fp_case("fp-not-zip", "a .npz that is a pickle", raw=pickle.dumps({"a": 1}))
 
     # -- registry exports

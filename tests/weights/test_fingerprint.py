@@ -110,6 +110,55 @@ def test_bad_fingerprint_files(tmp_path):
         load_fingerprint(tmp_path / "other.npz")
 
 
+def _with_member(src, out, name: str, data: bytes) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(src) as zi, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zo:
+        for info in zi.infolist():
+            zo.writestr(info.filename, data if info.filename == name else zi.read(info))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"descr": "|V0", "fortran_order": False, "shape": (10**18,)},  # 0-byte items: passes a size check
+        {"descr": "<U3", "fortran_order": False, "shape": (4,)},
+        {"descr": "<f4", "fortran_order": False, "shape": (1 << 40,)},  # claims 4 TiB in a few bytes
+    ],
+)
+def test_fingerprint_members_that_are_not_numbers_or_lie_about_size(tmp_path, header):
+    """Refused as CorruptFile before anything is allocated (a zero-byte dtype with a 10^18 shape was a
+    MemoryError for 3.5 EiB when ``embed`` was widened)."""
+    import io
+
+    good = zoo_fp("base-a").save(tmp_path / "fp.npz")
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, header)
+    _with_member(good, tmp_path / "bad.npz", "embed.npy", head.getvalue() + b"\0" * 12)
+    with pytest.raises(CorruptFile, match="embed.npy"):
+        load_fingerprint(tmp_path / "bad.npz")
+
+
+def test_fingerprint_file_round_trip_keeps_every_part(tmp_path):
+    """The file reader (members read once, in pieces) gives back exactly what was saved."""
+    fp = zoo_fp("a-gguf-q4_1")
+    back = load_fingerprint(fp.save(tmp_path / "fp.npz"))
+    assert back.anchors == fp.anchors and back.layers == fp.layers and back.name == fp.name
+    assert np.array_equal(back.anchor_ids, fp.anchor_ids) and back.anchor_ids.flags.writeable
+    assert np.array_equal(back.vocab_hashes, fp.vocab_hashes)
+    assert np.array_equal(back.embed, fp.embed.astype(np.float16).astype(np.float32))
+    for part in ("inv", "rinv", "binv"):
+        a, b = getattr(fp, part), getattr(back, part)
+        assert set(a) == set(b)
+        for k in a:
+            assert np.array_equal(b[k], a[k].astype(np.float16).astype(np.float32), equal_nan=True)
+    assert set(back.quant) == set(fp.quant) and back.quant
+    for k, q in fp.quant.items():
+        assert np.array_equal(back.quant[k].data, q.data) and back.quant[k].qtype == q.qtype
+    for k in fp.raw:
+        assert np.array_equal(back.raw[k], fp.raw[k])
+
+
 def test_fingerprint_size_budget_at_7b_width(tmp_path):
     """At d=4096 the anchor embedding block is capped (256 rows) so the file stays a few MB."""
 
