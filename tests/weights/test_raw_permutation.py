@@ -72,3 +72,29 @@ def test_raw_basis_test_of_a_copy_is_extrapolated_and_small_and_sequential_stop_
     if t.draws < 999:  # stopped at the 5th exceedance: p = h / l (Besag-Clifford)
         assert t.exceedances == 5 and t.log10p == pytest.approx(np.log10(5 / t.draws))
     assert not t.extrapolated
+
+
+def _shuffled_scores(a, b, anchors: SharedAnchors, perm: np.ndarray) -> np.ndarray:
+    """The definition: the suspect's shared anchors reordered, then scored from scratch."""
+    moved = SharedAnchors(anchors.ref, anchors.sus[perm], anchors.n_ref, anchors.n_sus)
+    return layer_scores(component_similarity(a, b, moved))
+
+
+def test_permutation_scores_and_noise_are_a_reshuffle_of_the_shared_anchors():
+    """The gather that permutation_scores does on once-standardised matrices is the same as re-scoring
+    with the suspect's anchors reordered, for anchors that sit at different positions on each side."""
+    from taoke.weights.similarity import permutation_noise
+
+    rng = np.random.default_rng(3)
+    a, b = _skewed_model(rng, k=40, layers=3), _skewed_model(rng, k=36, layers=2)
+    anchors = SharedAnchors(np.arange(2, 32), rng.permutation(36)[:30], 40, 36)
+    perms = np.stack([rng.permutation(30) for _ in range(5)])
+    got = permutation_scores(a, b, anchors, perms, chunk=2)
+    want = np.stack([_shuffled_scores(a, b, anchors, p) for p in perms])
+    assert np.allclose(got, want, atol=1e-12)
+    # permutation_noise: the moments of 24 such draws in the generator's order
+    gen = np.random.default_rng(7)
+    draws = np.stack([_shuffled_scores(a, b, anchors, gen.permutation(30)) for _ in range(24)]).ravel()
+    mean, sd = permutation_noise(a, b, anchors, seed=7)
+    assert mean == pytest.approx(draws.mean(), abs=1e-12)
+    assert sd == pytest.approx(draws.std(ddof=1), abs=1e-12)
