@@ -7,9 +7,16 @@
   release's own files (weights, licences, model card, datasheet) vs needing external evidence (data
   sources, training code, hardware, preprint, paper; an audit says "needs external evidence" for those
   unless ``--evidence`` supplies it; the inventory's guess is still scored here, for comparison).
-- Out of sample: the Index systems are split in two halves (every other file by name). The one rule
-  choice (weights: the Index's "shared" criterion vs the earlier "open licence" rule) is made on half A
-  (FIT) and reported on half B (TEST); "before" is the earlier rule.
+- Out of sample: the Index systems are split in two halves (every other file by name). Rule choices
+  (weights: the Index's "shared" criterion vs the earlier "open licence" rule; the readings of MOF
+  records in ``inventory_from_mof``) are made on half A (FIT) and reported on half B (TEST); "before"
+  is the earlier weights rule.
+- Comparable ratings: each Index system is paired with the MOF record of the release it rates when the
+  MOF has one (same name without size and role), else the family's first record. A decidable rating
+  counts as "same release" when the record describes the rated model
+  (:func:`taoke.analyzers.openness.describes`) and as "MOF carries" when the record also lists the
+  component the dimension rests on (:data:`taoke.analyzers.openness.CARRIED_BY`); every disagreement
+  gets one kind (:data:`taoke.analyzers.openness.DISAGREEMENT_KINDS`), all mechanically.
 - MOF golden data: the tool's Test_Data files must classify exactly as its expected_results.json.
 
 Usage: ``python bench/openness_agreement.py [--fixtures DIR]``; prints tables and writes
@@ -84,34 +91,61 @@ def main(argv: list[str] | None = None) -> int:
         f"{before['exact_agreement']:>7.3f}"
     )
     print(f"  within one step (all)              {agr['within_one_step']:.3f}")
+    print(f"  {'per dimension':<24} {'':<9} {'FIT':>6} {'TEST':>6} {'all':>6}")
     for dim, v in agr["per_dimension"].items():
         kind = op.DIMENSION_DECIDABILITY[dim].value
-        print(f"  {dim:<24} {kind:<9} {v['exact']:.3f}  (n={v['n']})")
+        f, t = fit[chosen]["per_dimension"][dim], test[chosen]["per_dimension"][dim]
+        print(f"  {dim:<24} {kind:<9} {f['exact']:>6.3f} {t['exact']:>6.3f} {v['exact']:>6.3f}  (n={v['n']})")
+    print("  decidable dimensions, comparable ratings only (exact, n):")
+    for key, label in (
+        ("same_release", "record describes the rated release"),
+        ("same_release_mof_carries", "... and lists the dimension's component"),
+    ):
+        vals = [x["comparable"][key] for x in (fit[chosen], test[chosen], agr)]
+        print(
+            f"    {label:<42} "
+            + " ".join(f"{v['exact_agreement']:>6.3f} (n={v['ratings']:>3})" for v in vals)
+        )
+    print("  disagreements on decidable dimensions by kind (FIT / TEST / all):")
+    for k, why in op.DISAGREEMENT_KINDS.items():
+        c = [x["comparable"]["disagreements"][k] for x in (fit[chosen], test[chosen], agr)]
+        print(f"    {k:<14} {c[0]:>3} {c[1]:>3} {c[2]:>3}  {why}")
+    c = [x["comparable"]["disagreements"]["total"] for x in (fit[chosen], test[chosen], agr)]
+    print(f"    {'total':<14} {c[0]:>3} {c[1]:>3} {c[2]:>3}")
     order = {"closed": 0, "partial": 1, "open": 2}
     errors = []
     for pair in test[chosen]["pairs"]:
         for dim, (ours, theirs) in pair["dims"].items():
             if op.DIMENSION_DECIDABILITY[dim] is op.Decidability.RELEASE and ours != theirs:
-                reason = (
-                    "the MOF record lists the component; the Index judged it incomplete"
-                    if order[ours] > order[theirs]
-                    else "the Index found it outside the MOF record (or rated the licence more kindly)"
-                )
+                reason = op.disagreement_kind(pair, dim)
                 errors.append((abs(order[ours] - order[theirs]), pair["index"], dim, ours, theirs, reason))
     errors.sort(key=lambda e: (-e[0], e[1], e[2]))
     print("  ten worst TEST errors on decidable dimensions (ours vs Index):")
     for _, sys_name, dim, ours, theirs, reason in errors[:10]:
         print(f"    {sys_name:<32} {dim:<18} {ours:>7} vs {theirs:<7} {reason}")
+    print("  (TEST is reported, never used to choose a rule)")
     agr = {
         **agr,
         "weights_rule_chosen_on_fit": chosen,
         "fit_half_A": {
             k: fit[chosen][k]
-            for k in ("exact_agreement", "decidable_from_release", "needs_external_evidence")
+            for k in (
+                "exact_agreement",
+                "decidable_from_release",
+                "needs_external_evidence",
+                "per_dimension",
+                "comparable",
+            )
         },
         "test_half_B": {
             k: test[chosen][k]
-            for k in ("exact_agreement", "decidable_from_release", "needs_external_evidence")
+            for k in (
+                "exact_agreement",
+                "decidable_from_release",
+                "needs_external_evidence",
+                "per_dimension",
+                "comparable",
+            )
         },
         "before_licence_rule": {
             k: before[k] for k in ("exact_agreement", "decidable_from_release", "needs_external_evidence")

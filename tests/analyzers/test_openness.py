@@ -189,7 +189,7 @@ def test_agreement_with_the_index(fixtures_dir: Path):
     assert rel["ratings"] + res["needs_external_evidence"]["ratings"] == res["ratings_compared"]
     # half B is scored with the weights rule chosen on half A (bench/openness_agreement.py)
     b = op.index_agreement(o / "osai-index", o / "mof" / "models", half="B")
-    assert b["decidable_from_release"]["exact_agreement"] > 0.6
+    assert b["decidable_from_release"]["exact_agreement"] >= 0.58
 
 
 def _mof_file(fixtures_dir: Path, name: str) -> dict:
@@ -206,10 +206,10 @@ def test_mof_records_read_as_the_index_reads_a_release(fixtures_dir: Path):
     assert llama.items["weights"].level == "partial"
     r = {x.dimension: x.klass for x in op.rate_osai(llama)}
     assert r["weights_endmodel"] == "partial"
-    # EXAONE lists every component as "Undisclosed": no data card, but its weights are still listed
+    # EXAONE lists every component as "Undisclosed": nothing is released, the weights included
     exaone = op.inventory_from_mof(_mof_file(fixtures_dir, "Exaone.yml"))
     assert not exaone.has("data_card") and not exaone.has("model_card")
-    assert exaone.has("weights")
+    assert not exaone.has("weights")
     # MPT-30B states no licence for its weights; the code's Apache-2.0 is the release's licence
     mpt = op.inventory_from_mof(_mof_file(fixtures_dir, "MPT-30B.yml"))
     assert mpt.release_licence == "Apache-2.0" and mpt.release_licence_open
@@ -232,3 +232,60 @@ def test_mof_records_read_as_the_index_reads_a_release(fixtures_dir: Path):
 )
 def test_malformed_mof_documents_do_not_crash(bad):
     assert op.mof_evaluate(bad).klass == 0
+
+
+def test_a_record_that_withholds_the_weights_rates_them_closed(fixtures_dir: Path):
+    """StarCoder's record lists "Model parameters (Final)" with "Component not include.": the weights
+    are not shared (Index: "🟥 Weights of the user-facing end model are not shared"). The earlier
+    rule kept any listed weights and rated them "open"."""
+    inv = op.inventory_from_mof(_mof_file(fixtures_dir, "StarCoder.yml"))
+    assert not inv.has("weights")
+    r = {x.dimension: x.klass for x in op.rate_osai(inv)}
+    assert r["weights_basemodel"] == r["weights_endmodel"] == "closed"
+
+
+def test_free_text_osi_licence_names_are_open_for_the_index(fixtures_dir: Path):
+    """Persimmon-8B's record names its licence "Apache license 2.0": the Apache-2.0 licence, which the
+    Index's licences criterion counts as open; the earlier rule did not recognise the spelling."""
+    inv = op.inventory_from_mof(_mof_file(fixtures_dir, "Persimmon-8B.yml"))
+    assert inv.release_licence == "Apache-2.0" and inv.release_licence_open
+    assert {x.dimension: x.klass for x in op.rate_osai(inv)}["licenses"] == "open"
+    # only whole-string names: a custom licence that mentions Apache 2.0 stays what it is
+    assert op._spdx_name("commercial use restrictions; Apache 2.0, TeleChat licence") != "Apache-2.0"
+    assert op._spdx_name("MIT License") == "MIT" and op._spdx_name("Apache 2.0") == "Apache-2.0"
+    # the MOF class computation keeps the tool's exact behaviour (SPDX ids only)
+    assert not op.is_open_licence("Apache license 2.0")
+
+
+def test_release_key_keeps_versions_and_drops_sizes_and_roles():
+    k = op._release_key
+    assert k("Llama-3.1-405B-Instruct") == k("Llama-3.1-70B") == k("Llama-3.1-8B-Instruct")
+    assert k("Llama-2-70B-Chat") == k("Llama-2-chat-70B")
+    assert k("OpenELM-3B-Instruct") == k("OpenELM-1_1B")
+    assert k("Qwen-14B") != k("Qwen3.5-397B-A17B")
+    assert k("CodeGemma-2B") != k("CodeGemma-1.1-7B-IT")
+    assert k("Granite-20B-Code-Instruct") != k("Granite-20B-Code-Instruct-r1.1")
+    assert k("Pythia-Chat-Base-7B") != k("Pythia-6.9B")  # two role words: the first is its name
+
+
+def test_index_pairs_prefer_the_record_of_the_rated_release(fixtures_dir: Path):
+    """The Index rates Llama-2-70B-Chat; the MOF holds Llama-2-chat-70B.yml as well as the base
+    records. The earlier matcher took the family's first file (Llama-2-13B.yml)."""
+    o = fixtures_dir / "openness"
+    res = op.index_agreement(o / "osai-index", o / "mof" / "models")
+    by_index = {p["index"]: p for p in res["pairs"]}
+    llama2 = by_index["llama-2-chat.yaml"]
+    assert llama2["mof"] == "Llama-2-chat-70B.yml" and llama2["same_release"] == "end"
+    assert all(llama2["describes"].values())
+    # no record of the rated release: the family's first record, and no rating counts as comparable
+    qwen = by_index["Qwen.yaml"]
+    assert qwen["same_release"] == "" and not any(qwen["describes"].values())
+    # every disagreement on a decidable dimension has exactly one kind
+    rel = res["decidable_from_release"]
+    dis = res["comparable"]["disagreements"]
+    assert dis["total"] == round(rel["ratings"] * (1 - rel["exact_agreement"]))
+    assert dis["total"] == sum(v for k, v in dis.items() if k != "total")
+    assert (
+        res["comparable"]["same_release_mof_carries"]["ratings"]
+        <= res["comparable"]["same_release"]["ratings"]
+    )

@@ -477,8 +477,32 @@ def inventory_from_release(
 
 
 # A MOF record sometimes lists a component only to say it was not released ("Undisclosed",
-# "Component not include."): such an entry is an absence, not a component.
+# "Component not include."): such an entry is an absence, not a component, for every component. The
+# weights are no exception: the Index's "🟥 Weights of the user-facing end model are not shared" is what
+# such a record states (the earlier reading, weights "Undisclosed" = weights shared under an unknown
+# licence, rated EXAONE's and StarCoder's records "open" although both say the weights are withheld).
 _NOT_RELEASED = re.compile(r"undisclosed|not includ", re.I)
+
+# OSI-approved licences that MOF records name in free text rather than by SPDX id ("Apache 2.0",
+# "Apache license 2.0", "MIT license"). The Index's licences criterion is about the licence, not its
+# spelling ("🟩 The project is fully covered by open licenses"; its notes read "Apache 2.0" and
+# "Apache-2.0, an OSI-approved license" alike), so they are read as the SPDX id. Whole-string matches
+# only: "commercial use restrictions; Apache 2.0, <custom licence>" stays what it is.
+_FREE_TEXT_OSI = (
+    (re.compile(r"^\s*apache(\s+licen[cs]e)?,?\s*(v(ersion)?\s*)?2(\.0)?\s*$", re.I), "Apache-2.0"),
+    (re.compile(r"^\s*(the\s+)?mit(\s+licen[cs]e)?\s*$", re.I), "MIT"),
+)
+
+
+def _spdx_name(lic: str | None) -> str | None:
+    """The SPDX id of a free-text name of an OSI-approved licence (see :data:`_FREE_TEXT_OSI`), else
+    ``lic`` unchanged. Used for the Index ratings from a MOF record only: ``mof_evaluate`` keeps the
+    Model Openness Tool's exact behaviour (its golden data treats only SPDX ids as open)."""
+    for pat, spdx in _FREE_TEXT_OSI:
+        if lic and pat.match(lic):
+            return spdx
+    return lic
+
 
 # Licences whose weights are downloaded only after accepting terms or giving contact details on a
 # form (the Index's "partial" for weights: "gated downloads"): the Llama and Gemma community terms and
@@ -498,8 +522,9 @@ def inventory_from_mof(model: dict[str, Any]) -> Inventory:
     inv = Inventory(source="mof")
     for cid, lic in res.licences.items():
         key = by_name[names[cid]]
-        if key != "weights" and _NOT_RELEASED.search(lic or ""):
-            continue  # for the weights, "Undisclosed" is the licence, not the weights
+        lic = _spdx_name(lic)
+        if _NOT_RELEASED.search(lic or ""):
+            continue  # the record says the component is not released: for the weights too
         level = "partial" if key == "weights" and GATED_LICENCES.search(lic or "") else "full"
         inv.items[key] = Item(True, f"MOF component {names[cid]}", lic, level)
     # The Index's model card criterion asks for architecture, training, fine-tuning and evaluation;
@@ -521,11 +546,13 @@ def inventory_from_mof(model: dict[str, Any]) -> Inventory:
             inv.items.setdefault(
                 "preprint", Item(True, path or "MOF component Technical report", None, "partial")
             )
-    w = res.licences.get(10)
+    w = _spdx_name(res.licences.get(10))
     if not w or w == "unlicensed" or _NOT_RELEASED.search(w):
         # no licence stated for the weights: the licence the release ships for its code (the
         # architecture component's), which is the LICENSE file a repository holds
-        arch = res.licences.get(next(c["id"] for c in _components() if c["name"] == "Model architecture"))
+        arch = _spdx_name(
+            res.licences.get(next(c["id"] for c in _components() if c["name"] == "Model architecture"))
+        )
         w = arch if arch and arch != "unlicensed" and not _NOT_RELEASED.search(arch) else w
     inv.release_licence = w
     inv.release_licence_open = bool(w and is_open_licence(w))
@@ -772,6 +799,100 @@ def _family_key(name: str) -> str:
     return re.sub(r"[^a-z0-9.]", "", n)
 
 
+_SIZE = re.compile(r"(?<![a-z0-9])(\d+([._]\d+)?[bmk]|\d+x\d+b|a\d+(\.\d+)?b)(?![a-z0-9])")
+_ROLE = {"instruct", "chat", "base", "hf", "it"}
+
+
+def _release_key(name: str) -> str:
+    """A model name without its size and its role (instruct / chat / base / it / hf) but with every
+    version token kept: "Llama-3.1-405B-Instruct" and "Llama-3.1-70B" give "llama3.1"; "Qwen-14B"
+    and "Qwen3.5-397B-A17B", "CodeGemma-2B" and "CodeGemma-1.1-7B-IT" do not meet. The Index rates
+    a family by its largest size ("Evaluation is then based around the largest model in the family",
+    readme.md), so a size difference is the same release, a version difference is not."""
+    toks = [t for t in re.split(r"[-_\s/]+", _SIZE.sub(" ", name.lower())) if t]
+    roles = [i for i, t in enumerate(toks) if t in _ROLE]
+    # a name with two role words ("Pythia-Chat-Base-7B") carries the first as part of its name
+    keep = set(roles[:1]) if len(roles) > 1 else set()
+    return "".join(t for i, t in enumerate(toks) if t not in _ROLE or i in keep)
+
+
+def _is_instruct(name: str) -> bool:
+    return bool(set(re.split(r"[-_\s]+", name.lower())) & (_ROLE - {"base", "hf"}))
+
+
+def _size(name: str) -> str:
+    m = _SIZE.search(name.lower())
+    return m.group(0).replace("_", ".") if m else ""
+
+
+def describes(mof_name: str, system: dict[str, Any], dimension: str) -> bool:
+    """Whether a MOF record describes the model an Index dimension rates: the base model for
+    ``weights_basemodel`` (the end model when the Index names no base model: "In case a distinction
+    between base (foundation) and end (user) model is not applicable, this mirrors the end model data
+    entries", readme.md), the end model for every other dimension. Same release = same name without
+    size and role (:func:`_release_key`)."""
+    key = _release_key(mof_name)
+    end = _release_key(str(system.get("endmodelname") or ""))
+    base = _release_key(str(system.get("basemodelname") or ""))
+    if dimension == "weights_basemodel" and base:
+        return bool(key) and key == base
+    return bool(key) and key == end
+
+
+def same_release(mof_name: str, system: dict[str, Any]) -> str:
+    """Does a MOF record describe the Index system's release? "end" when it is the Index's end model
+    (any size), "base" when it is its base model only, "" when it is another version of the family."""
+    key = _release_key(mof_name)
+    if key and key == _release_key(str(system.get("endmodelname") or "")):
+        return "end"
+    if key and key == _release_key(str(system.get("basemodelname") or "")):
+        return "base"
+    return ""
+
+
+def _match_rank(mof_name: str, system: dict[str, Any]) -> tuple[int, bool, bool, str]:
+    """Order of preference among the MOF records of one release for an Index system: the end model's
+    version, then the base model's; then that model's role (instruct vs base) and size."""
+    same = same_release(mof_name, system)
+    target = str(system.get("basemodelname" if same == "base" else "endmodelname") or "")
+    return (
+        {"end": 0, "base": 1}.get(same, 2),
+        _is_instruct(mof_name) != _is_instruct(target),
+        _size(mof_name) != _size(target),
+        mof_name,
+    )
+
+
+# Which MOF components each decidable Index dimension rests on: a dimension is "carried" by a MOF
+# record only when the record lists one of them (an absent component is a silence, not a "closed").
+# Licences rest on the weights' licence (the Index's notes read "Weights: <licence>. Code: ... Data:
+# ..."), so a weights component with no licence, or "unlicensed", carries nothing either.
+CARRIED_BY: dict[str, tuple[str, ...]] = {
+    "weights_basemodel": ("weights",),
+    "weights_endmodel": ("weights",),
+    "modelcard": ("model_card",),
+    "datasheet": ("data_card",),
+    "licenses": ("weights",),
+}
+
+
+def mof_carries(model: dict[str, Any], dimension: str) -> bool:
+    """Whether a MOF record carries the information a decidable Index dimension rests on: it lists
+    the component(s) of :data:`CARRIED_BY` (for ``licenses``: the weights with a stated licence)."""
+    keys = CARRIED_BY.get(dimension)
+    if keys is None:
+        return True
+    names = {v: k for k, v in COMPONENT_KEYS.items()}
+    for c in (model.get("release") or {}).get("components") or []:
+        if not isinstance(c, dict) or names.get(str(c.get("name", "")).strip()) not in keys:
+            continue
+        if dimension != "licenses":
+            return True
+        lic = mof_evaluate(model).licences.get(10) or "unlicensed"
+        return lic != "unlicensed" and not _NOT_RELEASED.search(lic)
+    return False
+
+
 def index_agreement(
     osai_dir: Path, mof_dir: Path, half: str | None = None, weights_rule: str | None = None
 ) -> dict[str, Any]:
@@ -779,17 +900,23 @@ def index_agreement(
     Index's own ratings, for systems present in both. Exact-class agreement per dimension and overall,
     plus within-one-step agreement (open vs partial, partial vs closed), split by
     :data:`DIMENSION_DECIDABILITY`. ``half``: "A" / "B" keeps every other Index system (sorted by file
-    name) so that a rule chosen on one half is reported on the other."""
+    name) so that a rule chosen on one half is reported on the other.
+
+    Each Index system is paired with the MOF record of the release it rates (:func:`same_release`,
+    ranked by :func:`_match_rank`) when its family has one, else with the family's first record. Each
+    pair says, per dimension, whether the record describes the rated model (:func:`describes`) and
+    lists the component the rating rests on (:func:`mof_carries`); ``comparable`` gives the agreement
+    on those ratings and the disagreements by kind (:data:`DISAGREEMENT_KINDS`)."""
     import yaml
 
-    mof_by_key: dict[str, Path] = {}
+    mof_by_key: dict[str, list[tuple[str, Path]]] = {}
     for p in sorted(mof_dir.glob("*.yml")):
         try:
             doc = yaml.safe_load(p.read_text(encoding="utf-8"))
         except yaml.YAMLError:
             continue
         name = str(((doc or {}).get("release") or {}).get("name") or p.stem)
-        mof_by_key.setdefault(_family_key(name), p)
+        mof_by_key.setdefault(_family_key(name), []).append((name, p))
     dims = [d["id"] for d in osai_data()["dimensions"]]
     order = {"closed": 0, "partial": 1, "open": 2}
     pairs = []
@@ -803,12 +930,18 @@ def index_agreement(
             continue
         system = doc.get("system") or {}
         keys = {_family_key(str(system.get(k) or "")) for k in ("name", "endmodelname")} - {""}
-        hit = next((mof_by_key[k] for k in sorted(keys) if k in mof_by_key), None)
-        if hit is None:
+        family = [c for k in sorted(keys) for c in mof_by_key.get(k, [])]
+        if not family:
             continue
-        inv = inventory_from_mof(yaml.safe_load(hit.read_text(encoding="utf-8")))
+        # of the family's records, the one that describes the Index's release if there is one;
+        # otherwise the family's first record by file name
+        same_ones = [c for c in family if same_release(c[0], system)]
+        mof_name, hit = min(same_ones, key=lambda c: _match_rank(c[0], system)) if same_ones else family[0]
+        mdoc = yaml.safe_load(hit.read_text(encoding="utf-8"))
+        inv = inventory_from_mof(mdoc)
         ours = {r.dimension: r.klass for r in rate_osai(inv, weights_rule)}
-        row = {"index": p.name, "mof": hit.name, "dims": {}}
+        same = same_release(mof_name, system)
+        row = {"index": p.name, "mof": hit.name, "same_release": same, "dims": {}, "carried": {}}
         for d in dims:
             theirs = str(
                 ((doc.get(d) or {}) if isinstance(doc.get(d), dict) else {}).get("class") or ""
@@ -819,6 +952,8 @@ def index_agreement(
             per_dim[d][0] += ours[d] == theirs
             per_dim[d][1] += abs(order[ours[d]] - order[theirs]) <= 1
             row["dims"][d] = [ours[d], theirs]
+            row["carried"][d] = mof_carries(mdoc, d)
+            row.setdefault("describes", {})[d] = describes(mof_name, system, d)
         pairs.append(row)
     n = sum(v[2] for v in per_dim.values())
 
@@ -835,6 +970,7 @@ def index_agreement(
     n = sum(v[2] for v in per_dim.values())
     return {
         "systems_matched": len(pairs),
+        "comparable": _comparable(pairs),
         "ratings_compared": n,
         "exact_agreement": sum(v[0] for v in per_dim.values()) / n if n else None,
         "within_one_step": sum(v[1] for v in per_dim.values()) / n if n else None,
@@ -842,4 +978,49 @@ def index_agreement(
         "needs_external_evidence": part(Decidability.EXTERNAL),
         "per_dimension": {d: {"exact": v[0] / v[2] if v[2] else None, "n": v[2]} for d, v in per_dim.items()},
         "pairs": pairs,
+    }
+
+
+# Why taoke's rating (from a MOF record) and the Index's differ, decided mechanically per rating:
+DISAGREEMENT_KINDS = {
+    "other_release": "the MOF record describes another version of the family (or only the base model)",
+    "mof_silent": "same release, but the record lists no component this dimension rests on",
+    "content_depth": "same release, component listed; open vs partial is the depth of a card's "
+    "content, which MOF does not record",
+    "other": "same release, component listed: a rule error, or the Index's judgement on facts the "
+    "record does not hold (removed weights, a base model's licence)",
+}
+
+
+def disagreement_kind(pair: dict[str, Any], dimension: str) -> str:
+    """One of :data:`DISAGREEMENT_KINDS` for a rating of :func:`index_agreement`'s ``pairs``."""
+    if not pair["describes"][dimension]:
+        return "other_release"
+    if not pair["carried"][dimension]:
+        return "mof_silent"
+    ours, theirs = pair["dims"][dimension]
+    if dimension in ("modelcard", "datasheet") and "closed" not in (ours, theirs):
+        return "content_depth"
+    return "other"
+
+
+def _comparable(pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Decidable dimensions only: agreement where the MOF record describes the rated release, and
+    where it also carries the dimension's component; and the disagreements by kind."""
+    rel = [d for d, k in DIMENSION_DECIDABILITY.items() if k is Decidability.RELEASE]
+    rows = [(p, d) for p in pairs for d in rel if d in p["dims"]]
+
+    def share(sel: list[tuple[dict[str, Any], str]]) -> dict[str, Any]:
+        ok = sum(p["dims"][d][0] == p["dims"][d][1] for p, d in sel)
+        return {"ratings": len(sel), "exact_agreement": ok / len(sel) if sel else None}
+
+    same = [(p, d) for p, d in rows if p["describes"][d]]
+    kinds = {k: 0 for k in DISAGREEMENT_KINDS}
+    for p, d in rows:
+        if p["dims"][d][0] != p["dims"][d][1]:
+            kinds[disagreement_kind(p, d)] += 1
+    return {
+        "same_release": share(same),
+        "same_release_mof_carries": share([(p, d) for p, d in same if p["carried"][d]]),
+        "disagreements": {"total": sum(kinds.values()), **kinds},
     }
