@@ -10,6 +10,7 @@ command to run."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from taoke.analyzers import code
+from taoke.cli.main import main
+from taoke.errors import SourceNotFound
 from taoke.zoo.refactor import yi_style_refactor
 from tests.helpers.need import IN_CI, unavailable
 
@@ -83,3 +86,98 @@ def test_older_release_traced_with_the_index_of_its_date(old_tree):
     assert fl.best is not None
     assert fl.best.reference in ("llama/modeling_llama.py", "mixtral/modeling_mixtral.py")
     assert "llama/modeling_llama.py" in {m.reference for m in fl.matches if m.parent}
+
+
+def _yi_release(folder: Path, models: Path, wrote: str | None) -> Path:
+    """A release of December 2023: 4.36.2's llama refactored Yi-style, and a config saying who wrote it."""
+    folder.mkdir()
+    text = (models / "llama" / "modeling_llama.py").read_text(encoding="utf-8")
+    (folder / "modeling_yi.py").write_text(yi_style_refactor(text), encoding="utf-8")
+    cfg = {"architectures": ["YiForCausalLM"], "model_type": "Yi", "hidden_size": 64}
+    if wrote is not None:
+        cfg["transformers_version"] = wrote
+    (folder / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    return folder
+
+
+def test_audit_code_reference_traces_against_the_given_tree(old_tree, tmp_path, capsys):
+    """``taoke audit --code-reference DIR``: the code is traced against that transformers, named in the
+    report; the parent and the dropped licence header are found."""
+    models, _ = old_tree
+    release = _yi_release(tmp_path / "yi", models, VERSION)
+    folder = models.parent.parent  # the pip --target folder
+    assert main(["audit", str(release), "--code-reference", str(folder), "-f", "json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["code"]["reference"] == f"transformers {VERSION}"
+    (f,) = rep["code"]["files"]
+    assert f["best"]["reference"] == "llama/modeling_llama.py" and f["notice_kept"] == "missing"
+    assert not [e for e in rep["code"]["evidence"] if e["kind"] == "code-reference-newer"]
+
+
+def test_audit_says_an_older_release_needs_its_own_transformers(old_tree, tmp_path, capsys):
+    """Traced against the installed (newer) transformers, the 2023 copy finds no parent: the audit must
+    not leave that reading as original code when config.json names the older transformers that wrote
+    it, and must say how to trace it. Without the config's version, nothing is claimed."""
+    installed = code.transformers_models_dir()
+    if installed is None:
+        unavailable("transformers is not installed: no reference implementations")
+    if code.version_key(installed[1]) <= code.version_key(VERSION):
+        pytest.skip(f"the installed transformers ({installed[1]}) is not newer than {VERSION}")
+    models, _ = old_tree
+    release = _yi_release(tmp_path / "yi", models, VERSION)
+    assert main(["audit", str(release), "-f", "json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    (f,) = rep["code"]["files"]
+    if f["best"] is not None:
+        pytest.skip("the installed transformers traces the 2023 file itself: nothing to warn about")
+    (ev,) = [e for e in rep["code"]["evidence"] if e["kind"] == "code-reference-newer"]
+    assert ev["detail"]["declared"] == VERSION and ev["detail"]["files"] == ["modeling_yi.py"]
+    assert f"--code-reference {VERSION}" in ev["message"]
+    assert any(h["kind"] == "code-reference-newer" for h in rep["headline_findings"])
+
+    bare = _yi_release(tmp_path / "yi-bare", models, None)
+    assert main(["audit", str(bare), "-f", "json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert not [e for e in rep["code"]["evidence"] if e["kind"] == "code-reference-newer"]
+
+
+@pytest.mark.parametrize("kind", ["missing", "not-a-tree", "bad-version", "path-like"])
+def test_audit_code_reference_bad_input_is_one_line_exit_2(kind, tmp_path, capsys):
+    release = tmp_path / "rel"
+    release.mkdir()
+    (release / "modeling_x.py").write_text("def f(x):\n    return x + 1\n", encoding="utf-8")
+    if kind == "missing":
+        ref = tmp_path / "no-such-folder"
+    elif kind == "not-a-tree":
+        ref = tmp_path / "empty"
+        ref.mkdir()
+    elif kind == "bad-version":  # a version string that would name a folder outside the cache
+        ref = tmp_path / "evil"
+        (ref / "transformers" / "models").mkdir(parents=True)
+        (ref / "transformers" / "__init__.py").write_text('__version__ = "../../outside"\n', encoding="utf-8")
+    else:
+        ref = Path("../x")
+    assert main(["audit", str(release), "--code-reference", str(ref)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(ref) in err[0]
+
+
+def test_fetch_transformers_installs_a_release_into_the_cache_or_says_why(tmp_path, monkeypatch):
+    """``--code-reference VERSION``: pip fetches the release into taoke's cache once (the files are read,
+    never imported); a release PyPI does not have is one line saying so."""
+    monkeypatch.setenv("TAOKE_HOME", str(tmp_path / "home"))
+    with pytest.raises(SourceNotFound) as err:
+        code.fetch_transformers("0.0.0.999")
+    assert "0.0.0.999" in str(err.value) and len(str(err.value).splitlines()) == 1
+    with pytest.raises(SourceNotFound):
+        code.fetch_transformers("1.0/../../x")
+    try:
+        models, version = code.fetch_transformers(VERSION)
+    except SourceNotFound as exc:
+        if IN_CI:
+            raise
+        unavailable(f"PyPI not reachable here: {exc}")
+    assert version == VERSION and (models / "llama" / "modeling_llama.py").is_file()
+    assert models.is_relative_to(tmp_path / "home" / "transformers-src")
+    assert code.fetch_transformers(VERSION) == (models, version)  # cached: no second install
+    assert not [p for p in (tmp_path / "home" / "transformers-src").iterdir() if p.name.startswith(".tmp")]

@@ -1,5 +1,5 @@
-"""``taoke audit SOURCE [--against REF ...] [--benchmark FILE ...] [--evidence FILE] [--format text|json|html]
-[--lang en|zh] [-o FILE]``."""
+"""``taoke audit SOURCE [--against REF ...] [--benchmark FILE ...] [--evidence FILE]
+[--code-reference DIR|VERSION] [--format text|json|html] [--lang en|zh] [-o FILE]``."""
 
 from __future__ import annotations
 
@@ -56,6 +56,15 @@ def register(app: typer.Typer) -> None:
             "from outside the release (training data, training code, paper...): {dimension: {class, link, "
             "statement}}.",
         ),
+        code_reference: str | None = typer.Option(
+            None,
+            "--code-reference",
+            metavar="DIR|VERSION",
+            help="Trace the release's .py files against this transformers instead of the installed one: "
+            "a source tree (pip install --no-deps --target DIR transformers==4.36.2) or a release such as "
+            "4.36.2, fetched from PyPI into taoke's cache. For code written against an older transformers "
+            "(the audit says so when config.json names one).",
+        ),
         fmt: Format = format_option(),
         lang: Lang = lang_option(),
         output: Path | None = output_option(),
@@ -82,6 +91,7 @@ def register(app: typer.Typer) -> None:
             benchmarks=benchmark,
             cache=fingerprint_cache(no_cache),
             evidence=evidence,
+            code_reference=code_reference,
         )
         emit(render(report, fmt.value, lang.value), fmt, output)
         if fail_on is not None:

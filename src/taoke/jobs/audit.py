@@ -30,13 +30,13 @@ from taoke.analyzers import license as licence_mod
 from taoke.analyzers import openness as openness_mod
 from taoke.analyzers.claims import context_claims
 from taoke.contamination import ContaminationResult, analyze, load_scorer, read_benchmark
-from taoke.errors import TaokeError
+from taoke.errors import SourceNotFound, TaokeError, UnsupportedFormat
 from taoke.evidence import Evidence
 from taoke.formats.gguf import GGUFFile
 from taoke.jobs.compare import compare
 from taoke.limits import Limits, current_limits
 from taoke.model import Model, load
-from taoke.release import WEIGHT_SUFFIXES, ModelCard, Release, load_card, resolve
+from taoke.release import WEIGHT_SUFFIXES, ModelCard, Release, load_card, load_config, resolve
 from taoke.release.bounded import read_text
 from taoke.tokenizers import compare_tokenizers, find_tokenizer_files, load_tokenizer
 from taoke.tokenizers import library as tokenizer_library
@@ -458,6 +458,7 @@ def audit(
     benchmarks: Sequence[str | Path] = (),
     cache: FingerprintCache | None = None,
     evidence: str | Path | None = None,
+    code_reference: str | Path | None = None,
 ) -> AuditReport:
     """Audit one release (resolved here unless given as a Release); ``against`` are reference releases
     for weights/tokenizer comparison.
@@ -468,8 +469,13 @@ def audit(
     ``evidence``: a JSON/YAML file of links and statements for the openness dimensions that need
     evidence from outside the release (:func:`taoke.analyzers.openness.load_evidence`); read first, so
     a bad file fails before any analysis.
+    ``code_reference``: a transformers source tree to trace the release's code against instead of the
+    installed one (:func:`taoke.analyzers.code.transformers_tree`: a ``pip install --no-deps --target
+    DIR transformers==4.36.2`` folder), for code written against the transformers of its date; checked
+    first, like ``evidence``.
     """
     user_evidence = openness_mod.load_evidence(Path(evidence)) if evidence is not None else None
+    code_tree = _code_tree(code_reference) if code_reference is not None else None
     if isinstance(source, Release):
         release, limits = source, limits or source.limits
     else:
@@ -478,10 +484,66 @@ def audit(
     subject = _Subject(release, limits)
     references: list[_Subject] = []
     try:
-        return _audit(subject, release.spec, against, lang, benchmarks, references, cache, user_evidence)
+        return _audit(
+            subject, release.spec, against, lang, benchmarks, references, cache, user_evidence, code_tree
+        )
     finally:
         for s in (subject, *references):
             s.close()
+
+
+def _code_tree(reference: str | Path) -> tuple[Path, str]:
+    """``--code-reference``: a folder holding a transformers source tree, or a release ("4.36.2")
+    fetched into taoke's cache (:func:`taoke.analyzers.code.fetch_transformers`); else one line."""
+    path = Path(reference)
+    if path.is_dir():
+        tree = code_lineage.transformers_tree(path)
+        if tree is None:
+            raise UnsupportedFormat(
+                "not a transformers source tree: no transformers/__init__.py with a release __version__ "
+                "beside a models/ folder (make one: pip install --no-deps --target DIR transformers==X)",
+                path,
+            )
+        return tree
+    if code_lineage.release_version(str(reference)) is not None:
+        return code_lineage.fetch_transformers(str(reference))
+    raise SourceNotFound(
+        "no such folder, and not a transformers release (--code-reference takes a folder or e.g. 4.36.2)",
+        path,
+    )
+
+
+def _code_era(subject: _Subject, code: code_lineage.CodeLineageResult, index_version: str) -> list[Evidence]:
+    """When config.json says an older transformers wrote the release than the one its code was traced
+    against, and a modeling file found no parent: say that the trace is inconclusive and how to make it
+    (5.x rewrote the modeling files: a 2023 copy of llama finds no 5.x parent), instead of letting "no
+    reference implementation matches" read as original code."""
+    unmatched = [
+        f.path
+        for f in code.files
+        if f.status == "compared" and Path(f.path).name.startswith("modeling") and f.best is None
+    ]
+    if not unmatched:
+        return []
+    try:
+        cfg = load_config(subject.release, subject.limits)
+    except TaokeError:
+        return []  # the claims layer reports an unreadable config
+    wrote = code_lineage.release_version(cfg.get("transformers_version"))
+    if wrote is None or code_lineage.version_key(wrote) >= code_lineage.version_key(index_version):
+        return []
+    return [
+        Evidence(
+            "code",
+            "code-reference-newer",
+            f"config.json was written by transformers {wrote} and the code was traced against transformers "
+            f"{index_version}: no parent found for {', '.join(unmatched[:3])} is not evidence of original "
+            f"code (modeling files are rewritten between releases); trace it against the version of its date "
+            f"with --code-reference {wrote}",
+            "medium",
+            detail={"declared": wrote, "reference": index_version, "files": unmatched},
+        )
+    ]
 
 
 def _audit(
@@ -493,6 +555,7 @@ def _audit(
     references: list[_Subject],
     cache: FingerprintCache | None = None,
     user_evidence: dict[str, openness_mod.UserEvidence] | None = None,
+    code_tree: tuple[Path, str] | None = None,
 ) -> AuditReport:
     limits = subject.limits
     ev: list[Evidence] = []
@@ -512,13 +575,15 @@ def _audit(
 
     # code lineage
     py = [(r, p) for r, p in subject.files if r.lower().endswith(".py")]
-    report.code = (
-        code_lineage.analyze_files(py, limits)
-        if py
-        else code_lineage.CodeLineageResult(
+    if py:
+        index = code_lineage.reference_index(code_tree)  # None: the installed transformers
+        report.code = code_lineage.analyze_files(py, limits, index)
+        if index is not None:
+            report.code.evidence.extend(_code_era(subject, report.code, index.version))
+    else:
+        report.code = code_lineage.CodeLineageResult(
             [], None, evidence=[Evidence("code", "no-code", "the release ships no .py files", "info")]
         )
-    )
 
     # declared lineage
     report.declared = declared_mod.declared_lineage(meta, card_text, gguf)
@@ -719,7 +784,7 @@ def _headlines(report: AuditReport) -> list[Evidence]:
         if e.severity == "high":
             add(e)
     for e in report.code.evidence if report.code else []:
-        if e.kind == "code-notice-missing":
+        if e.kind in ("code-notice-missing", "code-reference-newer"):
             add(e)
     for c in report.contamination:
         if c.contaminated:

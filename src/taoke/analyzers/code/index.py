@@ -15,6 +15,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -326,17 +327,85 @@ def transformers_tree(folder: Path) -> tuple[Path, str] | None:
     """``models/`` folder and version of a transformers source tree that is not the installed one:
     ``folder`` is a ``pip install --no-deps --target DIR transformers==4.36.2`` target, or the
     ``transformers`` package folder itself. Read as text, never imported."""
-    import re
-
     for pkg in (folder / "transformers", folder):
         init = pkg / "__init__.py"
         if (pkg / "models").is_dir() and init.is_file():
-            m = re.search(
-                r"__version__\s*=\s*[\"']([^\"']+)", init.read_text(encoding="utf-8", errors="replace")
-            )
-            if m:
+            try:
+                with init.open("rb") as f:  # transformers' own __init__ is ~0.3 MB; never read more
+                    head = f.read(_INIT_MAX_BYTES).decode("utf-8", errors="replace")
+            except OSError:
+                return None
+            m = re.search(r"__version__\s*=\s*[\"']([^\"']+)", head)
+            # the version names the cache folder (transformers-<version>-v<n>): a version that is not a
+            # plain release string ("../x", "a/b") would name a folder outside the cache
+            if m and _VERSION.fullmatch(m.group(1)):
                 return pkg / "models", m.group(1)
     return None
+
+
+_INIT_MAX_BYTES = 4 << 20
+_VERSION = re.compile(r"[0-9][0-9A-Za-z.+!_-]{0,63}")
+
+
+def release_version(text: object) -> str | None:
+    """``text`` when it is a plain transformers release string ("4.34.0", "4.36.0.dev0"), else None."""
+    return text if isinstance(text, str) and _VERSION.fullmatch(text) else None
+
+
+def version_key(version: str) -> tuple[int, int]:
+    """(major, minor) of a release string; (0, 0) when it does not start with numbers."""
+    m = re.match(r"(\d+)\.(\d+)", version)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def fetch_transformers(version: str, timeout: float = 600) -> tuple[Path, str]:
+    """The source tree of transformers ``version`` for :func:`reference_index`: from taoke's cache
+    (``transformers-src/<version>``), else installed there from PyPI with ``pip install --no-deps
+    --target`` (the files are read as text, never imported, so no dependency is needed).
+
+    WHY: a modeling file is traced reliably only against the transformers of its date -- 5.x rewrote
+    the modeling files, and 4.36.2's llama shares 16 % of its fingerprints with 5.x's -- and a release's
+    config.json says which version wrote it. Raises :class:`SourceNotFound` (one line) when pip cannot
+    get it."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from taoke.errors import SourceNotFound
+
+    if release_version(version) is None:
+        raise SourceNotFound(f"{version!r} is not a transformers release (e.g. 4.36.2)")
+    final = home() / "transformers-src" / version
+    found = transformers_tree(final)
+    if found is not None:
+        return found
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=final.parent, prefix=".tmp-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check"]
+        cmd += ["--target", tmp, f"transformers=={version}"]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            msg = f"transformers=={version} could not be installed from PyPI ({exc})"
+            raise SourceNotFound(msg) from None
+        if done.returncode != 0 or transformers_tree(Path(tmp)) is None:
+            last = (done.stderr or done.stdout or "").strip().splitlines()
+            why = last[-1][:200] if last else f"pip exit {done.returncode}"
+            raise SourceNotFound(
+                f"transformers=={version} could not be installed from PyPI ({why}); install it with "
+                f"`pip install --no-deps --target DIR transformers=={version}` and pass --code-reference DIR"
+            )
+        try:
+            os.replace(tmp, final)  # atomic: a concurrent fetch of the same version leaves one copy
+        except OSError as exc:
+            if transformers_tree(final) is None:
+                msg = f"cannot put transformers {version} there ({exc.strerror})"
+                raise SourceNotFound(msg, final) from None
+        Path(tmp).mkdir(exist_ok=True)  # TemporaryDirectory removes what it created
+    found = transformers_tree(final)
+    if found is None:
+        raise SourceNotFound(f"transformers=={version} was installed but holds no models/ folder", final)
+    return found
 
 
 _INDEX_MEMO: dict[str, CodeIndex] = {}
