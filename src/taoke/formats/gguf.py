@@ -464,6 +464,8 @@ class GGUFFile(TensorFile):
             lambda a, b: self._read_rows(offset, row_bytes, a, b),
             widen,
             lambda: self._willneed(offset, info.nbytes),
+            lambda: self._resident(offset, info.nbytes),
+            lambda: self._drop(offset, info.nbytes),
         )
 
     def read(self, name: str) -> np.ndarray:

@@ -658,6 +658,43 @@ class _Pass:
     times: Any
 
 
+DROP_MIN_BYTES = 8 << 20  # smaller tensors are not worth a mincore and a hint each
+
+
+class _DropBehind:
+    """Drop-behind for the fingerprint's single pass (issue 21): a matrix that was not in the page cache
+    when the pass began is dropped from it once the pass has read it for the last time
+    (:func:`taoke.formats.base.drop_pages`), so a cold 7B read recycles the same few hundred MB of page
+    cache instead of filling memory. On this VM that is what a cold read costs beyond a warm one: the
+    guest kernel's faults and reclaim for every new page. Matrices that were cached stay cached (the user
+    may be about to load them); a stored tensor read under several names (a fused QKV, an embedding
+    tied to the head) is dropped after its last one."""
+
+    def __init__(self, cold: list[tuple[int, Any]]) -> None:
+        self._queue = deque(sorted(cold, key=lambda e: e[0]))
+
+    @classmethod
+    def of(cls, uses: Any, crow: Any) -> _DropBehind:
+        """From ``(key, position)`` pairs in pass order: each stored tensor's last position, kept where
+        less than half of its pages are cached now."""
+        last: dict[tuple[str, int], tuple[int, Any]] = {}
+        for key, pos in uses:
+            c = crow(key)
+            if c is not None and c.rows.n_rows * c.rows.row_bytes >= DROP_MIN_BYTES:
+                last[(c.rows.name, c.rows.offset)] = (pos, c.rows)
+        cold = []
+        for pos, rows in last.values():
+            share = rows.resident()
+            if share is not None and share < 0.5:
+                cold.append((pos, rows))
+        return cls(cold)
+
+    def release(self, i: int) -> None:
+        """Drop every cold tensor whose last read is before position ``i``."""
+        while self._queue and self._queue[0][0] < i:
+            self._queue.popleft()[1].drop()
+
+
 def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
     from taoke.weights.stream import reduce
 
@@ -751,6 +788,7 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
     window: deque[tuple[int, int]] = deque()  # (position in ``order``, stored bytes) hinted, not reached
     window_bytes = 0
     hinted = 0  # matrices of ``order`` hinted so far
+    behind = _DropBehind.of([("token_embd.weight", -1), *((k, i) for i, k in enumerate(order))], crow)
 
     def read_ahead(i: int) -> None:
         """Have the disk read the matrices after ``order[i]`` while it is reduced: hints go out in
@@ -759,6 +797,7 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
         (reads took 1.1 s against 0.34 s warm per 1.8 GB; hinted far enough ahead, 0.45 s). Each matrix
         enters and leaves the window once: linear in the number of matrices, whatever their sizes."""
         nonlocal hinted, window_bytes
+        behind.release(i)
         while window and window[0][0] <= i:
             window_bytes -= window.popleft()[1]
         hinted = max(hinted, i + 1)
@@ -792,6 +831,7 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
         # the embedding is read in blocks: its samples and RMS, and only the anchor rows kept
         read_ahead(-1)  # the first matrices are read from disk while the embedding is
         x = stream("token_embd.weight", emb_rows, rows=anchor_ids).rows.astype(np.float64)
+        behind.release(0)  # the embedding, unless tied to the head (read again last)
     else:
         x = emb[anchor_ids].astype(np.float64)
     embed = x.astype(np.float16)
@@ -875,6 +915,7 @@ def _fingerprint(model: Any, progress: Progress, how: _Pass) -> Fingerprint:
                 stream(key, c)
             else:
                 read(key)
+    behind.release(len(order) + 1)
     # Biases (Qwen2's q/k/v, GPT-NeoX's and BERT's everywhere; issue 15.5) are left out of the invariants,
     # which are bilinear in the weights, but travel in the raw samples: an identical copy keeps them.
     for key in keys:
