@@ -28,8 +28,10 @@ of their ground-truth parents / files with ground truth. "set" scores the whole 
 ``--baseline`` also scores the earlier ranking (plain containment, no idf, no date precedence; same
 candidates and parent flags) for comparison.
 
-Usage: ``python bench/code_lineage.py [--cutoff-tree DIR] [--old-tree DIR] [--limit N]``; prints the split,
-the numbers and the ten worst errors with the reason; writes ``bench/results/code_lineage.json``.
+Usage: ``python bench/code_lineage.py [--cutoff-tree DIR] [--old-tree DIR] [--limit N]
+[--show-fit-errors N]``; prints the split, the numbers and the ten worst TEST errors with the reason; writes
+``bench/results/code_lineage.json``. ``--show-fit-errors N`` also prints (and stores) the N worst FIT
+errors: the errors to study when designing a rule, since TEST errors must not shape one.
 ``--old-tree DIR`` (``pip install --no-deps --target DIR transformers==4.36.2``) also traces that
 release's files with an index built from it and with the installed version's index.
 """
@@ -227,6 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--old-tree", default="", help="pip --target folder of transformers 4.36.2")
     ap.add_argument("--baseline", action="store_true", help="also score the ranking without precedence")
     ap.add_argument("--dump", default="", help="also write every file's ranked candidates (JSON)")
+    ap.add_argument(
+        "--show-fit-errors",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also print the N worst FIT errors (the ones to study; TEST errors only report)",
+    )
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "code_lineage.json"))
     args = ap.parse_args(argv)
     found = code.transformers_models_dir()
@@ -290,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
             "test": score(base, test, gt, bthr, key="containment"),
         }
     res["worst_test_errors"] = worst_errors(cands, test, gt, thr)
+    if args.show_fit_errors:
+        res["worst_fit_errors"] = worst_errors(cands, fit, gt, thr, args.show_fit_errors)
     if args.dump:  # every file's ranked candidates, to study a rule on FIT without re-running
         Path(args.dump).write_text(
             json.dumps(
@@ -333,12 +344,18 @@ def main(argv: list[str] | None = None) -> int:
         b = res["baseline_containment_no_precedence"]
         row("base FIT", b["fit"])
         row("base TEST", b["test"])
-    print("  ten worst TEST errors:")
-    for e in res["worst_test_errors"]:
-        print(
-            f"    {e['file']:<48} -> {e['reported'] or '(none)'} [{e['score']}] "
-            f"truth {e['truth']}: {e['reason']}"
-        )
+
+    def errors(title: str, errs: list[dict[str, Any]]) -> None:
+        print(f"  {title}:")
+        for e in errs:
+            print(
+                f"    {e['file']:<48} -> {e['reported'] or '(none)'} [{e['score']}] "
+                f"truth {e['truth']}: {e['reason']}"
+            )
+
+    if args.show_fit_errors:
+        errors(f"{args.show_fit_errors} worst FIT errors", res["worst_fit_errors"])
+    errors("ten worst TEST errors", res["worst_test_errors"])
     print(f"  Yi refactor -> {res['yi_refactor']['best']} (licence notice {res['yi_refactor']['notice']})")
     if res.get("older_release"):
         o = res["older_release"]
