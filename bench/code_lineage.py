@@ -92,8 +92,16 @@ def collect(index: code.CodeIndex, models: Path, files: list[str], precedence: b
     out: Candidates = {}
     for rel in files:
         text = (models / rel).read_text(encoding="utf-8")
+        # a file without a copyright year is dated by its folder's other headers, as in analyze_files
+        folder_year = code.file_years(models / rel, code.header_notice(text))[0]
         fl = code.analyze_text(
-            rel, text, index, exclude={index.file_id(rel)}, with_spans=False, precedence=precedence
+            rel,
+            text,
+            index,
+            exclude={index.file_id(rel)},
+            with_spans=False,
+            precedence=precedence,
+            folder_year=folder_year,
         )
         out[rel] = [
             {
@@ -215,7 +223,8 @@ def old_release(old: Path, index_now: code.CodeIndex, limit: int) -> dict[str, A
             excl = {idx.file_id(a)} if a in {f.rel for f in idx.files} else set()
             # the installed index also holds this model's newer file: leave it out, a custom file
             # written against 4.3x has no such twin
-            fl = code.analyze_text(a, text, idx, exclude=excl, with_spans=False)
+            folder_year = code.file_years(models / a, code.header_notice(text))[0]
+            fl = code.analyze_text(a, text, idx, exclude=excl, with_spans=False, folder_year=folder_year)
             if fl.best is not None:
                 found += 1
                 hit += fl.best.reference in gt[a]

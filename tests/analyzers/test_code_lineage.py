@@ -355,3 +355,16 @@ def test_an_undated_reference_is_dated_by_its_model_folder(tmp_path: Path):
             "dated/modeling_dated.py": (2021, 2021),
             "alone/modeling_alone.py": (9999, 9999),
         }
+
+
+def test_an_undated_release_file_is_dated_by_its_folder(tmp_path: Path, index):
+    """A release's modeling file without a copyright year takes the earliest year of its folder's
+    other headers, as the reference files do: references younger than that are not its parents."""
+    (tmp_path / "modeling_x.py").write_text(SNIPPET, encoding="utf-8")
+    files = [("modeling_x.py", tmp_path / "modeling_x.py")]
+    undated = code.analyze_files(files, index=index).files[0]
+    assert any(2019 < m.year < 9999 for m in undated.matches)
+    (tmp_path / "configuration_x.py").write_text("# Copyright 2019 X team.\nX = 1\n", encoding="utf-8")
+    files.append(("configuration_x.py", tmp_path / "configuration_x.py"))
+    dated = next(f for f in code.analyze_files(files, index=index).files if f.path == "modeling_x.py")
+    assert all(m.year == 9999 or m.year <= 2019 for m in dated.matches)

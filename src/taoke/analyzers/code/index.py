@@ -204,27 +204,31 @@ FOLDER_HEADER_BYTES = 8192  # the header of a sibling file is in its first lines
 FOLDER_MAX_FILES = 64  # a model folder holds a dozen .py files; bound the reads all the same
 
 
-def file_years(path: Path, header: dict[str, Any]) -> tuple[int, int]:
-    """Earliest and latest copyright year of a reference file: from its own header, else from the
-    headers of the other ``.py`` files of its model folder (9999 when none has a year).
+def file_years(path: Path, header: dict[str, Any], siblings: list[Path] | None = None) -> tuple[int, int]:
+    """Earliest and latest copyright year of a file: from its own header, else from the headers of the
+    other ``.py`` files of its folder (``siblings`` when given; 9999 when none has a year).
 
-    WHY: files generated from a modular file (``mistral``, ``qwen2``, ``phi``: 12 of the 544 modeling
-    files of transformers 5.25) carry no copyright line, and an undated file counts as the youngest,
+    WHY: files generated from a modular file (``mistral``, ``qwen2``, ``phi``; with ``luke``, 12 of the 544
+    modeling files of transformers 5.25) carry no copyright year, and an undated file counts as the youngest,
     so it was never credited with a class any dated file also holds, not even against files written
-    years after it; its ``configuration_*.py`` usually is dated. Chosen on the FIT split
-    (bench/code_lineage.py: top-1 precision / recall 0.648 / 0.580 -> 0.649 / 0.600; LOFO 0.732 / 0.634
-    -> 0.734 / 0.646). Only the headers are read, never the code (a modular file's imports are the
-    bench's ground truth)."""
+    years after it; its ``configuration_*.py`` usually is dated. A suspect file without a year is dated
+    the same way (``analyze_files``), so that date precedence applies to it. Chosen on the FIT split
+    (bench/code_lineage.py, top-1 precision / recall: 0.648 / 0.580; references dated 0.649 / 0.600;
+    suspects too 0.654 / 0.610; LOFO 0.732 / 0.634, 0.734 / 0.646, 0.736 / 0.651). Only the headers are
+    read, never the code (a modular file's imports are the bench's ground truth)."""
     first, last = earliest_year(header), latest_year(header)
     if first != 9999:
         return first, last
     years: list[tuple[int, int]] = []
-    try:
-        siblings = sorted(p for p in path.parent.glob("*.py") if p != path)[:FOLDER_MAX_FILES]
-    except OSError:
-        return first, last
-    for p in siblings:
+    if siblings is None:
         try:
+            siblings = sorted(p for p in path.parent.glob("*.py") if p != path)
+        except OSError:
+            return first, last
+    for p in siblings[:FOLDER_MAX_FILES]:
+        try:
+            if not p.is_file():  # a FIFO or device named *.py must not block the read
+                continue
             with p.open("rb") as fh:
                 head = fh.read(FOLDER_HEADER_BYTES).decode("utf-8", errors="replace")
         except OSError:
