@@ -18,7 +18,8 @@ The decision score is a reference's origin share (``code.align_blocks``: the idf
 the file's top-level classes/functions credited to it as their oldest holder). The only number fitted
 here is the parent threshold on it (``code.MIN_ORIGIN``); the bench fits it on FIT (best top-1 F1) and
 reports TEST with it. The block similarity (Dice), ``BLOCK_SIM``, ``BLOCK_TIE`` and the crediting rule
-(oldest holders, all credited; among hub, fewest-blocks, best-similarity and split-credit tie-breaks)
+(oldest holders, all credited; among hub, fewest-blocks, best-similarity and split-credit tie-breaks;
+a reference without a copyright year dated by its model folder's other headers, ``index.file_years``)
 were also chosen on FIT.
 
 Scores: top-1 (the best reference when it clears the threshold) precision = top-1 predictions that are a
@@ -28,8 +29,10 @@ of their ground-truth parents / files with ground truth. "set" scores the whole 
 ``--baseline`` also scores the earlier ranking (plain containment, no idf, no date precedence; same
 candidates and parent flags) for comparison.
 
-Usage: ``python bench/code_lineage.py [--cutoff-tree DIR] [--old-tree DIR] [--limit N]``; prints the split,
-the numbers and the ten worst errors with the reason; writes ``bench/results/code_lineage.json``.
+Usage: ``python bench/code_lineage.py [--cutoff-tree DIR] [--old-tree DIR] [--limit N]
+[--show-fit-errors N]``; prints the split, the numbers and the ten worst TEST errors with the reason; writes
+``bench/results/code_lineage.json``. ``--show-fit-errors N`` also prints (and stores) the N worst FIT
+errors: the errors to study when designing a rule, since TEST errors must not shape one.
 ``--old-tree DIR`` (``pip install --no-deps --target DIR transformers==4.36.2``) also traces that
 release's files with an index built from it and with the installed version's index.
 """
@@ -89,8 +92,16 @@ def collect(index: code.CodeIndex, models: Path, files: list[str], precedence: b
     out: Candidates = {}
     for rel in files:
         text = (models / rel).read_text(encoding="utf-8")
+        # a file without a copyright year is dated by its folder's other headers, as in analyze_files
+        folder_year = code.file_years(models / rel, code.header_notice(text))[0]
         fl = code.analyze_text(
-            rel, text, index, exclude={index.file_id(rel)}, with_spans=False, precedence=precedence
+            rel,
+            text,
+            index,
+            exclude={index.file_id(rel)},
+            with_spans=False,
+            precedence=precedence,
+            folder_year=folder_year,
         )
         out[rel] = [
             {
@@ -212,7 +223,8 @@ def old_release(old: Path, index_now: code.CodeIndex, limit: int) -> dict[str, A
             excl = {idx.file_id(a)} if a in {f.rel for f in idx.files} else set()
             # the installed index also holds this model's newer file: leave it out, a custom file
             # written against 4.3x has no such twin
-            fl = code.analyze_text(a, text, idx, exclude=excl, with_spans=False)
+            folder_year = code.file_years(models / a, code.header_notice(text))[0]
+            fl = code.analyze_text(a, text, idx, exclude=excl, with_spans=False, folder_year=folder_year)
             if fl.best is not None:
                 found += 1
                 hit += fl.best.reference in gt[a]
@@ -227,6 +239,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--old-tree", default="", help="pip --target folder of transformers 4.36.2")
     ap.add_argument("--baseline", action="store_true", help="also score the ranking without precedence")
     ap.add_argument("--dump", default="", help="also write every file's ranked candidates (JSON)")
+    ap.add_argument(
+        "--show-fit-errors",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also print the N worst FIT errors (the ones to study; TEST errors only report)",
+    )
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "code_lineage.json"))
     args = ap.parse_args(argv)
     found = code.transformers_models_dir()
@@ -290,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             "test": score(base, test, gt, bthr, key="containment"),
         }
     res["worst_test_errors"] = worst_errors(cands, test, gt, thr)
+    if args.show_fit_errors:
+        res["worst_fit_errors"] = worst_errors(cands, fit, gt, thr, args.show_fit_errors)
     if args.dump:  # every file's ranked candidates, to study a rule on FIT without re-running
         Path(args.dump).write_text(
             json.dumps(
@@ -333,12 +354,18 @@ def main(argv: list[str] | None = None) -> int:
         b = res["baseline_containment_no_precedence"]
         row("base FIT", b["fit"])
         row("base TEST", b["test"])
-    print("  ten worst TEST errors:")
-    for e in res["worst_test_errors"]:
-        print(
-            f"    {e['file']:<48} -> {e['reported'] or '(none)'} [{e['score']}] "
-            f"truth {e['truth']}: {e['reason']}"
-        )
+
+    def errors(title: str, errs: list[dict[str, Any]]) -> None:
+        print(f"  {title}:")
+        for e in errs:
+            print(
+                f"    {e['file']:<48} -> {e['reported'] or '(none)'} [{e['score']}] "
+                f"truth {e['truth']}: {e['reason']}"
+            )
+
+    if args.show_fit_errors:
+        errors(f"{args.show_fit_errors} worst FIT errors", res["worst_fit_errors"])
+    errors("ten worst TEST errors", res["worst_test_errors"])
     print(f"  Yi refactor -> {res['yi_refactor']['best']} (licence notice {res['yi_refactor']['notice']})")
     if res.get("older_release"):
         o = res["older_release"]

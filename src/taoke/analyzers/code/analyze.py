@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from taoke.analyzers.code.engine import fingerprint, model_stem, name_bag
-from taoke.analyzers.code.index import CodeIndex, reference_index, top_level_blocks
+from taoke.analyzers.code.index import CodeIndex, file_years, reference_index, top_level_blocks
 from taoke.analyzers.code.match import (
     MIN_BLOCK_COVER,
     MIN_SHARED,
@@ -94,12 +94,15 @@ def analyze_text(
     with_spans: bool = True,
     max_span_lines: int = 40,
     precedence: bool = True,
+    folder_year: int | None = None,
 ) -> FileLineage:
     """Code lineage of one file's text against the index.
 
     With ``precedence`` (the default) and a copyright year in the file's header, references whose
     header is younger are not candidates: code flows from older files to newer ones, which tells a
-    parent from a sibling that copied the same parent later."""
+    parent from a sibling that copied the same parent later. ``folder_year`` is the file's year when
+    its own header has none, from the other files of its folder (:func:`index.file_years`, as the
+    reference files are dated)."""
     fp, toks = fingerprint(text)
     result = FileLineage(
         path,
@@ -110,6 +113,8 @@ def analyze_text(
         header=header_notice(text),
     )
     year = earliest_year(result.header)
+    if year == 9999 and folder_year is not None:
+        year = folder_year
     year_limit = None if year == 9999 or not precedence else year
     result.blocks, shares = align_blocks(fp, top_level_blocks(text), index, exclude, year_limit)
     ranked = match_fingerprints(
@@ -211,6 +216,10 @@ def analyze_files(
     # per-file bound, cost 25 s of CPU). Modeling files are compared first, so a release padded with
     # other .py files cannot push its modeling code out of the budget.
     budget = limits.max_code_bytes
+    by_folder: dict[Path, list[Path]] = {}
+    for _, path in sorted(files):
+        by_folder.setdefault(path.parent, []).append(path)
+    folder_years: dict[Path, int] = {}
     for rel, path in sorted(files, key=lambda f: (not Path(f[0]).name.startswith("modeling"), f[0])):
         try:
             size = path.stat().st_size
@@ -231,7 +240,12 @@ def analyze_files(
             out.append(FileLineage(rel, "skipped", reason=reason))
             ev.append(Evidence("code", "code-unreadable", f"{rel} {reason}", "low", detail={"file": rel}))
             continue
-        fl = analyze_text(rel, text, index)
+        folder_year = None
+        if earliest_year(header_notice(text)) == 9999:  # undated: its folder's other headers date it
+            if path.parent not in folder_years:  # once per folder: its first 64 files' headers at most
+                folder_years[path.parent] = file_years(path, {}, by_folder[path.parent])[0]
+            folder_year = folder_years[path.parent]
+        fl = analyze_text(rel, text, index, folder_year=folder_year)
         out.append(fl)
         if fl.tolerant:
             ev.append(

@@ -19,7 +19,6 @@ import numpy as np
 
 from taoke.analyzers.code.engine import Fingerprints
 from taoke.analyzers.code.index import Block, CodeIndex, RefFile, block_of_lines
-from taoke.analyzers.code.notices import earliest_year, latest_year
 
 # A reference file is a parent when, after greedy attribution (see `attribute`), it explains at least
 # MIN_SHARED fingerprints nobody better-ranked explained AND either its score (`lineage_score`) clears
@@ -41,7 +40,8 @@ TIE = 0.9  # references explaining >= 90% of the best one's fingerprints are tie
 # fingerprints it shares: similarity = Dice of the two blocks' fingerprint sets; reference blocks within
 # BLOCK_TIE of the best are its holders when the best reaches BLOCK_SIM; blocks under BLOCK_MIN_FPS
 # fingerprints are boilerplate too short to say anything. The block is credited to its oldest holders
-# (earliest copyright year, then latest: a copy keeps its parent's header and adds its own line): code flows
+# (earliest copyright year, then latest: a copy keeps its parent's header and adds its own line; a file whose
+# header has no year is dated by its model folder's other headers, `index.file_years`): code flows
 # from older files to newer ones, so a sibling that took the same class later is not credited. A reference's
 # origin share is the idf-weighted fraction of the suspect's blocks credited to it (each block weighs its idf
 # over holder files, whatever its length); the top-1 parent is the
@@ -148,7 +148,7 @@ def align_blocks(
             holders[f] = max(holders.get(f, 0.0), s_)
         bm.holders = len(holders)
         bm.weight = float(np.log((1.0 + n_files) / (1.0 + len(holders))))
-        age = {f: (index.files[f].year, latest_year(index.files[f].header)) for f in holders}
+        age = {f: (index.files[f].year, index.files[f].latest) for f in holders}
         oldest = min(age.values())
         for f in sorted(f for f in holders if age[f] == oldest):
             bm.origins.append(index.files[f].rel)
@@ -319,7 +319,7 @@ def attribute(ranked: list[tuple[RefMatch, np.ndarray]], index: CodeIndex) -> No
     if not ranked:
         return
     sets = [set(index.hashes[rows].tolist()) for _, rows in ranked]
-    years = [earliest_year(index.files[index.file_id(m.reference)].header) for m, _ in ranked]
+    years = [index.files[index.file_id(m.reference)].year for m, _ in ranked]
     remaining = set().union(*sets)
     order = list(range(len(ranked)))
     while order:
