@@ -19,8 +19,9 @@ the file's top-level classes/functions credited to it as their oldest holder). T
 here is the parent threshold on it (``code.MIN_ORIGIN``); the bench fits it on FIT (best top-1 F1) and
 reports TEST with it. The block similarity (Dice), ``BLOCK_SIM``, ``BLOCK_TIE`` and the crediting rule
 (oldest holders, all credited; among hub, fewest-blocks, best-similarity and split-credit tie-breaks;
-a reference without a copyright year dated by its model folder's other headers, ``index.file_years``)
-were also chosen on FIT.
+a reference without a copyright year dated by its model folder's other headers, ``index.file_years``;
+holders ordered first by the transformers release that first shipped them, shipped data from
+``bench/transformers_releases.py``, ``CodeIndex.release_order``) were also chosen on FIT.
 
 Scores: top-1 (the best reference when it clears the threshold) precision = top-1 predictions that are a
 ground-truth edge in either direction / predictions; recall = files with ground truth whose top-1 is one

@@ -368,3 +368,60 @@ def test_an_undated_release_file_is_dated_by_its_folder(tmp_path: Path, index):
     files.append(("configuration_x.py", tmp_path / "configuration_x.py"))
     dated = next(f for f in code.analyze_files(files, index=index).files if f.path == "modeling_x.py")
     assert all(m.year == 9999 or m.year <= 2019 for m in dated.matches)
+
+
+def test_shipped_first_release_data_holds_what_it_claims(index):
+    """``data/code/first_release.json`` (bench/transformers_releases.py): scanned releases in order,
+    one cited wheel each, every entry one of them, history in order (llama before mistral before
+    qwen2), every modeling file of the installed transformers listed when the data reaches its
+    version, and small."""
+    import json
+    import re
+    from importlib import resources
+
+    from taoke.analyzers.code.index import FIRST_RELEASE_DATA, first_releases, version_key
+
+    raw = resources.files("taoke").joinpath(*FIRST_RELEASE_DATA).read_bytes()
+    assert len(raw) < 100_000
+    data = json.loads(raw)
+    versions = data["versions"]
+    keys = [version_key(v) for v in versions]
+    assert keys == sorted(set(keys)) and keys[0] == (4, 0)
+    assert [w["version"] for w in data["wheels"]] == versions
+    for w in data["wheels"]:
+        assert w["file"].startswith(f"transformers-{w['version']}-") and w["file"].endswith(".whl")
+        assert re.fullmatch(r"[0-9a-f]{64}", w["sha256"])
+    first, listed = first_releases()
+    assert listed == versions and first == data["first"]
+    assert set(first.values()) <= set(versions)
+    assert all(re.fullmatch(r"[^/]+/modeling_[^/]+\.py", k) for k in first)
+    assert version_key(first["bert/modeling_bert.py"]) == (4, 0)
+    llama, mistral, qwen2 = (first[f"{m}/modeling_{m}.py"] for m in ("llama", "mistral", "qwen2"))
+    assert version_key(llama) < version_key(mistral) < version_key(qwen2)
+    if version_key(index.version) <= keys[-1]:
+        assert {f.rel for f in index.files} <= set(first)
+        assert (index.release_order() >= 0).all()
+
+
+def test_a_same_year_holder_first_shipped_earlier_takes_the_block(tmp_path: Path):
+    """Two references of the same copyright years hold one class: the year cannot say which is the
+    parent, and both used to be credited. The one that transformers shipped first (shipped data) is
+    credited alone; the data is not applied to a tree older than its claim (a file of the tree
+    existed when it was released), nor to a tree without a release version: both fall back to the years."""
+    header = "# Copyright 2023 The HuggingFace Inc. team.\n"
+    for model in ("llama", "mistral"):
+        folder = tmp_path / "models" / model
+        folder.mkdir(parents=True)
+        (folder / f"modeling_{model}.py").write_text(header + SNIPPET, encoding="utf-8")
+    suspect = SNIPPET.replace("Llama", "Mine")
+
+    def origins(version: str) -> set[str]:
+        index = code.build_index(tmp_path / "models", version)
+        fl = code.analyze_text("modeling_mine.py", suspect, index, with_spans=False)
+        (block,) = [b for b in fl.blocks if b.name == "MineMLP"]
+        return set(block.origins)
+
+    both = {"llama/modeling_llama.py", "mistral/modeling_mistral.py"}
+    assert origins("5.25.0") == {"llama/modeling_llama.py"}  # llama 4.28, mistral 4.34
+    assert origins("4.30.0") == both  # the data dates mistral after this tree: unknown, years decide
+    assert origins("test") == both
