@@ -6,7 +6,8 @@ Measures, in one run on the same files (issue 21):
    wide-vocabulary shape (d=3584, 28 heads / 4 kv, ffn 18944, vocab 152064, q/k/v biases): the
    fingerprint time against a plain sequential read of the same file, cold (the file's pages dropped
    with ``posix_fadvise(DONTNEED)`` before each: no root needed, only these files) and warm; the cold
-   read is timed twice, plain and dropping each chunk behind it, and the ratio uses the faster;
+   read is also timed dropping each chunk behind it, as the fingerprint does (the disk's own rate,
+   without the cost of a growing page cache), and the ratio against it reported beside the plain one;
 2. the peak resident memory of each fingerprinting child process, next to the largest stored tensor;
 3. where the time goes: thread-seconds reading, widening and multiplying (``StreamTimes``);
 4. the same for a baseline revision of taoke (``--baseline REV``, default: none), run from a
@@ -233,13 +234,15 @@ def measure(
     row["cold_read_plain_s"] = sequential_read(path)
     evict(path)
     row["cold_read_drop_behind_s"] = sequential_read(path, drop_behind=True)
-    # the ratio is taken against the faster of the two plain reads: the fingerprint drops pages behind
-    # it, so a plain read that pays for a growing page cache would flatter it
-    row["cold_read_s"] = min(row["cold_read_plain_s"], row["cold_read_drop_behind_s"])
+    # cold_ratio is the issue's: against a plain read (cat, dd), which pays for the page cache it
+    # grows; the fingerprint drops pages behind it, so the ratio against a read that does the same
+    # (the disk's own rate) is reported beside it
+    row["cold_read_s"] = row["cold_read_plain_s"]
     evict(path)
     new = _child(folder, work / f"fp-{kind}.npz", None, timeout, device)
     row["cold_fp_s"] = new["seconds"]
     row["cold_ratio"] = row["cold_read_s"] / new["seconds"]
+    row["cold_ratio_drop_behind"] = row["cold_read_drop_behind_s"] / new["seconds"]
     if baseline is not None:
         evict(path)
         old = _child(folder, work / f"fp-{kind}-old.npz", baseline, timeout)
@@ -340,9 +343,11 @@ COLUMNS = [
     ("layers", "layers", "{}"),
     ("products", "device", "{}"),
     ("GB", "bytes", "{:.2f}"),
-    ("cold read s (faster of plain, drop-behind)", "cold_read_s", "{:.1f}"),
+    ("cold read s", "cold_read_s", "{:.1f}"),
+    ("cold read s, drop-behind", "cold_read_drop_behind_s", "{:.1f}"),
     ("cold fp s", "cold_fp_s", "{:.1f}"),
     ("cold ratio", "cold_ratio", "{:.2f}x"),
+    ("cold ratio, drop-behind read", "cold_ratio_drop_behind", "{:.2f}x"),
     ("warm read s", "warm_read_s", "{:.2f}"),
     ("warm fp s", "warm_fp_s", "{:.1f}"),
     ("warm ratio", "warm_ratio", "{:.2f}x"),
@@ -372,7 +377,8 @@ def table(rows: list[dict]) -> str:
             else "-"
         )
         speed = f"{r['speedup_cold']:.1f}x / {r['speedup_warm']:.1f}x" if "speedup_warm" in r else "-"
-        cells[11:11] = [rw, before, speed]
+        at = next(i for i, c in enumerate(COLUMNS) if c[1] is None)  # the three computed columns
+        cells[at:at] = [rw, before, speed]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
