@@ -124,29 +124,18 @@ def main(argv: list[str] | None = None) -> int:
     for _, sys_name, dim, ours, theirs, reason in errors[:10]:
         print(f"    {sys_name:<32} {dim:<18} {ours:>7} vs {theirs:<7} {reason}")
     print("  (TEST is reported, never used to choose a rule)")
+    half_keys = (
+        "exact_agreement",
+        "decidable_from_release",
+        "needs_external_evidence",
+        "per_dimension",
+        "comparable",
+    )
     agr = {
         **agr,
         "weights_rule_chosen_on_fit": chosen,
-        "fit_half_A": {
-            k: fit[chosen][k]
-            for k in (
-                "exact_agreement",
-                "decidable_from_release",
-                "needs_external_evidence",
-                "per_dimension",
-                "comparable",
-            )
-        },
-        "test_half_B": {
-            k: test[chosen][k]
-            for k in (
-                "exact_agreement",
-                "decidable_from_release",
-                "needs_external_evidence",
-                "per_dimension",
-                "comparable",
-            )
-        },
+        "fit_half_A": {k: fit[chosen][k] for k in half_keys},
+        "test_half_B": {k: test[chosen][k] for k in half_keys},
         "before_licence_rule": {
             k: before[k] for k in ("exact_agreement", "decidable_from_release", "needs_external_evidence")
         },
