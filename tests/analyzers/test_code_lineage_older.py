@@ -107,7 +107,11 @@ def test_audit_code_reference_traces_against_the_given_tree(old_tree, tmp_path, 
     release = _yi_release(tmp_path / "yi", models, VERSION)
     folder = models.parent.parent  # the pip --target folder
     assert main(["audit", str(release), "--code-reference", str(folder), "-f", "json"]) == 0
-    rep = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr()
+    rep = json.loads(out.out)
+    assert "index transformers source 1/1" in out.err  # the one slow step says so (not with -q)
+    assert main(["audit", str(release), "--code-reference", str(folder), "-f", "json", "-q"]) == 0
+    assert not capsys.readouterr().err
     assert rep["code"]["reference"] == f"transformers {VERSION}"
     (f,) = rep["code"]["files"]
     assert f["best"]["reference"] == "llama/modeling_llama.py" and f["notice_kept"] == "missing"

@@ -20,6 +20,7 @@ from taoke.cli.common import (
     lang_option,
     no_cache_option,
     output_option,
+    quiet_option,
     revision_option,
 )
 
@@ -77,22 +78,26 @@ def register(app: typer.Typer) -> None:
         revision: str | None = revision_option(),
         include: str | None = include_option(),
         no_cache: bool = no_cache_option(),
+        quiet: bool = quiet_option(),
     ) -> None:
         """One report on a release: declared vs measured lineage, code lineage, claims, licence
         obligations and openness, each with its evidence."""
         source = hub_spec(source, revision, include)
         from taoke.jobs import audit
         from taoke.render.audit import render
+        from taoke.render.progress import reporter
 
-        report = audit(
-            source,
-            against=against,
-            lang=lang.value,
-            benchmarks=benchmark,
-            cache=fingerprint_cache(no_cache),
-            evidence=evidence,
-            code_reference=code_reference,
-        )
+        with reporter(quiet) as progress:
+            report = audit(
+                source,
+                against=against,
+                lang=lang.value,
+                benchmarks=benchmark,
+                cache=fingerprint_cache(no_cache),
+                evidence=evidence,
+                code_reference=code_reference,
+                progress=progress,
+            )
         emit(render(report, fmt.value, lang.value), fmt, output)
         if fail_on is not None:
             worst = {"high": 0, "medium": 1}

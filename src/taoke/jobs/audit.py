@@ -36,6 +36,7 @@ from taoke.formats.gguf import GGUFFile
 from taoke.jobs.compare import compare
 from taoke.limits import Limits, current_limits
 from taoke.model import Model, load
+from taoke.progress import Progress, no_progress
 from taoke.release import WEIGHT_SUFFIXES, ModelCard, Release, load_card, load_config, resolve
 from taoke.release.bounded import read_text
 from taoke.tokenizers import compare_tokenizers, find_tokenizer_files, load_tokenizer
@@ -459,6 +460,7 @@ def audit(
     cache: FingerprintCache | None = None,
     evidence: str | Path | None = None,
     code_reference: str | Path | None = None,
+    progress: Progress = no_progress,
 ) -> AuditReport:
     """Audit one release (resolved here unless given as a Release); ``against`` are reference releases
     for weights/tokenizer comparison.
@@ -471,28 +473,39 @@ def audit(
     a bad file fails before any analysis.
     ``code_reference``: a transformers source tree to trace the release's code against instead of the
     installed one (:func:`taoke.analyzers.code.transformers_tree`: a ``pip install --no-deps --target
-    DIR transformers==4.36.2`` folder), for code written against the transformers of its date; checked
-    first, like ``evidence``.
+    DIR transformers==4.36.2`` folder, or a version fetched from PyPI), for code written against the
+    transformers of its date; checked once the release is found, before any analysis; fetching and
+    indexing it (seconds to a minute, once) is reported to ``progress``.
     """
     user_evidence = openness_mod.load_evidence(Path(evidence)) if evidence is not None else None
-    code_tree = _code_tree(code_reference) if code_reference is not None else None
     if isinstance(source, Release):
         release, limits = source, limits or source.limits
     else:
         limits = limits or current_limits()
         release = resolve(str(source), limits)
+    # after the release is found (a mistyped SOURCE fails before a download), before any analysis
+    code_tree = _code_tree(code_reference, progress) if code_reference is not None else None
     subject = _Subject(release, limits)
     references: list[_Subject] = []
     try:
         return _audit(
-            subject, release.spec, against, lang, benchmarks, references, cache, user_evidence, code_tree
+            subject,
+            release.spec,
+            against,
+            lang,
+            benchmarks,
+            references,
+            cache,
+            user_evidence,
+            code_tree,
+            progress,
         )
     finally:
         for s in (subject, *references):
             s.close()
 
 
-def _code_tree(reference: str | Path) -> tuple[Path, str]:
+def _code_tree(reference: str | Path, progress: Progress = no_progress) -> tuple[Path, str]:
     """``--code-reference``: a folder holding a transformers source tree, or a release ("4.36.2")
     fetched into taoke's cache (:func:`taoke.analyzers.code.fetch_transformers`); else one line."""
     path = Path(reference)
@@ -506,7 +519,10 @@ def _code_tree(reference: str | Path) -> tuple[Path, str]:
             )
         return tree
     if code_lineage.release_version(str(reference)) is not None:
-        return code_lineage.fetch_transformers(str(reference))
+        progress("fetch transformers source", 0, 1, item=str(reference))
+        tree = code_lineage.fetch_transformers(str(reference))
+        progress("fetch transformers source", 1, 1, item=str(reference))
+        return tree
     raise SourceNotFound(
         "no such folder, and not a transformers release (--code-reference takes a folder or e.g. 4.36.2)",
         path,
@@ -556,6 +572,7 @@ def _audit(
     cache: FingerprintCache | None = None,
     user_evidence: dict[str, openness_mod.UserEvidence] | None = None,
     code_tree: tuple[Path, str] | None = None,
+    progress: Progress = no_progress,
 ) -> AuditReport:
     limits = subject.limits
     ev: list[Evidence] = []
@@ -576,7 +593,11 @@ def _audit(
     # code lineage
     py = [(r, p) for r, p in subject.files if r.lower().endswith(".py")]
     if py:
+        if code_tree is not None:  # the first index of a release reads all its modeling files (~15 s)
+            progress("index transformers source", 0, 1, item=code_tree[1])
         index = code_lineage.reference_index(code_tree)  # None: the installed transformers
+        if code_tree is not None:
+            progress("index transformers source", 1, 1, item=code_tree[1])
         report.code = code_lineage.analyze_files(py, limits, index)
         if index is not None:
             report.code.evidence.extend(_code_era(subject, report.code, index.version))
