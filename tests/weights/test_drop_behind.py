@@ -14,7 +14,7 @@ import pytest
 from taoke.formats import base
 from taoke.weights.fingerprint import fingerprint
 from tests.helpers.llama import baichuan_release, llama_release
-from tests.helpers.need import require
+from tests.helpers.need import require, unavailable
 
 fpmod = importlib.import_module("taoke.weights.fingerprint")  # the module (the package exports the function)
 
@@ -27,7 +27,7 @@ def test_resident_fraction_sees_what_was_read(tmp_path):
         os.pread(fd, 8 << 20, 0)
         share = base.resident_fraction(fd, 4096, 4 << 20)
         if share is None:
-            pytest.skip("this platform cannot tell page-cache residency (mincore): drop-behind is off")
+            unavailable("this platform cannot tell page-cache residency (mincore): drop-behind is off")
         assert share == 1.0  # just read: every page cached
         base.drop_pages(fd, 0, 8 << 20)
         after = base.resident_fraction(fd, 4096, 4 << 20)
