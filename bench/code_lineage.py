@@ -21,7 +21,9 @@ reports TEST with it. The block similarity (Dice), ``BLOCK_SIM``, ``BLOCK_TIE`` 
 (oldest holders, all credited; among hub, fewest-blocks, best-similarity and split-credit tie-breaks;
 a reference without a copyright year dated by its model folder's other headers, ``index.file_years``;
 holders ordered first by the transformers release that first shipped them, shipped data from
-``bench/transformers_releases.py``, ``CodeIndex.release_order``) were also chosen on FIT.
+``bench/transformers_releases.py``, ``CodeIndex.release_order``; a class credited method by method, each
+of its methods aligned against the reference classes' methods and crediting an equal part of the class,
+among four forms of member alignment) were also chosen on FIT.
 
 Scores: top-1 (the best reference when it clears the threshold) precision = top-1 predictions that are a
 ground-truth edge in either direction / predictions; recall = files with ground truth whose top-1 is one

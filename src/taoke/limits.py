@@ -30,6 +30,12 @@ class Limits:
     # ~120 bytes of memory per source byte (a 15 MB file took 1.8 GB) and ~4 s of CPU per MB (60 files
     # of 90 KB took 25 s); the largest modeling file in transformers 5.25 is 196 KB
     max_code_bytes: int = 2 * 1024 * 1024
+    # index rows one file's classes and methods are joined with to align them (code lineage, both
+    # passes): the largest modeling file of transformers 5.25 (qwen3_omni_moe) needs 5.2M (0.8 s for the
+    # whole file); 12,000 boilerplate classes in 2 MB would need hundreds of millions (8 min)
+    max_align_rows: int = 12_000_000
+    # ... and all the files of one release together
+    max_release_align_rows: int = 30_000_000
     max_files: int = 100_000  # files in one release folder
 
 

@@ -211,6 +211,68 @@ def test_classes_are_credited_to_the_file_each_came_from(index):
     assert shares["llama/modeling_llama.py"] > shares["bert/modeling_bert.py"] >= code.MIN_ORIGIN
 
 
+# three methods no reference file holds: they make each class below differ from llama's as a whole
+NOVEL_METHODS = """
+    def zeta_schedule(self, steps, warm, floor):
+        out = []
+        for s in range(steps):
+            if s < warm:
+                out.append((s + 1) / warm)
+            else:
+                span = max(1, steps - warm)
+                frac = (s - warm) / span
+                out.append(floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * frac)))
+        return out
+
+    def zeta_bucket(self, positions, n_buckets, max_distance):
+        sign = (positions > 0).long()
+        rel = positions.abs()
+        exact = n_buckets // 2
+        small = rel < exact
+        scale = torch.log(rel.float() / exact + 1e-6) / math.log(max_distance / exact)
+        large = exact + (scale * (n_buckets - exact)).long()
+        large = torch.minimum(large, torch.full_like(large, n_buckets - 1))
+        return sign * n_buckets + torch.where(small, rel, large)
+
+    def zeta_gate_stats(self, gates, tokens_per_expert, eps):
+        density = tokens_per_expert.float() / tokens_per_expert.sum().clamp(min=eps)
+        prob = gates.mean(dim=0)
+        balance = (density * prob).sum() * gates.shape[-1]
+        entropy = -(prob * (prob + eps).log()).sum()
+        return {"balance": balance, "entropy": entropy, "max": prob.max(), "min": prob.min()}
+"""
+
+
+def test_a_class_whose_forward_was_rewritten_is_traced_by_its_other_methods(index):
+    """llama's MLP, attention, decoder layer and rotary embedding, renamed, each with its ``forward``
+    rewritten and new methods added: no class matches llama's as a whole (Dice under BLOCK_SIM), so
+    crediting whole classes finds no parent at all; aligned method by method, the unchanged methods
+    name llama (fails on the whole-class rule)."""
+    llama = (index.root / "llama" / "modeling_llama.py").read_text(encoding="utf-8")
+    lines = llama.splitlines()
+    blocks, members = code.parse_blocks(llama)
+    by = {b.name: b for b in blocks}
+    parts = []
+    for name in ("LlamaMLP", "LlamaAttention", "LlamaDecoderLayer", "LlamaRotaryEmbedding"):
+        b = by[name]
+        fw = next(m for m in members if m.name == f"{name}.forward")
+        assert fw.kind == "method" and b.start < fw.start <= fw.end <= b.end
+        parts.append(
+            "\n".join(lines[b.start - 1 : fw.start - 1] + lines[fw.end : b.end]) + "\n" + NOVEL_METHODS
+        )
+    text = ("import math\nimport torch\n\n\n" + "\n\n".join(parts)).replace("Llama", "Zeta")
+    fl = code.analyze_text("modeling_zeta.py", text, index, with_spans=False)
+    classes = {b.name: b for b in fl.blocks}
+    assert set(classes) == {"ZetaMLP", "ZetaAttention", "ZetaDecoderLayer", "ZetaRotaryEmbedding"}
+    assert all(0 < b.similarity < code.BLOCK_SIM for b in classes.values())
+    att = classes["ZetaAttention"]
+    assert {m.name for m in att.members} >= {"ZetaAttention.__init__", "ZetaAttention.zeta_bucket"}
+    assert "llama/modeling_llama.py" in att.origins
+    assert not next(m for m in att.members if m.name == "ZetaAttention.zeta_bucket").origins
+    assert fl.best is not None and fl.best.reference == "llama/modeling_llama.py" and fl.best.parent
+    assert fl.best.origin_share >= code.MIN_ORIGIN
+
+
 def test_a_common_parent_outranks_a_sibling_that_copied_it_later(index):
     """qwen3 and smollm3 are both assembled from llama and qwen2 (their modular files say so) and
     each is the other's nearest file; the older common parent is the one named, not the sibling."""
@@ -242,6 +304,48 @@ def test_unparseable_or_deeply_nested_code_has_no_blocks_but_is_compared(index):
     assert fl.status == "compared" and fl.blocks == []
 
 
+def _boilerplate_classes(n: int) -> str:
+    return "".join(
+        f"class C{i}(nn.Module):\n    def forward(self, hidden_states, mask):\n"
+        f"        hidden_states = self.proj(hidden_states) * mask + {i}\n"
+        "        return self.norm(hidden_states)\n\n"
+        for i in range(n)
+    )
+
+
+def test_the_class_alignment_join_is_bounded_and_only_ever_lowers_similarities(index):
+    """Issue 19's method alignment met the e2e campaign: 12,000 boilerplate classes (2 MB) share their
+    fingerprints with thousands of reference classes each, and aligning them took 8 minutes and 1.3 GB.
+    The join is sized before it is made; past the bound the file's most common fingerprints are left
+    out. A real file is never bounded at the default; a bounded one only loses similarity."""
+    text = _boilerplate_classes(3000)
+    fl = code.analyze_text("modeling_rep.py", text, index, with_spans=False, max_align_rows=400_000)
+    assert 0 < fl.align_rows <= 400_000 and fl.align_left_out > 0
+    free = code.analyze_text("modeling_rep.py", text, index, with_spans=False, max_align_rows=10**9)
+    assert free.align_left_out == 0 and free.align_rows > 400_000
+    rel = "qwen3_omni_moe/modeling_qwen3_omni_moe.py"  # the largest join of transformers 5.25's files
+    real = (index.root / rel).read_text(encoding="utf-8")
+    kw = {"exclude": {index.file_id(rel)}, "with_spans": False}
+    full = code.analyze_text(rel, real, index, **kw)
+    assert full.align_left_out == 0 and full.align_rows <= Limits().max_align_rows
+    cut = code.analyze_text(rel, real, index, max_align_rows=full.align_rows // 4, **kw)
+    assert cut.align_left_out > 0
+    for a, b in zip(cut.blocks, full.blocks, strict=True):
+        assert a.similarity <= b.similarity
+        for ma, mb in zip(a.members, b.members, strict=True):
+            assert ma.similarity <= mb.similarity
+
+
+def test_a_bounded_alignment_is_reported(tmp_path: Path, index, monkeypatch):
+    (tmp_path / "modeling_rep.py").write_text(_boilerplate_classes(1500), encoding="utf-8")
+    monkeypatch.setenv("TAOKE_MAX_RELEASE_ALIGN_ROWS", "300000")
+    res = code.analyze_files([("modeling_rep.py", tmp_path / "modeling_rep.py")], index=index)
+    (fl,) = res.files
+    assert fl.status == "compared" and 0 < fl.align_rows <= 300_000
+    (ev,) = [e for e in res.evidence if e.kind == "code-alignment-bounded"]
+    assert "modeling_rep.py" in ev.message and "TAOKE_MAX_RELEASE_ALIGN_ROWS" in ev.message
+
+
 def test_one_code_budget_per_release_modeling_files_first(tmp_path: Path, index):
     """Issue 16 (the e2e campaign): 60 .py files of 90 KB, each under the per-file bound, took 25 s of
     CPU. TAOKE_MAX_CODE_BYTES bounds the release's code together; modeling files are compared first,
@@ -262,9 +366,9 @@ def test_one_code_budget_per_release_modeling_files_first(tmp_path: Path, index)
 
 
 def test_a_block_weighs_its_specificity_not_its_length(index):
-    """Two classes held by the same number of reference files weigh the same, however long each is:
-    a long head copied into dozens of files must not outweigh the short classes only the parent holds
-    (fails on the earlier fingerprints x idf weight)."""
+    """Two methods (or functions) held by the same number of reference files weigh the same, however
+    long each is: a long head copied into dozens of files must not outweigh the short classes only the
+    parent holds (fails on the earlier fingerprints x idf weight)."""
     rel = "roberta/modeling_roberta.py"  # bert-like: many classes with as many holders
     fl = code.analyze_text(
         rel,
@@ -275,7 +379,10 @@ def test_a_block_weighs_its_specificity_not_its_length(index):
     )
     by_holders: dict[int, set[float]] = {}
     lengths: dict[int, set[int]] = {}
-    for b in fl.blocks:
+    # the credited units: top-level functions, and the methods of the classes (align_blocks)
+    units = [b for b in fl.blocks if b.kind != "class"] + [m for b in fl.blocks for m in b.members]
+    assert all(b.holders == 0 for b in fl.blocks if b.kind == "class")
+    for b in units:
         if b.holders:
             by_holders.setdefault(b.holders, set()).add(round(b.weight, 9))
             lengths.setdefault(b.holders, set()).add(b.fingerprints)
@@ -283,7 +390,7 @@ def test_a_block_weighs_its_specificity_not_its_length(index):
     assert shared, "the test needs two blocks of different length with as many holders"
     for h in shared:
         assert len(by_holders[h]) == 1
-    assert max(b.weight for b in fl.blocks) <= float(np.log(len(index.files)))
+    assert max(b.weight for b in units) <= float(np.log(len(index.files)))
 
 
 def test_bench_ground_truth_reads_every_spelling_of_a_modular_import(tmp_path):

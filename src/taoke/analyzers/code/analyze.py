@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from taoke.analyzers.code.engine import fingerprint, model_stem, name_bag
-from taoke.analyzers.code.index import CodeIndex, file_years, reference_index, top_level_blocks
+from taoke.analyzers.code.index import CodeIndex, file_years, parse_blocks, reference_index
 from taoke.analyzers.code.match import (
     MIN_BLOCK_COVER,
     MIN_SHARED,
@@ -51,6 +51,8 @@ class FileLineage:
     reference_header: dict[str, Any] = field(default_factory=dict)
     notice_kept: str | None = None  # "kept" | "missing" | "partial" | None (no parent)
     blocks: list[BlockMatch] = field(default_factory=list)  # its classes/functions and their origins
+    align_rows: int = 0  # index rows joined to align its classes and methods (match.Alignment)
+    align_left_out: int = 0  # its most common fingerprints left out of that join, to bound it
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k not in ("matches", "best", "spans", "blocks")}
@@ -95,6 +97,7 @@ def analyze_text(
     max_span_lines: int = 40,
     precedence: bool = True,
     folder_year: int | None = None,
+    max_align_rows: int | None = None,
 ) -> FileLineage:
     """Code lineage of one file's text against the index.
 
@@ -102,7 +105,10 @@ def analyze_text(
     header is younger are not candidates: code flows from older files to newer ones, which tells a
     parent from a sibling that copied the same parent later. ``folder_year`` is the file's year when
     its own header has none, from the other files of its folder (:func:`index.file_years`, as the
-    reference files are dated)."""
+    reference files are dated). ``max_align_rows`` bounds the class alignment's join (default
+    ``Limits.max_align_rows``; see :class:`~taoke.analyzers.code.match.Alignment`)."""
+    if max_align_rows is None:
+        max_align_rows = current_limits().max_align_rows
     fp, toks = fingerprint(text)
     result = FileLineage(
         path,
@@ -116,7 +122,14 @@ def analyze_text(
     if year == 9999 and folder_year is not None:
         year = folder_year
     year_limit = None if year == 9999 or not precedence else year
-    result.blocks, shares = align_blocks(fp, top_level_blocks(text), index, exclude, year_limit)
+    blocks, members = parse_blocks(text)
+    al = align_blocks(fp, blocks, index, exclude, year_limit, members, max_align_rows)
+    result.blocks, shares, result.align_rows, result.align_left_out = (
+        al.blocks,
+        al.shares,
+        al.rows,
+        al.left_out,
+    )
     ranked = match_fingerprints(
         fp,
         name_bag(toks.names, model_stem(path, toks.names)),
@@ -216,6 +229,7 @@ def analyze_files(
     # per-file bound, cost 25 s of CPU). Modeling files are compared first, so a release padded with
     # other .py files cannot push its modeling code out of the budget.
     budget = limits.max_code_bytes
+    align_budget = limits.max_release_align_rows  # the same for the alignment's join (match.Alignment)
     by_folder: dict[Path, list[Path]] = {}
     for _, path in sorted(files):
         by_folder.setdefault(path.parent, []).append(path)
@@ -245,8 +259,27 @@ def analyze_files(
             if path.parent not in folder_years:  # once per folder: its first 64 files' headers at most
                 folder_years[path.parent] = file_years(path, {}, by_folder[path.parent])[0]
             folder_year = folder_years[path.parent]
-        fl = analyze_text(rel, text, index, folder_year=folder_year)
+        fl = analyze_text(
+            rel,
+            text,
+            index,
+            folder_year=folder_year,
+            max_align_rows=min(limits.max_align_rows, align_budget),
+        )
+        align_budget -= fl.align_rows
         out.append(fl)
+        if fl.align_left_out:
+            ev.append(
+                Evidence(
+                    "code",
+                    "code-alignment-bounded",
+                    f"{rel}: its {fl.align_left_out} most common fingerprints were left out of the class "
+                    "alignment, which would otherwise join too many reference rows (TAOKE_MAX_ALIGN_ROWS, "
+                    "TAOKE_MAX_RELEASE_ALIGN_ROWS); its classes may be credited to fewer parents",
+                    "low",
+                    detail={"file": rel, "left_out": fl.align_left_out, "rows": fl.align_rows},
+                )
+            )
         if fl.tolerant:
             ev.append(
                 Evidence(

@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from taoke.analyzers.code.engine import fingerprint, model_stem, name_bag
 from taoke.analyzers.code.notices import earliest_year, header_notice, latest_year
 from taoke.paths import home
 
-INDEX_VERSION = 6  # bump when normalisation, hashing or stored fields change (invalidates caches)
+INDEX_VERSION = 7  # bump when normalisation, hashing or stored fields change (invalidates caches)
 
 
 def transformers_models_dir() -> tuple[Path, str] | None:
@@ -52,7 +52,8 @@ def cache_dir() -> Path:
 
 @dataclass
 class Block:
-    """A top-level class or function of a reference file (what a suspect 'derives from')."""
+    """A top-level class or function of a source file (what a suspect 'derives from'), or a method of
+    a top-level class (``kind`` "method", ``name`` "Class.method"; see :func:`parse_blocks`)."""
 
     name: str
     kind: str
@@ -74,6 +75,7 @@ class RefFile:
     year: int = 9999  # earliest copyright year of its header: a parent must not be younger than its child
     latest: int = 9999  # latest copyright year of its header (the tie-break between files of one year)
     # (both from the other files of its model folder when its own header has no year: see `file_years`)
+    members: list[Block] = field(default_factory=list)  # methods of its top-level classes (parse_blocks)
 
 
 @dataclass
@@ -140,28 +142,38 @@ class CodeIndex:
         top-level block; block -> file id; block -> distinct fingerprints). Derived from the stored
         rows and :class:`Block` line ranges (no extra index field), for :func:`match.align_blocks`."""
         if not hasattr(self, "_block_table"):
-            gb_file: list[int] = []
-            first: list[int] = []
-            for fid, f in enumerate(self.files):
-                first.append(len(gb_file))
-                gb_file.extend([fid] * len(f.blocks))
-            n_blocks = len(gb_file)
-            row_gb = np.full(len(self.hashes), -1, np.int64)
-            order = np.argsort(self.file_ids, kind="stable")
-            bounds = np.searchsorted(self.file_ids[order], np.arange(len(self.files) + 1))
-            for fid, f in enumerate(self.files):
-                if not f.blocks:
-                    continue
-                rows = order[bounds[fid] : bounds[fid + 1]]
-                j, ok = block_of_lines(f.blocks, self.line_start[rows])
-                row_gb[rows[ok]] = first[fid] + j[ok]
-            sel = row_gb >= 0
-            h, g = self.hashes[sel], row_gb[sel]
-            hid = np.cumsum(np.r_[True, h[1:] != h[:-1]]) - 1 if len(h) else np.zeros(0, np.int64)
-            pairs = np.unique(hid * max(n_blocks, 1) + g)
-            n_fps = np.bincount(pairs % max(n_blocks, 1), minlength=n_blocks)
-            self._block_table = (row_gb, np.asarray(gb_file, dtype=np.int64), n_fps)
+            self._block_table = self._unit_table([f.blocks for f in self.files])
         return self._block_table
+
+    def member_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The same as :meth:`block_table` for the methods of the reference classes
+        (:attr:`RefFile.members`): a class is aligned method by method (:func:`match.align_blocks`)."""
+        if not hasattr(self, "_member_table"):
+            self._member_table = self._unit_table([f.members for f in self.files])
+        return self._member_table
+
+    def _unit_table(self, units: list[list[Block]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        gb_file: list[int] = []
+        first: list[int] = []
+        for fid, bl in enumerate(units):
+            first.append(len(gb_file))
+            gb_file.extend([fid] * len(bl))
+        n_blocks = len(gb_file)
+        row_gb = np.full(len(self.hashes), -1, np.int64)
+        order = np.argsort(self.file_ids, kind="stable")
+        bounds = np.searchsorted(self.file_ids[order], np.arange(len(self.files) + 1))
+        for fid, bl in enumerate(units):
+            if not bl:
+                continue
+            rows = order[bounds[fid] : bounds[fid + 1]]
+            j, ok = block_of_lines(bl, self.line_start[rows])
+            row_gb[rows[ok]] = first[fid] + j[ok]
+        sel = row_gb >= 0
+        h, g = self.hashes[sel], row_gb[sel]
+        hid = np.cumsum(np.r_[True, h[1:] != h[:-1]]) - 1 if len(h) else np.zeros(0, np.int64)
+        pairs = np.unique(hid * max(n_blocks, 1) + g)
+        n_fps = np.bincount(pairs % max(n_blocks, 1), minlength=n_blocks)
+        return row_gb, np.asarray(gb_file, dtype=np.int64), n_fps
 
     def file_id(self, rel: str) -> int:
         if not hasattr(self, "_by_rel"):
@@ -220,8 +232,9 @@ def block_of_lines(blocks: list[Block], lines: np.ndarray) -> tuple[np.ndarray, 
     return j, ok
 
 
-def top_level_blocks(text: str) -> list[Block]:
-    """The top-level classes and functions of a source text, parsed with :mod:`ast` (never executed).
+def parse_blocks(text: str) -> tuple[list[Block], list[Block]]:
+    """The top-level classes and functions of a source text, and the methods of its top-level classes
+    (``"Class.method"``), parsed with :mod:`ast` (never executed); each list sorted by line.
 
     Bounded: the text was already size-checked (``TAOKE_MAX_CODE_BYTES``); a parse that fails, or
     that exhausts the parser's recursion or memory on pathological nesting, gives no blocks, and the
@@ -229,20 +242,35 @@ def top_level_blocks(text: str) -> list[Block]:
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
-    out = []
+        return [], []
+
+    def start(node: ast.AST) -> int:
+        return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])  # type: ignore[attr-defined]
+
+    out, members = [], []
     for node in tree.body:
         if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            is_class = isinstance(node, ast.ClassDef)
             out.append(
                 Block(
                     node.name,
-                    "class" if isinstance(node, ast.ClassDef) else "function",
-                    start,
+                    "class" if is_class else "function",
+                    start(node),
                     node.end_lineno or node.lineno,
                 )
             )
-    return out
+            if is_class:
+                members.extend(
+                    Block(f"{node.name}.{m.name}", "method", start(m), m.end_lineno or m.lineno)
+                    for m in node.body
+                    if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
+                )
+    return out, members
+
+
+def top_level_blocks(text: str) -> list[Block]:
+    """The top-level classes and functions of a source text (:func:`parse_blocks`)."""
+    return parse_blocks(text)[0]
 
 
 _blocks = top_level_blocks  # the earlier private name
@@ -303,17 +331,19 @@ def build_index(models: Path, version: str, files: list[Path] | None = None) -> 
         fid = len(refs)
         header = header_notice(text)
         year, latest = file_years(path, header)
+        blocks, members = parse_blocks(text)
         refs.append(
             RefFile(
                 path.relative_to(models).as_posix(),
                 len(fp.hashes),
                 fp.n_tokens,
-                top_level_blocks(text),
+                blocks,
                 header,
                 name_bag(toks.names, model_stem(path.name)),
                 model_stem(path.name),
                 year,
                 latest,
+                members,
             )
         )
         all_h.append(fp.hashes)
@@ -366,6 +396,7 @@ def save_index(index: CodeIndex, folder: Path) -> None:
                 "year": f.year,
                 "latest": f.latest,
                 "blocks": [[b.name, b.kind, b.start, b.end] for b in f.blocks],
+                "members": [[b.name, b.start, b.end] for b in f.members],
             }
             for f in index.files
         ],
@@ -402,6 +433,7 @@ def load_index(folder: Path, version: str, models: Path) -> CodeIndex | None:
             f.get("stem", ""),
             int(f.get("year", 9999)),
             int(f.get("latest", 9999)),
+            [Block(n, "method", a, b) for n, a, b in f.get("members", [])],
         )
         for f in meta["files"]
     ]
