@@ -1,16 +1,22 @@
 """Generator of ``src/taoke/data/code/first_release.json``: the transformers release in which each
 ``transformers/models/*/modeling_*.py`` first appeared.
 
-For every minor release X.Y from 4.0 to the installed transformers (X.Y.0, else the first patch PyPI
+For every minor release X.Y from 2.0 to the installed transformers (X.Y.0, else the first patch PyPI
 has), the wheel is fetched with ``pip download --no-deps --only-binary :all:`` and its file list is read
 with zipfile (nothing is installed or imported). The output cites each wheel's file name and sha256 and
-lists the versions scanned; a file's entry is the first scanned release whose wheel holds it.
+lists the versions scanned; a file's entry is the first scanned release whose wheel holds it. Before
+4.0 the modeling files were flat (``transformers/modeling_bert.py``): a flat file counts as the
+``models/<model>/`` file of the same name when exactly one later release path has that name
+(``modeling_utils.py``, ``modeling_auto.py`` and the like have none and are not listed).
 
 WHY: the code-lineage crediting rule credits a class to its oldest holder, by copyright year. Parents and
 children of the same year cannot be oriented by the year; the release that first shipped a file can.
+Scanning from 4.0 only left every file older than 4.0 (bert, roberta, bart, marian, layoutlm, ...) tied
+at 4.0, and those ties fell back to the copyright years.
 
-Usage: ``python bench/transformers_releases.py [--upto 5.25] [--keep DIR] [--out PATH]`` (about 90
-wheels of 5-12 MB each; the wheels are deleted unless ``--keep`` names a folder to keep them in).
+Usage: ``python bench/transformers_releases.py [--since 2.0] [--upto 5.25] [--keep DIR] [--out PATH]``
+(about 100 wheels of 0.3-12 MB each; the wheels are deleted unless ``--keep`` names a folder to keep
+them in).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "taoke" / "data" / "code" / "first_release.json"
 MODELING = re.compile(r"transformers/models/([^/]+)/(modeling_[^/]+\.py)")
+FLAT = re.compile(r"transformers/(modeling_[^/]+\.py)")  # before 4.0
 
 
 def key(v: str) -> tuple[int, ...]:
@@ -44,13 +51,13 @@ def available_versions() -> list[str]:
     return sorted((v for v in found if re.fullmatch(r"\d+\.\d+\.\d+", v)), key=key)
 
 
-def minor_releases(versions: list[str], upto: str) -> list[str]:
-    """The first patch of each minor release from 4.0 to ``upto`` (its minor included)."""
+def minor_releases(versions: list[str], upto: str, since: str = "2.0") -> list[str]:
+    """The first patch of each minor release from ``since`` to ``upto`` (both minors included)."""
     first: dict[tuple[int, int], str] = {}
-    top = key(upto)[:2]
+    top, low = key(upto)[:2], key(since)[:2]
     for v in versions:
         mm = key(v)[:2]
-        if (4, 0) <= mm <= top and mm not in first:
+        if low <= mm <= top and mm not in first:
             first[mm] = v
     return [first[mm] for mm in sorted(first)]
 
@@ -68,12 +75,14 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--upto", default=transformers.__version__, help="last release (default: installed)")
+    ap.add_argument("--since", default="2.0", help="first minor release (default: 2.0)")
     ap.add_argument("--keep", type=Path, help="keep the wheels in this folder")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
 
-    scanned = minor_releases(available_versions(), args.upto)
+    scanned = minor_releases(available_versions(), args.upto, args.since)
     first: dict[str, str] = {}
+    flat: dict[str, str] = {}  # modeling_X.py -> first release holding transformers/modeling_X.py
     wheels: list[dict[str, str]] = []
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,12 +93,24 @@ def main() -> None:
             sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
             wheels.append({"version": version, "file": wheel.name, "sha256": sha})
             with zipfile.ZipFile(wheel) as zf:
-                names = [m.groups() for m in map(MODELING.fullmatch, zf.namelist()) if m]
+                listed = zf.namelist()
+            names = [m.groups() for m in map(MODELING.fullmatch, listed) if m]
             for model, name in names:
                 first.setdefault(f"{model}/{name}", version)
+            for name in (m.group(1) for m in map(FLAT.fullmatch, listed) if m):
+                flat.setdefault(name, version)
             if args.keep is None:
                 wheel.unlink()
             print(f"{version}: {len(names)} modeling files, {len(first)} seen ({time.time() - t0:.0f} s)")
+    by_name: dict[str, list[str]] = {}
+    for path in first:
+        by_name.setdefault(path.split("/", 1)[1], []).append(path)
+    mapped = 0
+    for name, version in flat.items():
+        if len(paths := by_name.get(name, [])) == 1 and key(version) < key(first[paths[0]]):
+            first[paths[0]] = version
+            mapped += 1
+    print(f"{len(flat)} flat modeling files before 4.0, {mapped} dated by them")
     data = {
         "_source": (
             "generated by bench/transformers_releases.py: for each minor release of transformers from "
@@ -97,7 +118,8 @@ def main() -> None:
             "`pip download --no-deps --only-binary :all: transformers==X` (file names and sha256 in "
             "`wheels`) was listed with zipfile; `first` maps each transformers/models/<model>/modeling_*.py "
             "to the first scanned release whose wheel holds it (a file added in a later patch release counts "
-            "from the next scanned release)"
+            "from the next scanned release); before 4.0, transformers/modeling_X.py (flat) counts as the one "
+            "later path named modeling_X.py"
         ),
         "versions": scanned,
         "wheels": wheels,

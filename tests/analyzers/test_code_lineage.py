@@ -493,7 +493,7 @@ def test_shipped_first_release_data_holds_what_it_claims(index):
     data = json.loads(raw)
     versions = data["versions"]
     keys = [version_key(v) for v in versions]
-    assert keys == sorted(set(keys)) and keys[0] == (4, 0)
+    assert keys == sorted(set(keys)) and keys[0] == (2, 0) and (4, 0) in keys
     assert [w["version"] for w in data["wheels"]] == versions
     for w in data["wheels"]:
         assert w["file"].startswith(f"transformers-{w['version']}-") and w["file"].endswith(".whl")
@@ -502,7 +502,12 @@ def test_shipped_first_release_data_holds_what_it_claims(index):
     assert listed == versions and first == data["first"]
     assert set(first.values()) <= set(versions)
     assert all(re.fullmatch(r"[^/]+/modeling_[^/]+\.py", k) for k in first)
-    assert version_key(first["bert/modeling_bert.py"]) == (4, 0)
+    # before 4.0 the files were flat (transformers/modeling_bert.py), and count as their later path:
+    # bert and roberta were in 2.0, bart came in 2.6, marian in 2.9, blenderbot in 3.4
+    assert version_key(first["bert/modeling_bert.py"]) == (2, 0)
+    bart, marian, blenderbot = (first[f"{m}/modeling_{m}.py"] for m in ("bart", "marian", "blenderbot"))
+    assert (2, 0) < version_key(bart) < version_key(marian) < version_key(blenderbot) < (4, 0)
+    assert "utils/modeling_utils.py" not in first  # a flat file without a models/ path is not listed
     llama, mistral, qwen2 = (first[f"{m}/modeling_{m}.py"] for m in ("llama", "mistral", "qwen2"))
     assert version_key(llama) < version_key(mistral) < version_key(qwen2)
     if version_key(index.version) <= keys[-1]:
