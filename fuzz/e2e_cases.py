@@ -640,32 +640,27 @@ def build_cases(work: Path, base: Base) -> list[Case]:  # noqa: C901 - one flat 
     for i in range(60):
         (r / f"modeling_part{i}.py").write_text("def f(a, b):\n    return a + b\n" * 3_000)
     add(d.name, "size", "release", "60 .py files of 90 KB each (code lineage)", r)
+
     # boilerplate classes and methods repeated thousands of times: each shares its fingerprints with
     # thousands of reference classes, so aligning them joins billions of index rows without a bound
     # (Limits.max_align_rows; 8 min for 12,000 classes before it)
-    d = new("code-repeated-classes")
-    r = _copy_release(base, d / "rel")
-    (r / "modeling_rep.py").write_text(
-        "".join(
-            f"class C{i}(nn.Module):\n    def forward(self, hidden_states, mask):\n"
+    def boilerplate(i: int, name: str) -> str:  # one method, inside a class
+        return (
+            f"    def {name}(self, hidden_states, mask):\n"
             f"        hidden_states = self.proj(hidden_states) * mask + {i}\n"
             "        return self.norm(hidden_states)\n\n"
-            for i in range(12_000)
         )
-    )
+
+    d = new("code-repeated-classes")
+    r = _copy_release(base, d / "rel")
+    text = "".join(f"class C{i}(nn.Module):\n" + boilerplate(i, "forward") for i in range(12_000))
+    (r / "modeling_rep.py").write_text(text)
     add(d.name, "size", "release", "12,000 boilerplate classes in one modeling .py (2 MB)", r)
     d = new("code-repeated-methods")
     r = _copy_release(base, d / "rel")
     for part in range(3):
-        (r / f"modeling_rep{part}.py").write_text(
-            "class A(nn.Module):\n"
-            + "".join(
-                f"    def m{i}(self, hidden_states, mask):\n"
-                f"        hidden_states = self.proj(hidden_states) * mask + {i}\n"
-                "        return self.norm(hidden_states)\n\n"
-                for i in range(4_500)
-            )
-        )
+        text = "class A(nn.Module):\n" + "".join(boilerplate(i, f"m{i}") for i in range(4_500))
+        (r / f"modeling_rep{part}.py").write_text(text)
     add(d.name, "size", "release", "3 modeling .py files, each a class of 4,500 boilerplate methods", r)
     d = new("merges-27mb")
     r = _copy_release(base, d / "rel")
