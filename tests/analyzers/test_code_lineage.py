@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -537,3 +538,23 @@ def test_a_same_year_holder_first_shipped_earlier_takes_the_block(tmp_path: Path
     assert origins("5.25.0") == {"llama/modeling_llama.py"}  # llama 4.28, mistral 4.34
     assert origins("4.30.0") == both  # the data dates mistral after this tree: unknown, years decide
     assert origins("test") == both
+
+
+def test_a_bounded_alignment_that_found_nothing_does_not_read_as_no_match(tmp_path: Path, index, monkeypatch):
+    """A user who sets TAOKE_MAX_ALIGN_ROWS too low (0, a typo) gets no parent for a llama copy: the
+    text and HTML reports must say the alignment was bounded, not "no reference implementation matches"."""
+    from taoke.cli.main import main
+
+    release = tmp_path / "rel"
+    release.mkdir()
+    llama = (index.root / "llama" / "modeling_llama.py").read_text(encoding="utf-8")
+    (release / "modeling_x.py").write_text(llama, encoding="utf-8")
+    monkeypatch.setenv("TAOKE_MAX_ALIGN_ROWS", "0")
+    out = tmp_path / "a.html"
+    assert main(["audit", "-q", "-f", "html", "-o", str(out), str(release)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "alignment was bounded (TAOKE_MAX_ALIGN_ROWS)" in page
+    assert "no reference implementation matches" not in page
+    assert main(["audit", "-q", "-f", "json", "-o", str(tmp_path / "a.json"), str(release)]) == 0
+    (f,) = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))["code"]["files"]
+    assert f["best"] is None and f["align_left_out"] > 0

@@ -28,6 +28,9 @@ from taoke.render.svg import clean
 
 _STATUS_STYLE = {"met": "green", "not-met": "bold red", "unknown": "yellow"}
 _CLASS_STYLE = {"open": "green", "partial": "yellow", "closed": "red"}
+_NO_PARENT_BOUNDED = (
+    "no parent found: the alignment was bounded (TAOKE_MAX_ALIGN_ROWS), its most common fingerprints left out"
+)
 _SEV_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
 
@@ -122,7 +125,11 @@ def render_text(report: Any, lang: str = "en", width: int = 120) -> str:
             elif f.best is None:
                 tab.add_row(
                     Text(clean(f.path)),
-                    i18n.tr("no reference implementation matches", lang),
+                    # a bounded alignment that found nothing did not show there is nothing to find
+                    i18n.tr(
+                        _NO_PARENT_BOUNDED if f.align_left_out else "no reference implementation matches",
+                        lang,
+                    ),
                     "-",
                     "-",
                     "",
